@@ -1,0 +1,40 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "pgkeep",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "pgkeep", targets: ["pgkeep"]),
+        .library(name: "PGKeep", targets: ["PGKeep"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .target(
+            name: "PGKeep",
+            dependencies: [
+                "CZlib", "CLibPQ",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .target(
+            name: "PGKeepCLI",
+            dependencies: [
+                "PGKeep",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "pgkeep", dependencies: ["PGKeepCLI"]),
+        .testTarget(name: "PGKeepTests", dependencies: ["PGKeep"]),
+        .testTarget(
+            name: "PGKeepIntegrationTests",
+            dependencies: ["PGKeep", "PGKeepCLI"]
+        ),
+    ],
+    swiftLanguageModes: [.v5]
+)

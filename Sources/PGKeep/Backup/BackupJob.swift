@@ -1,0 +1,280 @@
+import Foundation
+
+/// Takes backups: preflight before any file exists, pg_dump streamed through pgkeep's gzip into
+/// a temporary file, fsync, verification from disk, then the data and its manifest renamed into
+/// place (never over an existing file) and the directory fsynced. A failure at any step removes
+/// the temporary files and leaves every earlier backup untouched.
+public final class BackupJob {
+    public let options: BackupOptions
+    public let source: DumpSource
+    public var onProgress: ((BackupProgress) -> Void)?
+    public var onRecorded: ((BackupRecord) -> Void)?
+    public var onFailure: ((String, PGKeepError) -> Void)?
+
+    public init(options: BackupOptions, source: DumpSource) {
+        self.options = options
+        self.source = source
+    }
+
+    /// The outcome of a run: what was recorded and what failed (by database).
+    public struct Summary: Sendable {
+        public var records: [BackupRecord] = []
+        public var failures: [(database: String, error: PGKeepError)] = []
+    }
+
+    /// Backs up one database, or with `all` every database and the globals. With `all`, a failed
+    /// database does not stop the others; the summary lists it. A preflight failure throws.
+    public func run() throws -> Summary {
+        try options.validate()
+        var summary = Summary()
+        if options.all {
+            let preflight = try source.preflight(database: nil)
+            let databases = try source.listDatabases()
+            for db in databases {
+                do {
+                    let p = try source.preflight(database: db)
+                    let record = try backupDatabase(db, preflight: p)
+                    summary.records.append(record)
+                    onRecorded?(record)
+                } catch let error as PGKeepError {
+                    summary.failures.append((db, error))
+                    onFailure?(db, error)
+                }
+            }
+            do {
+                let record = try backupGlobals(preflight: preflight)
+                summary.records.append(record)
+                onRecorded?(record)
+            } catch let error as PGKeepError {
+                summary.failures.append((BackupName.globalsDatabase, error))
+                onFailure?(BackupName.globalsDatabase, error)
+            }
+        } else {
+            let preflight = try source.preflight(database: options.database)
+            let record = try backupDatabase(preflight.server.database, preflight: preflight)
+            summary.records.append(record)
+            onRecorded?(record)
+        }
+        return summary
+    }
+
+    /// pg_dump's options for the chosen format (no connection details: those are the source's).
+    func dumpOptions() -> [String] {
+        switch options.format {
+        case .custom: return ["--format=custom", "--compress=0"] + options.filters.arguments
+        case .plain, .globals: return ["--format=plain"] + options.filters.arguments
+        case .directory:
+            return ["--format=directory", "--jobs=\(options.jobs)", "--compress=\(options.compressLevel)"] + options.filters.arguments
+        }
+    }
+
+    func backupDatabase(_ database: String, preflight: Preflight) throws -> BackupRecord {
+        let started = Date()
+        let name = BackupName(database: database, time: started, format: options.format, compressed: options.compressed)
+        if options.format == .directory {
+            return try backupDirectory(name: name, preflight: preflight, started: started)
+        }
+        let dumpArgs = dumpOptions()
+        let command = try source.pgDump(database: database, options: dumpArgs)
+        return try backupStream(name: name, command: command, dumpOptions: dumpArgs, preflight: preflight, started: started,
+                                what: "pg_dump of database \"\(database)\"")
+    }
+
+    func backupGlobals(preflight: Preflight) throws -> BackupRecord {
+        let started = Date()
+        let name = BackupName(database: BackupName.globalsDatabase, time: started, format: .globals, compressed: options.compressed)
+        let command = try source.pgDumpallGlobals()
+        return try backupStream(name: name, command: command, dumpOptions: ["--globals-only"], preflight: preflight,
+                                started: started, what: "pg_dumpall --globals-only")
+    }
+
+    private func folderPath(for name: BackupName) throws -> String {
+        let topExisted = FileManager.default.fileExists(atPath: options.directory)
+        try FileSystem.makePrivateDirectory(options.directory)
+        let folder = (options.directory as NSString).appendingPathComponent(name.folder)
+        let existed = FileManager.default.fileExists(atPath: folder)
+        try FileSystem.makePrivateDirectory(folder)
+        if !existed { try FileSystem.syncPath(options.directory) }
+        if !topExisted { try? FileSystem.syncPath((options.directory as NSString).deletingLastPathComponent) }
+        return folder
+    }
+
+    private func temporaryPath(in folder: String, for name: BackupName) -> String {
+        let random = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        return (folder as NSString).appendingPathComponent(".pgkeep-tmp-\(getpid())-\(random)-\(name.fileName)")
+    }
+
+    /// custom, plain and globals: pg_dump's stdout → gzip → temporary file.
+    private func backupStream(name: BackupName, command: Command, dumpOptions: [String], preflight: Preflight,
+                              started: Date, what: String) throws -> BackupRecord {
+        let folder = try folderPath(for: name)
+        let temp = temporaryPath(in: folder, for: name)
+        let token = Cancellation.shared.register(path: temp)
+        defer { Cancellation.shared.unregister(token) }
+        var committed = false
+        defer { if !committed { FileSystem.removeTree(temp) } }
+
+        let fd = try FileSystem.createPrivateFile(temp)
+        var fdOpen = true
+        defer { if fdOpen { close(fd) } }
+        let sink = HashingSink(fd: fd, path: temp)
+        let child = ChildProcess(command, stdout: .pipe)
+        try child.start()
+
+        let database = name.database
+        let progress: (Int64, Int64) -> Void = { [onProgress] dumped, written in
+            onProgress?(BackupProgress(database: database, bytesDumped: dumped, bytesWritten: written,
+                                       elapsed: Date().timeIntervalSince(started)))
+        }
+        let uncompressed: Int64
+        do {
+            if options.compressed {
+                uncompressed = try ParallelGzipWriter(level: Int32(options.compressLevel), workers: options.workers)
+                    .compress(from: child.stdoutDescriptor, what: "the output of \(what)", to: sink, progress: progress)
+                    .uncompressedBytes
+            } else {
+                uncompressed = try copyStream(from: child.stdoutDescriptor, to: sink, what: "the output of \(what)", progress: progress)
+            }
+        } catch {
+            // Our side failed (disk full, write error): stop pg_dump before it blocks on the pipe.
+            child.closeStdout()
+            child.terminate(grace: 2)
+            child.wait()
+            throw error
+        }
+        child.closeStdout()
+        let result = child.wait()
+        guard result.succeeded else {
+            throw result.failure("\(what) failed; no backup was recorded", hint: dumpHint(result.stderr))
+        }
+        guard uncompressed > 0 else {
+            throw PGKeepError(.backup, "\(what) produced no output; no backup was recorded", command: command.description)
+        }
+        try FileSystem.sync(fd, path: temp)
+        close(fd)
+        fdOpen = false
+        let sha = sink.finalizeHex()
+        let size = sink.bytesWritten
+
+        let listCommand = name.format == .custom ? try source.pgRestoreList(path: nil) : nil
+        let check = try Verifier.verifyStream(path: temp, sha256: sha, size: size, format: name.format,
+                                              compressed: name.compressed, listCommand: listCommand)
+        guard check.uncompressedBytes == uncompressed else {
+            throw PGKeepError(.backup, "verification failed: \(temp) decompresses to \(check.uncompressedBytes) bytes, but pg_dump wrote \(uncompressed)")
+        }
+        let finished = Date()
+        let manifest = makeManifest(name: name, preflight: preflight, dumpOptions: dumpOptions, started: started,
+                                    finished: finished, size: size, sha256: sha, uncompressed: uncompressed,
+                                    files: nil, verification: check.verification, compression: options.compressed
+                                        ? .init(algorithm: "gzip", level: options.compressLevel, appliedBy: "pgkeep")
+                                        : .init(algorithm: "none", level: nil, appliedBy: nil))
+        let record = try commit(temp: temp, name: name, folder: folder, manifest: manifest)
+        committed = true
+        return record
+    }
+
+    /// directory: pg_dump --format=directory --jobs N writes (and compresses) the files itself.
+    private func backupDirectory(name: BackupName, preflight: Preflight, started: Date) throws -> BackupRecord {
+        guard source is LocalDumpSource else {
+            throw PGKeepError(.usage, "--format directory is not available with --docker-compose (pg_dump would write inside the container); use --format custom")
+        }
+        let folder = try folderPath(for: name)
+        let temp = temporaryPath(in: folder, for: name)
+        let token = Cancellation.shared.register(path: temp)
+        defer { Cancellation.shared.unregister(token) }
+        var committed = false
+        defer { if !committed { FileSystem.removeTree(temp) } }
+
+        let dumpArgs = dumpOptions()
+        let command = try source.pgDump(database: name.database, options: dumpArgs + ["--file=\(temp)"])
+        let child = ChildProcess(command)
+        try child.start()
+        let result = child.wait()
+        guard result.succeeded else {
+            throw result.failure("pg_dump of database \"\(name.database)\" failed; no backup was recorded", hint: dumpHint(result.stderr))
+        }
+        // pg_dump creates the directory with its own mode; pgkeep's directories are private.
+        _ = chmod(temp, 0o700)
+        for file in (try? FileManager.default.contentsOfDirectory(atPath: temp)) ?? [] {
+            _ = chmod((temp as NSString).appendingPathComponent(file), 0o600)
+        }
+        let check = try Verifier.verifyDirectory(path: temp, listCommand: try source.pgRestoreList(path: temp), workers: options.workers)
+        let manifest = makeManifest(name: name, preflight: preflight, dumpOptions: dumpArgs, started: started, finished: Date(),
+                                    size: check.size, sha256: check.sha256, uncompressed: nil, files: check.files,
+                                    verification: check.verification, compression: options.compressed
+                                        ? .init(algorithm: "gzip", level: options.compressLevel, appliedBy: "pg_dump")
+                                        : .init(algorithm: "none", level: nil, appliedBy: nil))
+        let record = try commit(temp: temp, name: name, folder: folder, manifest: manifest)
+        committed = true
+        return record
+    }
+
+    private func makeManifest(name: BackupName, preflight: Preflight, dumpOptions: [String], started: Date, finished: Date,
+                              size: Int64, sha256: String, uncompressed: Int64?, files: [Manifest.FileEntry]?,
+                              verification: Manifest.Verification, compression: Manifest.Compression) -> Manifest {
+        var docker: Manifest.DockerCompose?
+        if let d = source as? DockerComposeDumpSource {
+            docker = .init(service: d.options.service, composeCommand: d.options.composeCommand)
+        }
+        return Manifest(database: name.database, file: name.fileName, format: name.format, compression: compression,
+                        size: size, sha256: sha256, uncompressedSize: uncompressed, files: files,
+                        startedAt: BackupName.isoString(started), finishedAt: BackupName.isoString(finished),
+                        durationSeconds: (finished.timeIntervalSince(started) * 1000).rounded() / 1000,
+                        label: options.label, serverVersion: preflight.server.version,
+                        serverVersionNum: preflight.server.versionNumber, pgDumpVersion: preflight.pgDumpVersion.string,
+                        pgDumpOptions: dumpOptions, source: source.displaySource, dockerCompose: docker,
+                        verification: verification)
+    }
+
+    /// Renames the verified data into place under the first free name (adding -1, -2, ... within
+    /// the same second), then writes the manifest beside it, then fsyncs the folder. Until the
+    /// manifest is in place the data file is not a backup, and it is removed if anything fails.
+    private func commit(temp: String, name: BackupName, folder: String, manifest: Manifest) throws -> BackupRecord {
+        var final = name
+        var dataPath = ""
+        while true {
+            dataPath = (folder as NSString).appendingPathComponent(final.fileName)
+            let manifestPath = (folder as NSString).appendingPathComponent(final.manifestName)
+            if !FileManager.default.fileExists(atPath: manifestPath), try FileSystem.moveNoReplace(temp, to: dataPath) {
+                break
+            }
+            final.sequence += 1
+            if final.sequence > 1000 {
+                throw PGKeepError(.backup, "cannot find a free name for \(name.fileName) in \(folder)")
+            }
+        }
+        let dataToken = Cancellation.shared.register(path: dataPath)
+        defer { Cancellation.shared.unregister(dataToken) }
+        do {
+            var manifest = manifest
+            manifest.file = final.fileName
+            let manifestPath = (folder as NSString).appendingPathComponent(final.manifestName)
+            let manifestTemp = temporaryPath(in: folder, for: final) + BackupName.manifestSuffix
+            let manifestToken = Cancellation.shared.register(path: manifestTemp)
+            defer { Cancellation.shared.unregister(manifestToken); FileSystem.removeTree(manifestTemp) }
+            try FileSystem.writePrivateFile(manifestTemp, data: try manifest.encoded())
+            guard try FileSystem.moveNoReplace(manifestTemp, to: manifestPath) else {
+                throw PGKeepError(.backup, "\(manifestPath) appeared while the backup was written; not overwriting it")
+            }
+            try FileSystem.syncPath(folder)
+            return BackupRecord(path: dataPath, manifestPath: manifestPath, manifest: manifest)
+        } catch {
+            FileSystem.removeTree(dataPath)
+            throw error
+        }
+    }
+
+    /// A next step for common pg_dump failures.
+    func dumpHint(_ stderr: String) -> String? {
+        if stderr.contains("permission denied") {
+            return "connect as a role that can read every object (often the database owner or a superuser), or leave the object out with --exclude-table/--schema"
+        }
+        if stderr.contains("server version") && stderr.contains("mismatch") {
+            return "use a pg_dump at least as new as the server (--pg-bin)"
+        }
+        if stderr.contains("No space left") {
+            return "the disk is full"
+        }
+        return nil
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+
+/// pg_dump options that select what is dumped; passed through unchanged.
+public struct DumpFilters: Sendable, Equatable {
+    public var tables: [String] = []
+    public var excludeTables: [String] = []
+    public var schemas: [String] = []
+    public var schemaOnly = false
+    public var dataOnly = false
+    public var noOwner = false
+    public var noPrivileges = false
+
+    public init() {}
+
+    public var arguments: [String] {
+        tables.map { "--table=\($0)" } + excludeTables.map { "--exclude-table=\($0)" } + schemas.map { "--schema=\($0)" }
+            + (schemaOnly ? ["--schema-only"] : []) + (dataOnly ? ["--data-only"] : [])
+            + (noOwner ? ["--no-owner"] : []) + (noPrivileges ? ["--no-privileges"] : [])
+    }
+}
+
+/// Everything `pgkeep backup` needs, independent of the command-line parser.
+public struct BackupOptions: Sendable {
+    /// The backup directory; each database gets a folder inside it.
+    public var directory: String
+    public var format: BackupFormat = .custom
+    /// gzip level 1-9; 0 means no compression (like pg_dump's -Z0).
+    public var compressLevel: Int = 6
+    /// pg_dump --jobs, directory format only.
+    public var jobs: Int = 1
+    public var label: String?
+    /// Every database that accepts connections, plus the globals.
+    public var all = false
+    /// The database to dump when not --all (nil: the connection's database).
+    public var database: String?
+    public var filters = DumpFilters()
+    /// Compression threads.
+    public var workers = ProcessInfo.processInfo.activeProcessorCount
+
+    public init(directory: String) {
+        self.directory = directory
+    }
+
+    public var compressed: Bool { compressLevel > 0 }
+
+    /// Checks that the options fit together; the messages name the flags.
+    public func validate() throws {
+        guard (0...9).contains(compressLevel) else {
+            throw PGKeepError(.usage, "--compress-level must be 0 to 9 (got \(compressLevel))")
+        }
+        guard jobs >= 1 else { throw PGKeepError(.usage, "--jobs must be at least 1") }
+        if jobs > 1 && format != .directory {
+            throw PGKeepError(.usage, "--jobs needs --format directory: pg_dump writes in parallel only to a directory")
+        }
+        if format == .globals {
+            throw PGKeepError(.usage, "globals are backed up with --all, not chosen as a --format")
+        }
+        if filters.schemaOnly && filters.dataOnly {
+            throw PGKeepError(.usage, "--schema-only and --data-only cannot be used together")
+        }
+        if all && (!filters.tables.isEmpty || !filters.schemas.isEmpty) {
+            throw PGKeepError(.usage, "--table and --schema select objects of one database; they cannot be used with --all")
+        }
+    }
+}
+
+/// One recorded backup: its data path, manifest path and manifest.
+public struct BackupRecord: Sendable {
+    public var path: String
+    public var manifestPath: String
+    public var manifest: Manifest
+}
+
+/// Progress of a running dump, for the live line.
+public struct BackupProgress: Sendable {
+    public var database: String
+    public var bytesDumped: Int64
+    public var bytesWritten: Int64
+    public var elapsed: TimeInterval
+}

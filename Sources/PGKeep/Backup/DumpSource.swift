@@ -1,0 +1,85 @@
+import Foundation
+
+/// What a backup learns before it creates any file.
+public struct Preflight: Sendable {
+    public var server: ServerInfo
+    public var pgDumpVersion: ToolVersion
+}
+
+/// Where pg_dump runs: on this machine against a server reached through libpq, or inside a
+/// docker compose service. The backup job only sees commands and their streams.
+public protocol DumpSource: AnyObject {
+    /// A connection string or service description for messages and manifests (password masked).
+    var displaySource: String { get }
+    /// Connects, reads the server's version and pg_dump's, and refuses an old pg_dump.
+    func preflight(database: String?) throws -> Preflight
+    /// Every database that accepts connections, templates excluded.
+    func listDatabases() throws -> [String]
+    /// pg_dump with these options for `database`, writing to stdout (or to `--file` when given).
+    func pgDump(database: String, options: [String]) throws -> Command
+    /// pg_dumpall --globals-only, writing to stdout.
+    func pgDumpallGlobals() throws -> Command
+    /// `pg_restore --list` reading an archive from stdin (nil input) or from a local path.
+    func pgRestoreList(path: String?) throws -> Command
+    /// Releases the private passfile, if any.
+    func close()
+}
+
+/// Refuses a pg_dump older than the server: it cannot dump it reliably.
+func checkDumpVersion(_ dump: ToolVersion, server: ServerInfo, dumpPath: String) throws {
+    if dump.majorKey < server.majorKey {
+        throw PGKeepError(.preflight,
+                          "pg_dump \(dump) is older than the server (PostgreSQL \(server.version)); an older pg_dump cannot dump a newer server",
+                          command: dumpPath,
+                          hint: "install a pg_dump of major version \(server.majorKey / 100) or newer and pass its directory with --pg-bin (or PGKEEP_PG_BIN)")
+    }
+}
+
+/// pg_dump and friends on this machine, connected with a `ConnectionSpec`.
+public final class LocalDumpSource: DumpSource {
+    public let spec: ConnectionSpec
+    public let tools: PostgresTools
+    private let env: ChildEnvironment
+
+    public init(spec: ConnectionSpec, tools: PostgresTools, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        self.spec = spec
+        self.tools = tools
+        self.env = try ChildEnvironment(spec: spec, base: environment)
+    }
+
+    public var displaySource: String { spec.displayURI() }
+
+    public func preflight(database: String?) throws -> Preflight {
+        let dumpPath = try tools.path(of: "pg_dump")
+        let dumpVersion = try tools.version(of: dumpPath, environment: env.environment)
+        let connection = try PostgresConnection(spec: spec, database: database)
+        let server = try connection.serverInfo()
+        try checkDumpVersion(dumpVersion, server: server, dumpPath: dumpPath)
+        return Preflight(server: server, pgDumpVersion: dumpVersion)
+    }
+
+    public func listDatabases() throws -> [String] {
+        // --all connects to the maintenance database unless one was named.
+        let connection = try PostgresConnection(spec: spec, database: spec.database ?? "postgres")
+        return try connection.connectableDatabases()
+    }
+
+    public func pgDump(database: String, options: [String]) throws -> Command {
+        Command(executable: try tools.path(of: "pg_dump"),
+                arguments: ["--dbname=" + spec.conninfo(overridingDatabase: database), "--no-password"] + options,
+                environment: env.environment)
+    }
+
+    public func pgDumpallGlobals() throws -> Command {
+        var args = ["--dbname=" + spec.conninfo(overridingDatabase: spec.database ?? "postgres"), "--no-password", "--globals-only"]
+        args.removeAll { $0.isEmpty }
+        return Command(executable: try tools.path(of: "pg_dumpall"), arguments: args, environment: env.environment)
+    }
+
+    public func pgRestoreList(path: String?) throws -> Command {
+        Command(executable: try tools.path(of: "pg_restore"), arguments: ["--list"] + (path.map { [$0] } ?? []),
+                environment: env.environment)
+    }
+
+    public func close() { env.remove() }
+}

@@ -1,0 +1,103 @@
+import Foundation
+
+/// The JSON record written beside every backup (`<data file>.manifest.json`). A backup exists
+/// only once its manifest does. The format is documented in README ("Manifest format"); keys are
+/// snake_case, times UTC ISO 8601, sizes in bytes, checksums lowercase hex SHA-256.
+public struct Manifest: Codable, Sendable, Equatable {
+    public static let currentVersion = 1
+
+    /// How the data file is compressed and by whom.
+    public struct Compression: Codable, Sendable, Equatable {
+        /// "gzip" or "none".
+        public var algorithm: String
+        public var level: Int?
+        /// "pgkeep" (one gzip stream over the whole dump) or "pg_dump" (per file, directory format).
+        public var appliedBy: String?
+    }
+
+    /// One file of a directory-format backup.
+    public struct FileEntry: Codable, Sendable, Equatable {
+        public var path: String
+        public var size: Int64
+        public var sha256: String
+    }
+
+    /// What was checked before the backup was recorded.
+    public struct Verification: Codable, Sendable, Equatable {
+        public var verifiedAt: String
+        /// The file was read back from disk and its SHA-256 matched what was written.
+        public var sha256Reread: Bool
+        /// Every gzip stream was decompressed to its end (CRC-32 and length checked).
+        public var gzipComplete: Bool?
+        /// `pg_restore --list` read the archive's table of contents.
+        public var pgRestoreList: Bool?
+        /// Entries in that table of contents.
+        public var tocEntries: Int?
+        /// The SQL script ends with pg_dump's "dump complete" line.
+        public var sqlTrailer: Bool?
+    }
+
+    /// Set when the dump ran inside a docker compose service.
+    public struct DockerCompose: Codable, Sendable, Equatable {
+        public var service: String
+        public var composeCommand: String
+    }
+
+    public var manifestVersion: Int = Manifest.currentVersion
+    public var tool: String = "pgkeep"
+    public var pgkeepVersion: String = PGKeepVersion.string
+    public var database: String
+    /// The data file or directory, relative to the manifest's directory.
+    public var file: String
+    public var format: BackupFormat
+    public var compression: Compression
+    /// Bytes on disk (all files, for a directory).
+    public var size: Int64
+    /// SHA-256 of the data file; for a directory, of its `files` list as `sha256sum` prints it
+    /// (`<sha256>  <path>\n` per file, sorted by path).
+    public var sha256: String
+    /// Bytes of the dump before pgkeep's compression (nil for directory format).
+    public var uncompressedSize: Int64?
+    public var files: [FileEntry]?
+    public var startedAt: String
+    public var finishedAt: String
+    public var durationSeconds: Double
+    public var label: String?
+    public var serverVersion: String
+    public var serverVersionNum: Int
+    public var pgDumpVersion: String
+    /// pg_dump's options, without connection details or secrets.
+    public var pgDumpOptions: [String]
+    /// Where the dump came from, password masked.
+    public var source: String
+    public var dockerCompose: DockerCompose?
+    public var verification: Verification
+    /// Pinned backups are never pruned.
+    public var pinned: Bool = false
+
+    public func encoded() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        var data = try encoder.encode(self)
+        data.append(0x0a)
+        return data
+    }
+
+    public static func decode(_ data: Data) throws -> Manifest {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return try decoder.decode(Manifest.self, from: data)
+    }
+
+    public static func load(path: String) throws -> Manifest {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw PGKeepError(.backup, "cannot read manifest \(path)")
+        }
+        do {
+            return try decode(data)
+        } catch {
+            throw PGKeepError(.backup, "manifest \(path) is not valid: \(error)")
+        }
+    }
+}

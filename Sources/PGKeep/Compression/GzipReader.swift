@@ -1,0 +1,96 @@
+import CZlib
+import Crypto
+import Foundation
+
+/// Streams a gzip file through zlib: every byte is hashed (SHA-256 of the compressed file),
+/// every member is decompressed to its end and its CRC-32 and length checked, and the output is
+/// handed to `consume` in chunks. Concatenated members are read as gunzip reads them.
+/// A stream that stops inside a member is reported as truncated.
+public enum GzipReader {
+    public struct Result: Sendable {
+        public var compressedBytes: Int64
+        public var uncompressedBytes: Int64
+        public var sha256: String
+    }
+
+    public static func decompress(fd: Int32, path: String,
+                                  consume: (UnsafeRawBufferPointer) throws -> Void) throws -> Result {
+        let inSize = 1 << 20
+        let outSize = 1 << 18
+        let input = UnsafeMutableRawPointer.allocate(byteCount: inSize, alignment: 16)
+        let output = UnsafeMutableRawPointer.allocate(byteCount: outSize, alignment: 16)
+        let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
+        stream.initialize(to: z_stream())
+        defer {
+            inflateEnd(stream)
+            stream.deallocate()
+            input.deallocate()
+            output.deallocate()
+        }
+        guard inflateInit2_(stream, 15 + 16, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+            throw PGKeepError(.backup, "zlib could not start a decompressor")
+        }
+        var hasher = SHA256()
+        var compressed: Int64 = 0
+        var uncompressed: Int64 = 0
+        var inMember = false
+        var membersEnded = 0
+
+        while true {
+            let n = try readFully(fd, into: input, count: inSize, what: path)
+            if n == 0 { break }
+            hasher.update(bufferPointer: UnsafeRawBufferPointer(start: input, count: n))
+            compressed += Int64(n)
+            stream.pointee.next_in = input.assumingMemoryBound(to: Bytef.self)
+            stream.pointee.avail_in = uInt(n)
+            while stream.pointee.avail_in > 0 {
+                if !inMember {
+                    // A new member must start with the gzip magic; anything else is garbage.
+                    if membersEnded > 0 && stream.pointee.next_in.pointee != 0x1f {
+                        throw PGKeepError(.backup, "\(path) has data after the end of its gzip stream (at byte \(compressed - Int64(stream.pointee.avail_in)))")
+                    }
+                    inMember = true
+                }
+                stream.pointee.next_out = output.assumingMemoryBound(to: Bytef.self)
+                stream.pointee.avail_out = uInt(outSize)
+                let rc = inflate(stream, Z_NO_FLUSH)
+                let produced = outSize - Int(stream.pointee.avail_out)
+                if produced > 0 {
+                    uncompressed += Int64(produced)
+                    try consume(UnsafeRawBufferPointer(start: output, count: produced))
+                }
+                switch rc {
+                case Z_STREAM_END:
+                    membersEnded += 1
+                    inMember = false
+                    inflateReset(stream)
+                case Z_OK, Z_BUF_ERROR:
+                    if rc == Z_BUF_ERROR && produced == 0 && stream.pointee.avail_in > 0 {
+                        throw PGKeepError(.backup, "\(path) is not a readable gzip stream (zlib made no progress)")
+                    }
+                default:
+                    let msg = stream.pointee.msg.map { String(cString: $0) } ?? "error \(rc)"
+                    throw PGKeepError(.backup, "\(path) is corrupt: gzip data error near byte \(compressed - Int64(stream.pointee.avail_in)): \(msg)")
+                }
+            }
+        }
+        // Drain output still buffered inside zlib for the current member.
+        while inMember {
+            stream.pointee.next_out = output.assumingMemoryBound(to: Bytef.self)
+            stream.pointee.avail_out = uInt(outSize)
+            let rc = inflate(stream, Z_NO_FLUSH)
+            let produced = outSize - Int(stream.pointee.avail_out)
+            if produced > 0 {
+                uncompressed += Int64(produced)
+                try consume(UnsafeRawBufferPointer(start: output, count: produced))
+            }
+            if rc == Z_STREAM_END { inMember = false; membersEnded += 1; break }
+            if produced == 0 { break }
+        }
+        if inMember || membersEnded == 0 {
+            throw PGKeepError(.backup, "\(path) is truncated: the gzip stream ends before its end marker (\(compressed) bytes read)")
+        }
+        return Result(compressedBytes: compressed, uncompressedBytes: uncompressed,
+                      sha256: hasher.finalize().hexString)
+    }
+}

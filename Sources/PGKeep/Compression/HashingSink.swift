@@ -1,0 +1,80 @@
+import Crypto
+import Foundation
+
+/// The file a backup is written to: every byte that goes in is counted and hashed (SHA-256)
+/// on the way, so the checksum costs no second pass.
+public final class HashingSink {
+    public let fd: Int32
+    public let path: String
+    private var hasher = SHA256()
+    public private(set) var bytesWritten: Int64 = 0
+
+    public init(fd: Int32, path: String) {
+        self.fd = fd
+        self.path = path
+    }
+
+    public func write(_ buffer: UnsafeRawBufferPointer) throws {
+        guard buffer.count > 0 else { return }
+        try FileSystem.writeAll(fd, buffer, path: path)
+        hasher.update(bufferPointer: buffer)
+        bytesWritten += Int64(buffer.count)
+    }
+
+    /// The SHA-256 of everything written, as lowercase hex.
+    public func finalizeHex() -> String {
+        hasher.finalize().hexString
+    }
+}
+
+extension Sequence where Element == UInt8 {
+    /// Lowercase hex, the form sha256sum prints.
+    var hexString: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        for b in self {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 0x0f)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+extension Digest {
+    var hexString: String { Array(self).hexString }
+}
+
+/// Reads from `fd` until `count` bytes are in `buffer` or EOF; returns how many were read.
+func readFully(_ fd: Int32, into buffer: UnsafeMutableRawPointer, count: Int, what: String) throws -> Int {
+    var filled = 0
+    while filled < count {
+        let n = read(fd, buffer + filled, count - filled)
+        if n > 0 {
+            filled += n
+        } else if n == 0 {
+            break
+        } else if errno == EINTR {
+            continue
+        } else {
+            throw PGKeepError(.backup, "cannot read \(what): \(errnoText())")
+        }
+    }
+    return filled
+}
+
+/// Copies `inputFD` to the sink unchanged (for --no-compress). Returns the byte count.
+public func copyStream(from inputFD: Int32, to sink: HashingSink, what: String,
+                       progress: ((Int64, Int64) -> Void)? = nil) throws -> Int64 {
+    let size = 1 << 20
+    let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
+    defer { buffer.deallocate() }
+    var total: Int64 = 0
+    while true {
+        let n = try readFully(inputFD, into: buffer, count: size, what: what)
+        if n == 0 { break }
+        try sink.write(UnsafeRawBufferPointer(start: buffer, count: n))
+        total += Int64(n)
+        progress?(total, sink.bytesWritten)
+    }
+    return total
+}

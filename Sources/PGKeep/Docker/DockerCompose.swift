@@ -1,0 +1,158 @@
+import Foundation
+
+/// How to reach a docker compose service: `docker compose` or `docker-compose`, the compose
+/// files and project directory, and the service name.
+public struct DockerComposeOptions: Sendable, Equatable {
+    public var service: String
+    public var composeFiles: [String] = []
+    public var projectDirectory: String?
+    /// "docker compose" (the plugin) or "docker-compose" (the standalone binary).
+    public var composeCommand: String = "docker compose"
+
+    public init(service: String, composeFiles: [String] = [], projectDirectory: String? = nil, composeCommand: String = "docker compose") {
+        self.service = service
+        self.composeFiles = composeFiles
+        self.projectDirectory = projectDirectory
+        self.composeCommand = composeCommand
+    }
+
+    /// Splits the compose command into an executable name and leading arguments.
+    public func baseCommand(searchPath: [String]) throws -> (executable: String, arguments: [String]) {
+        let words = composeCommand.split(separator: " ").map(String.init)
+        guard let first = words.first else {
+            throw PGKeepError(.usage, "--compose-command is empty; use \"docker compose\" or \"docker-compose\"")
+        }
+        var executable = first
+        if !first.contains("/") {
+            guard let found = searchPath.map({ ($0 as NSString).appendingPathComponent(first) })
+                .first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+                throw PGKeepError(.preflight, "\(first) not found on PATH (needed for --docker-compose)",
+                                  hint: "install Docker with the compose plugin, or pass --compose-command docker-compose")
+            }
+            executable = found
+        }
+        var args = Array(words.dropFirst())
+        for file in composeFiles { args += ["-f", file] }
+        if let projectDirectory { args += ["--project-directory", projectDirectory] }
+        return (executable, args)
+    }
+
+    /// `exec -T [-e NAME]... SERVICE inner...`: -T, never -t, because a TTY corrupts binary output.
+    /// Variables are passed by name only, so their values (a password) never reach argv.
+    public func execArguments(passingEnvironment names: [String], inner: [String]) -> [String] {
+        ["exec", "-T"] + names.flatMap { ["-e", $0] } + [service] + inner
+    }
+}
+
+/// pg_dump running inside the database's own container, so its version always matches the
+/// server's. User and database default to the container's POSTGRES_USER and POSTGRES_DB.
+public final class DockerComposeDumpSource: DumpSource {
+    public let options: DockerComposeOptions
+    private let executable: String
+    private let baseArguments: [String]
+    private var environment: [String: String]
+    private let explicitUser: String?
+    private let explicitDatabase: String?
+    private let password: String?
+    private var containerEnv: [String: String]?
+
+    public init(options: DockerComposeOptions, spec: ConnectionSpec, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        self.options = options
+        let path = (environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").map(String.init)
+        (executable, baseArguments) = try options.baseCommand(searchPath: path)
+        var env = environment
+        env["POSTGRESQL_URI"] = nil
+        env["DATABASE_URL"] = nil
+        if let pw = spec.password { env["PGPASSWORD"] = pw }
+        self.environment = env
+        password = spec.password ?? environment["PGPASSWORD"]
+        explicitUser = spec.user
+        explicitDatabase = spec.database
+    }
+
+    public var displaySource: String { "docker compose service \(options.service)" }
+
+    private func exec(_ inner: [String]) -> Command {
+        let names = password != nil ? ["PGPASSWORD"] : []
+        return Command(executable: executable,
+                       arguments: baseArguments + options.execArguments(passingEnvironment: names, inner: inner),
+                       environment: environment)
+    }
+
+    /// POSTGRES_USER and POSTGRES_DB as the container sees them (read with `env`, not a shell).
+    private func containerEnvironment() throws -> [String: String] {
+        if let containerEnv { return containerEnv }
+        let (out, result) = try ChildProcess.capture(exec(["env"]))
+        guard result.succeeded else {
+            throw result.failure("cannot run a command in docker compose service \"\(options.service)\"", kind: .preflight,
+                                 hint: "is the service running (docker compose ps)? Check --compose-file and --project-directory")
+        }
+        var env: [String: String] = [:]
+        for line in String(decoding: out, as: UTF8.self).split(separator: "\n") {
+            guard let eq = line.firstIndex(of: "=") else { continue }
+            let key = String(line[..<eq])
+            if key == "POSTGRES_USER" || key == "POSTGRES_DB" { env[key] = String(line[line.index(after: eq)...]) }
+        }
+        containerEnv = env
+        return env
+    }
+
+    public func user() throws -> String {
+        if let explicitUser { return explicitUser }
+        return try containerEnvironment()["POSTGRES_USER"] ?? "postgres"
+    }
+
+    public func defaultDatabase() throws -> String {
+        if let explicitDatabase { return explicitDatabase }
+        let env = try containerEnvironment()
+        return env["POSTGRES_DB"] ?? env["POSTGRES_USER"] ?? "postgres"
+    }
+
+    public func preflight(database: String?) throws -> Preflight {
+        let db = try database ?? defaultDatabase()
+        let u = try user()
+        let (vout, vres) = try ChildProcess.capture(exec(["pg_dump", "--version"]))
+        guard vres.succeeded, let dumpVersion = ToolVersion.parse(String(decoding: vout, as: UTF8.self)) else {
+            throw vres.failure("cannot run pg_dump in docker compose service \"\(options.service)\"", kind: .preflight,
+                               hint: "the service must be a PostgreSQL container with pg_dump on its PATH")
+        }
+        let sql = "SELECT current_setting('server_version_num'), current_setting('server_version'), current_database(), current_user"
+        let (qout, qres) = try ChildProcess.capture(exec(["psql", "--no-password", "--no-psqlrc", "-X", "-At", "-F", "\t",
+                                                          "--username=\(u)", "--dbname=\(db)", "-c", sql]))
+        guard qres.succeeded else {
+            let line = qres.stderrTail(lines: 3).split(separator: "\n").last.map(String.init) ?? "\(qres.termination)"
+            throw PGKeepError(.preflight, "cannot connect to database \"\(db)\" as \"\(u)\" in docker compose service \"\(options.service)\": \(ConnectionSpec.maskSecrets(in: line))")
+        }
+        let fields = String(decoding: qout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\t").map(String.init)
+        guard fields.count == 4, let num = Int(fields[0]) else {
+            throw PGKeepError(.preflight, "unexpected answer from psql in service \"\(options.service)\": \(fields)")
+        }
+        let server = ServerInfo(versionNumber: num, version: fields[1], database: fields[2], user: fields[3])
+        try checkDumpVersion(dumpVersion, server: server, dumpPath: "pg_dump in service \(options.service)")
+        return Preflight(server: server, pgDumpVersion: dumpVersion)
+    }
+
+    public func listDatabases() throws -> [String] {
+        let sql = "SELECT datname FROM pg_catalog.pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname"
+        let (out, res) = try ChildProcess.capture(exec(["psql", "--no-password", "--no-psqlrc", "-X", "-At",
+                                                        "--username=\(try user())", "--dbname=\(try defaultDatabase())", "-c", sql]))
+        guard res.succeeded else { throw res.failure("cannot list databases in service \"\(options.service)\"", kind: .preflight) }
+        return String(decoding: out, as: UTF8.self).split(separator: "\n").map(String.init)
+    }
+
+    public func pgDump(database: String, options dumpOptions: [String]) throws -> Command {
+        exec(["pg_dump", "--no-password", "--username=\(try user())", "--dbname=\(database)"] + dumpOptions)
+    }
+
+    public func pgDumpallGlobals() throws -> Command {
+        exec(["pg_dumpall", "--no-password", "--username=\(try user())", "--database=\(try defaultDatabase())", "--globals-only"])
+    }
+
+    public func pgRestoreList(path: String?) throws -> Command {
+        // The container's pg_restore reads what the container's pg_dump wrote, whatever the
+        // host has installed.
+        exec(["pg_restore", "--list"])
+    }
+
+    public func close() {}
+}

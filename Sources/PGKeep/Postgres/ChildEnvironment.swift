@@ -1,0 +1,45 @@
+import Foundation
+
+/// The environment pg_dump, pg_restore and psql get. When the password came in a URI or
+/// conninfo string it is written to a private 0600 passfile in a 0700 directory and the child
+/// gets PGPASSFILE; it never appears in argv. Variables that may carry a URI with a password
+/// (POSTGRESQL_URI, DATABASE_URL) are not passed on.
+public final class ChildEnvironment {
+    public let environment: [String: String]
+    private let directory: String?
+    private var cancelToken: Int?
+
+    public init(spec: ConnectionSpec, base: [String: String] = ProcessInfo.processInfo.environment) throws {
+        var env = base
+        env["POSTGRESQL_URI"] = nil
+        env["DATABASE_URL"] = nil
+        if let password = spec.password {
+            let template = (NSTemporaryDirectory() as NSString).appendingPathComponent("pgkeep-pass.XXXXXX")
+            var buf = Array(template.utf8CString)
+            guard let made = mkdtemp(&buf) else {
+                throw PGKeepError(.preflight, "cannot create a private temporary directory for the passfile: \(errnoText())")
+            }
+            let dir = String(cString: made)
+            _ = chmod(dir, 0o700)
+            directory = dir
+            let escaped = password.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: ":", with: "\\:")
+            let path = (dir as NSString).appendingPathComponent("pgpass")
+            try FileSystem.writePrivateFile(path, data: Data("*:*:*:*:\(escaped)\n".utf8))
+            env["PGPASSFILE"] = path
+            // PGPASSWORD would win over the passfile; the explicit password must win instead.
+            env["PGPASSWORD"] = nil
+            cancelToken = Cancellation.shared.register(path: dir)
+        } else {
+            directory = nil
+        }
+        environment = env
+    }
+
+    /// Removes the passfile. Also done by Ctrl-C handling; calling twice is harmless.
+    public func remove() {
+        if let directory { FileSystem.removeTree(directory) }
+        if let token = cancelToken { Cancellation.shared.unregister(token); cancelToken = nil }
+    }
+
+    deinit { remove() }
+}

@@ -1,0 +1,115 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// File operations with the guarantees a backup needs: private modes whatever the umask,
+/// fsync of files and directories, renames that never replace an existing backup.
+public enum FileSystem {
+    /// Creates `path` and any missing parents with mode 0700. Existing directories keep their mode,
+    /// except the last one, which pgkeep owns and tightens to 0700.
+    public static func makePrivateDirectory(_ path: String) throws {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
+            guard isDir.boolValue else {
+                throw PGKeepError(.backup, "\(path) exists and is not a directory")
+            }
+            return
+        }
+        let parent = (path as NSString).deletingLastPathComponent
+        if !parent.isEmpty && parent != path {
+            try makePrivateDirectory(parent)
+        }
+        if mkdir(path, 0o700) != 0 && errno != EEXIST {
+            throw PGKeepError(.backup, "cannot create directory \(path): \(errnoText())",
+                              hint: "check that the backup directory is writable")
+        }
+        // mkdir's mode is filtered by the umask; set it explicitly.
+        _ = chmod(path, 0o700)
+    }
+
+    /// Creates a new file (never an existing one) with mode 0600 and returns its descriptor.
+    public static func createPrivateFile(_ path: String) throws -> Int32 {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw PGKeepError(.backup, "cannot create \(path): \(errnoText())")
+        }
+        _ = fchmod(fd, 0o600)
+        return fd
+    }
+
+    /// Writes all of `buffer` to `fd`, retrying short writes and EINTR.
+    public static func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, path: String) throws {
+        var offset = 0
+        while offset < buffer.count {
+            let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                let code = errno
+                throw PGKeepError(.backup, "cannot write \(path): \(errnoText(code))",
+                                  hint: code == ENOSPC ? "the disk is full; free space or choose another --dir" : nil)
+            }
+            offset += n
+        }
+    }
+
+    /// fsync on a file descriptor, with a message that names the file.
+    public static func sync(_ fd: Int32, path: String) throws {
+        if fsync(fd) != 0 {
+            let code = errno
+            throw PGKeepError(.backup, "cannot fsync \(path): \(errnoText(code))",
+                              hint: code == ENOSPC ? "the disk is full; free space or choose another --dir" : nil)
+        }
+    }
+
+    /// fsync a path (a file or a directory), so that renames and new entries survive a crash.
+    public static func syncPath(_ path: String) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw PGKeepError(.backup, "cannot open \(path) to fsync it: \(errnoText())") }
+        defer { close(fd) }
+        try sync(fd, path: path)
+    }
+
+    /// Moves `source` to `destination` only if nothing exists there. Returns false when
+    /// `destination` is taken; the caller then picks another name. Never replaces a file.
+    public static func moveNoReplace(_ source: String, to destination: String) throws -> Bool {
+        var st = stat()
+        if lstat(destination, &st) == 0 { return false }
+        var isDir: ObjCBool = false
+        _ = FileManager.default.fileExists(atPath: source, isDirectory: &isDir)
+        if isDir.boolValue {
+            // rename(2) fails on a non-empty target directory, and we checked that none exists.
+            if rename(source, destination) != 0 {
+                if errno == EEXIST || errno == ENOTEMPTY { return false }
+                throw PGKeepError(.backup, "cannot rename \(source) to \(destination): \(errnoText())")
+            }
+            return true
+        }
+        // link(2) refuses an existing target atomically; then drop the temporary name.
+        if link(source, destination) != 0 {
+            if errno == EEXIST { return false }
+            throw PGKeepError(.backup, "cannot rename \(source) to \(destination): \(errnoText())")
+        }
+        _ = unlink(source)
+        return true
+    }
+
+    /// Removes a file or a whole directory tree; errors are ignored (used for cleanup).
+    public static func removeTree(_ path: String) {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return }
+        if (st.st_mode & S_IFMT) == S_IFDIR {
+            try? FileManager.default.removeItem(atPath: path)
+        } else {
+            _ = unlink(path)
+        }
+    }
+
+    /// Writes `data` to a new 0600 file at `path`, fsynced.
+    public static func writePrivateFile(_ path: String, data: Data) throws {
+        let fd = try createPrivateFile(path)
+        defer { close(fd) }
+        try data.withUnsafeBytes { try writeAll(fd, $0, path: path) }
+        try sync(fd, path: path)
+    }
+}

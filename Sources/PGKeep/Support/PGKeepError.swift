@@ -1,0 +1,67 @@
+import Foundation
+
+/// An error the user sees: what failed, the command that failed (password never included),
+/// the tail of its stderr, and what to do next. `kind` decides the exit code.
+public struct PGKeepError: Error, CustomStringConvertible, Sendable {
+    /// The classes of failure that have their own exit code (see README, "Exit codes").
+    public enum Kind: Sendable {
+        /// Bad flags or values; nothing was attempted.
+        case usage
+        /// Could not connect, tools missing or too old, or another check before any file was created.
+        case preflight
+        /// The dump, the write, or the verification of a backup failed.
+        case backup
+        /// Stopped by SIGINT or SIGTERM.
+        case interrupted(signal: Int32)
+    }
+
+    public var kind: Kind
+    public var message: String
+    public var command: String?
+    public var stderrTail: String?
+    public var hint: String?
+
+    public init(_ kind: Kind, _ message: String, command: String? = nil, stderrTail: String? = nil, hint: String? = nil) {
+        self.kind = kind
+        self.message = message
+        self.command = command
+        self.stderrTail = stderrTail
+        self.hint = hint
+    }
+
+    /// The process exit code for this error (documented in README).
+    public var exitCode: Int32 {
+        switch kind {
+        case .usage: return ExitCodes.usage
+        case .preflight: return ExitCodes.preflight
+        case .backup: return ExitCodes.failure
+        case .interrupted(let signal): return 128 + signal
+        }
+    }
+
+    public var description: String {
+        var lines = [message]
+        if let command { lines.append("  command: \(command)") }
+        if let tail = stderrTail?.trimmingCharacters(in: .whitespacesAndNewlines), !tail.isEmpty {
+            lines.append(contentsOf: tail.split(separator: "\n", omittingEmptySubsequences: false).map { "  | \($0)" })
+        }
+        if let hint { lines.append("  hint: \(hint)") }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Exit codes shared by every subcommand.
+public enum ExitCodes {
+    public static let success: Int32 = 0
+    /// A backup (dump, write, verification) failed; no partial file was left behind.
+    public static let failure: Int32 = 1
+    /// Connection or another preflight check failed before any file was created.
+    public static let preflight: Int32 = 3
+    /// Invalid command line (the same code swift-argument-parser uses, EX_USAGE).
+    public static let usage: Int32 = 64
+}
+
+/// The text of `errno`, for messages.
+func errnoText(_ code: Int32 = errno) -> String {
+    String(cString: strerror(code))
+}

@@ -1,0 +1,76 @@
+import Foundation
+import PGKeep
+
+/// Prints what a backup run did: one line per database on stderr, a live progress line only
+/// when stderr is a terminal, a JSON summary on stdout with --json, nothing on success with --quiet.
+final class BackupReporter: @unchecked Sendable {
+    let quiet: Bool
+    let json: Bool
+    private let live: Bool
+    private let lock = NSLock()
+    private var lastDraw = Date.distantPast
+    private var lineShown = false
+
+    init(quiet: Bool, json: Bool) {
+        self.quiet = quiet
+        self.json = json
+        live = !quiet && isatty(STDERR_FILENO) == 1
+    }
+
+    func progress(_ p: BackupProgress) {
+        guard live else { return }
+        lock.lock(); defer { lock.unlock() }
+        let now = Date()
+        guard now.timeIntervalSince(lastDraw) >= 0.25 else { return }
+        lastDraw = now
+        let rate = p.elapsed > 0 ? Double(p.bytesDumped) / p.elapsed : 0
+        let line = "\r\u{1B}[2K\(p.database): \(Self.size(p.bytesDumped)) dumped, \(Self.size(p.bytesWritten)) written, \(Self.size(Int64(rate)))/s"
+        FileHandle.standardError.write(Data(line.utf8))
+        lineShown = true
+    }
+
+    private func clearLine() {
+        lock.lock(); defer { lock.unlock() }
+        if lineShown {
+            FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8))
+            lineShown = false
+        }
+    }
+
+    func recorded(_ record: BackupRecord) {
+        clearLine()
+        guard !quiet else { return }
+        let m = record.manifest
+        let dumped = m.uncompressedSize ?? m.size
+        let rate = m.durationSeconds > 0 ? Double(dumped) / m.durationSeconds : 0
+        printStderr("pgkeep: \(m.database): \(record.path) (\(Self.size(m.size)), \(String(format: "%.1f", m.durationSeconds)) s, \(String(format: "%.1f", rate / 1_000_000)) MB/s)")
+    }
+
+    func failed(_ database: String, _ error: PGKeepError) {
+        clearLine()
+        printError(PGKeepError(error.kind, "\(database): " + error.message, command: error.command, stderrTail: error.stderrTail, hint: error.hint))
+    }
+
+    func finish(_ summary: BackupJob.Summary) {
+        guard json else { return }
+        let backups: [[String: Any]] = summary.records.map { r in
+            ["path": r.path, "manifest": r.manifestPath, "database": r.manifest.database, "time": r.manifest.startedAt,
+             "format": r.manifest.format.rawValue, "size": r.manifest.size, "sha256": r.manifest.sha256,
+             "duration_seconds": r.manifest.durationSeconds]
+        }
+        let failures: [[String: Any]] = summary.failures.map { ["database": $0.database, "error": Redaction.shared.apply($0.error.message)] }
+        let object: [String: Any] = ["backups": backups, "failures": failures, "ok": summary.failures.isEmpty]
+        if let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) {
+            FileHandle.standardOutput.write(data)
+            FileHandle.standardOutput.write(Data("\n".utf8))
+        }
+    }
+
+    static func size(_ bytes: Int64) -> String {
+        let b = Double(bytes)
+        if b >= 1_000_000_000 { return String(format: "%.2f GB", b / 1_000_000_000) }
+        if b >= 1_000_000 { return String(format: "%.1f MB", b / 1_000_000) }
+        if b >= 1_000 { return String(format: "%.1f kB", b / 1_000) }
+        return "\(bytes) B"
+    }
+}

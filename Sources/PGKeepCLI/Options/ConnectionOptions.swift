@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import PGKeep
+
+/// Where the server is: the same options as pg_dump, plus PG* variables, ~/.pgpass, and
+/// POSTGRESQL_URI / DATABASE_URL when nothing else names a server.
+struct ConnectionOptions: ParsableArguments {
+    /// A database name, a URI (postgresql://user:pass@host:port/db?sslmode=require) or a conninfo string.
+    @Option(name: [.customShort("d"), .long], help: ArgumentHelp("Database name, postgresql:// URI, or conninfo string.", valueName: "dbname"))
+    var dbname: String?
+
+    /// Server host or socket directory.
+    @Option(name: [.customShort("h"), .long], help: "Server host name or socket directory.")
+    var host: String?
+
+    /// Server port.
+    @Option(name: [.customShort("p"), .long], help: "Server port.")
+    var port: String?
+
+    /// Role to connect as.
+    @Option(name: [.customShort("U"), .long], help: "User name to connect as.")
+    var username: String?
+
+    /// Directory holding pg_dump, pg_restore, psql and pg_dumpall.
+    @Option(name: .customLong("pg-bin"), help: ArgumentHelp("Directory of the PostgreSQL client tools (default: PGKEEP_PG_BIN, then PATH).", valueName: "dir"))
+    var pgBin: String?
+
+    func spec(environment: [String: String]) throws -> ConnectionSpec {
+        let spec = try ConnectionSpec.resolve(dbname: dbname, host: host, port: port, username: username, environment: environment)
+        Redaction.shared.register(spec.password)
+        Redaction.shared.register(environment["PGPASSWORD"])
+        return spec
+    }
+}
+
+/// Running pg_dump inside a docker compose service.
+struct DockerComposeFlags: ParsableArguments {
+    /// The compose service that runs PostgreSQL.
+    @Option(name: .customLong("docker-compose"), help: ArgumentHelp("Run pg_dump inside this docker compose service (exec -T).", valueName: "service"))
+    var service: String?
+
+    /// Compose files (repeatable), as `docker compose -f`.
+    @Option(name: .customLong("compose-file"), help: ArgumentHelp("Compose file (repeatable).", valueName: "file"))
+    var composeFiles: [String] = []
+
+    /// The compose project directory.
+    @Option(name: .customLong("project-directory"), help: ArgumentHelp("Compose project directory.", valueName: "dir"))
+    var projectDirectory: String?
+
+    /// "docker compose" or "docker-compose".
+    @Option(name: .customLong("compose-command"), help: ArgumentHelp("\"docker compose\" or \"docker-compose\".", valueName: "command"))
+    var composeCommand: String = "docker compose"
+
+    var options: DockerComposeOptions? {
+        service.map { DockerComposeOptions(service: $0, composeFiles: composeFiles, projectDirectory: projectDirectory, composeCommand: composeCommand) }
+    }
+}
+
+/// How results are printed.
+struct OutputOptions: ParsableArguments {
+    /// Machine-readable summary on stdout.
+    @Flag(help: "Print a JSON summary on stdout.")
+    var json = false
+
+    /// Nothing on success, so that cron mails only failures.
+    @Flag(name: [.customShort("q"), .long], help: "Print nothing on success.")
+    var quiet = false
+}

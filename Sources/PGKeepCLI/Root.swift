@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+import PGKeep
+
+/// The `pgkeep` command tree.
+public struct PGKeepCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "pgkeep",
+        abstract: "Safe, verified, timestamped PostgreSQL backups.",
+        discussion: """
+        Every backup is written under a temporary name, fsynced, read back and verified, and only \
+        then renamed into place with a JSON manifest beside it. A backup exists only once its \
+        manifest does. Exit codes: 0 success, 1 a backup failed, 3 connection or preflight \
+        failure, 64 usage error, 130/143 interrupted.
+        """,
+        version: PGKeepVersion.string,
+        subcommands: [Backup.self],
+        // -h is --host, as in pg_dump and psql; help is --help or -?.
+        helpNames: [.long, .customShort("?")]
+    )
+
+    public init() {}
+}
+
+/// Runs `body`, printing a PGKeepError (secrets masked) and exiting with its code.
+func reportingErrors(_ body: () throws -> Void) throws {
+    Cancellation.shared.install()
+    do {
+        try body()
+    } catch let error as PGKeepError {
+        if Cancellation.shared.signalReceived != nil {
+            // The signal handler is cleaning up and will exit with 128+signal.
+            Thread.sleep(forTimeInterval: 10)
+        }
+        printError(error)
+        throw ExitCode(error.exitCode)
+    }
+}
+
+func printError(_ error: PGKeepError) {
+    FileHandle.standardError.write(Data(("pgkeep: error: " + Redaction.shared.apply(error.description) + "\n").utf8))
+}
+
+func printStderr(_ line: String) {
+    FileHandle.standardError.write(Data((Redaction.shared.apply(line) + "\n").utf8))
+}

@@ -1,0 +1,3 @@
+import PGKeepCLI
+
+PGKeepCommand.main()
