@@ -29,11 +29,19 @@ case "$cmd" in
     port=${3:?PORT missing}
     password=${4:-pgkeep-test-secret}
     mkdir -p "$dir"
-    [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir"
+    if [ "$(id -u)" = 0 ]; then
+      chown postgres:postgres "$dir"
+      # The postgres user must be able to reach DIR: open up parents that root made private.
+      p=$(dirname "$dir")
+      while [ "$p" != / ]; do
+        if ! runuser -u postgres -- test -x "$p"; then chmod o+x "$p"; fi
+        p=$(dirname "$p")
+      done
+    fi
     chmod 700 "$dir"
     pwfile="$dir/.pw"
     printf '%s\n' "$password" > "$pwfile"
-    [ "$(id -u)" = 0 ] && chown postgres "$pwfile"
+    if [ "$(id -u)" = 0 ]; then chown postgres "$pwfile"; fi
     as_pg "$pgbin/initdb" -D "$dir/data" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
       --pwfile="$pwfile" -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
       || { cat "$dir/initdb.log" >&2; exit 1; }

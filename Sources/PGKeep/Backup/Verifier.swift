@@ -1,49 +1,48 @@
 import Crypto
 import Foundation
 
-/// Reads a just-written backup back from disk before it is recorded: the SHA-256 must match
-/// what was written, every gzip stream must decompress to its end, and the content must be
-/// complete for its format (`pg_restore --list` reads a custom archive's table of contents;
-/// a SQL script must end with pg_dump's "dump complete" line).
+/// Checks a just-written backup before it is recorded.
+///
+/// For pgkeep's gzip streams the compressor has already inflated every block it made and compared
+/// it with pg_dump's output (see `ParallelGzipWriter`), so the stream is known to decompress to its
+/// end. What is left is the file on disk: it is read back whole and its SHA-256 and size must match
+/// what was written; its gzip header and trailer (CRC-32, length) must match the stream; and its
+/// head is inflated from disk into `pg_restore --list`, which must read a custom archive's table of
+/// contents. A SQL script must end with pg_dump's "dump complete" line.
 public enum Verifier {
-    /// The result of reading one stream-format file back.
-    public struct StreamCheck: Sendable {
-        public var verification: Manifest.Verification
+    static let sqlTrailers = ["-- PostgreSQL database dump complete", "-- PostgreSQL database cluster dump complete"]
+
+    /// What the writer knows about the gzip stream it wrote.
+    public struct GzipTrailer: Sendable {
+        public var crc32: UInt32
         public var uncompressedBytes: Int64
     }
 
-    static let sqlTrailers = ["-- PostgreSQL database dump complete", "-- PostgreSQL database cluster dump complete"]
-
     /// Verifies a `.dump[.gz]`, `.sql[.gz]` or `.globals.sql[.gz]` file.
-    public static func verifyStream(path: String, sha256 expected: String, size: Int64, format: BackupFormat,
-                                    compressed: Bool, listCommand: Command?) throws -> StreamCheck {
+    public static func verifyStream(path: String, sha256 expected: String, size: Int64,
+                                    gzip: GzipTrailer?, listCommand: Command?) throws -> Manifest.Verification {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw PGKeepError(.backup, "verification cannot open \(path): \(errnoText())") }
         defer { close(fd) }
 
         var lister: TOCLister?
-        if format == .custom, let listCommand {
-            lister = try TOCLister(command: listCommand)
-        }
-        var tail = [UInt8]()
-        let consume: (UnsafeRawBufferPointer) throws -> Void = { chunk in
-            lister?.feed(chunk)
-            if format == .plain || format == .globals {
-                tail.append(contentsOf: chunk.suffix(256))
-                if tail.count > 256 { tail.removeFirst(tail.count - 256) }
-            }
+        if let listCommand { lister = try TOCLister(command: listCommand) }
+        let feed: (UnsafeRawBufferPointer) -> Bool = { chunk in
+            guard let lister else { return false }
+            lister.feed(chunk)
+            return lister.accepting
         }
 
         let sha: String
         let onDisk: Int64
-        let plainBytes: Int64
         do {
-            if compressed {
-                let r = try GzipReader.decompress(fd: fd, path: path, consume: consume)
-                (sha, onDisk, plainBytes) = (r.sha256, r.compressedBytes, r.uncompressedBytes)
+            if gzip != nil {
+                let r = try GzipReader.decompress(fd: fd, path: path, consume: feed)
+                (sha, onDisk) = (r.sha256, r.compressedBytes)
             } else {
                 var hasher = SHA256()
                 var total: Int64 = 0
+                var feeding = true
                 let buffer = UnsafeMutableRawPointer.allocate(byteCount: 1 << 20, alignment: 16)
                 defer { buffer.deallocate() }
                 while true {
@@ -51,10 +50,10 @@ public enum Verifier {
                     if n == 0 { break }
                     let chunk = UnsafeRawBufferPointer(start: buffer, count: n)
                     hasher.update(bufferPointer: chunk)
-                    try consume(chunk)
+                    if feeding { feeding = feed(chunk) }
                     total += Int64(n)
                 }
-                (sha, onDisk, plainBytes) = (hasher.finalize().hexString, total, total)
+                (sha, onDisk) = (hasher.finalize().hexString, total)
             }
         } catch {
             lister?.abandon()
@@ -66,20 +65,44 @@ public enum Verifier {
             throw PGKeepError(.backup, "verification failed: \(path) on disk (\(onDisk) bytes, sha256 \(sha.prefix(12))…) differs from what was written (\(size) bytes, sha256 \(expected.prefix(12))…)",
                               hint: "the disk or filesystem may be failing; check dmesg and try another --dir")
         }
+        if let gzip {
+            do {
+                try checkGzipFrame(fd: fd, path: path, size: size, trailer: gzip)
+            } catch {
+                lister?.abandon()
+                throw error
+            }
+        }
         var verification = Manifest.Verification(verifiedAt: BackupName.isoString(Date()), sha256Reread: true,
-                                                 gzipComplete: compressed ? true : nil)
+                                                  gzipComplete: gzip != nil ? true : nil)
         if let lister {
             verification.tocEntries = try lister.finish()
             verification.pgRestoreList = true
         }
-        if format == .plain || format == .globals {
-            let text = String(decoding: tail, as: UTF8.self)
-            guard sqlTrailers.contains(where: { text.contains($0) }) else {
-                throw PGKeepError(.backup, "verification failed: \(path) does not end with pg_dump's \"dump complete\" line; the SQL script is incomplete")
-            }
-            verification.sqlTrailer = true
+        return verification
+    }
+
+    /// The gzip header and the trailer's CRC-32 and length, read from the file on disk.
+    static func checkGzipFrame(fd: Int32, path: String, size: Int64, trailer: GzipTrailer) throws {
+        var head = [UInt8](repeating: 0, count: 3)
+        var tail = [UInt8](repeating: 0, count: 8)
+        guard size >= 18, pread(fd, &head, 3, 0) == 3, pread(fd, &tail, 8, off_t(size - 8)) == 8 else {
+            throw PGKeepError(.backup, "verification failed: cannot read the gzip header and trailer of \(path)")
         }
-        return StreamCheck(verification: verification, uncompressedBytes: plainBytes)
+        let crc = UInt32(tail[0]) | UInt32(tail[1]) << 8 | UInt32(tail[2]) << 16 | UInt32(tail[3]) << 24
+        let isize = UInt32(tail[4]) | UInt32(tail[5]) << 8 | UInt32(tail[6]) << 16 | UInt32(tail[7]) << 24
+        guard head == [0x1f, 0x8b, 8], crc == trailer.crc32,
+              isize == UInt32(truncatingIfNeeded: trailer.uncompressedBytes) else {
+            throw PGKeepError(.backup, "verification failed: the gzip header or trailer of \(path) does not match the stream that was written")
+        }
+    }
+
+    /// A SQL script from pg_dump or pg_dumpall is complete only if it ends with its "dump complete" line.
+    public static func checkSQLTrailer(_ tail: [UInt8], path: String) throws {
+        let text = String(decoding: tail, as: UTF8.self)
+        guard sqlTrailers.contains(where: { text.contains($0) }) else {
+            throw PGKeepError(.backup, "verification failed: \(path) does not end with pg_dump's \"dump complete\" line; the SQL script is incomplete")
+        }
     }
 
     /// The result of checking a directory-format backup.
@@ -112,7 +135,7 @@ public enum Verifier {
                     defer { close(fd) }
                     let entry: Manifest.FileEntry
                     if name.hasSuffix(".gz") {
-                        let r = try GzipReader.decompress(fd: fd, path: filePath) { _ in }
+                        let r = try GzipReader.decompress(fd: fd, path: filePath) { _ in true }
                         entry = Manifest.FileEntry(path: name, size: r.compressedBytes, sha256: r.sha256)
                     } else {
                         var hasher = SHA256()
@@ -160,7 +183,8 @@ public enum Verifier {
 /// quietly at EPIPE.
 final class TOCLister {
     private let child: ChildProcess
-    private var accepting = true
+    /// False once pg_restore has stopped reading (it has the table of contents).
+    private(set) var accepting = true
     private var output = Data()
     private let outputDone = DispatchSemaphore(value: 0)
 

@@ -29,8 +29,9 @@ public enum BackupFormat: String, Codable, Sendable, CaseIterable {
 /// non-ASCII letters become safe, and the encoding is reversible, so two databases never share
 /// a folder. The time is the UTC start of the backup, to the second. `-N` (N ≥ 1) is added
 /// only when a backup with the same name already exists, so two backups in one second never
-/// overwrite each other. The cluster's globals go under the pseudo-database `@globals` (`@` is
-/// always encoded in real names, so it cannot collide).
+/// overwrite each other. The cluster's globals (format `globals`) go in the folder `@globals`
+/// with that as their database name; a real database called "@globals" is encoded as
+/// `%40globals`, so the two never share a folder.
 public struct BackupName: Sendable, Equatable {
     public static let globalsDatabase = "@globals"
     public static let manifestSuffix = ".manifest.json"
@@ -52,7 +53,6 @@ public struct BackupName: Sendable, Equatable {
 
     /// The folder name for a database (see the type's documentation).
     public static func folderName(for database: String) -> String {
-        if database == globalsDatabase { return database }
         var out = ""
         let bytes = Array(database.utf8)
         for (i, b) in bytes.enumerated() {
@@ -66,7 +66,6 @@ public struct BackupName: Sendable, Equatable {
 
     /// The database name a folder name stands for, or nil if it is not one pgkeep makes.
     public static func database(forFolder folder: String) -> String? {
-        if folder == globalsDatabase { return folder }
         var bytes: [UInt8] = []
         var it = Array(folder.utf8)[...]
         while let b = it.popFirst() {
@@ -99,7 +98,7 @@ public struct BackupName: Sendable, Equatable {
         return f.string(from: date)
     }
 
-    public var folder: String { BackupName.folderName(for: database) }
+    public var folder: String { format == .globals ? BackupName.globalsDatabase : BackupName.folderName(for: database) }
 
     public var stem: String {
         "\(folder)_\(BackupName.timestampString(time))" + (sequence > 0 ? "-\(sequence)" : "")
@@ -117,7 +116,9 @@ public struct BackupName: Sendable, Equatable {
         guard let regex = try? NSRegularExpression(pattern: pattern),
               let m = regex.firstMatch(in: fileName, range: NSRange(fileName.startIndex..., in: fileName)) else { return nil }
         func g(_ i: Int) -> String? { Range(m.range(at: i), in: fileName).map { String(fileName[$0]) } }
-        guard let folder = g(1), let database = database(forFolder: folder) else { return nil }
+        guard let folder = g(1), let ext = g(9) else { return nil }
+        let isGlobals = ext.hasPrefix(".globals")
+        guard let database = isGlobals ? (folder == globalsDatabase ? folder : nil) : database(forFolder: folder) else { return nil }
         var c = DateComponents()
         c.timeZone = TimeZone(identifier: "UTC")
         c.year = Int(g(2)!); c.month = Int(g(3)!); c.day = Int(g(4)!)
@@ -125,7 +126,6 @@ public struct BackupName: Sendable, Equatable {
         var cal = Calendar(identifier: .gregorian)
         cal.timeZone = TimeZone(identifier: "UTC")!
         guard let date = cal.date(from: c), timestampString(date) == "\(g(2)!)-\(g(3)!)-\(g(4)!)T\(g(5)!)\(g(6)!)\(g(7)!)Z" else { return nil }
-        let ext = g(9)!
         let format: BackupFormat
         switch ext {
         case ".dump.gz", ".dump": format = .custom

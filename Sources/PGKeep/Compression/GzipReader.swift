@@ -6,15 +6,20 @@ import Foundation
 /// every member is decompressed to its end and its CRC-32 and length checked, and the output is
 /// handed to `consume` in chunks. Concatenated members are read as gunzip reads them.
 /// A stream that stops inside a member is reported as truncated.
+///
+/// When `consume` returns false it has seen enough: the rest of the file is still read and
+/// hashed, but no longer inflated, and `Result.complete` is false.
 public enum GzipReader {
     public struct Result: Sendable {
         public var compressedBytes: Int64
         public var uncompressedBytes: Int64
         public var sha256: String
+        /// The stream was inflated to its end (consume never returned false).
+        public var complete: Bool
     }
 
     public static func decompress(fd: Int32, path: String,
-                                  consume: (UnsafeRawBufferPointer) throws -> Void) throws -> Result {
+                                  consume: (UnsafeRawBufferPointer) throws -> Bool) throws -> Result {
         let inSize = 1 << 20
         let outSize = 1 << 18
         let input = UnsafeMutableRawPointer.allocate(byteCount: inSize, alignment: 16)
@@ -35,15 +40,17 @@ public enum GzipReader {
         var uncompressed: Int64 = 0
         var inMember = false
         var membersEnded = 0
+        var inflating = true
 
         while true {
             let n = try readFully(fd, into: input, count: inSize, what: path)
             if n == 0 { break }
             hasher.update(bufferPointer: UnsafeRawBufferPointer(start: input, count: n))
             compressed += Int64(n)
+            guard inflating else { continue }
             stream.pointee.next_in = input.assumingMemoryBound(to: Bytef.self)
             stream.pointee.avail_in = uInt(n)
-            while stream.pointee.avail_in > 0 {
+            while inflating && stream.pointee.avail_in > 0 {
                 if !inMember {
                     // A new member must start with the gzip magic; anything else is garbage.
                     if membersEnded > 0 && stream.pointee.next_in.pointee != 0x1f {
@@ -57,7 +64,7 @@ public enum GzipReader {
                 let produced = outSize - Int(stream.pointee.avail_out)
                 if produced > 0 {
                     uncompressed += Int64(produced)
-                    try consume(UnsafeRawBufferPointer(start: output, count: produced))
+                    inflating = try consume(UnsafeRawBufferPointer(start: output, count: produced))
                 }
                 switch rc {
                 case Z_STREAM_END:
@@ -74,6 +81,10 @@ public enum GzipReader {
                 }
             }
         }
+        if !inflating {
+            return Result(compressedBytes: compressed, uncompressedBytes: uncompressed,
+                          sha256: hasher.finalize().hexString, complete: false)
+        }
         // Drain output still buffered inside zlib for the current member.
         while inMember {
             stream.pointee.next_out = output.assumingMemoryBound(to: Bytef.self)
@@ -82,7 +93,7 @@ public enum GzipReader {
             let produced = outSize - Int(stream.pointee.avail_out)
             if produced > 0 {
                 uncompressed += Int64(produced)
-                try consume(UnsafeRawBufferPointer(start: output, count: produced))
+                _ = try consume(UnsafeRawBufferPointer(start: output, count: produced))
             }
             if rc == Z_STREAM_END { inMember = false; membersEnded += 1; break }
             if produced == 0 { break }
@@ -91,6 +102,6 @@ public enum GzipReader {
             throw PGKeepError(.backup, "\(path) is truncated: the gzip stream ends before its end marker (\(compressed) bytes read)")
         }
         return Result(compressedBytes: compressed, uncompressedBytes: uncompressed,
-                      sha256: hasher.finalize().hexString)
+                      sha256: hasher.finalize().hexString, complete: true)
     }
 }

@@ -62,19 +62,24 @@ func readFully(_ fd: Int32, into buffer: UnsafeMutableRawPointer, count: Int, wh
     return filled
 }
 
-/// Copies `inputFD` to the sink unchanged (for --no-compress). Returns the byte count.
+/// Copies `inputFD` to the sink unchanged (for --no-compress). Returns the byte count and the
+/// last bytes of the stream (up to 256).
 public func copyStream(from inputFD: Int32, to sink: HashingSink, what: String,
-                       progress: ((Int64, Int64) -> Void)? = nil) throws -> Int64 {
+                       progress: ((Int64, Int64) -> Void)? = nil) throws -> (bytes: Int64, tail: [UInt8]) {
     let size = 1 << 20
     let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
     defer { buffer.deallocate() }
     var total: Int64 = 0
+    var tail: [UInt8] = []
     while true {
         let n = try readFully(inputFD, into: buffer, count: size, what: what)
         if n == 0 { break }
-        try sink.write(UnsafeRawBufferPointer(start: buffer, count: n))
+        let chunk = UnsafeRawBufferPointer(start: buffer, count: n)
+        try sink.write(chunk)
+        tail.append(contentsOf: chunk.suffix(256))
+        if tail.count > 256 { tail.removeFirst(tail.count - 256) }
         total += Int64(n)
         progress?(total, sink.bytesWritten)
     }
-    return total
+    return (total, tail)
 }

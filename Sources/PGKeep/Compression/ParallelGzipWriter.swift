@@ -7,11 +7,20 @@ import Foundation
 /// outputs concatenate into one valid stream; the per-block CRC-32s are combined in order.
 /// `gunzip`, `zcat` and zlib read the result like any other .gz file.
 ///
-/// Memory is bounded: at most `slots` blocks are in flight (about 300 KiB each).
+/// Every block is verified as it is made: the worker inflates its compressed output with the same
+/// dictionary and compares the result with the input, byte for byte. Inflating the stream from
+/// the start reaches each block with the same 32 KiB window, so this proves the whole stream
+/// decompresses to exactly what pg_dump wrote, and costs no serial pass after the dump.
+///
+/// Memory is bounded: at most `slots` blocks are in flight (about 450 KiB each).
 public final class ParallelGzipWriter: @unchecked Sendable {
     public struct Result: Sendable {
         public var uncompressedBytes: Int64
         public var compressedBytes: Int64
+        /// CRC-32 of the uncompressed stream, as written in the gzip trailer.
+        public var crc32: UInt32
+        /// The last bytes of the uncompressed stream (up to 256), for end-of-dump checks.
+        public var tail: [UInt8]
     }
 
     static let blockSize = 128 * 1024
@@ -24,6 +33,8 @@ public final class ParallelGzipWriter: @unchecked Sendable {
         var dictionaryCount = 0
         let outputCapacity: Int
         let output: UnsafeMutableRawPointer
+        /// Where the worker inflates the output again to check it.
+        let check = UnsafeMutableRawPointer.allocate(byteCount: ParallelGzipWriter.blockSize + 64, alignment: 16)
         var outputCount = 0
         var crc: UInt = 0
         var isLast = false
@@ -40,6 +51,7 @@ public final class ParallelGzipWriter: @unchecked Sendable {
             input.deallocate()
             dictionary.deallocate()
             output.deallocate()
+            check.deallocate()
         }
     }
 
@@ -86,6 +98,7 @@ public final class ParallelGzipWriter: @unchecked Sendable {
                 try writeHeader(sink)
                 var combinedCRC: UInt = 0
                 var written: Int64 = 0
+                var tail: [UInt8] = []
                 while let slot = takeNextDone() {
                     try sink.write(UnsafeRawBufferPointer(start: slot.output, count: slot.outputCount))
                     combinedCRC = slot.sequence == 0
@@ -93,12 +106,14 @@ public final class ParallelGzipWriter: @unchecked Sendable {
                         : UInt(crc32_combine(uLong(combinedCRC), uLong(slot.crc), off_t(slot.inputCount)))
                     written += Int64(slot.inputCount)
                     let last = slot.isLast
+                    keepTail(slot, into: &tail)
                     release(slot)
                     progress?(written, sink.bytesWritten)
                     if last {
                         try writeTrailer(sink, crc: combinedCRC, size: written)
                         condition.lock()
-                        self.writerResult = Result(uncompressedBytes: written, compressedBytes: sink.bytesWritten)
+                        self.writerResult = Result(uncompressedBytes: written, compressedBytes: sink.bytesWritten,
+                                                   crc32: UInt32(truncatingIfNeeded: combinedCRC), tail: tail)
                         condition.unlock()
                         break
                     }
@@ -203,14 +218,26 @@ public final class ParallelGzipWriter: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Keeps the last 256 bytes of the stream seen so far.
+    private func keepTail(_ slot: Slot, into tail: inout [UInt8]) {
+        let n = min(256, slot.inputCount)
+        let bytes = UnsafeRawBufferPointer(start: slot.input + (slot.inputCount - n), count: n)
+        tail.append(contentsOf: bytes)
+        if tail.count > 256 { tail.removeFirst(tail.count - 256) }
+    }
+
     private func workerLoop() {
         defer { condition.lock(); runningThreads -= 1; condition.broadcast(); condition.unlock() }
         let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
         stream.initialize(to: z_stream())
         defer { deflateEnd(stream); stream.deallocate() }
+        let inflater = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
+        inflater.initialize(to: z_stream())
+        defer { inflateEnd(inflater); inflater.deallocate() }
         let rc = deflateInit2_(stream, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY,
                                ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
-        guard rc == Z_OK else {
+        let irc = inflateInit2_(inflater, -15, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+        guard rc == Z_OK, irc == Z_OK else {
             fail(PGKeepError(.backup, "zlib could not start a compressor (deflateInit2 returned \(rc))"))
             return
         }
@@ -226,6 +253,7 @@ public final class ParallelGzipWriter: @unchecked Sendable {
             let slot = slots[index]
             do {
                 try deflateBlock(slot, stream: stream)
+                try verifyBlock(slot, inflater: inflater)
             } catch {
                 fail(error)
                 return
@@ -253,6 +281,27 @@ public final class ParallelGzipWriter: @unchecked Sendable {
         }
         slot.outputCount = slot.outputCapacity - Int(stream.pointee.avail_out)
         slot.crc = UInt(crc32(0, slot.input.assumingMemoryBound(to: Bytef.self), uInt(slot.inputCount)))
+    }
+
+    /// Inflates the block's output with the block's dictionary and checks that it gives back the
+    /// input exactly, that it consumes the whole output, and that only the last block ends the stream.
+    private func verifyBlock(_ slot: Slot, inflater: UnsafeMutablePointer<z_stream>) throws {
+        inflateReset(inflater)
+        if slot.dictionaryCount > 0 {
+            inflateSetDictionary(inflater, slot.dictionary.assumingMemoryBound(to: Bytef.self), uInt(slot.dictionaryCount))
+        }
+        inflater.pointee.next_in = slot.output.assumingMemoryBound(to: Bytef.self)
+        inflater.pointee.avail_in = uInt(slot.outputCount)
+        inflater.pointee.next_out = slot.check.assumingMemoryBound(to: Bytef.self)
+        inflater.pointee.avail_out = uInt(ParallelGzipWriter.blockSize + 64)
+        let rc = inflate(inflater, Z_SYNC_FLUSH)
+        let produced = ParallelGzipWriter.blockSize + 64 - Int(inflater.pointee.avail_out)
+        let endedRight = slot.isLast ? rc == Z_STREAM_END : (rc == Z_OK || rc == Z_BUF_ERROR)
+        guard endedRight, inflater.pointee.avail_in == 0, produced == slot.inputCount,
+              memcmp(slot.check, slot.input, slot.inputCount) == 0 else {
+            throw PGKeepError(.backup, "verification failed: block \(slot.sequence) of the gzip stream does not decompress to what pg_dump wrote (inflate returned \(rc), \(produced) of \(slot.inputCount) bytes)",
+                              hint: "this points at memory or library corruption on this machine; no backup was recorded")
+        }
     }
 
     private func writeHeader(_ sink: HashingSink) throws {

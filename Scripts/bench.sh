@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Measures pgkeep against the stock tools, alternating runs in one session, and prints median
+# wall-time ratios, output sizes and pgkeep's peak RSS.
+#
+#   Scripts/bench.sh [--runs N] [--sizes "20 50"] [--keep]
+#
+# For each size S the database is pgbench at scale S plus a table of 60000*S rows of md5 text
+# and jsonb (scale 20: 1.2 million rows, about 570 MB on disk). Compared, per run, in turn:
+#   pg_dump -Fp > file             (the floor: no compression)
+#   pg_dump -Fc -f file            vs  pgkeep backup             (default: custom, gzip -6)
+#   pg_dump -Fp | gzip -6          and pg_dump -Fp | pigz -6 -p 2   vs  pgkeep backup --format plain
+# Timings are for information; no test asserts a time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+runs=5
+sizes="20 50"
+keep=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --runs) runs=$2; shift 2 ;;
+    --sizes) sizes=$2; shift 2 ;;
+    --keep) keep=1; shift ;;
+    *) echo "usage: bench.sh [--runs N] [--sizes \"20 50\"] [--keep]" >&2; exit 2 ;;
+  esac
+done
+
+need=()
+command -v pigz >/dev/null || need+=(pigz)
+[ -x /usr/bin/time ] || need+=(time)
+command -v pgbench >/dev/null || [ -x /usr/lib/postgresql/15/bin/pgbench ] || need+=(postgresql-contrib)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+export PATH="$pgbin:$PATH"
+swift build -c release --product pgkeep >/dev/null
+pgkeep=$(swift build -c release --show-bin-path)/pgkeep
+
+work=$(mktemp -d /tmp/pgkeep-bench.XXXXXX)
+port=$((55000 + RANDOM % 1000))
+cleanup() {
+  Scripts/pg-server.sh stop "$work/server" || true
+  [ "$keep" = 1 ] || rm -rf "$work"
+}
+trap cleanup EXIT
+Scripts/pg-server.sh start "$work/server" "$port" bench-secret
+export PGHOST=127.0.0.1 PGPORT=$port PGUSER=postgres PGPASSWORD=bench-secret
+
+now() { date +%s.%N; }
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+for size in $sizes; do
+  db="bench_$size"
+  echo "== size $size: creating $db (pgbench scale $size + $((60000 * size)) rows of md5 text and jsonb)"
+  createdb "$db"
+  pgbench -q -i -s "$size" "$db" >/dev/null 2>&1
+  psql -q -d "$db" -v ON_ERROR_STOP=1 -c "
+    CREATE TABLE docs (id bigint PRIMARY KEY, body text, meta jsonb);
+    INSERT INTO docs SELECT g, md5(g::text) || md5((g * 7)::text),
+      jsonb_build_object('id', g, 'hash', md5((g * 3)::text), 'n', g % 1000, 'tags', jsonb_build_array(g % 7, g % 11))
+    FROM generate_series(1, 60000 * $size) g;" -c "VACUUM ANALYZE" >/dev/null
+  echo "   on disk: $(psql -Atc "SELECT pg_size_pretty(pg_database_size('$db'))")"
+
+  out="$work/out"; mkdir -p "$out"
+  declare -A times=()
+  declare -A sizes_b=()
+  rss_default=0; rss_plain=0
+  for i in $(seq 1 "$runs"); do
+    rm -rf "$out"/*
+    t0=$(now); pg_dump -Fp -d "$db" > "$out/floor.sql"; t1=$(now)
+    times[floor]+="$(echo "$t1 - $t0" | bc) "; sizes_b[floor]=$(stat -c %s "$out/floor.sql"); rm -f "$out/floor.sql"
+
+    t0=$(now); pg_dump -Fc -d "$db" -f "$out/stock.dump"; t1=$(now)
+    times[fc]+="$(echo "$t1 - $t0" | bc) "; sizes_b[fc]=$(stat -c %s "$out/stock.dump"); rm -f "$out/stock.dump"
+
+    t0=$(now); /usr/bin/time -v -o "$out/time.txt" "$pgkeep" backup -q -d "$db" --dir "$out/pk"; t1=$(now)
+    times[pk]+="$(echo "$t1 - $t0" | bc) "; sizes_b[pk]=$(stat -c %s "$out"/pk/"$db"/*.dump.gz)
+    r=$(awk -F': ' '/Maximum resident/ {print $2}' "$out/time.txt"); [ "$r" -gt "$rss_default" ] && rss_default=$r
+    rm -rf "$out/pk"
+
+    t0=$(now); pg_dump -Fp -d "$db" | gzip -6 > "$out/gzip.sql.gz"; t1=$(now)
+    times[gzip]+="$(echo "$t1 - $t0" | bc) "; sizes_b[gzip]=$(stat -c %s "$out/gzip.sql.gz"); rm -f "$out/gzip.sql.gz"
+
+    t0=$(now); pg_dump -Fp -d "$db" | pigz -6 -p 2 > "$out/pigz.sql.gz"; t1=$(now)
+    times[pigz]+="$(echo "$t1 - $t0" | bc) "; sizes_b[pigz]=$(stat -c %s "$out/pigz.sql.gz"); rm -f "$out/pigz.sql.gz"
+
+    t0=$(now); /usr/bin/time -v -o "$out/time.txt" "$pgkeep" backup -q -d "$db" --dir "$out/pk" --format plain; t1=$(now)
+    times[pkplain]+="$(echo "$t1 - $t0" | bc) "; sizes_b[pkplain]=$(stat -c %s "$out"/pk/"$db"/*.sql.gz)
+    r=$(awk -F': ' '/Maximum resident/ {print $2}' "$out/time.txt"); [ "$r" -gt "$rss_plain" ] && rss_plain=$r
+    rm -rf "$out/pk"
+    echo "   run $i done"
+  done
+
+  med() { echo "${times[$1]}" | tr ' ' '\n' | grep -v '^$' | median; }
+  mb() { echo "scale=1; ${sizes_b[$1]} / 1000000" | bc; }
+  ratio() { echo "scale=3; $1 / $2" | bc; }
+  floor=$(med floor); fc=$(med fc); pk=$(med pk); gz=$(med gzip); pz=$(med pigz); pkp=$(med pkplain)
+  printf '   %-34s %8s %10s\n' "command (median of $runs)" "seconds" "MB"
+  printf '   %-34s %8.2f %10s\n' "pg_dump -Fp > file (floor)" "$floor" "$(mb floor)"
+  printf '   %-34s %8.2f %10s\n' "pg_dump -Fc -f" "$fc" "$(mb fc)"
+  printf '   %-34s %8.2f %10s\n' "pgkeep backup (custom, gzip -6)" "$pk" "$(mb pk)"
+  printf '   %-34s %8.2f %10s\n' "pg_dump -Fp | gzip -6" "$gz" "$(mb gzip)"
+  printf '   %-34s %8.2f %10s\n' "pg_dump -Fp | pigz -6 -p 2" "$pz" "$(mb pigz)"
+  printf '   %-34s %8.2f %10s\n' "pgkeep backup --format plain" "$pkp" "$(mb pkplain)"
+  echo "   ratios (goal in brackets):"
+  echo "     default time / pg_dump -Fc   $(ratio "$pk" "$fc")  [<= 0.75]"
+  echo "     default size / pg_dump -Fc   $(ratio "${sizes_b[pk]}" "${sizes_b[fc]}")  [<= 1.05]"
+  echo "     plain time / pigz -6 -p 2    $(ratio "$pkp" "$pz")  [<= 1.0]"
+  echo "     plain time / gzip -6         $(ratio "$pkp" "$gz")  [well under 1]"
+  echo "   pgkeep peak RSS: default $((rss_default / 1024)) MB, plain $((rss_plain / 1024)) MB  [< 64 MB]"
+  dropdb "$db"
+  unset times sizes_b
+done

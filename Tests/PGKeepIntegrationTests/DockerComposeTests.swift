@@ -1,0 +1,93 @@
+import Foundation
+import Testing
+@testable import PGKeep
+
+/// `--docker-compose` against a stand-in `docker` (no engine runs here): it checks the arguments
+/// it gets (compose, -f/--project-directory, exec -T, never -t, variables by name only) and runs the
+/// inner command locally, the way the container would, with POSTGRES_USER and POSTGRES_DB set.
+@Suite(.enabled(if: TestServer.available, "needs the server Scripts/test.sh starts"))
+struct DockerComposeTests {
+    func standIn(command: String) throws -> (bin: String, log: String) {
+        let bin = TestServer.tempDir("docker")
+        let log = bin + "/calls.log"
+        let compose = command == "docker" ? "[ \"$1\" = compose ] || { echo 'stand-in: expected compose' >&2; exit 97; }; shift" : ""
+        let script = """
+            #!/bin/bash
+            printf '%s\\n' "ARGS $*" >> '\(log)'
+            \(compose)
+            while [ $# -gt 0 ]; do
+              case "$1" in
+                -f|--project-directory) shift 2 ;;
+                exec) shift; break ;;
+                *) echo "stand-in: unexpected argument $1" >&2; exit 97 ;;
+              esac
+            done
+            [ "$1" = -T ] || { echo "stand-in: exec without -T" >&2; exit 98; }
+            shift
+            while [ "$1" = -e ]; do
+              case "$2" in *=*) echo "stand-in: a value in argv" >&2; exit 99 ;; esac
+              shift 2
+            done
+            [ "$1" = db ] || { echo "stand-in: no such service $1" >&2; exit 96; }
+            shift
+            for a in "$@"; do [ "$a" = -t ] && { echo "stand-in: -t" >&2; exit 95; }; done
+            export POSTGRES_USER=postgres POSTGRES_DB=\(TestServer.pagila) PGHOST='\(TestServer.socketDir)' PGPORT=\(TestServer.port)
+            unset PGUSER PGDATABASE
+            export PATH='\(TestServer.pgBin)':"$PATH"
+            exec "$@"
+            """
+        let path = bin + "/" + command
+        FileManager.default.createFile(atPath: path, contents: Data(script.utf8), attributes: [.posixPermissions: 0o755])
+        return (bin, log)
+    }
+
+    @Test(arguments: ["docker", "docker-compose"])
+    func backupRunsPgDumpInsideTheService(command: String) throws {
+        let (bin, log) = try standIn(command: command)
+        var env = TestServer.connectionEnv
+        env["PATH"] = bin + ":" + env["PATH"]!
+        for k in ["PGHOST", "PGPORT", "PGUSER", "PGPASSWORD"] { env[k] = nil }
+        let dir = TestServer.tempDir("dc")
+        let composeCommand = command == "docker" ? "docker compose" : "docker-compose"
+        let run = try TestServer.pgkeep(["backup", "--docker-compose", "db", "--compose-file", "/srv/app/compose.yml",
+                                         "--project-directory", "/srv/app", "--compose-command", composeCommand, "--dir", dir], env: env)
+        #expect(run.status == 0, "\(run.stderr)")
+        let (path, manifest) = try #require(try TestServer.manifests(dir).first)
+        #expect(manifest.database == TestServer.pagila, "the database defaults to POSTGRES_DB")
+        #expect(manifest.dockerCompose?.service == "db")
+        #expect(manifest.verification.pgRestoreList == true)
+        let data = (path as NSString).deletingLastPathComponent + "/" + manifest.file
+        let listing = try TestServer.shell("gunzip -c '\(data)' | \(TestServer.pgBin)/pg_restore --list").stdout
+        #expect(listing.contains("TABLE DATA public rental"))
+        let calls = String(decoding: FileManager.default.contents(atPath: log) ?? Data(), as: UTF8.self)
+        #expect(calls.contains("exec -T db pg_dump"), "\(calls)")
+        #expect(calls.contains("--username=postgres"), "the user defaults to POSTGRES_USER")
+        #expect(calls.contains("-f /srv/app/compose.yml --project-directory /srv/app"))
+    }
+
+    @Test func passwordGoesByNameOnly() throws {
+        let (bin, log) = try standIn(command: "docker")
+        let secret = "Dc-\(UUID().uuidString)"
+        var env = TestServer.connectionEnv
+        env["PATH"] = bin + ":" + env["PATH"]!
+        for k in ["PGHOST", "PGPORT", "PGUSER", "PGPASSWORD"] { env[k] = nil }
+        env["DATABASE_URL"] = "postgresql://postgres:\(secret)@localhost/\(TestServer.pagila)"
+        let run = try TestServer.pgkeep(["backup", "--docker-compose", "db", "--dir", TestServer.tempDir("dcpw")], env: env)
+        #expect(run.status == 0, "\(run.stderr)")
+        let calls = String(decoding: FileManager.default.contents(atPath: log) ?? Data(), as: UTF8.self)
+        #expect(calls.contains("exec -T -e PGPASSWORD db"), "\(calls)")
+        #expect(!calls.contains(secret))
+        #expect(!run.stderr.contains(secret))
+    }
+
+    @Test func aStoppedServiceIsAPreflightError() throws {
+        let (bin, _) = try standIn(command: "docker")
+        var env = TestServer.connectionEnv
+        env["PATH"] = bin + ":" + env["PATH"]!
+        let dir = TestServer.tempDir("dcstop") + "/b"
+        let run = try TestServer.pgkeep(["backup", "--docker-compose", "web", "--dir", dir], env: env)
+        #expect(run.status == ExitCodes.preflight, "\(run.stderr)")
+        #expect(run.stderr.contains("docker compose service \"web\""), "\(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir))
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import Testing
+@testable import PGKeep
+
+/// Nothing pgkeep reports as a backup is ever partial: a pg_dump that fails or dies, a full disk
+/// and a failed connection all leave no final-named file, no manifest, no temporary file, a
+/// non-zero exit, and every earlier backup as it was.
+@Suite(.enabled(if: TestServer.available, "needs the server Scripts/test.sh starts"))
+struct FaultTests {
+    /// A good earlier backup to check that failures leave it alone.
+    func earlierBackup(in dir: String) throws -> (path: String, sha: String, files: [String]) {
+        let run = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--schema-only"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let (mpath, manifest) = try #require(try TestServer.manifests(dir).first)
+        let path = (mpath as NSString).deletingLastPathComponent + "/" + manifest.file
+        return (path, try TestServer.sha256sum(path), TestServer.listing(dir))
+    }
+
+    @Test(arguments: [
+        ("\"$REAL\" \"$@\" | head -c 200000; exit 1", "exited with status 1"),
+        ("\"$REAL\" \"$@\" | head -c 200000; kill -KILL $$", "killed by signal 9"),
+        ("printf 'PGDMP'; exit 0", "verification failed"),
+    ])
+    func brokenPgDumpLeavesNothingBehind(script: String, expected: String) throws {
+        let dir = TestServer.tempDir("fault")
+        let earlier = try earlierBackup(in: dir)
+        Thread.sleep(forTimeInterval: 1.1)  // a different second from the earlier backup
+        let fake = try TestServer.fakeToolDir(pgDump: script)
+        for format in ["custom", "plain"] {
+            let run = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--pg-bin", fake, "--format", format])
+            #expect(run.status == ExitCodes.failure, "\(format): \(run.stderr)")
+            #expect(run.stderr.contains(expected), "\(format): \(run.stderr)")
+            #expect(run.stderr.contains("no backup was recorded") || run.stderr.contains("verification failed"), "\(run.stderr)")
+            #expect(TestServer.listing(dir) == earlier.files, "only the earlier backup remains")
+            #expect(try TestServer.sha256sum(earlier.path) == earlier.sha)
+        }
+    }
+
+    @Test func fullDiskLeavesEarlierBackupsIntact() throws {
+        let dir = TestServer.tempDir("full")
+        let mount = try TestServer.run("/bin/mount", ["-t", "tmpfs", "-o", "size=1200k", "tmpfs", dir])
+        try #require(mount.status == 0, "mounting a small tmpfs needs root: \(mount.stderr)")
+        defer { _ = try? TestServer.run("/bin/umount", ["-l", dir]) }
+        let earlier = try earlierBackup(in: dir)
+        Thread.sleep(forTimeInterval: 1.1)
+        for args in [["--format", "plain", "--no-compress"], ["--no-compress"], ["--format", "directory", "--no-compress"]] {
+            let run = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir] + args)
+            #expect(run.status != 0, "\(args)")
+            #expect(run.stderr.contains("No space left on device"), "\(args): \(run.stderr)")
+            #expect(TestServer.listing(dir) == earlier.files, "\(args): \(TestServer.listing(dir))")
+            #expect(try TestServer.sha256sum(earlier.path) == earlier.sha)
+        }
+    }
+
+    @Test(arguments: [
+        ("wrong password", ["-d", "pagila"], ["PGPASSWORD": "not-the-password"], "password authentication failed"),
+        ("unknown host", ["-d", "pagila", "-h", "no-such-host.invalid"], [:], "unknown host"),
+        ("refused port", ["-d", "pagila", "-p", "1"], [:], "connection refused"),
+        ("missing database", ["-d", "no_such_database_here"], [:], "database \"no_such_database_here\" does not exist"),
+    ])
+    func connectionFailuresGiveOneClearLine(what: String, args: [String], env: [String: String], expected: String) throws {
+        let dir = TestServer.tempDir("conn") + "/backups"
+        let run = try TestServer.pgkeep(["backup", "--dir", dir] + args, env: TestServer.connectionEnv.merging(env) { $1 })
+        #expect(run.status == ExitCodes.preflight, "\(what): \(run.stderr)")
+        let lines = run.stderr.split(separator: "\n")
+        #expect(lines.count == 1, "\(what): \(run.stderr)")
+        #expect(run.stderr.contains(expected), "\(what): \(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir), "no file or directory is created before preflight passes")
+    }
+
+    @Test func olderPgDumpThanServerIsRefused() throws {
+        let fake = try TestServer.fakeToolDir(pgDump: "exit 0")
+        // Replace the version answer with an old one.
+        let script = """
+            #!/bin/bash
+            for a in "$@"; do [ "$a" = --version ] && { echo "pg_dump (PostgreSQL) 12.9"; exit 0; }; done
+            exit 0
+            """
+        FileManager.default.createFile(atPath: fake + "/pg_dump", contents: Data(script.utf8), attributes: [.posixPermissions: 0o755])
+        let dir = TestServer.tempDir("old") + "/b"
+        let run = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--pg-bin", fake])
+        #expect(run.status == ExitCodes.preflight)
+        #expect(run.stderr.contains("pg_dump 12.9 is older than the server"), "\(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir))
+    }
+
+    @Test(arguments: [(SIGINT, Int32(130)), (SIGTERM, Int32(143))])
+    func signalsStopPgDumpAndRemoveTemporaryFiles(signal: Int32, code: Int32) throws {
+        let marker = "31.\(UInt16.random(in: 100...999))"
+        let fake = try TestServer.fakeToolDir(pgDump: "printf 'PGDMP'; exec sleep \(marker)")
+        let dir = TestServer.tempDir("sig")
+        let run = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--pg-bin", fake]) { pid in
+            // Wait until the stand-in pg_dump is running, then signal pgkeep.
+            let deadline = Date().addingTimeInterval(20)
+            while Date() < deadline && !Self.processRunning(argvContains: marker) { usleep(20_000) }
+            kill(pid, signal)
+        }
+        #expect(run.status == code, "\(run.stderr)")
+        #expect(run.stderr.contains("interrupted"), "\(run.stderr)")
+        #expect(!Self.processRunning(argvContains: marker), "pg_dump was stopped")
+        #expect(TestServer.listing(dir).filter { !$0.hasSuffix(TestServer.pagila) }.isEmpty, "\(TestServer.listing(dir))")
+    }
+
+    static func processRunning(argvContains needle: String) -> Bool {
+        for pid in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where Int(pid) != nil {
+            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { continue }
+            if String(decoding: data, as: UTF8.self).contains(needle) { return true }
+        }
+        return false
+    }
+}

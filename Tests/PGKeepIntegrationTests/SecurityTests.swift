@@ -1,0 +1,107 @@
+import Foundation
+import Testing
+@testable import PGKeep
+
+/// Passwords never reach argv, output or manifests; files are 0600 and directories 0700
+/// whatever the umask.
+@Suite(.enabled(if: TestServer.available, "needs the server Scripts/test.sh starts"))
+struct SecurityTests {
+    /// A superuser with a password no other test uses, so sampling /proc cannot be confused.
+    func makeRole() throws -> (role: String, secret: String) {
+        let role = TestServer.uniqueName("sec")
+        let secret = "Pw-\(UUID().uuidString)"
+        _ = try TestServer.psql("postgres", "CREATE ROLE \(role) LOGIN SUPERUSER PASSWORD '\(secret)'")
+        return (role, secret)
+    }
+
+    func dropRole(_ role: String) { _ = try? TestServer.psql("postgres", "DROP ROLE IF EXISTS \(role)") }
+
+    static func allArgv() -> [(pid: String, argv: String)] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { pid in
+            guard Int(pid) != nil, let d = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
+            return (pid, String(decoding: d.map { $0 == 0 ? 32 : $0 }, as: UTF8.self))
+        }
+    }
+
+    @Test(arguments: ["DATABASE_URL", "POSTGRESQL_URI", "--dbname conninfo"])
+    func passwordNeverInArgvOrOutput(via: String) throws {
+        let (role, secret) = try makeRole()
+        defer { dropRole(role) }
+        let uri = "postgresql://\(role):\(secret)@\(TestServer.host):\(TestServer.port)/\(TestServer.pagila)"
+        var env = TestServer.connectionEnv
+        env["PGPASSWORD"] = nil
+        env["PGHOST"] = nil; env["PGPORT"] = nil; env["PGUSER"] = nil
+        var args = ["backup", "--dir", TestServer.tempDir("sec"), "--format", "plain", "--no-compress", "--json"]
+        if via == "--dbname conninfo" {
+            // The user's own argv holds it here; what is checked is that no child gets it.
+            args += ["--dbname", "host=\(TestServer.host) port=\(TestServer.port) user=\(role) dbname=\(TestServer.pagila) password=\(secret)"]
+        } else {
+            env[via] = uri
+        }
+        var sawPgDump = false
+        var leaks: [String] = []
+        var environLeaks: [String] = []
+        for _ in 0..<5 where !sawPgDump {
+            let run = try TestServer.pgkeep(args, env: env) { pgkeepPid in
+                while TestServer.alive(pgkeepPid) {
+                    for (pid, argv) in Self.allArgv() {
+                        if argv.contains("pg_dump") && argv.contains("--dbname") {
+                            sawPgDump = true
+                            if let e = FileManager.default.contents(atPath: "/proc/\(pid)/environ"),
+                               String(decoding: e, as: UTF8.self).contains(secret) { environLeaks.append(pid) }
+                        }
+                        if argv.contains(secret) && !(via == "--dbname conninfo" && pid == String(pgkeepPid)) {
+                            leaks.append(argv)
+                        }
+                    }
+                    usleep(2_000)
+                }
+            }
+            #expect(run.status == 0, "\(run.stderr)")
+            #expect(!run.stdout.contains(secret) && !run.stderr.contains(secret))
+        }
+        #expect(sawPgDump, "pg_dump was seen running, so the sampling means something")
+        #expect(leaks.isEmpty, "argv with the password: \(leaks)")
+        #expect(environLeaks.isEmpty, "the password reaches pg_dump through a private passfile, not its environment")
+        for (path, _) in try TestServer.manifests(args[2]) {
+            let text = String(decoding: FileManager.default.contents(atPath: path)!, as: UTF8.self)
+            #expect(!text.contains(secret))
+            #expect(text.contains("\(role):****@"), "the source URI is masked")
+        }
+    }
+
+    @Test func failuresDoNotEchoThePassword() throws {
+        let secret = "Leak-\(UUID().uuidString)"
+        var env = TestServer.connectionEnv
+        env["PGPASSWORD"] = nil
+        for uri in ["postgresql://postgres:\(secret)@\(TestServer.host):\(TestServer.port)/pagila",
+                    "postgresql://postgres:\(secret)@\(TestServer.host):\(TestServer.port)/missing_db",
+                    "postgresql://postgres:\(secret)@\(TestServer.host):notaport/pagila"] {
+            env["DATABASE_URL"] = uri
+            let run = try TestServer.pgkeep(["backup", "--dir", TestServer.tempDir("leak"), "--json"], env: env)
+            #expect(run.status != 0)
+            #expect(!run.stderr.contains(secret) && !run.stdout.contains(secret), "\(run.stderr)")
+            #expect(run.stderr.contains("****") || run.stderr.contains("invalid"), "\(run.stderr)")
+        }
+    }
+
+    @Test(arguments: ["custom", "directory"])
+    func privateModesUnderUmask000(format: String) throws {
+        let parent = TestServer.tempDir("mode")
+        let dir = parent + "/new/backups"
+        let run = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--format", format], umask: "000")
+        #expect(run.status == 0, "\(run.stderr)")
+        func mode(_ p: String) -> Int {
+            var st = stat()
+            _ = lstat(p, &st)
+            return Int(st.st_mode & 0o777)
+        }
+        for rel in [""] + TestServer.listing(dir) {
+            let p = rel.isEmpty ? dir : dir + "/" + rel
+            var isDir: ObjCBool = false
+            FileManager.default.fileExists(atPath: p, isDirectory: &isDir)
+            #expect(mode(p) == (isDir.boolValue ? 0o700 : 0o600), "\(rel.isEmpty ? dir : rel): \(String(mode(p), radix: 8))")
+        }
+        #expect(mode(parent + "/new") == 0o700)
+    }
+}

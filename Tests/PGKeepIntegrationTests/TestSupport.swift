@@ -1,0 +1,183 @@
+import Foundation
+import Testing
+@testable import PGKeep
+
+/// The throwaway server started by Scripts/test.sh, and helpers that drive the built `pgkeep`
+/// binary and the stock PostgreSQL tools. Connection details come from the environment that
+/// test.sh sets; the password travels in PGPASSWORD, never in argv.
+enum TestServer {
+    static let env = ProcessInfo.processInfo.environment
+    static var available: Bool { env["PGKEEP_TEST_PORT"] != nil }
+    static var host: String { env["PGKEEP_TEST_HOST"] ?? "127.0.0.1" }
+    static var port: String { env["PGKEEP_TEST_PORT"] ?? "0" }
+    static var socketDir: String { env["PGKEEP_TEST_SOCKET"] ?? "/tmp" }
+    static var password: String { env["PGKEEP_TEST_PASSWORD"] ?? "" }
+    static var pgBin: String { env["PGKEEP_TEST_PG_BIN"] ?? "/usr/lib/postgresql/15/bin" }
+    /// The Pagila fixture, loaded once by test.sh and only read by the tests.
+    static let pagila = "pagila"
+
+    static var binary: String {
+        if let b = env["PGKEEP_BIN"] { return b }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug/pgkeep").path
+    }
+
+    /// Environment for pgkeep and the stock tools: TCP with the password in PGPASSWORD.
+    static var connectionEnv: [String: String] {
+        var e = env
+        e["PGHOST"] = host
+        e["PGPORT"] = port
+        e["PGUSER"] = "postgres"
+        e["PGPASSWORD"] = password
+        e["PATH"] = pgBin + ":" + (env["PATH"] ?? "/usr/bin:/bin")
+        for k in ["DATABASE_URL", "POSTGRESQL_URI", "PGDATABASE", "PGKEEP_DIR", "PGKEEP_PG_BIN"] { e[k] = nil }
+        return e
+    }
+
+    struct Run {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+        var pid: Int32
+    }
+
+    /// Runs a program to completion; `umask` is applied through /bin/sh before exec.
+    @discardableResult
+    static func run(_ executable: String, _ args: [String], env: [String: String]? = nil, umask: String? = nil,
+                    whileRunning: ((Int32) -> Void)? = nil) throws -> Run {
+        let p = Process()
+        if let umask {
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+            p.arguments = ["-c", "umask \(umask); exec \"$0\" \"$@\"", executable] + args
+        } else {
+            p.executableURL = URL(fileURLWithPath: executable)
+            p.arguments = args
+        }
+        p.environment = env ?? connectionEnv
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        let outData = Locked(Data()), errData = Locked(Data())
+        let group = DispatchGroup()
+        for (pipe, box) in [(out, outData), (err, errData)] {
+            group.enter()
+            Thread {
+                let d = pipe.fileHandleForReading.readDataToEndOfFile()
+                box.withLock { $0 = d }
+                group.leave()
+            }.start()
+        }
+        whileRunning?(p.processIdentifier)
+        p.waitUntilExit()
+        group.wait()
+        return Run(status: p.terminationStatus, stdout: String(decoding: outData.current, as: UTF8.self),
+                   stderr: String(decoding: errData.current, as: UTF8.self), pid: p.processIdentifier)
+    }
+
+    static func pgkeep(_ args: [String], env: [String: String]? = nil, umask: String? = nil,
+                       whileRunning: ((Int32) -> Void)? = nil) throws -> Run {
+        try run(binary, args, env: env, umask: umask, whileRunning: whileRunning)
+    }
+
+    /// Runs a shell pipeline (stock tools only) with pipefail.
+    @discardableResult
+    static func shell(_ script: String) throws -> Run {
+        let r = try run("/bin/bash", ["-c", "set -euo pipefail; " + script])
+        #expect(r.status == 0, "shell failed: \(script)\n\(r.stderr)")
+        return r
+    }
+
+    static func psql(_ db: String, _ sql: String) throws -> String {
+        let r = try run(pgBin + "/psql", ["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql])
+        guard r.status == 0 else { throw PGKeepError(.backup, "psql failed: \(sql): \(r.stderr)") }
+        return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// True while `pid` exists and is not a zombie (read from /proc, so nothing is reaped here).
+    static func alive(_ pid: Int32) -> Bool {
+        guard let d = FileManager.default.contents(atPath: "/proc/\(pid)/stat") else { return false }
+        let text = String(decoding: d, as: UTF8.self)
+        guard let close = text.lastIndex(of: ")") else { return false }
+        return !text[text.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
+    }
+
+    static func uniqueName(_ prefix: String) -> String {
+        "\(prefix)_\(UInt32.random(in: 0...UInt32.max))"
+    }
+
+    static func createDatabase(_ name: String) throws {
+        _ = try psql("postgres", "CREATE DATABASE \"\(name)\" TEMPLATE template0 ENCODING 'UTF8'")
+    }
+
+    static func dropDatabase(_ name: String) {
+        _ = try? psql("postgres", "DROP DATABASE IF EXISTS \"\(name)\" WITH (FORCE)")
+    }
+
+    /// `pg_dump --schema-only` without pg_dump's random \restrict / \unrestrict lines.
+    static func schema(_ db: String) throws -> String {
+        let r = try run(pgBin + "/pg_dump", ["--schema-only", "-d", db])
+        #expect(r.status == 0, "\(r.stderr)")
+        return r.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+            .filter { !$0.hasPrefix("\\restrict") && !$0.hasPrefix("\\unrestrict") }
+            .joined(separator: "\n")
+    }
+
+    /// Exact row counts of every ordinary and partition table.
+    static func rowCounts(_ db: String) throws -> [String: Int] {
+        let conn = try PostgresConnection(spec: ConnectionSpec(parameters: ["host": socketDir, "port": port, "user": "postgres", "dbname": db]))
+        let tables = try conn.query("""
+            SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1
+            """).compactMap { $0[0] }
+        var counts: [String: Int] = [:]
+        for t in tables {
+            counts[t] = Int(try conn.query("SELECT count(*) FROM \(t)")[0][0]!)!
+        }
+        return counts
+    }
+
+    static func tempDir(_ tag: String = "t") -> String {
+        let dir = (NSTemporaryDirectory() as NSString).appendingPathComponent("pgkeep-\(tag)-\(UUID().uuidString.prefix(8))")
+        try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    /// Every entry below `dir`, relative, sorted (hidden temporary files included).
+    static func listing(_ dir: String) -> [String] {
+        guard let e = FileManager.default.enumerator(atPath: dir) else { return [] }
+        return (e.allObjects as? [String] ?? []).sorted()
+    }
+
+    static func manifests(_ dir: String) throws -> [(path: String, manifest: Manifest)] {
+        try listing(dir).filter { $0.hasSuffix(BackupName.manifestSuffix) }.map {
+            let p = (dir as NSString).appendingPathComponent($0)
+            return (p, try Manifest.load(path: p))
+        }
+    }
+
+    static func sha256sum(_ path: String) throws -> String {
+        let r = try run("/usr/bin/sha256sum", [path])
+        return String(r.stdout.prefix(64))
+    }
+
+    /// A --pg-bin directory whose pg_dump is `script` (with $REAL set to the real pg_dump) and
+    /// whose other tools are the real ones.
+    static func fakeToolDir(pgDump script: String) throws -> String {
+        let dir = tempDir("fakebin")
+        for tool in ["pg_restore", "psql", "pg_dumpall"] {
+            try FileManager.default.createSymbolicLink(atPath: (dir as NSString).appendingPathComponent(tool),
+                                                       withDestinationPath: pgBin + "/" + tool)
+        }
+        let body = """
+            #!/bin/bash
+            REAL=\(pgBin)/pg_dump
+            for a in "$@"; do [ "$a" = --version ] && exec "$REAL" --version; done
+            \(script)
+            """
+        let path = (dir as NSString).appendingPathComponent("pg_dump")
+        FileManager.default.createFile(atPath: path, contents: Data(body.utf8), attributes: [.posixPermissions: 0o755])
+        return dir
+    }
+}

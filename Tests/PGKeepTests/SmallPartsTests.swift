@@ -1,0 +1,101 @@
+import Foundation
+import Testing
+@testable import PGKeep
+
+@Suite struct ToolVersionTests {
+    @Test func parsesVersionOutputs() {
+        #expect(ToolVersion.parse("pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)") == ToolVersion(string: "15.18", majorKey: 1500))
+        #expect(ToolVersion.parse("pg_dump (PostgreSQL) 9.6.24") == ToolVersion(string: "9.6.24", majorKey: 906))
+        #expect(ToolVersion.parse("pg_restore (PostgreSQL) 17beta1")?.majorKey == 1700)
+        #expect(ToolVersion.parse("something else") == nil)
+    }
+
+    @Test func olderPgDumpIsRefused() throws {
+        let server = ServerInfo(versionNumber: 160_002, version: "16.2", database: "d", user: "u")
+        #expect(server.majorKey == 1600)
+        #expect(throws: PGKeepError.self) { try checkDumpVersion(ToolVersion(string: "15.18", majorKey: 1500), server: server, dumpPath: "pg_dump") }
+        try checkDumpVersion(ToolVersion(string: "17.0", majorKey: 1700), server: server, dumpPath: "pg_dump")
+        #expect(ServerInfo(versionNumber: 90624, version: "9.6.24", database: "d", user: "u").majorKey == 906)
+    }
+}
+
+@Suite struct OptionsTests {
+    @Test func filtersPassThrough() {
+        var f = DumpFilters()
+        f.tables = ["public.film", "actor"]
+        f.excludeTables = ["big"]
+        f.schemas = ["s"]
+        f.schemaOnly = true
+        f.noOwner = true
+        f.noPrivileges = true
+        #expect(f.arguments == ["--table=public.film", "--table=actor", "--exclude-table=big", "--schema=s",
+                                "--schema-only", "--no-owner", "--no-privileges"])
+    }
+
+    @Test func incompatibleOptionsAreUsageErrors() {
+        var o = BackupOptions(directory: "/tmp/x")
+        o.jobs = 2
+        #expect(throws: PGKeepError.self) { try o.validate() }
+        o.format = .directory
+        #expect(throws: Never.self) { try o.validate() }
+        o.filters.schemaOnly = true
+        o.filters.dataOnly = true
+        #expect(throws: PGKeepError.self) { try o.validate() }
+        var p = BackupOptions(directory: "/tmp/x")
+        p.compressLevel = 10
+        #expect(throws: PGKeepError.self) { try p.validate() }
+    }
+}
+
+@Suite struct DockerComposeArgumentTests {
+    @Test func execUsesDashCapitalTAndPassesSecretsByName() throws {
+        let o = DockerComposeOptions(service: "db", composeFiles: ["a.yml", "b.yml"], projectDirectory: "/srv/app")
+        let args = o.execArguments(passingEnvironment: ["PGPASSWORD"], inner: ["pg_dump", "--format=custom"])
+        #expect(args == ["exec", "-T", "-e", "PGPASSWORD", "db", "pg_dump", "--format=custom"])
+        #expect(!args.contains("-t"))
+        let base = try o.baseCommand(searchPath: ["/bin", "/usr/bin"])
+        #expect(base.arguments == ["compose", "-f", "a.yml", "-f", "b.yml", "--project-directory", "/srv/app"])
+    }
+}
+
+@Suite struct ManifestTests {
+    @Test func encodesSnakeCaseAndRoundTrips() throws {
+        let m = Manifest(database: "db", file: "db_2026-04-02T020000Z.dump.gz", format: .custom,
+                         compression: .init(algorithm: "gzip", level: 6, appliedBy: "pgkeep"), size: 10, sha256: "ab",
+                         uncompressedSize: 20, files: nil, startedAt: "2026-04-02T02:00:00Z", finishedAt: "2026-04-02T02:00:01Z",
+                         durationSeconds: 1.0, label: "before migration", serverVersion: "15.18", serverVersionNum: 150018,
+                         pgDumpVersion: "15.18", pgDumpOptions: ["--format=custom"], source: "postgresql://u@h/db",
+                         dockerCompose: nil, verification: .init(verifiedAt: "2026-04-02T02:00:01Z", sha256Reread: true))
+        let data = try m.encoded()
+        let text = String(decoding: data, as: UTF8.self)
+        for key in ["\"manifest_version\"", "\"uncompressed_size\"", "\"started_at\"", "\"pg_dump_options\"", "\"server_version_num\"", "\"sha256_reread\""] {
+            #expect(text.contains(key), "\(key)")
+        }
+        #expect(try Manifest.decode(data) == m)
+    }
+}
+
+@Suite struct ChildProcessTests {
+    @Test func largeStderrDoesNotBlockStdout() throws {
+        // 300 KiB on stderr before anything on stdout: reading the pipes one after the other would hang.
+        let cmd = Command(executable: "/bin/sh", arguments: ["-c", "head -c 307200 /dev/zero | tr '\\0' e >&2; echo done"])
+        let (out, result) = try ChildProcess.capture(cmd)
+        #expect(String(decoding: out, as: UTF8.self) == "done\n")
+        #expect(result.succeeded)
+        #expect(result.stderr.hasSuffix("eeee"))
+    }
+
+    @Test func exitStatusAndSignalsAreReported() throws {
+        let failed = try ChildProcess.capture(Command(executable: "/bin/sh", arguments: ["-c", "echo oops >&2; exit 3"])).result
+        #expect(failed.termination == .exited(3))
+        #expect(failed.stderrTail() == "oops")
+        let killed = try ChildProcess.capture(Command(executable: "/bin/sh", arguments: ["-c", "kill -9 $$"])).result
+        #expect(killed.termination == .signaled(9))
+        #expect(killed.failure("x").description.contains("killed by signal 9"))
+    }
+
+    @Test func missingExecutableIsAPreflightError() {
+        let child = ChildProcess(Command(executable: "/nonexistent/pg_dump", arguments: []))
+        #expect(throws: PGKeepError.self) { try child.start() }
+    }
+}
