@@ -68,8 +68,11 @@ struct RoundTripTests {
         let target = TestServer.uniqueName("one_table")
         try TestServer.createDatabase(target)
         defer { TestServer.dropDatabase(target) }
-        try TestServer.shell("gunzip -c '\(path)' | \(TestServer.pgBin)/pg_restore --exit-on-error -t actor -d \(target)")
-        #expect(try TestServer.psql(target, "SELECT count(*) FROM actor") == "200")
+        // film_actor has no sequence, so it restores on its own.
+        // pg_restore stops reading once it has the table, so gunzip's SIGPIPE is expected: the
+        // status that matters is pg_restore's.
+        try TestServer.shell("\(TestServer.pgBin)/pg_restore --exit-on-error -t film_actor -d \(target) < <(gunzip -c '\(path)')")
+        #expect(try TestServer.psql(target, "SELECT count(*) FROM film_actor") == "5462")
     }
 
     @Test func filtersPassThroughToPgDump() throws {

@@ -42,7 +42,7 @@ import Testing
 
     @Test func invalidStringsFailWithoutEchoingThePassword() {
         do {
-            _ = try ConnectionSpec.parse("postgresql://u:topsecret@host:notaport/db", source: "--dbname")
+            _ = try ConnectionSpec.parse("postgresql://u:topsecret@host/db?nosuchoption=1", source: "--dbname")
             Issue.record("expected an error")
         } catch let error as PGKeepError {
             #expect(error.exitCode == ExitCodes.usage)

@@ -53,8 +53,16 @@ import Testing
         let args = o.execArguments(passingEnvironment: ["PGPASSWORD"], inner: ["pg_dump", "--format=custom"])
         #expect(args == ["exec", "-T", "-e", "PGPASSWORD", "db", "pg_dump", "--format=custom"])
         #expect(!args.contains("-t"))
-        let base = try o.baseCommand(searchPath: ["/bin", "/usr/bin"])
+        let bin = NSTemporaryDirectory() + "pgkeep-docker-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        for name in ["docker", "docker-compose"] {
+            FileManager.default.createFile(atPath: bin + "/" + name, contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755])
+        }
+        let base = try o.baseCommand(searchPath: [bin])
+        #expect(base.executable == bin + "/docker")
         #expect(base.arguments == ["compose", "-f", "a.yml", "-f", "b.yml", "--project-directory", "/srv/app"])
+        let legacy = try DockerComposeOptions(service: "db", composeCommand: "docker-compose").baseCommand(searchPath: [bin])
+        #expect(legacy.arguments.isEmpty)
     }
 }
 

@@ -228,11 +228,8 @@ final class TOCLister {
             throw result.failure("verification failed: pg_restore --list cannot read the archive",
                                  hint: "the archive is damaged; the earlier backups are untouched")
         }
-        let count = Verifier.tocEntryCount(String(decoding: output, as: UTF8.self))
-        guard count > 0 else {
-            throw PGKeepError(.backup, "verification failed: pg_restore --list found no entries in the archive")
-        }
-        return count
+        // An empty database has no entries; pg_restore reading the header and TOC is the check.
+        return Verifier.tocEntryCount(String(decoding: output, as: UTF8.self))
     }
 
     func abandon() {

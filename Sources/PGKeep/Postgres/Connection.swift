@@ -44,9 +44,12 @@ public final class PostgresConnection {
         }
         if PQstatus(c) != CONNECTION_OK {
             let raw = String(cString: PQerrorMessage(c))
-            PQfinish(c)
+            // Name the server as libpq resolved it (PG* variables and defaults applied).
             var target = spec
-            if let database { target.parameters["dbname"] = database }
+            for (key, value) in [("host", PQhost(c)), ("port", PQport(c)), ("user", PQuser(c)), ("dbname", PQdb(c))] {
+                if let value, value.pointee != 0 { target.parameters[key] = String(cString: value) }
+            }
+            PQfinish(c)
             throw PostgresConnection.describe(connectionError: raw, target: target)
         }
         conn = c
@@ -63,7 +66,7 @@ public final class PostgresConnection {
         let clean = detail.replacingOccurrences(of: "FATAL:  ", with: "").replacingOccurrences(of: "FATAL: ", with: "")
         let message: String
         if raw.contains("password authentication failed") {
-            message = "cannot connect to \(uri): password authentication failed for user \"\(target.user ?? ProcessInfo.processInfo.environment["PGUSER"] ?? NSUserName())\"; check the password (in the URI, PGPASSWORD or ~/.pgpass)"
+            message = "cannot connect to \(uri): password authentication failed for user \"\(target.user ?? "")\"; check the password (in the URI, PGPASSWORD or ~/.pgpass)"
         } else if raw.contains("no password supplied") || raw.contains("fe_sendauth") {
             message = "cannot connect to \(uri): the server asks for a password and none was given; put it in ~/.pgpass, PGPASSWORD or the URI"
         } else if raw.contains("could not translate host name") || raw.contains("Name or service not known") {
@@ -73,7 +76,7 @@ public final class PostgresConnection {
         } else if raw.contains("No such file or directory") && raw.contains("socket") {
             message = "cannot connect to \(uri): no server socket found; is PostgreSQL running, or should --host name a TCP host?"
         } else if raw.contains("does not exist") && raw.contains("database") {
-            message = "cannot connect to \(uri): database \"\(target.database ?? target.user ?? "")\" does not exist; check --dbname (psql -l lists the databases)"
+            message = "cannot connect to \(uri): database \"\(target.database ?? "")\" does not exist; check --dbname (psql -l lists the databases)"
         } else if raw.contains("timeout expired") {
             message = "cannot connect to \(uri): timed out; check the host, the port and any firewall"
         } else {

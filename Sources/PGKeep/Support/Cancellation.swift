@@ -53,6 +53,13 @@ public final class Cancellation: @unchecked Sendable {
         thread.start()
         signal(SIGINT, pgkeepSignalHandler)
         signal(SIGTERM, pgkeepSignalHandler)
+        // A parent may have started us with these signals blocked (a spawning thread's mask is
+        // inherited); then neither we nor our children would ever see them.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 
     /// The signal that stopped this run, if any.
