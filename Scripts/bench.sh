@@ -25,28 +25,17 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-need=()
-command -v pigz >/dev/null || need+=(pigz)
-[ -x /usr/bin/time ] || need+=(time)
-command -v pgbench >/dev/null || [ -x /usr/lib/postgresql/15/bin/pgbench ] || need+=(postgresql-contrib)
-if [ ${#need[@]} -gt 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-
-pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
-export PATH="$pgbin:$PATH"
+. Scripts/lib.sh
+ensure_packages pigz time bc
+export PATH="$PGBIN:$PATH"
 swift build -c release --product pgkeep >/dev/null
 pgkeep=$(swift build -c release --show-bin-path)/pgkeep
 
 work=$(mktemp -d /tmp/pgkeep-bench.XXXXXX)
-port=$((55000 + RANDOM % 1000))
-cleanup() {
-  Scripts/pg-server.sh stop "$work/server" || true
-  [ "$keep" = 1 ] || rm -rf "$work"
-}
-trap cleanup EXIT
-Scripts/pg-server.sh start "$work/server" "$port" bench-secret
-export PGHOST=127.0.0.1 PGPORT=$port PGUSER=postgres PGPASSWORD=bench-secret
+chmod 755 "$work"
+start_server "$work/server"
+trap 'Scripts/pg-server.sh stop "$SERVER_DIR" || true; [ "$keep" = 1 ] || rm -rf "$work"' EXIT
+export PGHOST=127.0.0.1 PGPORT=$SERVER_PORT PGUSER=postgres PGPASSWORD=$SERVER_PASSWORD
 
 now() { date +%s.%N; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }

@@ -41,9 +41,12 @@ final class BackupReporter: @unchecked Sendable {
         clearLine()
         guard !quiet else { return }
         let m = record.manifest
-        let dumped = m.uncompressedSize ?? m.size
-        let rate = m.durationSeconds > 0 ? Double(dumped) / m.durationSeconds : 0
-        printStderr("pgkeep: \(m.database): \(record.path) (\(Self.size(m.size)), \(String(format: "%.1f", m.durationSeconds)) s, \(String(format: "%.1f", rate / 1_000_000)) MB/s)")
+        var details = [Self.size(m.size), String(format: "%.1f s", m.durationSeconds)]
+        // The rate is of the dump stream (before compression); a directory backup has none.
+        if let dumped = m.uncompressedSize, m.durationSeconds > 0 {
+            details.append(String(format: "%.1f MB/s", Double(dumped) / m.durationSeconds / 1_000_000))
+        }
+        printStderr("pgkeep: \(m.database): \(record.path) (\(details.joined(separator: ", ")))")
     }
 
     func failed(_ database: String, _ error: PGKeepError) {

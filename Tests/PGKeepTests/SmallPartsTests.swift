@@ -15,6 +15,10 @@ import Testing
         #expect(server.majorKey == 1600)
         #expect(throws: PGKeepError.self) { try checkDumpVersion(ToolVersion(string: "15.18", majorKey: 1500), server: server, dumpPath: "pg_dump") }
         try checkDumpVersion(ToolVersion(string: "17.0", majorKey: 1700), server: server, dumpPath: "pg_dump")
+        #expect(throws: PGKeepError.self) {
+            try checkRestoreVersion(ToolVersion(string: "14.1", majorKey: 1400), dump: ToolVersion(string: "15.18", majorKey: 1500), restorePath: "pg_restore")
+        }
+        try checkRestoreVersion(ToolVersion(string: "16.0", majorKey: 1600), dump: ToolVersion(string: "15.18", majorKey: 1500), restorePath: "pg_restore")
         #expect(ServerInfo(versionNumber: 90624, version: "9.6.24", database: "d", user: "u").majorKey == 906)
     }
 }

@@ -4,6 +4,8 @@ import Foundation
 public struct Preflight: Sendable {
     public var server: ServerInfo
     public var pgDumpVersion: ToolVersion
+    /// The pg_restore that verifies archives (nil when it runs inside a container).
+    public var pgRestoreVersion: ToolVersion?
 }
 
 /// Where pg_dump runs: on this machine against a server reached through libpq, or inside a
@@ -35,6 +37,17 @@ func checkDumpVersion(_ dump: ToolVersion, server: ServerInfo, dumpPath: String)
     }
 }
 
+/// Refuses a pg_restore older than pg_dump: it cannot read the archives pg_dump writes, so
+/// verification would fail after the whole dump.
+func checkRestoreVersion(_ restore: ToolVersion, dump: ToolVersion, restorePath: String) throws {
+    if restore.majorKey < dump.majorKey {
+        throw PGKeepError(.preflight,
+                          "pg_restore \(restore) is older than pg_dump \(dump) and cannot read its archives, which pgkeep needs to verify them",
+                          command: restorePath,
+                          hint: "use client tools of one version: --pg-bin /usr/lib/postgresql/\(dump.majorKey / 100)/bin (or PGKEEP_PG_BIN)")
+    }
+}
+
 /// pg_dump and friends on this machine, connected with a `ConnectionSpec`.
 public final class LocalDumpSource: DumpSource {
     public let spec: ConnectionSpec
@@ -52,10 +65,13 @@ public final class LocalDumpSource: DumpSource {
     public func preflight(database: String?) throws -> Preflight {
         let dumpPath = try tools.path(of: "pg_dump")
         let dumpVersion = try tools.version(of: dumpPath, environment: env.environment)
+        let restorePath = try tools.path(of: "pg_restore")
+        let restoreVersion = try tools.version(of: restorePath, environment: env.environment)
+        try checkRestoreVersion(restoreVersion, dump: dumpVersion, restorePath: restorePath)
         let connection = try PostgresConnection(spec: spec, database: database)
         let server = try connection.serverInfo()
         try checkDumpVersion(dumpVersion, server: server, dumpPath: dumpPath)
-        return Preflight(server: server, pgDumpVersion: dumpVersion)
+        return Preflight(server: server, pgDumpVersion: dumpVersion, pgRestoreVersion: restoreVersion)
     }
 
     public func listDatabases() throws -> [String] {

@@ -129,7 +129,7 @@ public final class DockerComposeDumpSource: DumpSource {
         }
         let server = ServerInfo(versionNumber: num, version: fields[1], database: fields[2], user: fields[3])
         try checkDumpVersion(dumpVersion, server: server, dumpPath: "pg_dump in service \(options.service)")
-        return Preflight(server: server, pgDumpVersion: dumpVersion)
+        return Preflight(server: server, pgDumpVersion: dumpVersion, pgRestoreVersion: nil)
     }
 
     public func listDatabases() throws -> [String] {

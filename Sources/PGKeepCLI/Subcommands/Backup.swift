@@ -34,8 +34,8 @@ extension PGKeepCommand {
         var jobs: Int = 1
 
         /// Compression threads.
-        @Option(name: .customLong("threads"), help: "Compression threads (default: number of cores).")
-        var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+        @Option(name: .customLong("threads"), help: ArgumentHelp("Compression threads (default: the number of cores).", valueName: "n"))
+        var threads: Int?
 
         /// Free text stored in the manifest.
         @Option(help: "A label stored in the manifest.")
@@ -65,7 +65,7 @@ extension PGKeepCommand {
                 throw ValidationError("--dir is required (or set PGKEEP_DIR)")
             }
             guard (0...9).contains(compressLevel) else { throw ValidationError("--compress-level must be 0 to 9") }
-            guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+            if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
             if all && connection.dbname != nil && !ConnectionSpec.isConnectionString(connection.dbname!) {
                 throw ValidationError("--all backs up every database; give --dbname only as a connection URI with --all")
             }
@@ -80,7 +80,7 @@ extension PGKeepCommand {
                 options.jobs = jobs
                 options.label = label
                 options.all = all
-                options.workers = threads
+                options.workers = threads ?? ProcessInfo.processInfo.activeProcessorCount
                 options.filters.tables = tables
                 options.filters.excludeTables = excludeTables
                 options.filters.schemas = schemas

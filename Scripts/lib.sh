@@ -1,0 +1,40 @@
+# Shared by test.sh, demo.sh and bench.sh: install what is missing, pick the PostgreSQL binaries,
+# start a throwaway server (optionally loaded with the Pagila fixture). Source it; do not run it.
+
+# ensure_packages: Debian packages the build and the throwaway server need.
+ensure_packages() {
+  local missing=()
+  dpkg -s zlib1g-dev >/dev/null 2>&1 || missing+=(zlib1g-dev)
+  dpkg -s libpq-dev >/dev/null 2>&1 || missing+=(libpq-dev)
+  dpkg -s pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+  ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
+  ls /usr/lib/postgresql/*/bin/pg_dump >/dev/null 2>&1 || missing+=(postgresql-client)
+  for extra in "$@"; do dpkg -s "$extra" >/dev/null 2>&1 || missing+=("$extra"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing ${missing[*]}" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  export PGBIN
+}
+
+# start_server DIR: a throwaway cluster on a random loopback port; sets SERVER_DIR, SERVER_PORT,
+# SERVER_PASSWORD and stops it (deleting DIR) on exit.
+start_server() {
+  SERVER_DIR=$1
+  SERVER_PORT=${SERVER_PORT:-$((54000 + RANDOM % 900))}
+  SERVER_PASSWORD="pw-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  trap 'Scripts/pg-server.sh stop "$SERVER_DIR" || true' EXIT
+  Scripts/pg-server.sh start "$SERVER_DIR" "$SERVER_PORT" "$SERVER_PASSWORD"
+}
+
+# load_pagila DB: the Pagila sample database from ../shared/fixtures, over the server's socket.
+load_pagila() {
+  local fixtures=${PGKEEP_FIXTURES:-../shared/fixtures}
+  [ -f "$fixtures/pagila-schema.sql" ] || { echo "Pagila fixture not found in $fixtures" >&2; return 1; }
+  local psql=("$PGBIN/psql" -X -q -h "$SERVER_DIR" -p "$SERVER_PORT" -U postgres)
+  "${psql[@]}" -c "CREATE DATABASE $1"
+  "${psql[@]}" -d "$1" -v ON_ERROR_STOP=1 -f "$fixtures/pagila-schema.sql" >/dev/null
+  "${psql[@]}" -d "$1" -v ON_ERROR_STOP=1 -f "$fixtures/pagila-data.sql" >/dev/null
+}
