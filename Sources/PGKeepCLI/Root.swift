@@ -24,7 +24,7 @@ public struct PGKeepCommand: ParsableCommand {
 
 /// Runs `body`, printing a PGKeepError (secrets masked) and exiting with its code.
 func reportingErrors(_ body: () throws -> Void) throws {
-    Cancellation.shared.install()
+    Runtime.prepare()
     do {
         try body()
     } catch let error as PGKeepError {

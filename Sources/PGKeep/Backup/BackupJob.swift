@@ -107,77 +107,68 @@ public final class BackupJob {
     /// custom, plain and globals: pg_dump's stdout → gzip → temporary file.
     private func backupStream(name: BackupName, command: Command, dumpOptions: [String], preflight: Preflight,
                               started: Date, what: String) throws -> BackupRecord {
-        let folder = try folderPath(for: name)
-        let temp = temporaryPath(in: folder, for: name)
-        let token = Cancellation.shared.register(path: temp)
-        defer { Cancellation.shared.unregister(token) }
-        var committed = false
-        defer { if !committed { FileSystem.removeTree(temp) } }
+        return try writeAndCommit(name) { temp in
+            let fd = try FileSystem.createPrivateFile(temp)
+            var fdOpen = true
+            defer { if fdOpen { close(fd) } }
+            let sink = HashingSink(fd: fd, path: temp)
+            let child = ChildProcess(command, stdout: .pipe)
+            try child.start()
 
-        let fd = try FileSystem.createPrivateFile(temp)
-        var fdOpen = true
-        defer { if fdOpen { close(fd) } }
-        let sink = HashingSink(fd: fd, path: temp)
-        let child = ChildProcess(command, stdout: .pipe)
-        try child.start()
-
-        let database = name.database
-        let progress: (Int64, Int64) -> Void = { [onProgress] dumped, written in
-            onProgress?(BackupProgress(database: database, bytesDumped: dumped, bytesWritten: written,
-                                       elapsed: Date().timeIntervalSince(started)))
-        }
-        let uncompressed: Int64
-        let tail: [UInt8]
-        var trailer: Verifier.GzipTrailer?
-        do {
-            if options.compressed {
-                let r = try ParallelGzipWriter(level: Int32(options.compressLevel), workers: options.workers)
-                    .compress(from: child.stdoutDescriptor, what: "the output of \(what)", to: sink, progress: progress)
-                (uncompressed, tail) = (r.uncompressedBytes, r.tail)
-                trailer = Verifier.GzipTrailer(crc32: r.crc32, uncompressedBytes: r.uncompressedBytes)
-            } else {
-                (uncompressed, tail) = try copyStream(from: child.stdoutDescriptor, to: sink, what: "the output of \(what)", progress: progress)
+            let database = name.database
+            let progress: (Int64, Int64) -> Void = { [onProgress] dumped, written in
+                onProgress?(BackupProgress(database: database, bytesDumped: dumped, bytesWritten: written,
+                                           elapsed: Date().timeIntervalSince(started)))
             }
-        } catch {
-            // Our side failed (disk full, write error): stop pg_dump before it blocks on the pipe.
+            let uncompressed: Int64
+            let tail: [UInt8]
+            var trailer: Verifier.GzipTrailer?
+            do {
+                if options.compressed {
+                    let r = try ParallelGzipWriter(level: Int32(options.compressLevel), workers: options.workers)
+                        .compress(from: child.stdoutDescriptor, what: "the output of \(what)", to: sink, progress: progress)
+                    (uncompressed, tail) = (r.uncompressedBytes, r.tail)
+                    trailer = Verifier.GzipTrailer(crc32: r.crc32, uncompressedBytes: r.uncompressedBytes)
+                } else {
+                    (uncompressed, tail) = try copyStream(from: child.stdoutDescriptor, to: sink, what: "the output of \(what)", progress: progress)
+                }
+            } catch {
+                // Our side failed (disk full, write error): stop pg_dump before it blocks on the pipe.
+                child.closeStdout()
+                child.terminate(grace: 2)
+                child.wait()
+                throw error
+            }
             child.closeStdout()
-            child.terminate(grace: 2)
-            child.wait()
-            throw error
-        }
-        child.closeStdout()
-        let result = child.wait()
-        var mark = Trace.phase("dump+compress", since: started)
-        guard result.succeeded else {
-            throw result.failure("\(what) failed; no backup was recorded", hint: dumpHint(result.stderr))
-        }
-        guard uncompressed > 0 else {
-            throw PGKeepError(.backup, "\(what) produced no output; no backup was recorded", command: command.description)
-        }
-        if name.format == .plain || name.format == .globals {
-            try Verifier.checkSQLTrailer(tail, path: temp)
-        }
-        try FileSystem.sync(fd, path: temp)
-        close(fd)
-        fdOpen = false
-        mark = Trace.phase("fsync", since: mark)
-        let sha = sink.finalizeHex()
-        let size = sink.bytesWritten
+            let result = child.wait()
+            var mark = Trace.phase("dump+compress", since: started)
+            guard result.succeeded else {
+                throw result.failure("\(what) failed; no backup was recorded", hint: dumpHint(result.stderr))
+            }
+            guard uncompressed > 0 else {
+                throw PGKeepError(.backup, "\(what) produced no output; no backup was recorded", command: command.description)
+            }
+            if name.format == .plain || name.format == .globals {
+                try Verifier.checkSQLTrailer(tail, path: temp)
+            }
+            try FileSystem.sync(fd, path: temp)
+            close(fd)
+            fdOpen = false
+            mark = Trace.phase("fsync", since: mark)
+            let sha = sink.finalizeHex()
+            let size = sink.bytesWritten
 
-        let listCommand = name.format == .custom ? try source.pgRestoreList(path: nil) : nil
-        var verification = try Verifier.verifyStream(path: temp, sha256: sha, size: size, gzip: trailer, listCommand: listCommand)
-        if name.format == .plain || name.format == .globals { verification.sqlTrailer = true }
-        mark = Trace.phase("verify", since: mark)
-        let finished = Date()
-        let manifest = makeManifest(name: name, preflight: preflight, dumpOptions: dumpOptions, started: started,
-                                    finished: finished, size: size, sha256: sha, uncompressed: uncompressed,
-                                    files: nil, verification: verification, compression: options.compressed
-                                        ? .init(algorithm: "gzip", level: options.compressLevel, appliedBy: "pgkeep")
-                                        : .init(algorithm: "none", level: nil, appliedBy: nil))
-        let record = try commit(temp: temp, name: name, folder: folder, manifest: manifest)
-        committed = true
-        Trace.phase("commit", since: mark)
-        return record
+            let listCommand = name.format == .custom ? try source.pgRestoreList(path: nil) : nil
+            var verification = try Verifier.verifyStream(path: temp, sha256: sha, size: size, gzip: trailer, listCommand: listCommand)
+            if name.format == .plain || name.format == .globals { verification.sqlTrailer = true }
+            Trace.phase("verify", since: mark)
+            let finished = Date()
+            return makeManifest(name: name, preflight: preflight, dumpOptions: dumpOptions, started: started,
+                                finished: finished, size: size, sha256: sha, uncompressed: uncompressed,
+                                files: nil, verification: verification, compression: options.compressed
+                                    ? .init(algorithm: "gzip", level: options.compressLevel, appliedBy: "pgkeep")
+                                    : .init(algorithm: "none", level: nil, appliedBy: nil))
+        }
     }
 
     /// directory: pg_dump --format=directory --jobs N writes (and compresses) the files itself.
@@ -185,35 +176,46 @@ public final class BackupJob {
         guard source is LocalDumpSource else {
             throw PGKeepError(.usage, "--format directory is not available with --docker-compose (pg_dump would write inside the container); use --format custom")
         }
+        return try writeAndCommit(name) { temp in
+            let dumpArgs = dumpOptions()
+            let command = try source.pgDump(database: name.database, options: dumpArgs + ["--file=\(temp)"])
+            let child = ChildProcess(command)
+            try child.start()
+            let result = child.wait()
+            guard result.succeeded else {
+                throw result.failure("pg_dump of database \"\(name.database)\" failed; no backup was recorded", hint: dumpHint(result.stderr))
+            }
+            // pg_dump created these under pgkeep's umask (077); make the modes exact all the same.
+            _ = chmod(temp, 0o700)
+            for file in (try? FileManager.default.contentsOfDirectory(atPath: temp)) ?? [] {
+                _ = chmod((temp as NSString).appendingPathComponent(file), 0o600)
+            }
+            let check = try Verifier.verifyDirectory(path: temp, listCommand: try source.pgRestoreList(path: temp), workers: options.workers)
+            return makeManifest(name: name, preflight: preflight, dumpOptions: dumpArgs, started: started, finished: Date(),
+                                size: check.size, sha256: check.sha256, uncompressed: nil, files: check.files,
+                                verification: check.verification, compression: options.compressed
+                                    ? .init(algorithm: "gzip", level: options.compressLevel, appliedBy: "pg_dump")
+                                    : .init(algorithm: "none", level: nil, appliedBy: nil))
+        }
+    }
+
+    /// Gives `body` a temporary path in the backup's folder (removed on failure and on Ctrl-C);
+    /// `body` writes and verifies there and returns the manifest; then the backup is committed.
+    private func writeAndCommit(_ name: BackupName, _ body: (String) throws -> Manifest) throws -> BackupRecord {
         let folder = try folderPath(for: name)
         let temp = temporaryPath(in: folder, for: name)
         let token = Cancellation.shared.register(path: temp)
         defer { Cancellation.shared.unregister(token) }
-        var committed = false
-        defer { if !committed { FileSystem.removeTree(temp) } }
-
-        let dumpArgs = dumpOptions()
-        let command = try source.pgDump(database: name.database, options: dumpArgs + ["--file=\(temp)"])
-        let child = ChildProcess(command)
-        try child.start()
-        let result = child.wait()
-        guard result.succeeded else {
-            throw result.failure("pg_dump of database \"\(name.database)\" failed; no backup was recorded", hint: dumpHint(result.stderr))
+        do {
+            let manifest = try body(temp)
+            let mark = Date()
+            let record = try commit(temp: temp, name: name, folder: folder, manifest: manifest)
+            Trace.phase("commit", since: mark)
+            return record
+        } catch {
+            FileSystem.removeTree(temp)
+            throw error
         }
-        // pg_dump creates the directory with its own mode; pgkeep's directories are private.
-        _ = chmod(temp, 0o700)
-        for file in (try? FileManager.default.contentsOfDirectory(atPath: temp)) ?? [] {
-            _ = chmod((temp as NSString).appendingPathComponent(file), 0o600)
-        }
-        let check = try Verifier.verifyDirectory(path: temp, listCommand: try source.pgRestoreList(path: temp), workers: options.workers)
-        let manifest = makeManifest(name: name, preflight: preflight, dumpOptions: dumpArgs, started: started, finished: Date(),
-                                    size: check.size, sha256: check.sha256, uncompressed: nil, files: check.files,
-                                    verification: check.verification, compression: options.compressed
-                                        ? .init(algorithm: "gzip", level: options.compressLevel, appliedBy: "pg_dump")
-                                        : .init(algorithm: "none", level: nil, appliedBy: nil))
-        let record = try commit(temp: temp, name: name, folder: folder, manifest: manifest)
-        committed = true
-        return record
     }
 
     private func makeManifest(name: BackupName, preflight: Preflight, dumpOptions: [String], started: Date, finished: Date,

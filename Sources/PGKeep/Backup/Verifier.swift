@@ -40,20 +40,10 @@ public enum Verifier {
                 let r = try GzipReader.decompress(fd: fd, path: path, consume: feed)
                 (sha, onDisk) = (r.sha256, r.compressedBytes)
             } else {
-                var hasher = SHA256()
-                var total: Int64 = 0
                 var feeding = true
-                let buffer = UnsafeMutableRawPointer.allocate(byteCount: 1 << 20, alignment: 16)
-                defer { buffer.deallocate() }
-                while true {
-                    let n = try readFully(fd, into: buffer, count: 1 << 20, what: path)
-                    if n == 0 { break }
-                    let chunk = UnsafeRawBufferPointer(start: buffer, count: n)
-                    hasher.update(bufferPointer: chunk)
+                (sha, onDisk) = try hashChunks(of: fd, path: path) { chunk in
                     if feeding { feeding = feed(chunk) }
-                    total += Int64(n)
                 }
-                (sha, onDisk) = (hasher.finalize().hexString, total)
             }
         } catch {
             lister?.abandon()
@@ -138,17 +128,8 @@ public enum Verifier {
                         let r = try GzipReader.decompress(fd: fd, path: filePath) { _ in true }
                         entry = Manifest.FileEntry(path: name, size: r.compressedBytes, sha256: r.sha256)
                     } else {
-                        var hasher = SHA256()
-                        var total: Int64 = 0
-                        let buffer = UnsafeMutableRawPointer.allocate(byteCount: 1 << 20, alignment: 16)
-                        defer { buffer.deallocate() }
-                        while true {
-                            let n = try readFully(fd, into: buffer, count: 1 << 20, what: filePath)
-                            if n == 0 { break }
-                            hasher.update(bufferPointer: UnsafeRawBufferPointer(start: buffer, count: n))
-                            total += Int64(n)
-                        }
-                        entry = Manifest.FileEntry(path: name, size: total, sha256: hasher.finalize().hexString)
+                        let (sha, size) = try hashChunks(of: fd, path: filePath)
+                        entry = Manifest.FileEntry(path: name, size: size, sha256: sha)
                     }
                     entriesOut.withLock { $0[i] = entry }
                 } catch {

@@ -20,36 +20,42 @@ public enum GzipReader {
 
     public static func decompress(fd: Int32, path: String,
                                   consume: (UnsafeRawBufferPointer) throws -> Bool) throws -> Result {
-        let inSize = 1 << 20
         let outSize = 1 << 18
-        let input = UnsafeMutableRawPointer.allocate(byteCount: inSize, alignment: 16)
         let output = UnsafeMutableRawPointer.allocate(byteCount: outSize, alignment: 16)
         let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
         stream.initialize(to: z_stream())
         defer {
             inflateEnd(stream)
             stream.deallocate()
-            input.deallocate()
             output.deallocate()
         }
         guard inflateInit2_(stream, 15 + 16, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             throw PGKeepError(.backup, "zlib could not start a decompressor")
         }
-        var hasher = SHA256()
         var compressed: Int64 = 0
         var uncompressed: Int64 = 0
         var inMember = false
         var membersEnded = 0
         var inflating = true
 
-        while true {
-            let n = try readFully(fd, into: input, count: inSize, what: path)
-            if n == 0 { break }
-            hasher.update(bufferPointer: UnsafeRawBufferPointer(start: input, count: n))
-            compressed += Int64(n)
-            guard inflating else { continue }
-            stream.pointee.next_in = input.assumingMemoryBound(to: Bytef.self)
-            stream.pointee.avail_in = uInt(n)
+        /// One inflate call into `output`, handing what it produced to `consume`.
+        func step() throws -> (rc: Int32, produced: Int) {
+            stream.pointee.next_out = output.assumingMemoryBound(to: Bytef.self)
+            stream.pointee.avail_out = uInt(outSize)
+            let rc = inflate(stream, Z_NO_FLUSH)
+            let produced = outSize - Int(stream.pointee.avail_out)
+            if produced > 0 {
+                uncompressed += Int64(produced)
+                inflating = try consume(UnsafeRawBufferPointer(start: output, count: produced))
+            }
+            return (rc, produced)
+        }
+
+        let sha = try hashChunks(of: fd, path: path) { chunk in
+            compressed += Int64(chunk.count)
+            guard inflating else { return }
+            stream.pointee.next_in = UnsafeMutablePointer(mutating: chunk.baseAddress!.assumingMemoryBound(to: Bytef.self))
+            stream.pointee.avail_in = uInt(chunk.count)
             while inflating && stream.pointee.avail_in > 0 {
                 if !inMember {
                     // A new member must start with the gzip magic; anything else is garbage.
@@ -58,14 +64,7 @@ public enum GzipReader {
                     }
                     inMember = true
                 }
-                stream.pointee.next_out = output.assumingMemoryBound(to: Bytef.self)
-                stream.pointee.avail_out = uInt(outSize)
-                let rc = inflate(stream, Z_NO_FLUSH)
-                let produced = outSize - Int(stream.pointee.avail_out)
-                if produced > 0 {
-                    uncompressed += Int64(produced)
-                    inflating = try consume(UnsafeRawBufferPointer(start: output, count: produced))
-                }
+                let (rc, produced) = try step()
                 switch rc {
                 case Z_STREAM_END:
                     membersEnded += 1
@@ -80,28 +79,19 @@ public enum GzipReader {
                     throw PGKeepError(.backup, "\(path) is corrupt: gzip data error near byte \(compressed - Int64(stream.pointee.avail_in)): \(msg)")
                 }
             }
-        }
+        }.sha256
         if !inflating {
-            return Result(compressedBytes: compressed, uncompressedBytes: uncompressed,
-                          sha256: hasher.finalize().hexString, complete: false)
+            return Result(compressedBytes: compressed, uncompressedBytes: uncompressed, sha256: sha, complete: false)
         }
-        // Drain output still buffered inside zlib for the current member.
+        // Drain output zlib still holds for the current member (the last chunk filled `output`).
         while inMember {
-            stream.pointee.next_out = output.assumingMemoryBound(to: Bytef.self)
-            stream.pointee.avail_out = uInt(outSize)
-            let rc = inflate(stream, Z_NO_FLUSH)
-            let produced = outSize - Int(stream.pointee.avail_out)
-            if produced > 0 {
-                uncompressed += Int64(produced)
-                _ = try consume(UnsafeRawBufferPointer(start: output, count: produced))
-            }
+            let (rc, produced) = try step()
             if rc == Z_STREAM_END { inMember = false; membersEnded += 1; break }
             if produced == 0 { break }
         }
         if inMember || membersEnded == 0 {
             throw PGKeepError(.backup, "\(path) is truncated: the gzip stream ends before its end marker (\(compressed) bytes read)")
         }
-        return Result(compressedBytes: compressed, uncompressedBytes: uncompressed,
-                      sha256: hasher.finalize().hexString, complete: true)
+        return Result(compressedBytes: compressed, uncompressedBytes: uncompressed, sha256: sha, complete: true)
     }
 }

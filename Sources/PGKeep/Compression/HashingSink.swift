@@ -62,6 +62,26 @@ func readFully(_ fd: Int32, into buffer: UnsafeMutableRawPointer, count: Int, wh
     return filled
 }
 
+/// Reads `fd` to EOF in 1 MiB chunks, handing each to `body`, and returns the SHA-256 and the
+/// byte count of everything read.
+func hashChunks(of fd: Int32, path: String,
+                _ body: (UnsafeRawBufferPointer) throws -> Void = { _ in }) throws -> (sha256: String, size: Int64) {
+    let size = 1 << 20
+    let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
+    defer { buffer.deallocate() }
+    var hasher = SHA256()
+    var total: Int64 = 0
+    while true {
+        let n = try readFully(fd, into: buffer, count: size, what: path)
+        if n == 0 { break }
+        let chunk = UnsafeRawBufferPointer(start: buffer, count: n)
+        hasher.update(bufferPointer: chunk)
+        try body(chunk)
+        total += Int64(n)
+    }
+    return (hasher.finalize().hexString, total)
+}
+
 /// Copies `inputFD` to the sink unchanged (for --no-compress). Returns the byte count and the
 /// last bytes of the stream (up to 256).
 public func copyStream(from inputFD: Int32, to sink: HashingSink, what: String,
