@@ -71,13 +71,24 @@ public final class BackupJob {
     func backupDatabase(_ database: String, preflight: Preflight) throws -> BackupRecord {
         let started = Date()
         let name = BackupName(database: database, time: started, format: options.format, compressed: options.compressed)
+        var counts: SnapshotCounts?
+        var snapshotArgs: [String] = []
+        if options.rowCounts {
+            guard let local = source as? LocalDumpSource else {
+                throw PGKeepError(.usage, "--row-counts is not available with --docker-compose yet")
+            }
+            counts = try SnapshotCounts(spec: local.spec, database: database)
+            snapshotArgs = ["--snapshot=\(counts!.snapshot)"]
+        }
+        defer { counts?.close() }
+        let rowCounts = try counts?.count(filters: options.filters)
         if options.format == .directory {
-            return try backupDirectory(name: name, preflight: preflight, started: started)
+            return try backupDirectory(name: name, preflight: preflight, started: started, extraArgs: snapshotArgs, rowCounts: rowCounts)
         }
         let dumpArgs = dumpOptions()
-        let command = try source.pgDump(database: database, options: dumpArgs)
+        let command = try source.pgDump(database: database, options: dumpArgs + snapshotArgs)
         return try backupStream(name: name, command: command, dumpOptions: dumpArgs, preflight: preflight, started: started,
-                                what: "pg_dump of database \"\(database)\"")
+                                what: "pg_dump of database \"\(database)\"", rowCounts: rowCounts)
     }
 
     func backupGlobals(preflight: Preflight) throws -> BackupRecord {
@@ -85,7 +96,7 @@ public final class BackupJob {
         let name = BackupName(database: BackupName.globalsDatabase, time: started, format: .globals, compressed: options.compressed)
         let command = try source.pgDumpallGlobals()
         return try backupStream(name: name, command: command, dumpOptions: ["--globals-only"], preflight: preflight,
-                                started: started, what: "pg_dumpall --globals-only")
+                                started: started, what: "pg_dumpall --globals-only", rowCounts: nil)
     }
 
     private func folderPath(for name: BackupName) throws -> String {
@@ -106,7 +117,7 @@ public final class BackupJob {
 
     /// custom, plain and globals: pg_dump's stdout → gzip → temporary file.
     private func backupStream(name: BackupName, command: Command, dumpOptions: [String], preflight: Preflight,
-                              started: Date, what: String) throws -> BackupRecord {
+                              started: Date, what: String, rowCounts: [String: Int]?) throws -> BackupRecord {
         return try writeAndCommit(name) { temp in
             let fd = try FileSystem.createPrivateFile(temp)
             var fdOpen = true
@@ -165,20 +176,21 @@ public final class BackupJob {
             let finished = Date()
             return makeManifest(name: name, preflight: preflight, dumpOptions: dumpOptions, started: started,
                                 finished: finished, size: size, sha256: sha, uncompressed: uncompressed,
-                                files: nil, verification: verification, compression: options.compressed
+                                files: nil, verification: verification, rowCounts: rowCounts, compression: options.compressed
                                     ? .init(algorithm: "gzip", level: options.compressLevel, appliedBy: "pgkeep")
                                     : .init(algorithm: "none", level: nil, appliedBy: nil))
         }
     }
 
     /// directory: pg_dump --format=directory --jobs N writes (and compresses) the files itself.
-    private func backupDirectory(name: BackupName, preflight: Preflight, started: Date) throws -> BackupRecord {
+    private func backupDirectory(name: BackupName, preflight: Preflight, started: Date, extraArgs: [String],
+                                 rowCounts: [String: Int]?) throws -> BackupRecord {
         guard source is LocalDumpSource else {
             throw PGKeepError(.usage, "--format directory is not available with --docker-compose (pg_dump would write inside the container); use --format custom")
         }
         return try writeAndCommit(name) { temp in
             let dumpArgs = dumpOptions()
-            let command = try source.pgDump(database: name.database, options: dumpArgs + ["--file=\(temp)"])
+            let command = try source.pgDump(database: name.database, options: dumpArgs + extraArgs + ["--file=\(temp)"])
             let child = ChildProcess(command)
             try child.start()
             let result = child.wait()
@@ -193,7 +205,7 @@ public final class BackupJob {
             let check = try Verifier.verifyDirectory(path: temp, listCommand: try source.pgRestoreList(path: temp), workers: options.workers)
             return makeManifest(name: name, preflight: preflight, dumpOptions: dumpArgs, started: started, finished: Date(),
                                 size: check.size, sha256: check.sha256, uncompressed: nil, files: check.files,
-                                verification: check.verification, compression: options.compressed
+                                verification: check.verification, rowCounts: rowCounts, compression: options.compressed
                                     ? .init(algorithm: "gzip", level: options.compressLevel, appliedBy: "pg_dump")
                                     : .init(algorithm: "none", level: nil, appliedBy: nil))
         }
@@ -220,7 +232,8 @@ public final class BackupJob {
 
     private func makeManifest(name: BackupName, preflight: Preflight, dumpOptions: [String], started: Date, finished: Date,
                               size: Int64, sha256: String, uncompressed: Int64?, files: [Manifest.FileEntry]?,
-                              verification: Manifest.Verification, compression: Manifest.Compression) -> Manifest {
+                              verification: Manifest.Verification, rowCounts: [String: Int]?,
+                              compression: Manifest.Compression) -> Manifest {
         var docker: Manifest.DockerCompose?
         if let d = source as? DockerComposeDumpSource {
             docker = .init(service: d.options.service, composeCommand: d.options.composeCommand)
@@ -232,7 +245,7 @@ public final class BackupJob {
                         label: options.label, serverVersion: preflight.server.version,
                         serverVersionNum: preflight.server.versionNumber, pgDumpVersion: preflight.pgDumpVersion.string,
                         pgDumpOptions: dumpOptions, source: source.displaySource, dockerCompose: docker,
-                        verification: verification)
+                        verification: verification, rowCounts: rowCounts)
     }
 
     /// Renames the verified data into place under the first free name (adding -1, -2, ... within

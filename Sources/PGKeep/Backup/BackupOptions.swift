@@ -34,6 +34,8 @@ public struct BackupOptions: Sendable {
     /// The database to dump when not --all (nil: the connection's database).
     public var database: String?
     public var filters = DumpFilters()
+    /// Record exact per-table row counts, taken in pg_dump's snapshot, in the manifest.
+    public var rowCounts = false
     /// Compression threads.
     public var workers = ProcessInfo.processInfo.activeProcessorCount
 

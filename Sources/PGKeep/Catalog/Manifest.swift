@@ -72,6 +72,9 @@ public struct Manifest: Codable, Sendable, Equatable {
     public var source: String
     public var dockerCompose: DockerCompose?
     public var verification: Verification
+    /// Exact per-table row counts taken in pg_dump's own snapshot (`backup --row-counts`),
+    /// by `schema.table` as format('%I.%I') writes it.
+    public var rowCounts: [String: Int]?
     /// Pinned backups are never pruned.
     public var pinned: Bool = false
 

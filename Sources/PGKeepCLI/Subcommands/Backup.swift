@@ -41,6 +41,10 @@ extension PGKeepCommand {
         @Option(help: "A label stored in the manifest.")
         var label: String?
 
+        /// Exact row counts in the manifest, for restore --verify.
+        @Flag(name: .customLong("row-counts"), help: "Record exact per-table row counts, taken in pg_dump's snapshot, in the manifest.")
+        var rowCounts = false
+
         /// All databases and the globals.
         @Flag(help: "Back up every database that accepts connections, and the roles and tablespaces.")
         var all = false
@@ -81,6 +85,7 @@ extension PGKeepCommand {
                 options.label = label
                 options.all = all
                 options.workers = threads ?? ProcessInfo.processInfo.activeProcessorCount
+                options.rowCounts = rowCounts
                 options.filters.tables = tables
                 options.filters.excludeTables = excludeTables
                 options.filters.schemas = schemas

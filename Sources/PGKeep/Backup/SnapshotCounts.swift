@@ -1,0 +1,29 @@
+import Foundation
+
+/// Exact per-table row counts in the very snapshot pg_dump dumps: a REPEATABLE READ READ ONLY
+/// transaction exports its snapshot (`pg_export_snapshot()`), counts every table, and stays open
+/// while pg_dump imports the snapshot with `--snapshot`.
+public final class SnapshotCounts {
+    private let connection: PostgresConnection
+    public let snapshot: String
+
+    public init(spec: ConnectionSpec, database: String) throws {
+        connection = try PostgresConnection(spec: spec, database: database)
+        _ = try connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        guard let id = try connection.query("SELECT pg_catalog.pg_export_snapshot()").first?.first ?? nil else {
+            throw PGKeepError(.preflight, "the server did not export a snapshot for --row-counts")
+        }
+        snapshot = id
+    }
+
+    /// Counts every ordinary table (partitions included, partitioned parents not).
+    public func count(filters: DumpFilters) throws -> [String: Int] {
+        let tables = try RestoreTarget.userTables(connection)
+        return try RestoreTarget.rowCounts(connection, tables: tables)
+    }
+
+    /// Ends the transaction (after pg_dump has finished).
+    public func close() {
+        _ = try? connection.query("COMMIT")
+    }
+}

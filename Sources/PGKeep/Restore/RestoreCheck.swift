@@ -1,0 +1,90 @@
+import Foundation
+
+extension RestoreInput {
+    /// Checks the backup before the target is touched; returns what was checked, for the output.
+    ///
+    /// With a pgkeep manifest: the SHA-256 and size of the file (of every file, for a directory)
+    /// must match it. Without one: a gzip file is decompressed to its end; an archive must be read
+    /// by `pg_restore --list` (a gzipped one while it is decompressed); a SQL script must end with
+    /// pg_dump's "dump complete" line, so that a dump cut short is never restored as if whole.
+    public func check(listCommand: (String?) throws -> Command) throws -> String {
+        if let manifest { return try checkAgainst(manifest) }
+        var lister: TOCLister?
+        var tail: [UInt8] = []
+        let consume: (UnsafeRawBufferPointer) -> Bool = { chunk in
+            lister?.feed(chunk)
+            tail.append(contentsOf: chunk.suffix(256))
+            if tail.count > 256 { tail.removeFirst(tail.count - 256) }
+            return true
+        }
+        switch kind {
+        case .customGzip, .plainGzip:
+            if kind == .customGzip { lister = try TOCLister(command: try listCommand(nil)) }
+            let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw PGKeepError(.backup, "cannot open \(path): \(errnoText())") }
+            defer { close(fd) }
+            let r: GzipReader.Result
+            do {
+                r = try GzipReader.decompress(fd: fd, path: path, consume: consume)
+            } catch let error as PGKeepError {
+                lister?.abandon()
+                throw refusal(error.message)
+            }
+            guard r.uncompressedBytes > 0 else { lister?.abandon(); throw refusal("\(path) decompresses to nothing") }
+            if let lister { _ = try lister.finish() }
+            if kind == .plainGzip { try requireTrailer(tail) }
+            return "gzip stream read to its end (\(r.uncompressedBytes) bytes)"
+        case .custom, .tar, .directory:
+            let (_, result) = try ChildProcess.capture(try listCommand(path))
+            guard result.succeeded else {
+                throw refusal("pg_restore --list cannot read \(path): \(result.stderrTail(lines: 2))")
+            }
+            return "pg_restore --list read the table of contents"
+        case .plain:
+            let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw PGKeepError(.backup, "cannot open \(path): \(errnoText())") }
+            defer { close(fd) }
+            _ = try hashChunks(of: fd, path: path) { _ = consume($0) }
+            try requireTrailer(tail)
+            return "SQL script ends with pg_dump's \"dump complete\" line"
+        }
+    }
+
+    private func checkAgainst(_ manifest: Manifest) throws -> String {
+        if kind == .directory {
+            for file in manifest.files ?? [] {
+                let p = (path as NSString).appendingPathComponent(file.path)
+                let fd = Foundation.open(p, O_RDONLY | O_CLOEXEC)
+                guard fd >= 0 else { throw refusal("\(p), listed in the manifest, is missing") }
+                defer { close(fd) }
+                let (sha, size) = try hashChunks(of: fd, path: p)
+                guard sha == file.sha256, size == file.size else {
+                    throw refusal("\(p) does not match its manifest (sha256 \(sha.prefix(12))…, expected \(file.sha256.prefix(12))…)")
+                }
+            }
+            return "every file matches the manifest's sha256"
+        }
+        let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw refusal("cannot open \(path): \(errnoText())") }
+        defer { close(fd) }
+        let (sha, size) = try hashChunks(of: fd, path: path)
+        guard sha == manifest.sha256, size == manifest.size else {
+            throw refusal("\(path) does not match its manifest: \(size) bytes with sha256 \(sha.prefix(12))…, expected \(manifest.size) bytes with sha256 \(manifest.sha256.prefix(12))…")
+        }
+        return "sha256 matches the manifest"
+    }
+
+    private func requireTrailer(_ tail: [UInt8]) throws {
+        do {
+            try Verifier.checkSQLTrailer(tail, path: path)
+        } catch let error as PGKeepError {
+            throw refusal(error.message.replacingOccurrences(of: "verification failed: ", with: ""))
+        }
+    }
+
+    /// A refusal says that nothing was touched.
+    func refusal(_ what: String) -> PGKeepError {
+        PGKeepError(.backup, "the backup is damaged, refusing to restore: \(what); the target was not touched",
+                    hint: "restore an earlier backup (pgkeep keeps several) or take a new one")
+    }
+}

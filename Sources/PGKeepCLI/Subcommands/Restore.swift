@@ -1,0 +1,112 @@
+import ArgumentParser
+import Foundation
+import PGKeep
+
+extension PGKeepCommand {
+    /// `pgkeep restore`: a checked, all-or-nothing restore of a pgkeep backup or any pg_dump output.
+    struct Restore: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Restore a backup (pgkeep's or any pg_dump output) into a database, after checking it.",
+            discussion: """
+            The backup is checked before the target is touched (sha256 against its manifest, or a full \
+            read). The restore stops at the first error and, without --jobs, runs in one transaction, so \
+            a failed restore leaves the target as it was. --dbname names the target database.
+            """)
+
+        @Argument(help: ArgumentHelp("A backup file, directory or manifest; or use --latest.", valueName: "backup"))
+        var backup: String?
+
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var output: OutputOptions
+
+        @Flag(help: "Restore the newest backup of --database from --dir.")
+        var latest = false
+        @Option(help: ArgumentHelp("With --latest: whose backup.", valueName: "name"))
+        var database: String?
+        @Option(name: .customLong("dir"), help: ArgumentHelp("With --latest: the backup directory (default: PGKEEP_DIR).", valueName: "dir"))
+        var directory: String?
+
+        @Flag(help: "Create the target database (UTF8, template0) if it does not exist.")
+        var create = false
+        @Flag(help: "Drop the backup's objects in the target before recreating them (IF EXISTS).")
+        var clean = false
+        @Flag(help: "Do not ask for confirmation before a destructive restore.")
+        var yes = false
+
+        @Option(name: [.customShort("t"), .customLong("table")], help: "Restore only this table, with its indexes, constraints and triggers (repeatable; schema.table allowed).")
+        var tables: [String] = []
+        @Option(name: [.customShort("n"), .customLong("schema")], help: "Restore only this schema (repeatable).")
+        var schemas: [String] = []
+        @Flag(name: [.customShort("s"), .customLong("schema-only")], help: "Definitions only, no data.")
+        var schemaOnly = false
+        @Flag(name: [.customShort("a"), .customLong("data-only")], help: "Data only, into existing tables.")
+        var dataOnly = false
+        @Flag(name: [.customShort("O"), .customLong("no-owner")], help: "Do not restore object owners.")
+        var noOwner = false
+        @Flag(name: [.customShort("x"), .customLong("no-privileges")], help: "Do not restore privileges.")
+        var noPrivileges = false
+        @Option(name: [.customShort("j"), .long], help: "pg_restore parallel jobs (not one transaction).")
+        var jobs: Int = 1
+        @Flag(help: "Compare row counts with those the backup recorded (backup --row-counts).")
+        var verify = false
+
+        func validate() throws {
+            if latest {
+                guard backup == nil else { throw ValidationError("give a backup path or --latest, not both") }
+                guard database != nil else { throw ValidationError("--latest needs --database NAME") }
+                guard directory != nil || ProcessInfo.processInfo.environment["PGKEEP_DIR"] != nil else {
+                    throw ValidationError("--latest needs --dir (or PGKEEP_DIR)")
+                }
+            } else if backup == nil {
+                throw ValidationError("name the backup to restore, or use --latest --database NAME --dir DIR")
+            }
+        }
+
+        func run() throws {
+            try reportingErrors {
+                let env = ProcessInfo.processInfo.environment
+                let path: String
+                if latest {
+                    path = try BackupCatalog.latest(in: directory ?? env["PGKEEP_DIR"]!, database: database!).manifestPath
+                } else {
+                    path = backup!
+                }
+                let input = try RestoreInput.open(path)
+                var options = RestoreOptions()
+                options.create = create
+                options.clean = clean
+                options.yes = yes
+                options.tables = tables
+                options.schemas = schemas
+                options.schemaOnly = schemaOnly
+                options.dataOnly = dataOnly
+                options.noOwner = noOwner
+                options.noPrivileges = noPrivileges
+                options.jobs = jobs
+                options.verify = verify
+
+                let spec = try connection.spec(environment: env)
+                guard let target = spec.database ?? env["PGDATABASE"] else {
+                    throw PGKeepError(.usage, "name the target database with --dbname (a name or a URI)")
+                }
+                let job = try RestoreJob(input: input, options: options, spec: spec, database: target,
+                                         tools: PostgresTools(pgBin: connection.pgBin, environment: env), environment: env)
+                if isatty(STDIN_FILENO) == 1 { job.confirm = askToConfirm(database: target) }
+                if !output.quiet { job.onStatus = { printStderr("pgkeep: " + $0) } }
+                let result = try job.run()
+                RestoreReport(quiet: output.quiet, json: output.json).print(result)
+                if !result.mismatches.isEmpty {
+                    throw ExitCode(ExitCodes.failure)
+                }
+            }
+        }
+
+        /// Asks on the terminal; the user types the database name to go on.
+        func askToConfirm(database: String) -> (String) -> Bool {
+            { question in
+                FileHandle.standardError.write(Data("\(question)\nType the database name (\(database)) to continue: ".utf8))
+                return readLine()?.trimmingCharacters(in: .whitespaces) == database
+            }
+        }
+    }
+}
