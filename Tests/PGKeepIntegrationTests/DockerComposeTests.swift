@@ -31,7 +31,8 @@ struct DockerComposeTests {
             [ "$1" = db ] || { echo "stand-in: no such service $1" >&2; exit 96; }
             shift
             for a in "$@"; do [ "$a" = -t ] && { echo "stand-in: -t" >&2; exit 95; }; done
-            export POSTGRES_USER=postgres POSTGRES_DB=\(TestServer.pagila) PGHOST='\(TestServer.socketDir)' PGPORT=\(TestServer.port)
+            if [ "$1" = dd ] && [ -n "${STANDIN_CORRUPT:-}" ]; then cat > /dev/null; printf 'garbage' > "${2#of=}"; exit 0; fi
+            export POSTGRES_USER=postgres POSTGRES_DB=${STANDIN_DB:-\(TestServer.pagila)} PGHOST='\(TestServer.socketDir)' PGPORT=\(TestServer.port)
             unset PGUSER PGDATABASE
             export PATH='\(TestServer.pgBin)':"$PATH"
             exec "$@"
@@ -89,5 +90,62 @@ struct DockerComposeTests {
         #expect(run.status == ExitCodes.preflight, "\(run.stderr)")
         #expect(run.stderr.contains("docker compose service \"web\""), "\(run.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir))
+    }
+
+    func composeEnv(_ bin: String, _ extra: [String: String] = [:]) -> [String: String] {
+        var env = TestServer.connectionEnv
+        env["PATH"] = bin + ":" + env["PATH"]!
+        for k in ["PGHOST", "PGPORT", "PGUSER", "PGPASSWORD"] { env[k] = nil }
+        return env.merging(extra) { $1 }
+    }
+
+    @Test(arguments: ["docker", "docker-compose"])
+    func restoreRunsInsideTheServiceAfterCheckingTheCopy(command: String) throws {
+        let (bin, log) = try standIn(command: command)
+        let dir = TestServer.tempDir("dcr")
+        #expect(try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir]).status == 0)
+        let manifest = try #require(try TestServer.manifests(dir).first).path
+        let composeCommand = command == "docker" ? "docker compose" : "docker-compose"
+
+        // Full restore into the container's POSTGRES_DB.
+        let target = TestServer.uniqueName("dc_full")
+        try TestServer.createDatabase(target)
+        defer { TestServer.dropDatabase(target) }
+        let run = try TestServer.pgkeep(["restore", manifest, "--docker-compose", "db", "--compose-command", composeCommand],
+                                        env: composeEnv(bin, ["STANDIN_DB": target]))
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(try TestServer.schema(target) == TestServer.schema(TestServer.pagila))
+        #expect(try TestServer.rowCounts(target) == TestServer.rowCounts(TestServer.pagila))
+        let calls = String(decoding: FileManager.default.contents(atPath: log) ?? Data(), as: UTF8.self)
+        #expect(calls.contains("exec -T db dd of=/tmp/pgkeep-restore-"), "the backup is copied in")
+        #expect(calls.contains("exec -T db sha256sum /tmp/pgkeep-restore-"), "and checked inside the container")
+        #expect(calls.contains("exec -T db pg_restore --username=postgres --dbname=\(target)"), "\(calls)")
+        #expect(calls.contains("exec -T db rm -f /tmp/pgkeep-restore-"), "and removed afterwards")
+        let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: "/tmp"))?.filter { $0.hasPrefix("pgkeep-restore-") } ?? []
+        #expect(leftovers.isEmpty, "\(leftovers)")
+
+        // One table, into a database given by name.
+        let partial = TestServer.uniqueName("dc_table")
+        defer { TestServer.dropDatabase(partial) }
+        let one = try TestServer.pgkeep(["restore", manifest, "--docker-compose", "db", "--compose-command", composeCommand,
+                                         "-d", partial, "--create", "--table", "actor"], env: composeEnv(bin))
+        #expect(one.status == 0, "\(one.stderr)")
+        #expect(try TestServer.psql(partial, "SELECT string_agg(tablename, ',') FROM pg_tables WHERE schemaname = 'public'") == "actor")
+        #expect(try TestServer.psql(partial, "SELECT count(*) FROM actor") == "200")
+    }
+
+    @Test func aCorruptedCopyInTheContainerIsRefused() throws {
+        let (bin, _) = try standIn(command: "docker")
+        let dir = TestServer.tempDir("dcbad")
+        #expect(try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir]).status == 0)
+        let manifest = try #require(try TestServer.manifests(dir).first).path
+        let target = TestServer.uniqueName("dc_bad")
+        try TestServer.createDatabase(target)
+        defer { TestServer.dropDatabase(target) }
+        let run = try TestServer.pgkeep(["restore", manifest, "--docker-compose", "db"],
+                                        env: composeEnv(bin, ["STANDIN_DB": target, "STANDIN_CORRUPT": "1"]))
+        #expect(run.status == ExitCodes.failure, "\(run.stderr)")
+        #expect(run.stderr.contains("does not match what was sent"), "\(run.stderr)")
+        #expect(try TestServer.rowCounts(target).isEmpty)
     }
 }

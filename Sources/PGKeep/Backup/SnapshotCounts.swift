@@ -18,8 +18,8 @@ public final class SnapshotCounts {
 
     /// Counts every ordinary table (partitions included, partitioned parents not).
     public func count(filters: DumpFilters) throws -> [String: Int] {
-        let tables = try RestoreTarget.userTables(connection)
-        return try RestoreTarget.rowCounts(connection, tables: tables)
+        let query: TargetCatalog.Query = { try self.connection.query($0) }
+        return try TargetCatalog.rowCounts(query, tables: try TargetCatalog.userTables(query))
     }
 
     /// Ends the transaction (after pg_dump has finished).

@@ -44,19 +44,19 @@ public struct DockerComposeOptions: Sendable, Equatable {
     }
 }
 
-/// pg_dump running inside the database's own container, so its version always matches the
-/// server's. User and database default to the container's POSTGRES_USER and POSTGRES_DB.
-public final class DockerComposeDumpSource: DumpSource {
+/// A running docker compose service: commands run in it with `exec -T`, and its POSTGRES_USER
+/// and POSTGRES_DB give the defaults for user and database.
+public final class DockerComposeService {
     public let options: DockerComposeOptions
     private let executable: String
     private let baseArguments: [String]
-    private var environment: [String: String]
+    private let environment: [String: String]
     private let explicitUser: String?
     private let explicitDatabase: String?
     private let password: String?
     private var containerEnv: [String: String]?
 
-    public init(options: DockerComposeOptions, spec: ConnectionSpec, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+    public init(options: DockerComposeOptions, spec: ConnectionSpec, environment: [String: String]) throws {
         self.options = options
         let path = (environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").map(String.init)
         (executable, baseArguments) = try options.baseCommand(searchPath: path)
@@ -70,9 +70,10 @@ public final class DockerComposeDumpSource: DumpSource {
         explicitDatabase = spec.database
     }
 
-    public var displaySource: String { "docker compose service \(options.service)" }
+    public var name: String { options.service }
 
-    private func exec(_ inner: [String]) -> Command {
+    /// `exec -T` of `inner` in the service; a password is passed by name only.
+    public func exec(_ inner: [String]) -> Command {
         let names = password != nil ? ["PGPASSWORD"] : []
         return Command(executable: executable,
                        arguments: baseArguments + options.execArguments(passingEnvironment: names, inner: inner),
@@ -108,50 +109,73 @@ public final class DockerComposeDumpSource: DumpSource {
         return env["POSTGRES_DB"] ?? env["POSTGRES_USER"] ?? "postgres"
     }
 
+    /// psql in the service: rows of unaligned, unit-separated text; NULL as nil.
+    public func query(_ sql: String, database: String) throws -> [[String?]] {
+        let null = "\u{1E}"
+        let (out, res) = try ChildProcess.capture(exec(["psql", "--no-password", "--no-psqlrc", "-X", "-At", "-F", "\u{1F}",
+                                                        "--pset=null=\(null)", "--username=\(try user())", "--dbname=\(database)",
+                                                        "-c", sql]))
+        guard res.succeeded else {
+            let line = res.stderrTail(lines: 3).split(separator: "\n").last.map(String.init) ?? "\(res.termination)"
+            throw PGKeepError(.preflight, "query in docker compose service \"\(options.service)\", database \"\(database)\" failed: \(ConnectionSpec.maskSecrets(in: line))")
+        }
+        return String(decoding: out, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true).map { line in
+            line.split(separator: "\u{1F}", omittingEmptySubsequences: false).map { $0 == null ? nil : String($0) }
+        }
+    }
+}
+
+/// pg_dump running inside the database's own container, so its version always matches the
+/// server's. User and database default to the container's POSTGRES_USER and POSTGRES_DB.
+public final class DockerComposeDumpSource: DumpSource {
+    public let service: DockerComposeService
+    public var options: DockerComposeOptions { service.options }
+
+    public init(options: DockerComposeOptions, spec: ConnectionSpec, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        service = try DockerComposeService(options: options, spec: spec, environment: environment)
+    }
+
+    public var displaySource: String { "docker compose service \(options.service)" }
+
     public func preflight(database: String?) throws -> Preflight {
-        let db = try database ?? defaultDatabase()
-        let u = try user()
-        let (vout, vres) = try ChildProcess.capture(exec(["pg_dump", "--version"]))
+        let db = try database ?? service.defaultDatabase()
+        let u = try service.user()
+        let (vout, vres) = try ChildProcess.capture(service.exec(["pg_dump", "--version"]))
         guard vres.succeeded, let dumpVersion = ToolVersion.parse(String(decoding: vout, as: UTF8.self)) else {
             throw vres.failure("cannot run pg_dump in docker compose service \"\(options.service)\"", kind: .preflight,
                                hint: "the service must be a PostgreSQL container with pg_dump on its PATH")
         }
-        let sql = "SELECT current_setting('server_version_num'), current_setting('server_version'), current_database(), current_user"
-        let (qout, qres) = try ChildProcess.capture(exec(["psql", "--no-password", "--no-psqlrc", "-X", "-At", "-F", "\t",
-                                                          "--username=\(u)", "--dbname=\(db)", "-c", sql]))
-        guard qres.succeeded else {
-            let line = qres.stderrTail(lines: 3).split(separator: "\n").last.map(String.init) ?? "\(qres.termination)"
-            throw PGKeepError(.preflight, "cannot connect to database \"\(db)\" as \"\(u)\" in docker compose service \"\(options.service)\": \(ConnectionSpec.maskSecrets(in: line))")
+        let rows: [[String?]]
+        do {
+            rows = try service.query("SELECT current_setting('server_version_num'), current_setting('server_version'), current_database(), current_user", database: db)
+        } catch let error as PGKeepError {
+            throw PGKeepError(.preflight, "cannot connect to database \"\(db)\" as \"\(u)\": " + error.message)
         }
-        let fields = String(decoding: qout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\t").map(String.init)
-        guard fields.count == 4, let num = Int(fields[0]) else {
-            throw PGKeepError(.preflight, "unexpected answer from psql in service \"\(options.service)\": \(fields)")
+        guard let f = rows.first, f.count == 4, let num = Int(f[0] ?? "") else {
+            throw PGKeepError(.preflight, "unexpected answer from psql in service \"\(options.service)\": \(rows)")
         }
-        let server = ServerInfo(versionNumber: num, version: fields[1], database: fields[2], user: fields[3])
+        let server = ServerInfo(versionNumber: num, version: f[1] ?? "", database: f[2] ?? db, user: f[3] ?? u)
         try checkDumpVersion(dumpVersion, server: server, dumpPath: "pg_dump in service \(options.service)")
         return Preflight(server: server, pgDumpVersion: dumpVersion, pgRestoreVersion: nil)
     }
 
     public func listDatabases() throws -> [String] {
-        let sql = "SELECT datname FROM pg_catalog.pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname"
-        let (out, res) = try ChildProcess.capture(exec(["psql", "--no-password", "--no-psqlrc", "-X", "-At",
-                                                        "--username=\(try user())", "--dbname=\(try defaultDatabase())", "-c", sql]))
-        guard res.succeeded else { throw res.failure("cannot list databases in service \"\(options.service)\"", kind: .preflight) }
-        return String(decoding: out, as: UTF8.self).split(separator: "\n").map(String.init)
+        try service.query("SELECT datname FROM pg_catalog.pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname",
+                          database: try service.defaultDatabase()).compactMap { $0.first ?? nil }
     }
 
     public func pgDump(database: String, options dumpOptions: [String]) throws -> Command {
-        exec(["pg_dump", "--no-password", "--username=\(try user())", "--dbname=\(database)"] + dumpOptions)
+        service.exec(["pg_dump", "--no-password", "--username=\(try service.user())", "--dbname=\(database)"] + dumpOptions)
     }
 
     public func pgDumpallGlobals() throws -> Command {
-        exec(["pg_dumpall", "--no-password", "--username=\(try user())", "--database=\(try defaultDatabase())", "--globals-only"])
+        service.exec(["pg_dumpall", "--no-password", "--username=\(try service.user())", "--database=\(try service.defaultDatabase())", "--globals-only"])
     }
 
     public func pgRestoreList(path: String?) throws -> Command {
         // The container's pg_restore reads what the container's pg_dump wrote, whatever the
         // host has installed.
-        exec(["pg_restore", "--list"])
+        service.exec(["pg_restore", "--list"])
     }
 
     public func close() {}

@@ -34,7 +34,16 @@ extension RestoreInput {
             if let lister { _ = try lister.finish() }
             if kind == .plainGzip { try requireTrailer(tail) }
             return "gzip stream read to its end (\(r.uncompressedBytes) bytes)"
-        case .custom, .tar, .directory:
+        case .custom, .tar:
+            // Streamed on stdin, so the same check works for a pg_restore inside a container.
+            let lister = try TOCLister(command: try listCommand(nil))
+            let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { lister.abandon(); throw PGKeepError(.backup, "cannot open \(path): \(errnoText())") }
+            defer { close(fd) }
+            _ = try hashChunks(of: fd, path: path) { lister.feed($0) }
+            do { _ = try lister.finish() } catch let error as PGKeepError { throw refusal(error.message) }
+            return "pg_restore --list read the table of contents"
+        case .directory:
             let (_, result) = try ChildProcess.capture(try listCommand(path))
             guard result.succeeded else {
                 throw refusal("pg_restore --list cannot read \(path): \(result.stderrTail(lines: 2))")

@@ -6,135 +6,112 @@ import Foundation
 public final class RestoreJob {
     public let input: RestoreInput
     public let options: RestoreOptions
-    public let target: RestoreTarget
-    public let tools: PostgresTools
-    private let env: ChildEnvironment
+    public let database: String
+    public let endpoint: RestoreEndpoint
     /// Asks the user to confirm a destructive restore (nil when stdin is not a terminal).
     public var confirm: ((String) -> Bool)?
     /// Progress messages for the user (stderr).
     public var onStatus: ((String) -> Void)?
 
-    public init(input: RestoreInput, options: RestoreOptions, spec: ConnectionSpec, database: String,
-                tools: PostgresTools, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+    public init(input: RestoreInput, options: RestoreOptions, database: String, endpoint: RestoreEndpoint) {
         self.input = input
         self.options = options
-        self.target = RestoreTarget(spec: spec, database: database)
-        self.tools = tools
-        self.env = try ChildEnvironment(spec: spec, base: environment)
+        self.database = database
+        self.endpoint = endpoint
     }
 
-    deinit { env.remove() }
+    private func query(_ sql: String) throws -> [[String?]] { try endpoint.query(sql, database: database) }
+
+    /// The maintenance database, to look at or create the target.
+    private func maintenanceQuery(_ sql: String) throws -> [[String?]] {
+        do { return try endpoint.query(sql, database: "postgres") } catch { return try endpoint.query(sql, database: "template1") }
+    }
 
     public func run() throws -> RestoreResult {
         let started = Date()
         try options.validate(for: input.kind)
-        if ["template0", "template1"].contains(target.database) {
-            throw PGKeepError(.usage, "refusing to restore into \(target.database): it is a template every new database is copied from")
+        if ["template0", "template1"].contains(database) {
+            throw PGKeepError(.usage, "refusing to restore into \(database): it is a template every new database is copied from")
         }
+        defer { endpoint.cleanUp() }
         if options.verify && input.manifest?.rowCounts == nil {
             throw PGKeepError(.usage, "--verify needs row counts in the manifest, and \(input.path) has none",
                               hint: "take backups with pgkeep backup --row-counts")
         }
         // 1. The backup, before anything else.
-        let checked = try input.check { path in try self.pgRestore(["--list"] + (path.map { [$0] } ?? [])) }
+        let checked = try input.check { path in try self.localTool("pg_restore", ["--list"] + (path.map { [$0] } ?? [])) }
         onStatus?("checked \(input.path): \(checked)")
 
         // 2. The target.
         var created = false
-        if try !target.exists() {
+        if try maintenanceQuery("SELECT 1 FROM pg_catalog.pg_database WHERE datname = \(SQL.literal(database))").isEmpty {
             guard options.create else {
-                throw PGKeepError(.preflight, "database \"\(target.database)\" does not exist on \(target.spec.displayURI(database: target.database)); add --create to create it (UTF8, from template0)")
+                throw PGKeepError(.preflight, "\(endpoint.describe(database: database)) does not exist; add --create to create it (UTF8, from template0)")
             }
-            try target.create()
+            _ = try maintenanceQuery("CREATE DATABASE \(SQL.identifier(database)) TEMPLATE template0 ENCODING 'UTF8'")
             created = true
-            onStatus?("created database \"\(target.database)\"")
+            onStatus?("created database \"\(database)\"")
         }
         do {
             return try restore(into: created, started: started, checked: checked)
         } catch {
             if created {
                 // It did not exist before: leave the server as it was.
-                if let c = try? PostgresConnection(spec: target.spec, database: "postgres") {
-                    _ = try? c.query("DROP DATABASE IF EXISTS \(c.identifier(target.database))")
-                }
+                _ = try? maintenanceQuery("DROP DATABASE IF EXISTS \(SQL.identifier(database))")
             }
             throw error
         }
     }
 
     private func restore(into created: Bool, started: Date, checked: String) throws -> RestoreResult {
-        let before = try RestoreTarget.userTables(try target.connect())
+        let before = try TargetCatalog.userTables(query)
         let conflicts = conflicting(before)
         if !conflicts.isEmpty && !options.clean {
             let shown = conflicts.prefix(5).joined(separator: ", ") + (conflicts.count > 5 ? ", ..." : "")
-            throw PGKeepError(.usage, "database \"\(target.database)\" already has \(conflicts.count) of the tables this restore writes (\(shown)); nothing was changed",
+            throw PGKeepError(.usage, "database \"\(database)\" already has \(conflicts.count) of the tables this restore writes (\(shown)); nothing was changed",
                               hint: "add --clean to drop the archive's objects first, or restore into a new database with --create")
         }
         if options.clean {
-            let question = "This drops and recreates the backup's objects in database \"\(target.database)\" (\(conflicts.count) existing tables affected)."
+            let question = "This drops and recreates the backup's objects in database \"\(database)\" (\(conflicts.count) existing tables affected)."
             if !options.yes {
                 guard let confirm else {
-                    throw PGKeepError(.usage, "a restore with --clean replaces objects in \"\(target.database)\"; without a terminal to confirm, add --yes")
+                    throw PGKeepError(.usage, "a restore with --clean replaces objects in \"\(database)\"; without a terminal to confirm, add --yes")
                 }
                 guard confirm(question) else { throw PGKeepError(.usage, "not confirmed; nothing was changed") }
             }
         }
 
-        var listFile: String?
-        var scratch: String?
-        defer { if let scratch { FileSystem.removeTree(scratch) } }
-        if !options.tables.isEmpty {
-            let dir = try privateScratchDirectory()
-            scratch = dir
-            let selection = try selectTables()
-            let path = dir + "/use.list"
-            try FileSystem.writePrivateFile(path, data: Data((selection.map(\.line).joined(separator: "\n") + "\n").utf8))
-            listFile = path
-            onStatus?("restoring \(selection.count) archive entries for \(options.tables.joined(separator: ", "))")
-        }
-
-        // 3. The restore.
-        let command: Command
-        var feedGzip = false
+        // 3. The restore: make the backup readable where the tools run (in a container: a copy
+        // checked there), then pg_restore or psql.
+        let staged = try endpoint.stage(input, needsFile: options.jobs > 1)
+        let streamed = staged == nil ? input.path : nil
+        let result: ProcessResult
         switch input.kind {
         case .plain, .plainGzip:
-            command = Command(executable: try tools.path(of: "psql"),
-                              arguments: ["--dbname=" + target.spec.conninfo(overridingDatabase: target.database), "--no-password",
-                                          "--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1", "--single-transaction",
-                                          "--file=" + (input.kind == .plain ? input.path : "-")],
-                              environment: env.environment)
-            feedGzip = input.kind == .plainGzip
+            let command = try endpoint.tool("psql", database: database,
+                                            arguments: ["--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1", "--single-transaction",
+                                                        "--file=" + (staged ?? "-")])
+            result = try runFeeding(command, gzip: streamed)
         default:
-            var args = ["--dbname=" + target.spec.conninfo(overridingDatabase: target.database), "--no-password"] + options.pgRestoreArguments
-            if let listFile { args.append("--use-list=\(listFile)") }
-            if input.kind == .customGzip {
-                if options.jobs > 1 {
-                    // Parallel restore needs a seekable file: decompress into a private scratch file.
-                    let dir = try scratch ?? privateScratchDirectory()
-                    scratch = dir
-                    let plain = dir + "/archive.dump"
-                    try decompress(to: plain)
-                    args.append(plain)
-                } else {
-                    feedGzip = true
-                }
-            } else {
-                args.append(input.path)
+            var args = options.pgRestoreArguments
+            if !options.tables.isEmpty {
+                let selection = try selectTables(staged: staged)
+                let list = Data((selection.map(\.line).joined(separator: "\n") + "\n").utf8)
+                args.append("--use-list=\(try put(list))")
+                onStatus?("restoring \(selection.count) archive entries for \(options.tables.joined(separator: ", "))")
             }
-            command = Command(executable: try tools.path(of: "pg_restore"), arguments: args, environment: env.environment)
-        }
-        let result: ProcessResult
-        if options.clean && options.singleTransaction && input.kind.isArchive {
-            result = try cleanRestore(restoreCommand: command, gzip: feedGzip ? input.path : nil)
-        } else {
-            result = try runFeeding(command, gzip: feedGzip ? input.path : nil)
+            if let staged { args.append(staged) }
+            if options.clean && options.singleTransaction {
+                result = try cleanRestore(arguments: args, gzip: streamed)
+            } else {
+                result = try runFeeding(try endpoint.tool("pg_restore", database: database, arguments: args), gzip: streamed)
+            }
         }
         guard result.succeeded else { throw failure(result) }
 
         // 4. The result.
-        let connection = try target.connect()
-        let restoredTables = try restoredTableNames(after: RestoreTarget.userTables(connection))
-        let counts = try RestoreTarget.rowCounts(connection, tables: restoredTables)
+        let restoredTables = try restoredTableNames(after: TargetCatalog.userTables(query))
+        let counts = try TargetCatalog.rowCounts(query, tables: restoredTables)
         var mismatches: [(String, Int, Int?)] = []
         if options.verify, let expected = input.manifest?.rowCounts {
             let scope = options.isPartial ? expected.filter { restoredTables.contains($0.key) } : expected
@@ -142,23 +119,18 @@ public final class RestoreJob {
                 mismatches.append((table, options.schemaOnly ? 0 : n, counts[table]))
             }
         }
-        return RestoreResult(target: target.database, input: input, checked: checked, rowCounts: counts,
+        return RestoreResult(target: database, input: input, checked: checked, rowCounts: counts,
                              mismatches: mismatches, duration: Date().timeIntervalSince(started))
     }
 
     /// `--clean` in one transaction: pg_restore writes the script (DROPs, then the objects and the
     /// data), `CleanFilter` makes the DROPs tolerant, psql runs it all as one transaction.
-    private func cleanRestore(restoreCommand: Command, gzip: String?) throws -> ProcessResult {
-        var scriptArgs = restoreCommand.arguments.filter {
-            !$0.hasPrefix("--dbname=") && $0 != "--no-password" && $0 != "--exit-on-error" && $0 != "--single-transaction"
-        }
-        scriptArgs.insert("--file=-", at: 0)
-        let script = ChildProcess(Command(executable: restoreCommand.executable, arguments: scriptArgs, environment: env.environment),
+    private func cleanRestore(arguments: [String], gzip: String?) throws -> ProcessResult {
+        let scriptArgs = ["--file=-"] + arguments.filter { $0 != "--exit-on-error" && $0 != "--single-transaction" }
+        let script = ChildProcess(try endpoint.tool("pg_restore", database: nil, arguments: scriptArgs),
                                   stdin: gzip == nil ? .null : .pipe, stdout: .pipe)
-        let psql = ChildProcess(Command(executable: try tools.path(of: "psql"),
-                                        arguments: ["--dbname=" + target.spec.conninfo(overridingDatabase: target.database), "--no-password",
-                                                    "--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1", "--single-transaction", "--file=-"],
-                                        environment: env.environment),
+        let psql = ChildProcess(try endpoint.tool("psql", database: database,
+                                                  arguments: ["--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1", "--single-transaction", "--file=-"]),
                                 stdin: .pipe, stdout: .null)
         try script.start()
         try psql.start()
@@ -235,47 +207,41 @@ public final class RestoreJob {
         return parts.count == 2 ? qualified == wanted : qualified.hasSuffix("." + wanted)
     }
 
-    private func selectTables() throws -> [TOCEntry] {
-        let (listing, r1) = try capture(pgRestore(["--list"] + archiveArgument()), gzip: gzipInput)
+    private func selectTables(staged: String?) throws -> [TOCEntry] {
+        let gzip = staged == nil ? input.path : nil
+        let source = staged.map { [$0] } ?? []
+        let (listing, r1) = try capture(try endpoint.tool("pg_restore", database: nil, arguments: ["--list"] + source), gzip: gzip)
         guard r1.succeeded else { throw r1.failure("pg_restore --list failed") }
-        let (verbose, r2) = try capture(pgRestore(["--schema-only", "--verbose", "--file=-"] + archiveArgument()), gzip: gzipInput)
+        let (verbose, r2) = try capture(try endpoint.tool("pg_restore", database: nil, arguments: ["--schema-only", "--verbose", "--file=-"] + source), gzip: gzip)
         guard r2.succeeded else { throw r2.failure("pg_restore could not print the archive's definitions") }
         var entries = TableSelection.parseList(String(decoding: listing, as: UTF8.self))
         let deps = TableSelection.parseDependencies(String(decoding: verbose, as: UTF8.self))
         for i in entries.indices { entries[i].dependencies = deps[entries[i].id] ?? [] }
-        let connection = try target.connect()
         return try TableSelection.select(entries: entries, tables: options.tables) { entry in
-            guard let sql = TableSelection.existsQuery(entry, literal: connection.literal) else { return false }
-            return try !connection.query(sql).isEmpty
+            guard let sql = TableSelection.existsQuery(entry, literal: SQL.literal) else { return false }
+            return try !query(sql).isEmpty
         }
     }
 
-    private var gzipInput: String? { input.kind == .customGzip ? input.path : nil }
-    private func archiveArgument() -> [String] { input.kind == .customGzip ? [] : [input.path] }
-
-    private func pgRestore(_ args: [String]) throws -> Command {
-        Command(executable: try tools.path(of: "pg_restore"), arguments: args, environment: env.environment)
-    }
-
-    private func privateScratchDirectory() throws -> String {
-        let template = (NSTemporaryDirectory() as NSString).appendingPathComponent("pgkeep-restore.XXXXXX")
-        var buf = Array(template.utf8CString)
-        guard let made = mkdtemp(&buf) else { throw PGKeepError(.backup, "cannot create a scratch directory: \(errnoText())") }
-        let dir = String(cString: made)
-        _ = Cancellation.shared.register(path: dir)
-        return dir
-    }
-
-    private func decompress(to path: String) throws {
-        let out = try FileSystem.createPrivateFile(path)
-        defer { close(out) }
-        let fd = Foundation.open(input.path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw PGKeepError(.backup, "cannot open \(input.path): \(errnoText())") }
-        defer { close(fd) }
-        _ = try GzipReader.decompress(fd: fd, path: input.path) { chunk in
-            try FileSystem.writeAll(out, chunk, path: path)
-            return true
+    /// A small file where the endpoint's tools can read it (the --table use-list).
+    private func put(_ data: Data) throws -> String {
+        if let docker = endpoint as? DockerComposeRestoreEndpoint {
+            return try docker.copyIn { send in try data.withUnsafeBytes { try send($0) } }
         }
+        let dir = try makeScratchDirectory()
+        scratchDirectories.append(dir)
+        let path = dir + "/use.list"
+        try FileSystem.writePrivateFile(path, data: data)
+        return path
+    }
+
+    private var scratchDirectories: [String] = []
+
+    deinit { scratchDirectories.forEach(FileSystem.removeTree) }
+
+    /// The backup check runs with this machine's pg_restore, before anything else.
+    private func localTool(_ name: String, _ arguments: [String]) throws -> Command {
+        try endpoint.tool(name, database: nil, arguments: arguments)
     }
 
     /// Runs `command`, streaming the decompressed `gzip` file into its stdin when given.
@@ -334,7 +300,7 @@ public final class RestoreJob {
             ? "the restore ran in one transaction, so the target was left as it was"
             : "with --jobs the restore is not one transaction: objects restored before the error remain"
         let tool = (result.command.executable as NSString).lastPathComponent
-        return PGKeepError(.backup, "restore into \"\(target.database)\" failed: \(tool) \(result.termination) after \(errors.count) error\(errors.count == 1 ? "" : "s"); first: \(first); \(state)",
+        return PGKeepError(.backup, "restore into \"\(database)\" failed: \(tool) \(result.termination) after \(errors.count) error\(errors.count == 1 ? "" : "s"); first: \(first); \(state)",
                            command: result.command.description, stderrTail: result.stderrTail(lines: 6),
                            hint: first.contains("role") ? "the archive names a role the target server lacks: create it, or restore with --no-owner --no-privileges" : nil)
     }

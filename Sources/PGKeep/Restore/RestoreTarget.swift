@@ -1,67 +1,33 @@
-import CLibPQ
 import Foundation
 
-/// The database a restore writes into, inspected through libpq before and after.
-public struct RestoreTarget {
-    public let spec: ConnectionSpec
-    public let database: String
+/// Catalog queries about a target database, run through whatever executes SQL there (libpq here,
+/// psql inside a compose service).
+public enum TargetCatalog {
+    public typealias Query = (String) throws -> [[String?]]
 
-    public init(spec: ConnectionSpec, database: String) {
-        self.spec = spec
-        self.database = database
-    }
-
-    /// Connects to a maintenance database to look at or create the target.
-    private func maintenance() throws -> PostgresConnection {
-        do {
-            return try PostgresConnection(spec: spec, database: "postgres")
-        } catch {
-            return try PostgresConnection(spec: spec, database: "template1")
-        }
-    }
-
-    public func exists() throws -> Bool {
-        let c = try maintenance()
-        return try !c.query("SELECT 1 FROM pg_catalog.pg_database WHERE datname = \(c.literal(database))").isEmpty
-    }
-
-    /// CREATE DATABASE ... TEMPLATE template0 ENCODING 'UTF8'.
-    public func create() throws {
-        let c = try maintenance()
-        _ = try c.query("CREATE DATABASE \(c.identifier(database)) TEMPLATE template0 ENCODING 'UTF8'")
-    }
-
-    public func connect() throws -> PostgresConnection {
-        try PostgresConnection(spec: spec, database: database)
-    }
-
-    /// `schema.table` (quoted as format('%I.%I') quotes) of every ordinary and partitioned table.
-    public static func userTables(_ c: PostgresConnection) throws -> [String] {
-        try c.query("""
+    /// `schema.table` (as format('%I.%I') writes it) of every ordinary and partitioned table.
+    public static func userTables(_ query: Query) throws -> [String] {
+        try query("""
             SELECT format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c
             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
               AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
             ORDER BY 1
-            """).compactMap { $0[0] }
+            """).compactMap { $0.first ?? nil }
     }
 
-    /// Exact row counts of the given tables (ordinary tables only; a partitioned parent's rows
-    /// are its partitions').
-    public static func rowCounts(_ c: PostgresConnection, tables: [String]) throws -> [String: Int] {
+    /// Exact row counts of the given tables (ordinary tables only: a partitioned parent's rows
+    /// are its partitions'), in one statement.
+    public static func rowCounts(_ query: Query, tables: [String]) throws -> [String: Int] {
+        guard !tables.isEmpty else { return [:] }
+        let kinds = try query("SELECT t, c.relkind FROM unnest(ARRAY[\(tables.map(SQL.literal).joined(separator: ","))]) t JOIN pg_catalog.pg_class c ON c.oid = to_regclass(t)")
+        let ordinary = kinds.filter { $0.count == 2 && $0[1] == "r" }.compactMap { $0[0] }
+        guard !ordinary.isEmpty else { return [:] }
+        let sql = ordinary.map { "SELECT \(SQL.literal($0)), count(*) FROM \($0)" }.joined(separator: " UNION ALL ")
         var counts: [String: Int] = [:]
-        for t in tables {
-            let kind = try c.query("SELECT relkind FROM pg_catalog.pg_class WHERE oid = to_regclass(\(c.literal(t)))").first?.first ?? nil
-            guard kind == "r" else { continue }
-            counts[t] = Int(try c.query("SELECT count(*) FROM \(t)")[0][0] ?? "0") ?? 0
+        for row in try query(sql) where row.count == 2 {
+            if let t = row[0], let n = row[1].flatMap({ Int($0) }) { counts[t] = n }
         }
         return counts
     }
-}
-
-extension PostgresConnection {
-    /// A string literal, escaped by libpq.
-    public func literal(_ s: String) -> String { escape(s, identifier: false) }
-    /// An identifier, quoted by libpq.
-    public func identifier(_ s: String) -> String { escape(s, identifier: true) }
 }

@@ -17,6 +17,7 @@ extension PGKeepCommand {
         var backup: String?
 
         @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var docker: DockerComposeFlags
         @OptionGroup var output: OutputOptions
 
         @Flag(help: "Restore the newest backup of --database from --dir.")
@@ -86,11 +87,20 @@ extension PGKeepCommand {
                 options.verify = verify
 
                 let spec = try connection.spec(environment: env)
-                guard let target = spec.database ?? env["PGDATABASE"] else {
-                    throw PGKeepError(.usage, "name the target database with --dbname (a name or a URI)")
+                let endpoint: RestoreEndpoint
+                let target: String
+                if let compose = docker.options {
+                    let d = try DockerComposeRestoreEndpoint(options: compose, spec: spec, environment: env)
+                    endpoint = d
+                    target = try d.service.defaultDatabase()
+                } else {
+                    endpoint = try LocalRestoreEndpoint(spec: spec, tools: PostgresTools(pgBin: connection.pgBin, environment: env), environment: env)
+                    guard let name = spec.database ?? env["PGDATABASE"] else {
+                        throw PGKeepError(.usage, "name the target database with --dbname (a name or a URI)")
+                    }
+                    target = name
                 }
-                let job = try RestoreJob(input: input, options: options, spec: spec, database: target,
-                                         tools: PostgresTools(pgBin: connection.pgBin, environment: env), environment: env)
+                let job = RestoreJob(input: input, options: options, database: target, endpoint: endpoint)
                 if isatty(STDIN_FILENO) == 1 { job.confirm = askToConfirm(database: target) }
                 if !output.quiet { job.onStatus = { printStderr("pgkeep: " + $0) } }
                 let result = try job.run()
