@@ -9,6 +9,10 @@
 #   pg_dump -Fp > file             (the floor: no compression)
 #   pg_dump -Fc -f file            vs  pgkeep backup             (default: custom, gzip -6)
 #   pg_dump -Fp | gzip -6          and pg_dump -Fp | pigz -6 -p 2   vs  pgkeep backup --format plain
+# then restores, each into a fresh database:
+#   pgkeep restore X.sql.gz        vs  gunzip -c | psql --single-transaction
+#   pgkeep restore X.dump.gz       vs  gunzip -c | pg_restore --single-transaction
+#   pgkeep restore --jobs 2        vs  pg_restore -j 2 on the decompressed archive
 # Timings are for information; no test asserts a time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -99,6 +103,43 @@ for size in $sizes; do
   echo "     plain time / pigz -6 -p 2    $(ratio "$pkp" "$pz")  [<= 1.0]"
   echo "     plain time / gzip -6         $(ratio "$pkp" "$gz")  [well under 1]"
   echo "   pgkeep peak RSS: default $((rss_default / 1024)) MB, plain $((rss_plain / 1024)) MB  [< 64 MB]"
+
+  # Restores: pgkeep against the stock commands doing the same work (one transaction, stop at the
+  # first error). pgkeep's figures include its checks: the sha256 of the file, the target's
+  # tables before, and the row counts it prints after.
+  rdir="$out/rk"; rm -rf "$rdir"
+  "$pgkeep" backup -q -d "$db" --dir "$rdir"
+  "$pgkeep" backup -q -d "$db" --dir "$rdir" --format plain
+  custom=$(ls "$rdir/$db"/*.dump.gz); plain=$(ls "$rdir/$db"/*.sql.gz)
+  gunzip -c "$custom" > "$out/decompressed.dump"
+  declare -A rt=()
+  timed() {  # timed KEY COMMAND...: time COMMAND against a fresh database "restore_target"
+    local key=$1 t0 t1; shift
+    dropdb --if-exists restore_target 2>/dev/null; createdb restore_target
+    t0=$(now); "$@" > /dev/null; t1=$(now)
+    rt[${key}_]+="$(echo "$t1 - $t0" | bc) "
+  }
+  for i in $(seq 1 "$runs"); do
+    timed pkplain "$pgkeep" restore -q "$plain" -d restore_target
+    timed stockplain sh -c "gunzip -c '$plain' | psql -X -q -v ON_ERROR_STOP=1 --single-transaction -d restore_target"
+    timed pkcustom "$pgkeep" restore -q "$custom" -d restore_target
+    timed stockcustom sh -c "gunzip -c '$custom' | pg_restore --exit-on-error --single-transaction -d restore_target"
+    timed pkjobs "$pgkeep" restore -q "$custom" -d restore_target --jobs 2
+    timed stockjobs pg_restore --exit-on-error -j 2 -d restore_target "$out/decompressed.dump"
+    echo "   restore run $i done"
+  done
+  dropdb --if-exists restore_target 2>/dev/null
+  rmed() { echo "${rt[$1_]}" | tr ' ' '\n' | grep -v '^$' | median; }
+  a=$(rmed pkplain); b=$(rmed stockplain); c=$(rmed pkcustom); d=$(rmed stockcustom); e=$(rmed pkjobs); f=$(rmed stockjobs)
+  printf '   %-52s %8s\n' "restore (median of $runs)" "seconds"
+  printf '   %-52s %8.2f\n' "pgkeep restore plain .sql.gz" "$a" "gunzip -c | psql --single-transaction" "$b" \
+    "pgkeep restore default .dump.gz" "$c" "gunzip -c | pg_restore --single-transaction" "$d" \
+    "pgkeep restore .dump.gz --jobs 2 (decompresses first)" "$e" "pg_restore -j 2 on the decompressed archive" "$f"
+  echo "   restore ratios (goal in brackets):"
+  echo "     plain   pgkeep / stock      $(ratio "$a" "$b")  [<= 1.03]"
+  echo "     default pgkeep / stock      $(ratio "$c" "$d")  [<= 1.03]"
+  echo "     --jobs 2 pgkeep / stock     $(ratio "$e" "$f")"
+  unset rt
   dropdb "$db"
   unset times sizes_b
 done

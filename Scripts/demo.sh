@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # pgkeep's main job on an embedded default: a throwaway PostgreSQL with the Pagila sample
-# database, backed up in each format, listed, and restored with the stock tools alone into a new
-# database whose row counts are compared with the source. Cleans up after itself.
+# database, backed up in each format, listed, restored with pgkeep (checked against the row counts
+# recorded at backup time) and with the stock tools alone into new databases whose row counts are
+# compared with the source. Cleans up after itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . Scripts/lib.sh
@@ -25,7 +26,7 @@ backups="$work/backups"
 run() { echo "\$ $*"; "$@"; }
 
 echo "== backups, one per format"
-run "$pgkeep" backup --dir "$backups" --label demo
+run "$pgkeep" backup --dir "$backups" --label demo --row-counts
 run "$pgkeep" backup --dir "$backups" --format plain
 run "$pgkeep" backup --dir "$backups" --format directory --jobs 2
 run "$pgkeep" backup --dir "$backups" --all --json > "$work/all.json"
@@ -36,6 +37,11 @@ echo "== what is on disk"
 manifest=$(ls "$backups"/pagila/*.dump.gz.manifest.json | head -n 1)
 echo "== one manifest ($manifest)"
 sed 's/^/   /' "$manifest"
+
+echo "== pgkeep restore into a new database, checked against the row counts recorded at backup time"
+run "$pgkeep" restore "$manifest" --dbname pagila_pgkeep --create --verify
+echo "== pgkeep restore of one table from the newest backup"
+run "$pgkeep" restore --latest --database pagila --dir "$backups" --dbname pagila_one --create --table public.film
 
 echo "== restore with the stock tools alone (gunzip + pg_restore) into pagila_restored"
 dump="${manifest%.manifest.json}"

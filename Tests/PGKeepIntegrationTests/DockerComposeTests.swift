@@ -119,7 +119,8 @@ struct DockerComposeTests {
         let calls = String(decoding: FileManager.default.contents(atPath: log) ?? Data(), as: UTF8.self)
         #expect(calls.contains("exec -T db dd of=/tmp/pgkeep-restore-"), "the backup is copied in")
         #expect(calls.contains("exec -T db sha256sum /tmp/pgkeep-restore-"), "and checked inside the container")
-        #expect(calls.contains("exec -T db pg_restore --username=postgres --dbname=\(target)"), "\(calls)")
+        #expect(calls.contains("exec -T db pg_restore --file=- "), "the container's pg_restore reads the copy: \(calls)")
+        #expect(calls.contains("exec -T db psql --username=postgres --dbname=\(target)"), "the container's psql restores it: \(calls)")
         #expect(calls.contains("exec -T db rm -f /tmp/pgkeep-restore-"), "and removed afterwards")
         let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: "/tmp"))?.filter { $0.hasPrefix("pgkeep-restore-") } ?? []
         #expect(leftovers.isEmpty, "\(leftovers)")

@@ -41,6 +41,7 @@ public final class RestoreJob {
         // 1. The backup, before anything else.
         let checked = try input.check { path in try self.localTool("pg_restore", ["--list"] + (path.map { [$0] } ?? [])) }
         onStatus?("checked \(input.path): \(checked)")
+        Trace.phase("check backup", since: started)
 
         // 2. The target.
         var created = false
@@ -64,6 +65,7 @@ public final class RestoreJob {
     }
 
     private func restore(into created: Bool, started: Date, checked: String) throws -> RestoreResult {
+        var mark = Date()
         let before = try TargetCatalog.userTables(query)
         let conflicts = conflicting(before)
         if !conflicts.isEmpty && !options.clean {
@@ -86,12 +88,17 @@ public final class RestoreJob {
         let staged = try endpoint.stage(input, needsFile: options.jobs > 1)
         let streamed = staged == nil ? input.path : nil
         let result: ProcessResult
+        var copied: [String: Int]?
         switch input.kind {
         case .plain, .plainGzip:
-            let command = try endpoint.tool("psql", database: database,
-                                            arguments: ["--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1", "--single-transaction",
-                                                        "--file=" + (staged ?? "-")])
-            result = try runFeeding(command, gzip: streamed)
+            if endpoint is LocalRestoreEndpoint {
+                (result, copied) = try runScript(from: .file(input), tolerantDrops: false)
+            } else {
+                let command = try endpoint.tool("psql", database: database,
+                                                arguments: ["--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1", "--single-transaction",
+                                                            "--file=" + (staged ?? "-")])
+                result = try runFeeding(command, gzip: streamed)
+            }
         default:
             var args = options.pgRestoreArguments
             if !options.tables.isEmpty {
@@ -101,51 +108,88 @@ public final class RestoreJob {
                 onStatus?("restoring \(selection.count) archive entries for \(options.tables.joined(separator: ", "))")
             }
             if let staged { args.append(staged) }
-            if options.clean && options.singleTransaction {
-                result = try cleanRestore(arguments: args, gzip: streamed)
+            if options.singleTransaction {
+                // pg_restore writes the script, psql runs it as one transaction (see ScriptFilter).
+                let scriptArgs = ["--file=-"] + args.filter { $0 != "--exit-on-error" && $0 != "--single-transaction" }
+                let script = try endpoint.tool("pg_restore", database: nil, arguments: scriptArgs)
+                (result, copied) = try runScript(from: .command(script, gzip: streamed), tolerantDrops: options.clean)
             } else {
                 result = try runFeeding(try endpoint.tool("pg_restore", database: database, arguments: args), gzip: streamed)
             }
         }
         guard result.succeeded else { throw failure(result) }
+        mark = Trace.phase("restore", since: mark)
 
         // 4. The result.
+        // The counts psql reported for each COPY are exact and free; without them (parallel
+        // restore, schema only, a script inside a container) the restored tables are counted.
         let restoredTables = try restoredTableNames(after: TargetCatalog.userTables(query))
-        let counts = try TargetCatalog.rowCounts(query, tables: restoredTables)
+        let counts: [String: Int]
+        if let copied, !copied.isEmpty {
+            counts = copied
+        } else {
+            counts = try TargetCatalog.rowCounts(query, tables: restoredTables)
+        }
+        Trace.phase("row counts", since: mark)
         var mismatches: [(String, Int, Int?)] = []
         if options.verify, let expected = input.manifest?.rowCounts {
             let scope = options.isPartial ? expected.filter { restoredTables.contains($0.key) } : expected
-            for (table, n) in scope.sorted(by: { $0.key < $1.key }) where counts[table] != (options.schemaOnly ? 0 : n) {
-                mismatches.append((table, options.schemaOnly ? 0 : n, counts[table]))
+            // Counted now, in the target: what is there, not what was sent.
+            let exact = try TargetCatalog.rowCounts(query, tables: Array(scope.keys))
+            for (table, n) in scope.sorted(by: { $0.key < $1.key }) where exact[table] != (options.schemaOnly ? 0 : n) {
+                mismatches.append((table, options.schemaOnly ? 0 : n, exact[table]))
             }
         }
         return RestoreResult(target: database, input: input, checked: checked, rowCounts: counts,
                              mismatches: mismatches, duration: Date().timeIntervalSince(started))
     }
 
-    /// `--clean` in one transaction: pg_restore writes the script (DROPs, then the objects and the
-    /// data), `CleanFilter` makes the DROPs tolerant, psql runs it all as one transaction.
-    private func cleanRestore(arguments: [String], gzip: String?) throws -> ProcessResult {
-        let scriptArgs = ["--file=-"] + arguments.filter { $0 != "--exit-on-error" && $0 != "--single-transaction" }
-        let script = ChildProcess(try endpoint.tool("pg_restore", database: nil, arguments: scriptArgs),
-                                  stdin: gzip == nil ? .null : .pipe, stdout: .pipe)
+    /// Where a restore script comes from: a command writing it (pg_restore --file=-, fed the
+    /// decompressed archive when `gzip` is set) or a SQL backup read here.
+    enum ScriptSource {
+        case command(Command, gzip: String?)
+        case file(RestoreInput)
+    }
+
+    /// Runs a script through `ScriptFilter` into psql as one transaction that stops at the first
+    /// error; returns psql's result and the row counts of its COPY statements (nil if they do not
+    /// line up with the script's).
+    private func runScript(from source: ScriptSource, tolerantDrops: Bool) throws -> (ProcessResult, [String: Int]?) {
         let psql = ChildProcess(try endpoint.tool("psql", database: database,
-                                                  arguments: ["--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1", "--single-transaction", "--file=-"]),
-                                stdin: .pipe, stdout: .null)
-        try script.start()
+                                                  arguments: ["--no-psqlrc", "--set=ON_ERROR_STOP=1", "--single-transaction", "--file=-"]),
+                                stdin: .pipe, stdout: .pipe)
         try psql.start()
-        let feeder = Locked<Error?>(nil)
-        let fed = DispatchSemaphore(value: 0)
-        if let gzip {
-            Thread { [self] in
-                do { try feed(script, from: gzip) } catch { feeder.withLock { $0 = error } }
-                fed.signal()
-            }.start()
-        } else {
-            fed.signal()
-        }
-        var filter = CleanFilter()
-        let from = script.stdoutDescriptor, to = psql.stdinDescriptor
+        let tags = Locked<[Int]>([])
+        let tagsDone = DispatchSemaphore(value: 0)
+        let psqlOut = psql.stdoutDescriptor
+        Thread {
+            // psql prints a command tag per statement; "COPY n" gives the rows a COPY inserted.
+            var pending = Data()
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            func take(_ line: Data) {
+                let text = String(decoding: line, as: UTF8.self)
+                if text.hasPrefix("COPY "), let n = Int(text.dropFirst(5)) { tags.withLock { $0.append(n) } }
+            }
+            while true {
+                let n = chunk.withUnsafeMutableBytes { read(psqlOut, $0.baseAddress, $0.count) }
+                if n > 0 {
+                    pending.append(contentsOf: chunk[0..<n])
+                    while let nl = pending.firstIndex(of: 0x0a) {
+                        take(pending[pending.startIndex..<nl])
+                        pending.removeSubrange(pending.startIndex...nl)
+                    }
+                } else if n < 0 && errno == EINTR {
+                    continue
+                } else {
+                    break
+                }
+            }
+            take(pending)
+            tagsDone.signal()
+        }.start()
+
+        var filter = ScriptFilter(tolerantDrops: tolerantDrops)
+        let to = psql.stdinDescriptor
         var psqlGone = false
         func send(_ data: Data) {
             guard !psqlGone else { return }
@@ -158,25 +202,65 @@ public final class RestoreJob {
                 }
             }
         }
-        var buffer = [UInt8](repeating: 0, count: 1 << 18)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(from, $0.baseAddress, $0.count) }
-            if n > 0 {
-                send(buffer.withUnsafeBytes { filter.process(UnsafeRawBufferPointer(rebasing: $0[0..<n])) })
-            } else if n < 0 && errno == EINTR {
-                continue
-            } else {
-                break
+        var scriptResult: ProcessResult?
+        var feedError: Error?
+        switch source {
+        case .file(let input):
+            do {
+                if input.kind.isGzip {
+                    try input.decompress { send(filter.process($0)) }
+                } else {
+                    let fd = Foundation.open(input.path, O_RDONLY | O_CLOEXEC)
+                    guard fd >= 0 else { throw PGKeepError(.backup, "cannot open \(input.path): \(errnoText())") }
+                    defer { close(fd) }
+                    _ = try hashChunks(of: fd, path: input.path) { send(filter.process($0)) }
+                }
+            } catch {
+                feedError = error
             }
+        case .command(let command, let gzip):
+            let script = ChildProcess(command, stdin: gzip == nil ? .null : .pipe, stdout: .pipe)
+            try script.start()
+            let feeder = Locked<Error?>(nil)
+            let fed = DispatchSemaphore(value: 0)
+            if let gzip {
+                Thread { [self] in
+                    do { try feed(script, from: gzip) } catch { feeder.withLock { $0 = error } }
+                    fed.signal()
+                }.start()
+            } else {
+                fed.signal()
+            }
+            let from = script.stdoutDescriptor
+            var buffer = [UInt8](repeating: 0, count: 1 << 18)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { read(from, $0.baseAddress, $0.count) }
+                if n > 0 {
+                    send(buffer.withUnsafeBytes { filter.process(UnsafeRawBufferPointer(rebasing: $0[0..<n])) })
+                } else if n < 0 && errno == EINTR {
+                    continue
+                } else {
+                    break
+                }
+            }
+            script.closeStdout()
+            fed.wait()
+            scriptResult = script.wait()
+            feedError = feeder.current
         }
         send(filter.finish())
         psql.closeStdin()
-        fed.wait()
-        let scriptResult = script.wait()
+        tagsDone.wait()
         let psqlResult = psql.wait()
-        if let error = feeder.current { throw error }
-        guard scriptResult.succeeded else { return scriptResult }
-        return psqlResult
+        if let feedError { throw feedError }
+        // psql's error first: when psql stops, pg_restore only sees a broken pipe.
+        if !psqlResult.succeeded { return (psqlResult, nil) }
+        if let scriptResult, !scriptResult.succeeded { return (scriptResult, nil) }
+        let counts = tags.current
+        guard counts.count == filter.copyTables.count else { return (psqlResult, nil) }
+        var byTable: [String: Int] = [:]
+        for (table, n) in zip(filter.copyTables, counts) { byTable[table, default: 0] += n }
+        return (psqlResult, byTable)
     }
 
     /// Existing tables the restore would write into.
