@@ -64,10 +64,9 @@ public final class ChildProcess: @unchecked Sendable {
             throw PGKeepError(.preflight, "cannot start \(command.executable): \(error)", command: command.description)
         }
         cancelToken = Cancellation.shared.register(process: process)
-        if let p = stdoutPipe {
-            // Bigger pipe: fewer wake-ups per megabyte on the hot path (best effort).
-            _ = fcntl(p.fileHandleForReading.fileDescriptor, 1031 /* F_SETPIPE_SZ */, 1 << 20)
-        }
+        // Bigger pipes: fewer wake-ups per megabyte on the hot paths (best effort).
+        if let p = stdoutPipe { _ = fcntl(p.fileHandleForReading.fileDescriptor, 1031 /* F_SETPIPE_SZ */, 1 << 20) }
+        if let p = stdinPipe { _ = fcntl(p.fileHandleForWriting.fileDescriptor, 1031 /* F_SETPIPE_SZ */, 1 << 20) }
         let fd = stderrPipe.fileHandleForReading.fileDescriptor
         let thread = Thread { [self] in
             var chunk = [UInt8](repeating: 0, count: 16384)

@@ -39,7 +39,9 @@ public final class RestoreJob {
                               hint: "take backups with pgkeep backup --row-counts")
         }
         // 1. The backup, before anything else.
-        let checked = try input.check { path in try self.localTool("pg_restore", ["--list"] + (path.map { [$0] } ?? [])) }
+        let checked = try input.check { path in
+            try self.endpoint.tool("pg_restore", database: nil, arguments: ["--list"] + (path.map { [$0] } ?? []))
+        }
         onStatus?("checked \(input.path): \(checked)")
         Trace.phase("check backup", since: started)
 
@@ -54,7 +56,7 @@ public final class RestoreJob {
             onStatus?("created database \"\(database)\"")
         }
         do {
-            return try restore(into: created, started: started, checked: checked)
+            return try restore(started: started, checked: checked)
         } catch {
             if created {
                 // It did not exist before: leave the server as it was.
@@ -64,7 +66,7 @@ public final class RestoreJob {
         }
     }
 
-    private func restore(into created: Bool, started: Date, checked: String) throws -> RestoreResult {
+    private func restore(started: Date, checked: String) throws -> RestoreResult {
         var mark = Date()
         let before = try TargetCatalog.userTables(query)
         let conflicts = conflicting(before)
@@ -202,8 +204,13 @@ public final class RestoreJob {
                 }
             }
         }
+        // The script comes from pg_restore's stdout, or straight from the SQL backup
+        // (decompressed here), and goes to psql in one hop.
         var scriptResult: ProcessResult?
-        var feedError: Error?
+        var script: ChildProcess?
+        let feeder = Locked<Error?>(nil)
+        let fed = DispatchSemaphore(value: 0)
+        let from: Int32
         switch source {
         case .file(let input):
             do {
@@ -216,38 +223,40 @@ public final class RestoreJob {
                     _ = try hashChunks(of: fd, path: input.path) { send(filter.process($0)) }
                 }
             } catch {
-                feedError = error
+                feeder.withLock { $0 = error }
             }
+            fed.signal()
+            from = -1
         case .command(let command, let gzip):
-            let script = ChildProcess(command, stdin: gzip == nil ? .null : .pipe, stdout: .pipe)
-            try script.start()
-            let feeder = Locked<Error?>(nil)
-            let fed = DispatchSemaphore(value: 0)
+            let child = ChildProcess(command, stdin: gzip == nil ? .null : .pipe, stdout: .pipe)
+            try child.start()
+            script = child
+            from = child.stdoutDescriptor
             if let gzip {
                 Thread { [self] in
-                    do { try feed(script, from: gzip) } catch { feeder.withLock { $0 = error } }
+                    do { try feed(child, from: gzip) } catch { feeder.withLock { $0 = error } }
                     fed.signal()
                 }.start()
             } else {
                 fed.signal()
             }
-            let from = script.stdoutDescriptor
-            var buffer = [UInt8](repeating: 0, count: 1 << 18)
-            while true {
-                let n = buffer.withUnsafeMutableBytes { read(from, $0.baseAddress, $0.count) }
-                if n > 0 {
-                    send(buffer.withUnsafeBytes { filter.process(UnsafeRawBufferPointer(rebasing: $0[0..<n])) })
-                } else if n < 0 && errno == EINTR {
-                    continue
-                } else {
-                    break
-                }
-            }
-            script.closeStdout()
-            fed.wait()
-            scriptResult = script.wait()
-            feedError = feeder.current
         }
+        var buffer = [UInt8](repeating: 0, count: 1 << 18)
+        while from >= 0 {
+            let n = buffer.withUnsafeMutableBytes { read(from, $0.baseAddress, $0.count) }
+            if n > 0 {
+                send(buffer.withUnsafeBytes { filter.process(UnsafeRawBufferPointer(rebasing: $0[0..<n])) })
+            } else if n < 0 && errno == EINTR {
+                continue
+            } else {
+                break
+            }
+        }
+        script?.closeStdout()
+        fed.wait()
+        scriptResult = script?.wait()
+        // A feeder that failed because psql stopped reading is not the error to report.
+        let feedError = psqlGone ? nil : feeder.current
         send(filter.finish())
         psql.closeStdin()
         tagsDone.wait()
@@ -322,11 +331,6 @@ public final class RestoreJob {
     private var scratchDirectories: [String] = []
 
     deinit { scratchDirectories.forEach(FileSystem.removeTree) }
-
-    /// The backup check runs with this machine's pg_restore, before anything else.
-    private func localTool(_ name: String, _ arguments: [String]) throws -> Command {
-        try endpoint.tool(name, database: nil, arguments: arguments)
-    }
 
     /// Runs `command`, streaming the decompressed `gzip` file into its stdin when given.
     private func runFeeding(_ command: Command, gzip: String?) throws -> ProcessResult {
