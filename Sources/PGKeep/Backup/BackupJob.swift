@@ -10,6 +10,8 @@ public final class BackupJob {
     public var onProgress: ((BackupProgress) -> Void)?
     public var onRecorded: ((BackupRecord) -> Void)?
     public var onFailure: ((String, PGKeepError) -> Void)?
+    /// Called after each prune that `options.prune` asked for.
+    public var onPruned: ((PruneJob.Result) -> Void)?
 
     public init(options: BackupOptions, source: DumpSource) {
         self.options = options
@@ -30,12 +32,15 @@ public final class BackupJob {
         if options.all {
             let preflight = try source.preflight(database: nil)
             let databases = try source.listDatabases()
+            let lock = try DirectoryLock(directory: options.directory)
+            defer { _ = lock }
             for db in databases {
                 do {
                     let p = try source.preflight(database: db)
                     let record = try backupDatabase(db, preflight: p)
                     summary.records.append(record)
                     onRecorded?(record)
+                    try pruneAfter(record)
                 } catch let error as PGKeepError {
                     summary.failures.append((db, error))
                     onFailure?(db, error)
@@ -45,17 +50,32 @@ public final class BackupJob {
                 let record = try backupGlobals(preflight: preflight)
                 summary.records.append(record)
                 onRecorded?(record)
+                try pruneAfter(record)
             } catch let error as PGKeepError {
                 summary.failures.append((BackupName.globalsDatabase, error))
                 onFailure?(BackupName.globalsDatabase, error)
             }
         } else {
             let preflight = try source.preflight(database: options.database)
+            let lock = try DirectoryLock(directory: options.directory)
+            defer { _ = lock }
             let record = try backupDatabase(preflight.server.database, preflight: preflight)
             summary.records.append(record)
             onRecorded?(record)
+            try pruneAfter(record)
         }
         return summary
+    }
+
+    /// With `options.prune`: prunes the database of a backup that was just recorded (and so
+    /// verified). A failed backup never gets here.
+    private func pruneAfter(_ record: BackupRecord) throws {
+        guard let policy = options.prune else { return }
+        var job = PruneJob(directory: options.directory,
+                           database: record.manifest.format == .globals ? BackupName.globalsDatabase : record.manifest.database,
+                           policy: policy)
+        job.lockHeld = true
+        onPruned?(try job.run())
     }
 
     /// pg_dump's options for the chosen format (no connection details: those are the source's).
@@ -249,16 +269,28 @@ public final class BackupJob {
     }
 
     /// Renames the verified data into place under the first free name (adding -1, -2, ... within
-    /// the same second), then writes the manifest beside it, then fsyncs the folder. Until the
-    /// manifest is in place the data file is not a backup, and it is removed if anything fails.
+    /// the same second), then the manifest beside it, then fsyncs the folder. The manifest is
+    /// written to a temporary file first, so that a crash between the two renames leaves a marker
+    /// by which prune knows the data file as pgkeep's leftover. Until the manifest is in place the
+    /// data file is not a backup, and it is removed if anything fails.
     private func commit(temp: String, name: BackupName, folder: String, manifest: Manifest) throws -> BackupRecord {
         var final = name
+        var manifest = manifest
         var dataPath = ""
+        var manifestTemp = ""
+        var manifestToken: Int?
+        defer { if let manifestToken { Cancellation.shared.unregister(manifestToken) } }
         while true {
             dataPath = (folder as NSString).appendingPathComponent(final.fileName)
             let manifestPath = (folder as NSString).appendingPathComponent(final.manifestName)
-            if !FileManager.default.fileExists(atPath: manifestPath), try FileSystem.moveNoReplace(temp, to: dataPath) {
-                break
+            if !FileManager.default.fileExists(atPath: manifestPath) && !FileManager.default.fileExists(atPath: dataPath) {
+                manifest.file = final.fileName
+                manifestTemp = temporaryPath(in: folder, for: final) + BackupName.manifestSuffix
+                if let manifestToken { Cancellation.shared.unregister(manifestToken) }
+                manifestToken = Cancellation.shared.register(path: manifestTemp)
+                try FileSystem.writePrivateFile(manifestTemp, data: try manifest.encoded())
+                if try FileSystem.moveNoReplace(temp, to: dataPath) { break }
+                FileSystem.removeTree(manifestTemp)
             }
             final.sequence += 1
             if final.sequence > 1000 {
@@ -268,13 +300,7 @@ public final class BackupJob {
         let dataToken = Cancellation.shared.register(path: dataPath)
         defer { Cancellation.shared.unregister(dataToken) }
         do {
-            var manifest = manifest
-            manifest.file = final.fileName
             let manifestPath = (folder as NSString).appendingPathComponent(final.manifestName)
-            let manifestTemp = temporaryPath(in: folder, for: final) + BackupName.manifestSuffix
-            let manifestToken = Cancellation.shared.register(path: manifestTemp)
-            defer { Cancellation.shared.unregister(manifestToken); FileSystem.removeTree(manifestTemp) }
-            try FileSystem.writePrivateFile(manifestTemp, data: try manifest.encoded())
             guard try FileSystem.moveNoReplace(manifestTemp, to: manifestPath) else {
                 throw PGKeepError(.backup, "\(manifestPath) appeared while the backup was written; not overwriting it")
             }
@@ -282,6 +308,7 @@ public final class BackupJob {
             return BackupRecord(path: dataPath, manifestPath: manifestPath, manifest: manifest)
         } catch {
             FileSystem.removeTree(dataPath)
+            FileSystem.removeTree(manifestTemp)
             throw error
         }
     }

@@ -36,6 +36,8 @@ public struct BackupOptions: Sendable {
     public var filters = DumpFilters()
     /// Record exact per-table row counts, taken in pg_dump's snapshot, in the manifest.
     public var rowCounts = false
+    /// After a verified backup, prune that database with this policy.
+    public var prune: RetentionPolicy?
     /// Compression threads.
     public var workers = ProcessInfo.processInfo.activeProcessorCount
 
@@ -60,6 +62,7 @@ public struct BackupOptions: Sendable {
         if filters.schemaOnly && filters.dataOnly {
             throw PGKeepError(.usage, "--schema-only and --data-only cannot be used together")
         }
+        try prune?.validate()
         if all && (!filters.tables.isEmpty || !filters.schemas.isEmpty) {
             throw PGKeepError(.usage, "--table and --schema select objects of one database; they cannot be used with --all")
         }

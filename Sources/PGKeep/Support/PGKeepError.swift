@@ -11,6 +11,8 @@ public struct PGKeepError: Error, CustomStringConvertible, Sendable {
         case preflight
         /// The dump, the write, or the verification of a backup failed.
         case backup
+        /// Another pgkeep run holds the backup directory.
+        case locked
         /// Stopped by SIGINT or SIGTERM.
         case interrupted(signal: Int32)
     }
@@ -35,6 +37,7 @@ public struct PGKeepError: Error, CustomStringConvertible, Sendable {
         case .usage: return ExitCodes.usage
         case .preflight: return ExitCodes.preflight
         case .backup: return ExitCodes.failure
+        case .locked: return ExitCodes.locked
         case .interrupted(let signal): return 128 + signal
         }
     }
@@ -57,6 +60,8 @@ public enum ExitCodes {
     public static let failure: Int32 = 1
     /// Connection or another preflight check failed before any file was created.
     public static let preflight: Int32 = 3
+    /// Another pgkeep run holds the backup directory; nothing was done (EX_TEMPFAIL).
+    public static let locked: Int32 = 75
     /// Invalid command line (the same code swift-argument-parser uses, EX_USAGE).
     public static let usage: Int32 = 64
 }

@@ -41,6 +41,11 @@ extension PGKeepCommand {
         @Option(help: "A label stored in the manifest.")
         var label: String?
 
+        /// Prune this database after a verified backup.
+        @Flag(help: "After a verified backup, prune its database with the --keep-* policy (a failed backup never prunes).")
+        var prune = false
+        @OptionGroup var policy: PolicyOptions
+
         /// Exact row counts in the manifest, for restore --verify.
         @Flag(name: .customLong("row-counts"), help: "Record exact per-table row counts, taken in pg_dump's snapshot, in the manifest.")
         var rowCounts = false
@@ -86,6 +91,7 @@ extension PGKeepCommand {
                 options.all = all
                 options.workers = threads ?? ProcessInfo.processInfo.activeProcessorCount
                 options.rowCounts = rowCounts
+                options.prune = prune ? policy.policy : nil
                 options.filters.tables = tables
                 options.filters.excludeTables = excludeTables
                 options.filters.schemas = schemas
@@ -108,6 +114,11 @@ extension PGKeepCommand {
                 job.onProgress = reporter.progress
                 job.onRecorded = reporter.recorded
                 job.onFailure = reporter.failed
+                job.onPruned = { r in
+                    if !output.quiet && !output.json {
+                        printStderr("pgkeep: pruned: kept \(r.items.count - r.deleted), deleted \(r.deleted)")
+                    }
+                }
                 let summary = try job.run()
                 reporter.finish(summary)
                 if !summary.failures.isEmpty {

@@ -1,0 +1,128 @@
+import Foundation
+
+/// Applies a retention policy to a backup directory, each database on its own.
+///
+/// Deleting a backup first renames its manifest to `.pgkeep-deleting-<name>` (and fsyncs the
+/// folder), then removes the data, then that tombstone: a crash in between never leaves a manifest
+/// that points at a missing file; it leaves data that the tombstone marks as pgkeep's leftover,
+/// never counted and removed by the next run. Temporary files are removed only when older than
+/// `safeAge`, and only while this run holds the directory lock, so nothing in progress is touched.
+/// Files pgkeep cannot show it made (no manifest, no marker) are never deleted.
+public struct PruneJob {
+    public var directory: String
+    public var database: String?
+    public var policy: RetentionPolicy
+    public var dryRun = false
+    public var now = Date()
+    public var safeAge: TimeInterval = 3600
+    /// Set when the caller (backup --prune) already holds the directory lock.
+    public var lockHeld = false
+
+    public init(directory: String, database: String? = nil, policy: RetentionPolicy) {
+        self.directory = directory
+        self.database = database
+        self.policy = policy
+    }
+
+    /// One backup and what the policy decided.
+    public struct Item: Sendable {
+        public var entry: BackupCatalog.Entry
+        public var decision: RetentionDecision
+    }
+
+    public struct Result: Sendable {
+        public var items: [Item] = []
+        public var leftovers: [String] = []
+        public var temporary: [String] = []
+        public var broken: [String] = []
+        /// Manifest-less files with pgkeep names and no marker: reported, never deleted.
+        public var orphans: [String] = []
+        public var dryRun = false
+        public var deleted: Int { items.filter { !$0.decision.keep }.count }
+    }
+
+    /// Decisions only, nothing deleted (for `list` and `--dry-run`).
+    public func plan(_ scan: CatalogScan) -> [Item] {
+        let groups = Dictionary(grouping: scan.backups, by: \.group)
+        var items: [Item] = []
+        for (_, entries) in groups {
+            let decisions = policy.apply(entries.map { RetentionItem(id: $0.manifestPath, time: $0.name.time, pinned: $0.manifest.pinned) })
+            items += entries.map { Item(entry: $0, decision: decisions[$0.manifestPath]!) }
+        }
+        // By database, then newest first.
+        return items.sorted { a, b in
+            if a.entry.group != b.entry.group { return a.entry.group < b.entry.group }
+            return (a.entry.name.time, a.entry.name.sequence) > (b.entry.name.time, b.entry.name.sequence)
+        }
+    }
+
+    public func run() throws -> Result {
+        try policy.validate()
+        var st = stat()
+        guard lstat(directory, &st) == 0 else { throw PGKeepError(.usage, "\(directory) does not exist") }
+        let lock = dryRun || lockHeld ? nil : try DirectoryLock(directory: directory)
+        defer { _ = lock }
+        let scan = try CatalogScan.scan(directory, database: database)
+        var result = Result(items: plan(scan), broken: scan.broken, dryRun: dryRun)
+        let old: (String) -> Bool = { path in
+            var s = stat()
+            guard lstat(path, &s) == 0 else { return false }
+            return now.timeIntervalSince1970 - Double(s.st_mtim.tv_sec) > safeAge
+        }
+        result.leftovers = scan.leftovers
+        result.temporary = scan.temporary.filter { old($0) || ($0 as NSString).lastPathComponent.hasPrefix(CatalogScan.tombstonePrefix) }
+        result.orphans = scan.orphans
+        guard !dryRun else { return result }
+
+        var touched = Set<String>()
+        for item in result.items where !item.decision.keep {
+            try delete(item.entry)
+            touched.insert((item.entry.manifestPath as NSString).deletingLastPathComponent)
+        }
+        for path in result.leftovers + result.temporary {
+            FileSystem.removeTree(path)
+            touched.insert((path as NSString).deletingLastPathComponent)
+        }
+        for folder in touched { try? FileSystem.syncPath(folder) }
+        return result
+    }
+
+    /// Manifest to tombstone, fsync, data, tombstone.
+    private func delete(_ entry: BackupCatalog.Entry) throws {
+        let folder = (entry.manifestPath as NSString).deletingLastPathComponent
+        let tombstone = (folder as NSString).appendingPathComponent(CatalogScan.tombstonePrefix + (entry.manifestPath as NSString).lastPathComponent)
+        if rename(entry.manifestPath, tombstone) != 0 {
+            throw PGKeepError(.backup, "cannot delete \(entry.manifestPath): \(errnoText())")
+        }
+        try FileSystem.syncPath(folder)
+        FileSystem.removeTree(entry.dataPath)
+        _ = unlink(tombstone)
+    }
+}
+
+/// Marks a backup as exempt from pruning (or not), in its manifest.
+public enum Pinning {
+    /// `path` is a backup's data file, directory or manifest.
+    public static func set(_ given: String, pinned: Bool) throws -> String {
+        let path = URL(fileURLWithPath: given).standardizedFileURL.path
+        let manifestPath = path.hasSuffix(BackupName.manifestSuffix) ? path : path + BackupName.manifestSuffix
+        guard FileManager.default.fileExists(atPath: manifestPath) else {
+            throw PGKeepError(.usage, "\(path) is not a pgkeep backup (no \(manifestPath))")
+        }
+        let folder = (manifestPath as NSString).deletingLastPathComponent
+        let lock = try DirectoryLock(directory: (folder as NSString).deletingLastPathComponent)
+        defer { _ = lock }
+        var manifest = try Manifest.load(path: manifestPath)
+        manifest.pinned = pinned
+        // Written beside it and renamed over it: the manifest is never half-written.
+        let temp = (folder as NSString).appendingPathComponent(".pgkeep-tmp-\(getpid())-pin-\((manifestPath as NSString).lastPathComponent)")
+        try FileSystem.writePrivateFile(temp, data: try manifest.encoded())
+        guard rename(temp, manifestPath) == 0 else {
+            let e = errnoText()
+            FileSystem.removeTree(temp)
+            throw PGKeepError(.backup, "cannot update \(manifestPath): \(e)")
+        }
+        try FileSystem.syncPath(folder)
+        return manifestPath
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+
+/// How many backups to keep per period, borg's prune semantics: rules apply finest first (last,
+/// hourly, daily, weekly, monthly, yearly); for each, walking the backups newest first, only the
+/// newest backup of each period is a candidate; one already kept by an earlier rule uses up the
+/// period without counting; a rule stops after N. A rule with N > 0 that kept fewer than N also
+/// keeps the oldest backup. The newest backup is always kept; pinned backups are never deleted and
+/// do not count. Periods are UTC; weeks are ISO 8601 (`%G-%V`). -1 means unlimited.
+public struct RetentionPolicy: Sendable, Equatable {
+    public var last = 0
+    public var hourly = 0
+    public var daily = 7
+    public var weekly = 4
+    public var monthly = 6
+    public var yearly = 0
+
+    public init() {}
+
+    public init(last: Int = 0, hourly: Int = 0, daily: Int = 0, weekly: Int = 0, monthly: Int = 0, yearly: Int = 0) {
+        (self.last, self.hourly, self.daily, self.weekly, self.monthly, self.yearly) = (last, hourly, daily, weekly, monthly, yearly)
+    }
+
+    /// The rules in the order they apply.
+    public var rules: [(rule: Rule, count: Int)] {
+        [(.last, last), (.hourly, hourly), (.daily, daily), (.weekly, weekly), (.monthly, monthly), (.yearly, yearly)]
+    }
+
+    public func validate() throws {
+        for (rule, n) in rules where n < -1 {
+            throw PGKeepError(.usage, "--keep-\(rule.rawValue) must be -1 (unlimited), 0 or more (got \(n))")
+        }
+        if rules.allSatisfy({ $0.count == 0 }) {
+            throw PGKeepError(.usage, "every --keep-* count is 0: that policy would delete all but the newest backup; refusing",
+                              hint: "the defaults are --keep-daily 7 --keep-weekly 4 --keep-monthly 6")
+        }
+    }
+
+    public var description: String {
+        rules.filter { $0.count != 0 }.map { "\($0.rule.rawValue) \($0.count < 0 ? "unlimited" : String($0.count))" }.joined(separator: ", ")
+    }
+
+    /// A retention rule and the period it groups backups by.
+    public enum Rule: String, Sendable, CaseIterable {
+        case last, hourly, daily, weekly, monthly, yearly
+
+        /// The period key of `date` (UTC).
+        func period(_ date: Date, index: Int) -> String {
+            var t = time_t(floor(date.timeIntervalSince1970))
+            var p = tm()
+            gmtime_r(&t, &p)
+            let y = Int(p.tm_year) + 1900, m = Int(p.tm_mon) + 1, d = Int(p.tm_mday), h = Int(p.tm_hour)
+            switch self {
+            case .last: return "#\(index)"
+            case .hourly: return String(format: "%04d-%02d-%02d %02d", y, m, d, h)
+            case .daily: return String(format: "%04d-%02d-%02d", y, m, d)
+            case .weekly:
+                var buf = [CChar](repeating: 0, count: 16)
+                strftime(&buf, buf.count, "%G-%V", &p)
+                return String(cString: buf)
+            case .monthly: return String(format: "%04d-%02d", y, m)
+            case .yearly: return String(format: "%04d", y)
+            }
+        }
+    }
+}
+
+/// One backup as the policy sees it.
+public struct RetentionItem: Sendable, Equatable {
+    public var id: String
+    public var time: Date
+    public var pinned: Bool
+
+    public init(id: String, time: Date, pinned: Bool = false) {
+        self.id = id
+        self.time = time
+        self.pinned = pinned
+    }
+}
+
+/// What the policy decided for one backup, and why.
+public struct RetentionDecision: Sendable, Equatable {
+    public var keep: Bool
+    /// E.g. ["daily 3/7"], ["pinned"], ["newest"], ["monthly 6/6 (oldest)"]; empty when deleted.
+    public var reasons: [String]
+}
+
+extension RetentionPolicy {
+    /// Decides every item. Pure: the same items in any order give the same decisions.
+    public func apply(_ items: [RetentionItem]) -> [String: RetentionDecision] {
+        var decisions: [String: RetentionDecision] = [:]
+        // Newest first; ties broken by id so that input order never matters.
+        let sorted = items.sorted { ($0.time, $0.id) > ($1.time, $1.id) }
+        let candidates = sorted.filter { !$0.pinned }
+        var keptBy: [String: String] = [:]
+        for (rule, n) in rules where n != 0 {
+            var last: String?
+            var kept = 0
+            var current: RetentionItem?
+            for (index, item) in candidates.enumerated() {
+                current = item
+                let period = rule.period(item.time, index: index)
+                guard period != last else { continue }
+                last = period
+                guard keptBy[item.id] == nil else { continue }
+                kept += 1
+                keptBy[item.id] = "\(rule.rawValue) \(kept)" + (n > 0 ? "/\(n)" : "")
+                if n > 0 && kept == n { break }
+            }
+            if n > 0, kept < n, let oldest = current, keptBy[oldest.id] == nil {
+                kept += 1
+                keptBy[oldest.id] = "\(rule.rawValue) \(kept)/\(n) (oldest)"
+            }
+        }
+        if let newest = candidates.first, keptBy[newest.id] == nil { keptBy[newest.id] = "newest" }
+        for item in sorted {
+            if item.pinned {
+                decisions[item.id] = RetentionDecision(keep: true, reasons: ["pinned"])
+            } else if let reason = keptBy[item.id] {
+                decisions[item.id] = RetentionDecision(keep: true, reasons: [reason])
+            } else {
+                decisions[item.id] = RetentionDecision(keep: false, reasons: [])
+            }
+        }
+        return decisions
+    }
+}

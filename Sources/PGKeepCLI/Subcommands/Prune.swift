@@ -1,0 +1,110 @@
+import ArgumentParser
+import Foundation
+import PGKeep
+
+extension PGKeepCommand {
+    /// `pgkeep prune`: delete the backups the retention policy does not keep.
+    struct Prune: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete backups the retention policy does not keep (default: 7 daily, 4 weekly, 6 monthly).",
+            discussion: "Only backups with a manifest count; files pgkeep did not make are never touched. Each database is pruned on its own; pinned backups are kept.")
+
+        @Option(name: .customLong("dir"), help: ArgumentHelp("Backup directory (default: PGKEEP_DIR).", valueName: "dir"))
+        var directory: String?
+        @Option(help: ArgumentHelp("Prune only this database.", valueName: "name"))
+        var database: String?
+        @OptionGroup var policy: PolicyOptions
+        @Flag(name: .customLong("dry-run"), help: "Show what would be deleted; delete nothing.")
+        var dryRun = false
+        @OptionGroup var output: OutputOptions
+
+        func run() throws {
+            try reportingErrors {
+                guard let dir = directory ?? ProcessInfo.processInfo.environment["PGKEEP_DIR"] else {
+                    throw PGKeepError(.usage, "--dir is required (or set PGKEEP_DIR)")
+                }
+                var job = PruneJob(directory: dir, database: database, policy: policy.policy)
+                job.dryRun = dryRun
+                let result = try job.run()
+                report(result)
+            }
+        }
+
+        func report(_ r: PruneJob.Result) {
+            let kept = r.items.count - r.deleted
+            if output.json {
+                RetentionReport.printJSON([
+                    "candidates": r.items.map(RetentionReport.row),
+                    "summary": ["kept": kept, "deleted": r.deleted, "dry_run": r.dryRun, "policy": policy.policy.description,
+                                "leftovers_removed": r.leftovers, "temporary_removed": r.temporary, "broken_manifests": r.broken,
+                                "unmanaged_files": r.orphans],
+                ])
+                return
+            }
+            for path in r.broken { printStderr("pgkeep: warning: \(path) has no readable data file beside it; it is not counted as a backup") }
+            for path in r.orphans { printStderr("pgkeep: note: \(path) has no manifest: not a backup, not counted, left alone") }
+            guard !output.quiet else { return }
+            let verb = r.dryRun ? "would delete" : "deleted"
+            RetentionReport.printTable(["DATABASE", "TIME", "FORMAT", "SIZE", "ACTION", "KEPT BY"],
+                                       r.items.map { RetentionReport.cells($0, keepWord: "keep", deleteWord: verb) })
+            let extra = r.leftovers.count + r.temporary.count
+            printStderr("pgkeep: \(r.dryRun ? "dry run: " : "")kept \(kept), \(verb) \(r.deleted) (policy: \(policy.policy.description))"
+                        + (extra > 0 ? "; \(r.dryRun ? "would remove" : "removed") \(extra) leftover and temporary files" : ""))
+        }
+    }
+
+    /// `pgkeep list`: the backups in a directory, newest first, and what keeps each one.
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List backups, newest first, with the retention rule that keeps each one.")
+
+        @Option(name: .customLong("dir"), help: ArgumentHelp("Backup directory (default: PGKEEP_DIR).", valueName: "dir"))
+        var directory: String?
+        @Option(help: ArgumentHelp("Only this database.", valueName: "name"))
+        var database: String?
+        @OptionGroup var policy: PolicyOptions
+        @Flag(help: "Print JSON on stdout.")
+        var json = false
+
+        func run() throws {
+            try reportingErrors {
+                guard let dir = directory ?? ProcessInfo.processInfo.environment["PGKEEP_DIR"] else {
+                    throw PGKeepError(.usage, "--dir is required (or set PGKEEP_DIR)")
+                }
+                let scan = try CatalogScan.scan(dir, database: database)
+                let items = PruneJob(directory: dir, database: database, policy: policy.policy).plan(scan)
+                if json {
+                    RetentionReport.printJSON(["backups": items.map(RetentionReport.row), "leftovers": scan.leftovers, "unmanaged_files": scan.orphans,
+                                               "broken_manifests": scan.broken, "policy": policy.policy.description])
+                    return
+                }
+                RetentionReport.printTable(["DATABASE", "TIME", "FORMAT", "SIZE", "LABEL", "PINNED", "KEPT BY"], items.map { item in
+                    let m = item.entry.manifest
+                    return [m.database, BackupName.isoString(item.entry.name.time), m.format.rawValue, BackupReporter.size(m.size),
+                            m.label ?? "", m.pinned ? "yes" : "", item.decision.keep ? item.decision.reasons.joined(separator: ", ") : "(prune would delete)"]
+                })
+                for path in scan.leftovers { printStderr("pgkeep: leftover of an interrupted run (not a backup; prune removes it): \(path)") }
+                for path in scan.orphans { printStderr("pgkeep: note: \(path) has no manifest: not a backup, left alone") }
+                for path in scan.broken { printStderr("pgkeep: warning: manifest without a readable data file: \(path)") }
+            }
+        }
+    }
+
+    /// `pgkeep pin` / `pgkeep unpin`.
+    struct Pin: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Exempt a backup from pruning (recorded in its manifest).")
+        @Argument(help: ArgumentHelp("The backup's file, directory or manifest.", valueName: "backup"))
+        var backups: [String]
+        func run() throws {
+            try reportingErrors { for b in backups { printStderr("pgkeep: pinned \(try Pinning.set(b, pinned: true))") } }
+        }
+    }
+
+    struct Unpin: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Let the retention policy prune a pinned backup again.")
+        @Argument(help: ArgumentHelp("The backup's file, directory or manifest.", valueName: "backup"))
+        var backups: [String]
+        func run() throws {
+            try reportingErrors { for b in backups { printStderr("pgkeep: unpinned \(try Pinning.set(b, pinned: false))") } }
+        }
+    }
+}
