@@ -13,19 +13,23 @@
 #   pgkeep restore X.sql.gz        vs  gunzip -c | psql --single-transaction
 #   pgkeep restore X.dump.gz       vs  gunzip -c | pg_restore --single-transaction
 #   pgkeep restore --jobs 2        vs  pg_restore -j 2 on the decompressed archive
-# Timings are for information; no test asserts a time.
+# and, on generated backup directories of 10,000 and 100,000 backups (manifests and empty data
+# files: 10 databases, hourly backups), pgkeep list and pgkeep prune --dry-run.
+# Timings are for information; no test asserts a time. --sizes "" skips the database part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 runs=5
 sizes="20 50"
 keep=0
+history="10000 100000"
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs=$2; shift 2 ;;
     --sizes) sizes=$2; shift 2 ;;
     --keep) keep=1; shift ;;
-    *) echo "usage: bench.sh [--runs N] [--sizes \"20 50\"] [--keep]" >&2; exit 2 ;;
+    --history) history=$2; shift 2 ;;
+    *) echo "usage: bench.sh [--runs N] [--sizes \"20 50\"] [--history \"10000 100000\"] [--keep]" >&2; exit 2 ;;
   esac
 done
 
@@ -142,4 +146,42 @@ for size in $sizes; do
   unset rt
   dropdb "$db"
   unset times sizes_b
+done
+
+# list and prune on large generated directories.
+for n in $history; do
+  hdir="$work/history-$n"
+  python3 - "$hdir" "$n" <<'PY'
+import json, os, sys, datetime
+root, n = sys.argv[1], int(sys.argv[2])
+per = n // 10
+end = datetime.datetime(2026, 4, 2, 2, 0, 0, tzinfo=datetime.timezone.utc)
+for d in range(10):
+    db = f"db{d}"
+    folder = os.path.join(root, db)
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    for i in range(per):
+        t = end - datetime.timedelta(hours=i)
+        name = f"{db}_{t.strftime('%Y-%m-%dT%H%M%SZ')}.dump.gz"
+        open(os.path.join(folder, name), "wb").close()
+        m = {"compression": {"algorithm": "gzip", "applied_by": "pgkeep", "level": 6}, "database": db,
+             "duration_seconds": 1.5, "file": name, "finished_at": t.strftime('%Y-%m-%dT%H:%M:%SZ'), "format": "custom",
+             "manifest_version": 1, "pg_dump_options": ["--format=custom", "--compress=0"], "pg_dump_version": "15.18",
+             "pgkeep_version": "0.1.0", "pinned": i % 997 == 0, "server_version": "15.18", "server_version_num": 150018,
+             "sha256": "0" * 64, "size": 123456, "source": f"postgresql://u@h/{db}", "started_at": t.strftime('%Y-%m-%dT%H:%M:%SZ'),
+             "tool": "pgkeep", "uncompressed_size": 999999,
+             "verification": {"gzip_complete": True, "pg_restore_list": True, "sha256_reread": True, "toc_entries": 200,
+                              "verified_at": t.strftime('%Y-%m-%dT%H:%M:%SZ')}}
+        with open(os.path.join(folder, name + ".manifest.json"), "w") as f:
+            json.dump(m, f, indent=2, sort_keys=True)
+PY
+  sync
+  lt=(); pt=()
+  for i in 1 2 3; do
+    t0=$(now); "$pgkeep" list --dir "$hdir" --json > /dev/null; t1=$(now); lt+=("$(echo "$t1 - $t0" | bc)")
+    t0=$(now); "$pgkeep" prune --dir "$hdir" --dry-run --json > /dev/null; t1=$(now); pt+=("$(echo "$t1 - $t0" | bc)")
+  done
+  printf '== %s backups: list %.2f s, prune --dry-run %.2f s (median of 3) [goal < 2 s at 100,000]\n' "$n" \
+    "$(printf '%s\n' "${lt[@]}" | median)" "$(printf '%s\n' "${pt[@]}" | median)"
+  rm -rf "$hdir"
 done

@@ -25,14 +25,14 @@ final class BackupReporter: @unchecked Sendable {
         lastDraw = now
         let rate = p.elapsed > 0 ? Double(p.bytesDumped) / p.elapsed : 0
         let line = "\r\u{1B}[2K\(p.database): \(Self.size(p.bytesDumped)) dumped, \(Self.size(p.bytesWritten)) written, \(Self.size(Int64(rate)))/s"
-        FileHandle.standardError.write(Data(line.utf8))
+        Console.err(line)
         lineShown = true
     }
 
     private func clearLine() {
         lock.lock(); defer { lock.unlock() }
         if lineShown {
-            FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8))
+            Console.err("\r\u{1B}[2K")
             lineShown = false
         }
     }
@@ -64,8 +64,7 @@ final class BackupReporter: @unchecked Sendable {
         let failures: [[String: Any]] = summary.failures.map { ["database": $0.database, "error": Redaction.shared.apply($0.error.message)] }
         let object: [String: Any] = ["backups": backups, "failures": failures, "ok": summary.failures.isEmpty]
         if let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) {
-            FileHandle.standardOutput.write(data)
-            FileHandle.standardOutput.write(Data("\n".utf8))
+            Console.write(STDOUT_FILENO, data + Data("\n".utf8))
         }
     }
 

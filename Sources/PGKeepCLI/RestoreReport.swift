@@ -16,7 +16,7 @@ struct RestoreReport {
                            "mismatches": r.mismatches.map { ["table": $0.table, "expected": $0.expected, "found": $0.found as Any] }],
             ]
             if let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) {
-                FileHandle.standardOutput.write(data + Data("\n".utf8))
+                Console.write(STDOUT_FILENO, data + Data("\n".utf8))
             }
         }
         for m in r.mismatches {

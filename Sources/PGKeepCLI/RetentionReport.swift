@@ -3,17 +3,86 @@ import PGKeep
 
 /// Tables and JSON for `prune` and `list`.
 enum RetentionReport {
-    static func row(_ item: PruneJob.Item) -> [String: Any] {
-        let m = item.entry.manifest
-        return ["database": m.database, "path": item.entry.dataPath, "time": BackupName.isoString(item.entry.name.time),
-                "format": m.format.rawValue, "size": m.size, "label": m.label as Any, "pinned": m.pinned,
-                "action": item.decision.keep ? "keep" : "delete", "reasons": item.decision.reasons]
+    /// One backup in JSON output.
+    struct Row: Encodable {
+        var database: String
+        var path: String
+        var time: String
+        var format: String
+        var size: Int64
+        var label: String?
+        var pinned: Bool
+        var action: String
+        var reasons: [String]
+
+        init(_ item: PruneJob.Item) {
+            let m = item.entry.manifest
+            database = m.database
+            path = item.entry.dataPath
+            time = BackupName.isoString(item.entry.name.time)
+            format = m.format.rawValue
+            size = m.size
+            label = m.label
+            pinned = m.pinned
+            action = item.decision.keep ? "keep" : "delete"
+            reasons = item.decision.reasons
+        }
+
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(database, forKey: .database); try c.encode(path, forKey: .path); try c.encode(time, forKey: .time)
+            try c.encode(format, forKey: .format); try c.encode(size, forKey: .size); try c.encode(label, forKey: .label)
+            try c.encode(pinned, forKey: .pinned); try c.encode(action, forKey: .action); try c.encode(reasons, forKey: .reasons)
+        }
+
+        enum CodingKeys: String, CodingKey { case database, path, time, format, size, label, pinned, action, reasons }
     }
 
-    static func printJSON(_ object: [String: Any]) {
-        if let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) {
-            FileHandle.standardOutput.write(data + Data("\n".utf8))
+    /// Writes `{"<rowsKey>": [rows...], <rest of `tail`>}`: the rows by hand (JSONEncoder takes
+    /// longer than the whole scan for 100,000 backups), the small rest through JSONEncoder.
+    static func printJSON<T: Encodable>(rowsKey: String, rows: [Row], tail: T) {
+        var out = "{\n  \(quote(rowsKey)): [\n"
+        out.reserveCapacity(rows.count * 260)
+        for (i, r) in rows.enumerated() {
+            out += "    {\"action\": \(quote(r.action)), \"database\": \(quote(r.database)), \"format\": \(quote(r.format)), "
+            out += "\"label\": \(r.label.map(quote) ?? "null"), \"path\": \(quote(r.path)), \"pinned\": \(r.pinned), "
+            out += "\"reasons\": [\(r.reasons.map(quote).joined(separator: ", "))], \"size\": \(r.size), \"time\": \(quote(r.time))}"
+            out += i == rows.count - 1 ? "\n" : ",\n"
         }
+        out += "  ]"
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        if let data = try? encoder.encode(tail), var rest = String(data: data, encoding: .utf8) {
+            // Splice the other keys in after the rows: "{ ... }" minus its braces.
+            rest = String(rest.dropFirst().dropLast()).trimmingCharacters(in: .whitespacesAndNewlines)
+            if !rest.isEmpty { out += ",\n  " + rest.replacingOccurrences(of: "\n", with: "\n") }
+        }
+        out += "\n}\n"
+        Console.out(out)
+    }
+
+    /// A JSON string literal.
+    static func quote(_ s: String) -> String {
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5c }) { return "\"" + s + "\"" }
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out + "\""
+    }
+
+    static func printJSON<T: Encodable>(_ value: T) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        if let data = try? encoder.encode(value) { Console.write(STDOUT_FILENO, data + Data("\n".utf8)) }
     }
 
     /// An aligned table on stdout.

@@ -38,9 +38,9 @@ func reportingErrors(_ body: () throws -> Void) throws {
 }
 
 func printError(_ error: PGKeepError) {
-    FileHandle.standardError.write(Data(("pgkeep: error: " + Redaction.shared.apply(error.description) + "\n").utf8))
+    Console.err(("pgkeep: error: " + Redaction.shared.apply(error.description) + "\n"))
 }
 
 func printStderr(_ line: String) {
-    FileHandle.standardError.write(Data((Redaction.shared.apply(line) + "\n").utf8))
+    Console.err((Redaction.shared.apply(line) + "\n"))
 }

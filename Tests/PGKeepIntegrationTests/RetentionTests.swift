@@ -132,6 +132,11 @@ struct RetentionTests {
         #expect(lines.count == 11)
         #expect(lines[1].contains("2026-04-02T02:00:00Z") && lines[1].contains("daily 1/7"))
         #expect(run.stdout.contains("(prune would delete)"))
+        // A reader that goes away early (| head) ends the output quietly, without a crash.
+        for args in ["list --dir '\(dir)' --json", "list --dir '\(dir)'"] {
+            let piped = try TestServer.run("/bin/bash", ["-c", "'\(TestServer.binary)' \(args) | head -c 10 > /dev/null; echo ${PIPESTATUS[0]}"])
+            #expect(piped.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "\(args): \(piped.stderr)")
+        }
     }
 
     @Test func backupPrunesOnlyAfterItSucceeded() throws {

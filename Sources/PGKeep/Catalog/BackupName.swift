@@ -83,19 +83,27 @@ public struct BackupName: Sendable, Equatable {
 
     /// `2026-04-02T020000Z`.
     public static func timestampString(_ date: Date) -> String {
-        var t = time_t(floor(date.timeIntervalSince1970))
-        var parts = tm()
-        gmtime_r(&t, &parts)
-        return String(format: "%04d-%02d-%02dT%02d%02d%02dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
-                      Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
+        let c = utc(date)
+        return pad(c.year, 4) + "-" + pad(c.month, 2) + "-" + pad(c.day, 2) + "T" + pad(c.hour, 2) + pad(c.minute, 2) + pad(c.second, 2) + "Z"
     }
 
     /// ISO 8601 with separators, for manifests and output: `2026-04-02T02:00:00Z`.
     public static func isoString(_ date: Date) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime]
-        f.timeZone = TimeZone(identifier: "UTC")
-        return f.string(from: date)
+        let c = utc(date)
+        return pad(c.year, 4) + "-" + pad(c.month, 2) + "-" + pad(c.day, 2) + "T" + pad(c.hour, 2) + ":" + pad(c.minute, 2) + ":" + pad(c.second, 2) + "Z"
+    }
+
+    /// UTC calendar fields of a time (whole seconds).
+    static func utc(_ date: Date) -> (year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int) {
+        var t = time_t(floor(date.timeIntervalSince1970))
+        var p = tm()
+        gmtime_r(&t, &p)
+        return (Int(p.tm_year) + 1900, Int(p.tm_mon) + 1, Int(p.tm_mday), Int(p.tm_hour), Int(p.tm_min), Int(p.tm_sec))
+    }
+
+    private static func pad(_ n: Int, _ width: Int) -> String {
+        let s = String(n)
+        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
     }
 
     public var folder: String { format == .globals ? BackupName.globalsDatabase : BackupName.folderName(for: database) }
@@ -110,30 +118,66 @@ public struct BackupName: Sendable, Equatable {
     /// The manifest beside it: the data name plus `.manifest.json`.
     public var manifestName: String { fileName + BackupName.manifestSuffix }
 
-    /// Parses a data file name made by pgkeep; nil for anything else.
+    static let extensions: [(String, BackupFormat, Bool)] = [
+        (".globals.sql.gz", .globals, true), (".globals.sql", .globals, false), (".dump.gz", .custom, true),
+        (".sql.gz", .plain, true), (".dump", .custom, false), (".sql", .plain, false), (".dir", .directory, true),
+    ]
+
+    /// Parses a data file name made by pgkeep; nil for anything else. (Hand-written: it runs once
+    /// per file when listing directories of 100,000 backups.)
     public static func parse(fileName: String) -> BackupName? {
-        let pattern = "^(.+)_(\\d{4})-(\\d{2})-(\\d{2})T(\\d{2})(\\d{2})(\\d{2})Z(?:-([1-9]\\d*))?(\\.dump\\.gz|\\.dump|\\.sql\\.gz|\\.sql|\\.dir|\\.globals\\.sql\\.gz|\\.globals\\.sql)$"
-        guard let regex = try? NSRegularExpression(pattern: pattern),
-              let m = regex.firstMatch(in: fileName, range: NSRange(fileName.startIndex..., in: fileName)) else { return nil }
-        func g(_ i: Int) -> String? { Range(m.range(at: i), in: fileName).map { String(fileName[$0]) } }
-        guard let folder = g(1), let ext = g(9) else { return nil }
-        let isGlobals = ext.hasPrefix(".globals")
-        guard let database = isGlobals ? (folder == globalsDatabase ? folder : nil) : database(forFolder: folder) else { return nil }
-        var c = DateComponents()
-        c.timeZone = TimeZone(identifier: "UTC")
-        c.year = Int(g(2)!); c.month = Int(g(3)!); c.day = Int(g(4)!)
-        c.hour = Int(g(5)!); c.minute = Int(g(6)!); c.second = Int(g(7)!)
-        var cal = Calendar(identifier: .gregorian)
-        cal.timeZone = TimeZone(identifier: "UTC")!
-        guard let date = cal.date(from: c), timestampString(date) == "\(g(2)!)-\(g(3)!)-\(g(4)!)T\(g(5)!)\(g(6)!)\(g(7)!)Z" else { return nil }
-        let format: BackupFormat
-        switch ext {
-        case ".dump.gz", ".dump": format = .custom
-        case ".sql.gz", ".sql": format = .plain
-        case ".dir": format = .directory
-        default: format = .globals
+        parse(fileName: fileName, folder: nil)
+    }
+
+    /// `parse(fileName:)` for files of a folder already known to be `folder` for `database`:
+    /// skips decoding the database name again for each file.
+    static func parse(fileName: String, folder known: (name: String, database: String)?) -> BackupName? {
+        guard let (ext, format, compressed) = extensions.first(where: { fileName.hasSuffix($0.0) }) else { return nil }
+        var stem = Array(fileName.utf8.dropLast(ext.utf8.count))
+        var sequence = 0
+        if stem.last != UInt8(ascii: "Z") {
+            guard let dash = stem.lastIndex(of: UInt8(ascii: "-")), dash + 1 < stem.count,
+                  stem[dash + 1] != UInt8(ascii: "0"), stem.count - dash - 1 <= 6,
+                  let n = digits(stem[(dash + 1)...]), n > 0 else { return nil }
+            sequence = n
+            stem = Array(stem[..<dash])
         }
-        return BackupName(database: database, time: date, sequence: g(8).flatMap { Int($0) } ?? 0,
-                          format: format, compressed: ext.hasSuffix(".gz") || ext == ".dir")
+        // <folder>_YYYY-MM-DDTHHMMSSZ
+        guard stem.count > 19 else { return nil }
+        let ts = Array(stem.suffix(18))
+        guard stem[stem.count - 19] == UInt8(ascii: "_"), ts[4] == UInt8(ascii: "-"), ts[7] == UInt8(ascii: "-"),
+              ts[10] == UInt8(ascii: "T"), ts[17] == UInt8(ascii: "Z"),
+              let year = digits(ts[0..<4]), let month = digits(ts[5..<7]), let day = digits(ts[8..<10]),
+              let hour = digits(ts[11..<13]), let minute = digits(ts[13..<15]), let second = digits(ts[15..<17]),
+              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 60 else { return nil }
+        var parts = tm()
+        parts.tm_year = Int32(year - 1900); parts.tm_mon = Int32(month - 1); parts.tm_mday = Int32(day)
+        parts.tm_hour = Int32(hour); parts.tm_min = Int32(minute); parts.tm_sec = Int32(second)
+        let t = timegm(&parts)
+        let date = Date(timeIntervalSince1970: TimeInterval(t))
+        // Rejects days a month does not have (timegm normalizes 2026-02-30 to March).
+        guard utc(date).day == day, utc(date).month == month else { return nil }
+        let folder = String(decoding: stem[..<(stem.count - 19)], as: UTF8.self)
+        let database: String
+        if let known {
+            guard folder == known.name, (format == .globals) == (known.name == globalsDatabase) else { return nil }
+            database = known.database
+        } else if format == .globals {
+            guard folder == globalsDatabase else { return nil }
+            database = folder
+        } else {
+            guard let name = self.database(forFolder: folder) else { return nil }
+            database = name
+        }
+        return BackupName(database: database, time: date, sequence: sequence, format: format, compressed: compressed)
+    }
+
+    private static func digits<C: Collection>(_ bytes: C) -> Int? where C.Element == UInt8 {
+        var n = 0
+        for b in bytes {
+            guard b >= 0x30 && b <= 0x39 else { return nil }
+            n = n * 10 + Int(b - 0x30)
+        }
+        return bytes.isEmpty ? nil : n
     }
 }

@@ -7,8 +7,19 @@ public struct CatalogScan: Sendable {
     /// A manifest renamed to this prefix is a backup being deleted (see PruneJob).
     public static let tombstonePrefix = ".pgkeep-deleting-"
 
+    /// A backup as listing and pruning see it: its name, paths and the manifest fields they use.
+    public struct Backup: Sendable {
+        public var name: BackupName
+        public var dataPath: String
+        public var manifestPath: String
+        public var manifest: ManifestSummary
+
+        /// The grouping key for retention: each database (and the globals) is pruned on its own.
+        public var group: String { name.format == .globals ? BackupName.globalsDatabase : "db:" + name.database }
+    }
+
     /// Backups: a data file (or directory) and the manifest that names it, newest first.
-    public var backups: [BackupCatalog.Entry] = []
+    public var backups: [Backup] = []
     /// Data files that pgkeep's own markers show it left behind (a prune interrupted between its
     /// two deletions, or a commit interrupted before its manifest), with those markers: never
     /// counted, and removed by prune.
@@ -33,22 +44,58 @@ public struct CatalogScan: Sendable {
         if let database {
             folders = [database == BackupName.globalsDatabase ? database : BackupName.folderName(for: database)]
         } else {
-            folders = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted()
+            folders = CatalogScan.entries(of: directory).sorted()
         }
         for folder in folders {
-            guard folder == BackupName.globalsDatabase || BackupName.database(forFolder: folder) != nil else { continue }
-            let folderPath = (directory as NSString).appendingPathComponent(folder)
+            let database = folder == BackupName.globalsDatabase ? folder : BackupName.database(forFolder: folder)
+            guard let database else { continue }
+            let folderPath = directory + "/" + folder
             guard lstat(folderPath, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { continue }
-            result.add(folder: folderPath, folderName: folder)
+            result.add(folder: folderPath, folderName: folder, database: database)
         }
         result.backups.sort { ($0.name.time, $0.name.sequence, $0.dataPath) > ($1.name.time, $1.name.sequence, $1.dataPath) }
         return result
     }
 
-    private mutating func add(folder: String, folderName: String) {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
-        let nameSet = Set(names)
-        var st = stat()
+    /// Names in a directory (readdir: Foundation's listing costs more than the rest of a scan).
+    static func entries(of directory: String) -> [String] { typedEntries(of: directory).map(\.name) }
+
+    /// Kinds of directory entries, from readdir's d_type (lstat only where the filesystem does not say).
+    enum Kind { case file, directory, other }
+
+    static func typedEntries(of directory: String) -> [(name: String, kind: Kind)] {
+        guard let dir = opendir(directory) else { return [] }
+        defer { closedir(dir) }
+        var out: [(String, Kind)] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name == "." || name == ".." { continue }
+            var kind: Kind
+            switch Int32(entry.pointee.d_type) {
+            case Int32(DT_REG): kind = .file
+            case Int32(DT_DIR): kind = .directory
+            case Int32(DT_UNKNOWN):
+                var st = stat()
+                let mode = lstat(directory + "/" + name, &st) == 0 ? st.st_mode & S_IFMT : 0
+                kind = mode == S_IFREG ? .file : (mode == S_IFDIR ? .directory : .other)
+            default: kind = .other  // symlinks, sockets, devices: never pgkeep's
+            }
+            out.append((name, kind))
+        }
+        return out
+    }
+
+    private mutating func add(folder: String, folderName: String, database: String) {
+        var pending: [(BackupName, String, String, String)] = []
+        defer { load(pending) }
+        let known = (name: folderName, database: database)
+        let typed = CatalogScan.typedEntries(of: folder)
+        let names = typed.map(\.name)
+        var kinds: [String: Kind] = [:]
+        kinds.reserveCapacity(typed.count)
+        for e in typed { kinds[e.name] = e.kind }
         // Data files a pgkeep marker names: a deletion tombstone, or a commit's temporary manifest.
         var marked = Set<String>()
         for file in names where file.hasSuffix(BackupName.manifestSuffix) {
@@ -62,33 +109,67 @@ public struct CatalogScan: Sendable {
             }
         }
         for file in names {
-            let path = (folder as NSString).appendingPathComponent(file)
+            let path = folder + "/" + file
+            let kind = kinds[file] ?? .other
             if file.hasPrefix(".pgkeep-tmp-") || file.hasPrefix(CatalogScan.tombstonePrefix) {
-                if lstat(path, &st) == 0, (st.st_mode & S_IFMT) != S_IFLNK { temporary.append(path) }
+                if kind != .other { temporary.append(path) }
                 continue
             }
             if file.hasSuffix(BackupName.manifestSuffix) {
                 let dataName = String(file.dropLast(BackupName.manifestSuffix.count))
-                guard let name = BackupName.parse(fileName: dataName), name.folder == folderName else { continue }
-                guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
-                let dataPath = (folder as NSString).appendingPathComponent(dataName)
-                guard nameSet.contains(dataName), lstat(dataPath, &st) == 0,
-                      (st.st_mode & S_IFMT) == S_IFREG || (st.st_mode & S_IFMT) == S_IFDIR,
-                      let manifest = try? Manifest.load(path: path), manifest.file == dataName else {
+                guard let name = BackupName.parse(fileName: dataName, folder: known) else { continue }
+                guard kind == .file else { continue }
+                let dataPath = folder + "/" + dataName
+                guard let dataKind = kinds[dataName], dataKind != .other else {
                     broken.append(path)
                     continue
                 }
-                backups.append(BackupCatalog.Entry(name: name, dataPath: dataPath, manifestPath: path, manifest: manifest))
-            } else if let name = BackupName.parse(fileName: file), name.folder == folderName,
-                      !nameSet.contains(file + BackupName.manifestSuffix),
-                      lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG || (st.st_mode & S_IFMT) == S_IFDIR {
+                pending.append((name, dataPath, path, dataName))
+            } else if kind != .other, BackupName.parse(fileName: file, folder: known) != nil,
+                      kinds[file + BackupName.manifestSuffix] == nil {
                 if marked.contains(file) { leftovers.append(path) } else { orphans.append(path) }
             }
         }
     }
 }
 
-extension BackupCatalog.Entry {
-    /// The grouping key for retention: each database (and the globals) is pruned on its own.
-    public var group: String { name.format == .globals ? BackupName.globalsDatabase : "db:" + name.database }
+extension CatalogScan {
+    /// Decodes the manifests on every core: a directory can hold 100,000 of them.
+    private mutating func load(_ pending: [(name: BackupName, dataPath: String, manifestPath: String, dataName: String)]) {
+        let loaded = Locked([ManifestSummary?](repeating: nil, count: pending.count))
+        DispatchQueue.concurrentPerform(iterations: pending.count) { i in
+            let m = ManifestSummary.load(path: pending[i].manifestPath)
+            loaded.withLock { $0[i] = m }
+        }
+        for (p, manifest) in zip(pending, loaded.current) {
+            guard let manifest, manifest.file == p.dataName else {
+                broken.append(p.manifestPath)
+                continue
+            }
+            backups.append(Backup(name: p.name, dataPath: p.dataPath, manifestPath: p.manifestPath, manifest: manifest))
+        }
+    }
+}
+
+/// The manifest fields that listing and pruning need, decoded without the rest.
+public struct ManifestSummary: Decodable, Sendable {
+    public var database: String
+    public var file: String
+    public var format: BackupFormat
+    public var size: Int64
+    public var label: String?
+    public var pinned: Bool
+
+    /// Reads and decodes a manifest with plain read(2); nil if it is not a valid manifest.
+    static func load(path: String) -> ManifestSummary? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_size > 0, st.st_size < 16 << 20 else { return nil }
+        var data = Data(count: Int(st.st_size))
+        let n = data.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard n == Int(st.st_size) else { return nil }
+        return try? JSONDecoder().decode(ManifestSummary.self, from: data)
+    }
 }

@@ -13,6 +13,8 @@ public struct Manifest: Codable, Sendable, Equatable {
         public var level: Int?
         /// "pgkeep" (one gzip stream over the whole dump) or "pg_dump" (per file, directory format).
         public var appliedBy: String?
+
+        enum CodingKeys: String, CodingKey { case algorithm, level, appliedBy = "applied_by" }
     }
 
     /// One file of a directory-format backup.
@@ -35,12 +37,19 @@ public struct Manifest: Codable, Sendable, Equatable {
         public var tocEntries: Int?
         /// The SQL script ends with pg_dump's "dump complete" line.
         public var sqlTrailer: Bool?
+
+        enum CodingKeys: String, CodingKey {
+            case verifiedAt = "verified_at", sha256Reread = "sha256_reread", gzipComplete = "gzip_complete"
+            case pgRestoreList = "pg_restore_list", tocEntries = "toc_entries", sqlTrailer = "sql_trailer"
+        }
     }
 
     /// Set when the dump ran inside a docker compose service.
     public struct DockerCompose: Codable, Sendable, Equatable {
         public var service: String
         public var composeCommand: String
+
+        enum CodingKeys: String, CodingKey { case service, composeCommand = "compose_command" }
     }
 
     public var manifestVersion: Int = Manifest.currentVersion
@@ -78,9 +87,18 @@ public struct Manifest: Codable, Sendable, Equatable {
     /// Pinned backups are never pruned.
     public var pinned: Bool = false
 
+    // Explicit keys: JSONDecoder's key conversion costs more than the rest of a decode, and
+    // `pgkeep list` decodes every manifest in the directory.
+    enum CodingKeys: String, CodingKey {
+        case manifestVersion = "manifest_version", tool, pgkeepVersion = "pgkeep_version", database, file, format
+        case compression, size, sha256, uncompressedSize = "uncompressed_size", files, startedAt = "started_at"
+        case finishedAt = "finished_at", durationSeconds = "duration_seconds", label, serverVersion = "server_version"
+        case serverVersionNum = "server_version_num", pgDumpVersion = "pg_dump_version", pgDumpOptions = "pg_dump_options"
+        case source, dockerCompose = "docker_compose", verification, rowCounts = "row_counts", pinned
+    }
+
     public func encoded() throws -> Data {
         let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         var data = try encoder.encode(self)
         data.append(0x0a)
@@ -88,9 +106,7 @@ public struct Manifest: Codable, Sendable, Equatable {
     }
 
     public static func decode(_ data: Data) throws -> Manifest {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return try decoder.decode(Manifest.self, from: data)
+        try JSONDecoder().decode(Manifest.self, from: data)
     }
 
     public static func load(path: String) throws -> Manifest {

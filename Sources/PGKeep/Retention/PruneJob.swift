@@ -26,7 +26,7 @@ public struct PruneJob {
 
     /// One backup and what the policy decided.
     public struct Item: Sendable {
-        public var entry: BackupCatalog.Entry
+        public var entry: CatalogScan.Backup
         public var decision: RetentionDecision
     }
 
@@ -46,8 +46,9 @@ public struct PruneJob {
         let groups = Dictionary(grouping: scan.backups, by: \.group)
         var items: [Item] = []
         for (_, entries) in groups {
-            let decisions = policy.apply(entries.map { RetentionItem(id: $0.manifestPath, time: $0.name.time, pinned: $0.manifest.pinned) })
-            items += entries.map { Item(entry: $0, decision: decisions[$0.manifestPath]!) }
+            // Short ids: hashing 100,000 paths costs more than the policy itself.
+            let decisions = policy.apply(entries.enumerated().map { RetentionItem(id: String($0.offset), time: $0.element.name.time, pinned: $0.element.manifest.pinned) })
+            items += entries.enumerated().map { Item(entry: $0.element, decision: decisions[String($0.offset)]!) }
         }
         // By database, then newest first.
         return items.sorted { a, b in
@@ -88,7 +89,7 @@ public struct PruneJob {
     }
 
     /// Manifest to tombstone, fsync, data, tombstone.
-    private func delete(_ entry: BackupCatalog.Entry) throws {
+    private func delete(_ entry: CatalogScan.Backup) throws {
         let folder = (entry.manifestPath as NSString).deletingLastPathComponent
         let tombstone = (folder as NSString).appendingPathComponent(CatalogScan.tombstonePrefix + (entry.manifestPath as NSString).lastPathComponent)
         if rename(entry.manifestPath, tombstone) != 0 {

@@ -84,31 +84,67 @@ public struct RetentionDecision: Sendable, Equatable {
     public var reasons: [String]
 }
 
+/// The periods one backup falls in, as integers (computed once per backup).
+struct PeriodKeys {
+    var hour: Int, day: Int, week: Int, month: Int, year: Int
+
+    init(_ date: Date) {
+        var t = time_t(floor(date.timeIntervalSince1970))
+        var p = tm()
+        gmtime_r(&t, &p)
+        hour = Int(t).floorDiv(3600)
+        day = Int(t).floorDiv(86400)
+        var buf = [CChar](repeating: 0, count: 16)
+        strftime(&buf, buf.count, "%G%V", &p)
+        week = Int(String(cString: buf)) ?? 0
+        year = Int(p.tm_year) + 1900
+        month = year * 12 + Int(p.tm_mon)
+    }
+
+    func key(_ rule: RetentionPolicy.Rule, index: Int) -> Int {
+        switch rule {
+        case .last: return index
+        case .hourly: return hour
+        case .daily: return day
+        case .weekly: return week
+        case .monthly: return month
+        case .yearly: return year
+        }
+    }
+}
+
+extension Int {
+    func floorDiv(_ d: Int) -> Int { self >= 0 ? self / d : (self - d + 1) / d }
+}
+
 extension RetentionPolicy {
     /// Decides every item. Pure: the same items in any order give the same decisions.
     public func apply(_ items: [RetentionItem]) -> [String: RetentionDecision] {
         var decisions: [String: RetentionDecision] = [:]
+        decisions.reserveCapacity(items.count)
         // Newest first; ties broken by id so that input order never matters.
         let sorted = items.sorted { ($0.time, $0.id) > ($1.time, $1.id) }
         let candidates = sorted.filter { !$0.pinned }
+        let keys = candidates.map { PeriodKeys($0.time) }
         var keptBy: [String: String] = [:]
         for (rule, n) in rules where n != 0 {
-            var last: String?
+            var last: Int?
             var kept = 0
-            var current: RetentionItem?
-            for (index, item) in candidates.enumerated() {
-                current = item
-                let period = rule.period(item.time, index: index)
+            var current: Int?
+            for index in candidates.indices {
+                current = index
+                let period = keys[index].key(rule, index: index)
                 guard period != last else { continue }
                 last = period
-                guard keptBy[item.id] == nil else { continue }
+                let id = candidates[index].id
+                guard keptBy[id] == nil else { continue }
                 kept += 1
-                keptBy[item.id] = "\(rule.rawValue) \(kept)" + (n > 0 ? "/\(n)" : "")
+                keptBy[id] = "\(rule.rawValue) \(kept)" + (n > 0 ? "/\(n)" : "")
                 if n > 0 && kept == n { break }
             }
-            if n > 0, kept < n, let oldest = current, keptBy[oldest.id] == nil {
+            if n > 0, kept < n, let oldest = current, keptBy[candidates[oldest].id] == nil {
                 kept += 1
-                keptBy[oldest.id] = "\(rule.rawValue) \(kept)/\(n) (oldest)"
+                keptBy[candidates[oldest].id] = "\(rule.rawValue) \(kept)/\(n) (oldest)"
             }
         }
         if let newest = candidates.first, keptBy[newest.id] == nil { keptBy[newest.id] = "newest" }

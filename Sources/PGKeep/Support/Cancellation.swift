@@ -100,7 +100,7 @@ public final class Cancellation: @unchecked Sendable {
         for path in tempPaths { FileSystem.removeTree(path) }
         for cleanup in extra { cleanup() }
         let name = sig == SIGINT ? "SIGINT" : "SIGTERM"
-        FileHandle.standardError.write(Data("pgkeep: interrupted by \(name); temporary files removed, no backup was recorded\n".utf8))
+        Console.err("pgkeep: interrupted by \(name); temporary files removed, no backup was recorded\n")
         exit(128 + sig)
     }
 

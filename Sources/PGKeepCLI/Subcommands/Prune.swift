@@ -33,12 +33,19 @@ extension PGKeepCommand {
         func report(_ r: PruneJob.Result) {
             let kept = r.items.count - r.deleted
             if output.json {
-                RetentionReport.printJSON([
-                    "candidates": r.items.map(RetentionReport.row),
-                    "summary": ["kept": kept, "deleted": r.deleted, "dry_run": r.dryRun, "policy": policy.policy.description,
-                                "leftovers_removed": r.leftovers, "temporary_removed": r.temporary, "broken_manifests": r.broken,
-                                "unmanaged_files": r.orphans],
-                ])
+                struct Summary: Encodable {
+                    var kept: Int, deleted: Int, dryRun: Bool, policy: String
+                    var leftoversRemoved: [String], temporaryRemoved: [String], brokenManifests: [String], unmanagedFiles: [String]
+                    enum CodingKeys: String, CodingKey {
+                        case kept, deleted, policy, dryRun = "dry_run", leftoversRemoved = "leftovers_removed"
+                        case temporaryRemoved = "temporary_removed", brokenManifests = "broken_manifests", unmanagedFiles = "unmanaged_files"
+                    }
+                }
+                struct Tail: Encodable { var summary: Summary }
+                RetentionReport.printJSON(rowsKey: "candidates", rows: r.items.map(RetentionReport.Row.init), tail: Tail(
+                    summary: Summary(kept: kept, deleted: r.deleted, dryRun: r.dryRun, policy: policy.policy.description,
+                                     leftoversRemoved: r.leftovers, temporaryRemoved: r.temporary, brokenManifests: r.broken,
+                                     unmanagedFiles: r.orphans)))
                 return
             }
             for path in r.broken { printStderr("pgkeep: warning: \(path) has no readable data file beside it; it is not counted as a backup") }
@@ -70,11 +77,22 @@ extension PGKeepCommand {
                 guard let dir = directory ?? ProcessInfo.processInfo.environment["PGKEEP_DIR"] else {
                     throw PGKeepError(.usage, "--dir is required (or set PGKEEP_DIR)")
                 }
+                var mark = Date()
                 let scan = try CatalogScan.scan(dir, database: database)
+                mark = Trace.phase("scan", since: mark)
                 let items = PruneJob(directory: dir, database: database, policy: policy.policy).plan(scan)
+                mark = Trace.phase("plan", since: mark)
+                defer { Trace.phase("print", since: mark) }
                 if json {
-                    RetentionReport.printJSON(["backups": items.map(RetentionReport.row), "leftovers": scan.leftovers, "unmanaged_files": scan.orphans,
-                                               "broken_manifests": scan.broken, "policy": policy.policy.description])
+                    struct Tail: Encodable {
+                        var leftovers: [String], unmanagedFiles: [String], brokenManifests: [String], policy: String
+                        enum CodingKeys: String, CodingKey {
+                            case leftovers, policy, unmanagedFiles = "unmanaged_files", brokenManifests = "broken_manifests"
+                        }
+                    }
+                    RetentionReport.printJSON(rowsKey: "backups", rows: items.map(RetentionReport.Row.init),
+                                              tail: Tail(leftovers: scan.leftovers, unmanagedFiles: scan.orphans,
+                                                         brokenManifests: scan.broken, policy: policy.policy.description))
                     return
                 }
                 RetentionReport.printTable(["DATABASE", "TIME", "FORMAT", "SIZE", "LABEL", "PINNED", "KEPT BY"], items.map { item in

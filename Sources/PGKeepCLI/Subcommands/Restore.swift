@@ -114,7 +114,7 @@ extension PGKeepCommand {
         /// Asks on the terminal; the user types the database name to go on.
         func askToConfirm(database: String) -> (String) -> Bool {
             { question in
-                FileHandle.standardError.write(Data("\(question)\nType the database name (\(database)) to continue: ".utf8))
+                Console.err("\(question)\nType the database name (\(database)) to continue: ")
                 return readLine()?.trimmingCharacters(in: .whitespaces) == database
             }
         }

@@ -1,0 +1,22 @@
+import Foundation
+
+/// Writes to stdout and stderr with write(2). Foundation's FileHandle.write traps on EPIPE
+/// (`pgkeep list | head` would crash); here a closed reader only ends the output.
+public enum Console {
+    public static func out(_ text: String) { write(STDOUT_FILENO, Data(text.utf8)) }
+    public static func err(_ text: String) { write(STDERR_FILENO, Data(text.utf8)) }
+
+    public static func write(_ fd: Int32, _ data: Data) {
+        data.withUnsafeBytes { buf in
+            var offset = 0
+            while offset < buf.count {
+                let n = Glibc.write(fd, buf.baseAddress! + offset, buf.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return  // EPIPE or another error: nothing more to say to this reader
+                }
+                offset += n
+            }
+        }
+    }
+}
