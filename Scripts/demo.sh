@@ -32,6 +32,9 @@ run "$pgkeep" backup --dir "$backups" --format directory --jobs 2
 run "$pgkeep" backup --dir "$backups" --all --json > "$work/all.json"
 echo "   --all --json: $(grep -c '"path"' "$work/all.json") backups (every database plus the globals)"
 
+echo "== pgkeep list"
+run "$pgkeep" list --dir "$backups"
+
 echo "== what is on disk"
 (cd "$backups" && find . -maxdepth 2 -not -path '*.dir/*' | sort | sed 's/^/   /')
 manifest=$(ls "$backups"/pagila/*.dump.gz.manifest.json | head -n 1)
@@ -60,9 +63,13 @@ counts() {
 counts pagila > "$work/src.txt"
 counts pagila_restored > "$work/dst.txt"
 paste "$work/src.txt" "$work/dst.txt" | awk '{printf "   %-32s %8s %8s %s\n", $1, $2, $4, ($2 == $4 ? "ok" : "DIFFERENT")}'
-if cmp -s "$work/src.txt" "$work/dst.txt"; then
-  echo "== demo ok: $(wc -l < "$work/src.txt") tables, identical row counts"
-else
+if ! cmp -s "$work/src.txt" "$work/dst.txt"; then
   echo "== demo FAILED: row counts differ" >&2
   exit 1
 fi
+
+echo "== retention: what the default policy would delete, then prune keeping the 2 newest per database"
+run "$pgkeep" prune --dir "$backups" --dry-run
+run "$pgkeep" prune --dir "$backups" --keep-last 2 --keep-daily 0 --keep-weekly 0 --keep-monthly 0
+run "$pgkeep" list --dir "$backups"
+echo "== demo ok: $(wc -l < "$work/src.txt") tables, identical row counts"

@@ -37,7 +37,11 @@ import Testing
         #expect(try ConnectionSpec.resolve(dbname: nil, host: nil, port: nil, username: nil,
                                            environment: env.merging(["PGHOST": "x"]) { $1 }).parameters.isEmpty)
         #expect(try ConnectionSpec.resolve(dbname: nil, host: "h", port: nil, username: nil, environment: env).parameters == ["host": "h"])
-        #expect(try ConnectionSpec.resolve(dbname: "d", host: nil, port: nil, username: nil, environment: env).parameters == ["dbname": "d"])
+        // A bare name picks the database on the environment's server.
+        let named = try ConnectionSpec.resolve(dbname: "d", host: nil, port: nil, username: nil, environment: env)
+        #expect(named.parameters == ["user": "v", "host": "other", "dbname": "d"])
+        #expect(try ConnectionSpec.resolve(dbname: "d", host: "h", port: nil, username: nil, environment: env).parameters == ["host": "h", "dbname": "d"])
+        #expect(try ConnectionSpec.resolve(dbname: "d", host: nil, port: nil, username: nil, environment: [:]).parameters == ["dbname": "d"])
     }
 
     @Test func invalidStringsFailWithoutEchoingThePassword() {

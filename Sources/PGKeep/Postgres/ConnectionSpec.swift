@@ -26,19 +26,25 @@ public struct ConnectionSpec: Sendable, Equatable {
     static let refusedSecrets = ["sslpassword"]
 
     /// Builds the connection from the flags, then PG* variables (applied later by libpq and the
-    /// children), then POSTGRESQL_URI or DATABASE_URL when nothing else names a server.
+    /// children), then POSTGRESQL_URI or DATABASE_URL when nothing else names a server. A bare
+    /// database name in --dbname names no server: with such a URI in the environment, the URI
+    /// gives the server and --dbname the database (`--dbname shop_copy` restores next to it).
     public static func resolve(dbname: String?, host: String?, port: String?, username: String?,
                                environment: [String: String]) throws -> ConnectionSpec {
         var spec = ConnectionSpec()
-        if let dbname, !dbname.isEmpty {
-            spec = try parse(dbname, source: "--dbname")
-        } else if host == nil && port == nil && username == nil
-                    && !libpqSelectors.contains(where: { environment[$0] != nil }) {
-            if let uri = environment["POSTGRESQL_URI"], !uri.isEmpty {
-                spec = try parse(uri, source: "POSTGRESQL_URI")
-            } else if let uri = environment["DATABASE_URL"], !uri.isEmpty {
-                spec = try parse(uri, source: "DATABASE_URL")
+        let given = (dbname?.isEmpty ?? true) ? nil : dbname
+        if let given, isConnectionString(given) {
+            spec = try parse(given, source: "--dbname")
+        } else {
+            if host == nil && port == nil && username == nil
+                && !libpqSelectors.contains(where: { environment[$0] != nil }) {
+                if let uri = environment["POSTGRESQL_URI"], !uri.isEmpty {
+                    spec = try parse(uri, source: "POSTGRESQL_URI")
+                } else if let uri = environment["DATABASE_URL"], !uri.isEmpty {
+                    spec = try parse(uri, source: "DATABASE_URL")
+                }
             }
+            if let given { spec.parameters["dbname"] = given }
         }
         if let host { spec.parameters["host"] = host }
         if let port { spec.parameters["port"] = port }

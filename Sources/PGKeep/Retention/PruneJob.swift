@@ -45,16 +45,23 @@ public struct PruneJob {
     public func plan(_ scan: CatalogScan) -> [Item] {
         let groups = Dictionary(grouping: scan.backups, by: \.group)
         var items: [Item] = []
-        for (_, entries) in groups {
-            // Short ids: hashing 100,000 paths costs more than the policy itself.
-            let decisions = policy.apply(entries.enumerated().map { RetentionItem(id: String($0.offset), time: $0.element.name.time, pinned: $0.element.manifest.pinned) })
-            items += entries.enumerated().map { Item(entry: $0.element, decision: decisions[String($0.offset)]!) }
+        for (_, unsorted) in groups {
+            // Newest first, one order for the table and the policy: within one second by sequence,
+            // then by name. Ids are short (hashing 100,000 paths costs more than the policy) and grow
+            // with newness, which is how the policy breaks ties.
+            let entries = unsorted.sorted { ($0.name.time, $0.name.sequence, $0.dataPath) > ($1.name.time, $1.name.sequence, $1.dataPath) }
+            let width = String(entries.count).count
+            let ids = entries.indices.map { i -> String in
+                let n = String(entries.count - i)
+                return String(repeating: "0", count: width - n.count) + n
+            }
+            let decisions = policy.apply(entries.indices.map { RetentionItem(id: ids[$0], time: entries[$0].name.time, pinned: entries[$0].manifest.pinned) })
+            items += entries.indices.map { Item(entry: entries[$0], decision: decisions[ids[$0]]!) }
         }
-        // By database, then newest first.
-        return items.sorted { a, b in
-            if a.entry.group != b.entry.group { return a.entry.group < b.entry.group }
-            return (a.entry.name.time, a.entry.name.sequence) > (b.entry.name.time, b.entry.name.sequence)
-        }
+        // By database; each database's backups are already newest first.
+        return items.enumerated().sorted { a, b in
+            a.element.entry.group != b.element.entry.group ? a.element.entry.group < b.element.entry.group : a.offset < b.offset
+        }.map(\.element)
     }
 
     public func run() throws -> Result {
