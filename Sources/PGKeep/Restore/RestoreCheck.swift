@@ -62,25 +62,23 @@ extension RestoreInput {
     private func checkAgainst(_ manifest: Manifest) throws -> String {
         if kind == .directory {
             for file in manifest.files ?? [] {
-                let p = (path as NSString).appendingPathComponent(file.path)
-                let fd = Foundation.open(p, O_RDONLY | O_CLOEXEC)
-                guard fd >= 0 else { throw refusal("\(p), listed in the manifest, is missing") }
-                defer { close(fd) }
-                let (sha, size) = try hashChunks(of: fd, path: p)
-                guard sha == file.sha256, size == file.size else {
-                    throw refusal("\(p) does not match its manifest (sha256 \(sha.prefix(12))…, expected \(file.sha256.prefix(12))…)")
-                }
+                try requireMatch((path as NSString).appendingPathComponent(file.path), size: file.size, sha256: file.sha256)
             }
             return "every file matches the manifest's sha256"
         }
-        let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw refusal("cannot open \(path): \(errnoText())") }
-        defer { close(fd) }
-        let (sha, size) = try hashChunks(of: fd, path: path)
-        guard sha == manifest.sha256, size == manifest.size else {
-            throw refusal("\(path) does not match its manifest: \(size) bytes with sha256 \(sha.prefix(12))…, expected \(manifest.size) bytes with sha256 \(manifest.sha256.prefix(12))…")
-        }
+        try requireMatch(path, size: manifest.size, sha256: manifest.sha256)
         return "sha256 matches the manifest"
+    }
+
+    /// The file at `p` has exactly this size and SHA-256, or the restore is refused.
+    private func requireMatch(_ p: String, size expectedSize: Int64, sha256 expected: String) throws {
+        let fd = Foundation.open(p, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw refusal("cannot open \(p), which the manifest lists: \(errnoText())") }
+        defer { close(fd) }
+        let (sha, size) = try hashChunks(of: fd, path: p)
+        guard sha == expected, size == expectedSize else {
+            throw refusal("\(p) does not match its manifest: \(size) bytes with sha256 \(sha.prefix(12))…, expected \(expectedSize) bytes with sha256 \(expected.prefix(12))…")
+        }
     }
 
     private func requireTrailer(_ tail: [UInt8]) throws {
