@@ -151,6 +151,18 @@ extension CatalogScan {
     }
 }
 
+extension CatalogScan {
+    /// The newest backup of `database` in `directory` (for restore --latest), or an error that
+    /// says where pgkeep looked.
+    public static func latest(in directory: String, database: String) throws -> Backup {
+        guard let newest = try scan(directory, database: database).backups.first else {
+            let folder = database == BackupName.globalsDatabase ? database : BackupName.folderName(for: database)
+            throw PGKeepError(.usage, "no backup of database \"\(database)\" in \(directory) (looked in \(directory)/\(folder))")
+        }
+        return newest
+    }
+}
+
 /// The manifest fields that listing and pruning need, decoded without the rest.
 public struct ManifestSummary: Decodable, Sendable {
     public var database: String

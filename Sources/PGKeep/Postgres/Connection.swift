@@ -114,13 +114,6 @@ public final class PostgresConnection {
         return rows
     }
 
-    func escape(_ s: String, identifier: Bool) -> String {
-        let out = s.withCString { identifier ? PQescapeIdentifier(conn, $0, strlen($0)) : PQescapeLiteral(conn, $0, strlen($0)) }
-        guard let out else { return identifier ? "\"\(s.replacingOccurrences(of: "\"", with: "\"\""))\"" : "''" }
-        defer { PQfreemem(out) }
-        return String(cString: out)
-    }
-
     /// Databases that accept connections, templates excluded (for --all).
     public func connectableDatabases() throws -> [String] {
         try query("SELECT datname FROM pg_catalog.pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname")

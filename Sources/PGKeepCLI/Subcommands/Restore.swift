@@ -68,7 +68,7 @@ extension PGKeepCommand {
                 let env = ProcessInfo.processInfo.environment
                 let path: String
                 if latest {
-                    path = try BackupCatalog.latest(in: directory ?? env["PGKEEP_DIR"]!, database: database!).manifestPath
+                    path = try CatalogScan.latest(in: directory ?? env["PGKEEP_DIR"]!, database: database!).manifestPath
                 } else {
                     path = backup!
                 }
