@@ -112,17 +112,19 @@ extension PGKeepCommand {
         static let configuration = CommandConfiguration(abstract: "Exempt a backup from pruning (recorded in its manifest).")
         @Argument(help: ArgumentHelp("The backup's file, directory or manifest.", valueName: "backup"))
         var backups: [String]
-        func run() throws {
-            try reportingErrors { for b in backups { printStderr("pgkeep: pinned \(try Pinning.set(b, pinned: true))") } }
-        }
+        func run() throws { try setPinned(backups, true) }
     }
 
     struct Unpin: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Let the retention policy prune a pinned backup again.")
         @Argument(help: ArgumentHelp("The backup's file, directory or manifest.", valueName: "backup"))
         var backups: [String]
-        func run() throws {
-            try reportingErrors { for b in backups { printStderr("pgkeep: unpinned \(try Pinning.set(b, pinned: false))") } }
-        }
+        func run() throws { try setPinned(backups, false) }
+    }
+}
+
+private func setPinned(_ backups: [String], _ pinned: Bool) throws {
+    try reportingErrors {
+        for b in backups { printStderr("pgkeep: \(pinned ? "pinned" : "unpinned") \(try Pinning.set(b, pinned: pinned))") }
     }
 }
