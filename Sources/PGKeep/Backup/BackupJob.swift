@@ -30,7 +30,10 @@ public final class BackupJob {
         try options.validate()
         var summary = Summary()
         if options.all {
-            let preflight = try source.preflight(database: nil)
+            // Like pg_dumpall: the maintenance database unless one was named (libpq's default,
+            // the user's name, often has no database).
+            let maintenance = (source as? LocalDumpSource).map { $0.spec.database ?? "postgres" }
+            let preflight = try source.preflight(database: maintenance)
             let databases = try source.listDatabases()
             let lock = try DirectoryLock(directory: options.directory)
             defer { _ = lock }
