@@ -4,7 +4,7 @@ import PGKeep
 /// Tables and JSON for `prune` and `list`.
 enum RetentionReport {
     /// One backup in JSON output.
-    struct Row: Encodable {
+    struct Row {
         var database: String
         var path: String
         var time: String
@@ -27,15 +27,6 @@ enum RetentionReport {
             action = item.decision.keep ? "keep" : "delete"
             reasons = item.decision.reasons
         }
-
-        func encode(to encoder: Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(database, forKey: .database); try c.encode(path, forKey: .path); try c.encode(time, forKey: .time)
-            try c.encode(format, forKey: .format); try c.encode(size, forKey: .size); try c.encode(label, forKey: .label)
-            try c.encode(pinned, forKey: .pinned); try c.encode(action, forKey: .action); try c.encode(reasons, forKey: .reasons)
-        }
-
-        enum CodingKeys: String, CodingKey { case database, path, time, format, size, label, pinned, action, reasons }
     }
 
     /// Writes `{"<rowsKey>": [rows...], <rest of `tail`>}`: the rows by hand (JSONEncoder takes
@@ -55,7 +46,7 @@ enum RetentionReport {
         if let data = try? encoder.encode(tail), var rest = String(data: data, encoding: .utf8) {
             // Splice the other keys in after the rows: "{ ... }" minus its braces.
             rest = String(rest.dropFirst().dropLast()).trimmingCharacters(in: .whitespacesAndNewlines)
-            if !rest.isEmpty { out += ",\n  " + rest.replacingOccurrences(of: "\n", with: "\n") }
+            if !rest.isEmpty { out += ",\n  " + rest }
         }
         out += "\n}\n"
         Console.out(out)
@@ -77,12 +68,6 @@ enum RetentionReport {
             }
         }
         return out + "\""
-    }
-
-    static func printJSON<T: Encodable>(_ value: T) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        if let data = try? encoder.encode(value) { Console.write(STDOUT_FILENO, data + Data("\n".utf8)) }
     }
 
     /// An aligned table on stdout.

@@ -121,10 +121,10 @@ import Testing
         var i = 0
         while i < bytes.count {
             let end = min(bytes.count, i + chunkSize)
-            out.append(bytes[i..<end].withUnsafeBytes { filter.process($0) })
+            bytes[i..<end].withUnsafeBytes { filter.process($0) { out.append(contentsOf: $0) } }
             i = end
         }
-        out.append(filter.finish())
+        filter.finish { out.append(contentsOf: $0) }
         return String(decoding: out, as: UTF8.self)
     }
 

@@ -104,7 +104,7 @@ public final class BackupJob {
             snapshotArgs = ["--snapshot=\(counts!.snapshot)"]
         }
         defer { counts?.close() }
-        let rowCounts = try counts?.count(filters: options.filters)
+        let rowCounts = try counts?.count()
         if options.format == .directory {
             return try backupDirectory(name: name, preflight: preflight, started: started, extraArgs: snapshotArgs, rowCounts: rowCounts)
         }

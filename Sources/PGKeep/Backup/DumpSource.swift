@@ -53,6 +53,8 @@ public final class LocalDumpSource: DumpSource {
     public let spec: ConnectionSpec
     public let tools: PostgresTools
     private let env: ChildEnvironment
+    /// pg_dump's and pg_restore's versions, read once per run (`--all` preflights every database).
+    private var toolVersions: (dump: ToolVersion, restore: ToolVersion)?
 
     public init(spec: ConnectionSpec, tools: PostgresTools, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         self.spec = spec
@@ -64,10 +66,14 @@ public final class LocalDumpSource: DumpSource {
 
     public func preflight(database: String?) throws -> Preflight {
         let dumpPath = try tools.path(of: "pg_dump")
-        let dumpVersion = try tools.version(of: dumpPath, environment: env.environment)
-        let restorePath = try tools.path(of: "pg_restore")
-        let restoreVersion = try tools.version(of: restorePath, environment: env.environment)
-        try checkRestoreVersion(restoreVersion, dump: dumpVersion, restorePath: restorePath)
+        let (dumpVersion, restoreVersion) = try toolVersions ?? {
+            let restorePath = try tools.path(of: "pg_restore")
+            let versions = (try tools.version(of: dumpPath, environment: env.environment),
+                            try tools.version(of: restorePath, environment: env.environment))
+            try checkRestoreVersion(versions.1, dump: versions.0, restorePath: restorePath)
+            return versions
+        }()
+        toolVersions = (dumpVersion, restoreVersion)
         let connection = try PostgresConnection(spec: spec, database: database)
         let server = try connection.serverInfo()
         try checkDumpVersion(dumpVersion, server: server, dumpPath: dumpPath)

@@ -17,7 +17,7 @@ public final class SnapshotCounts {
     }
 
     /// Counts every ordinary table (partitions included, partitioned parents not).
-    public func count(filters: DumpFilters) throws -> [String: Int] {
+    public func count() throws -> [String: Int] {
         let query: TargetCatalog.Query = { try self.connection.query($0) }
         return try TargetCatalog.rowCounts(query, tables: try TargetCatalog.userTables(query))
     }

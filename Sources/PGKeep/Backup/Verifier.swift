@@ -166,57 +166,35 @@ final class TOCLister {
     private let child: ChildProcess
     /// False once pg_restore has stopped reading (it has the table of contents).
     private(set) var accepting = true
-    private var output = Data()
-    private let outputDone = DispatchSemaphore(value: 0)
 
     init(command: Command) throws {
-        child = ChildProcess(command, stdin: .pipe, stdout: .pipe)
+        child = ChildProcess(command, stdin: .pipe, stdout: .collect)
         try child.start()
-        let fd = child.stdoutDescriptor
-        let thread = Thread { [self] in
-            var chunk = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                if n > 0 { output.append(contentsOf: chunk[0..<n]) } else if n < 0 && errno == EINTR { continue } else { break }
-            }
-            outputDone.signal()
-        }
-        thread.start()
     }
 
     func feed(_ chunk: UnsafeRawBufferPointer) {
         guard accepting else { return }
-        let fd = child.stdinDescriptor
-        var offset = 0
-        while offset < chunk.count {
-            let n = write(fd, chunk.baseAddress! + offset, chunk.count - offset)
-            if n < 0 {
-                if errno == EINTR { continue }
-                accepting = false  // EPIPE: pg_restore has read all it needs
-                child.closeStdin()
-                return
-            }
-            offset += n
+        if !FileSystem.writeUntilClosed(child.stdinDescriptor, chunk) {
+            accepting = false  // EPIPE: pg_restore has read all it needs
+            child.closeStdin()
         }
     }
 
     /// Closes stdin, waits, and returns the number of TOC entries listed.
     func finish() throws -> Int {
         child.closeStdin()
-        outputDone.wait()
         let result = child.wait()
         guard result.succeeded else {
             throw result.failure("verification failed: pg_restore --list cannot read the archive",
                                  hint: "the archive is damaged; the earlier backups are untouched")
         }
         // An empty database has no entries; pg_restore reading the header and TOC is the check.
-        return Verifier.tocEntryCount(String(decoding: output, as: UTF8.self))
+        return Verifier.tocEntryCount(String(decoding: result.stdout, as: UTF8.self))
     }
 
     func abandon() {
         child.closeStdin()
         child.terminate(grace: 1)
-        outputDone.wait()
         child.wait()
     }
 }

@@ -33,7 +33,7 @@ public final class DockerComposeRestoreEndpoint: RestoreEndpoint {
         }
         return try copyIn { send in
             if input.kind.isGzip {
-                try input.decompress(send)
+                try input.decompress { try send($0); return true }
             } else {
                 let fd = Foundation.open(input.path, O_RDONLY | O_CLOEXEC)
                 guard fd >= 0 else { throw PGKeepError(.backup, "cannot open \(input.path): \(errnoText())") }
@@ -58,12 +58,7 @@ public final class DockerComposeRestoreEndpoint: RestoreEndpoint {
             try produce { chunk in
                 guard !failed else { return }
                 hasher.update(bufferPointer: chunk)
-                var offset = 0
-                while offset < chunk.count {
-                    let n = write(child.stdinDescriptor, chunk.baseAddress! + offset, chunk.count - offset)
-                    if n < 0 { if errno == EINTR { continue }; failed = true; return }
-                    offset += n
-                }
+                failed = !FileSystem.writeUntilClosed(child.stdinDescriptor, chunk)
             }
         } catch {
             child.closeStdin()

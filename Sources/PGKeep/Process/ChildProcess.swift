@@ -4,24 +4,24 @@ import Glibc
 #endif
 
 /// One running child (pg_dump, pg_restore, psql, docker). stdout can go to a pipe the caller
-/// reads, straight into a file descriptor, or nowhere; stderr is always read concurrently on its
-/// own thread (reading the two pipes one after the other hangs once stderr passes 64 KiB).
+/// reads, be collected on a thread of its own (`.collect`, for small outputs), go straight into a
+/// file descriptor, or nowhere; stderr is always read concurrently on its own thread (reading the
+/// two pipes one after the other hangs once either passes 64 KiB).
 /// While it runs, the child is registered with `Cancellation`, so Ctrl-C stops it.
 public final class ChildProcess: @unchecked Sendable {
     /// Where the child's stdin comes from.
     public enum Input { case null, pipe, fileDescriptor(Int32) }
     /// Where the child's stdout goes.
-    public enum Output { case null, pipe, fileDescriptor(Int32) }
+    public enum Output { case null, pipe, collect, fileDescriptor(Int32) }
 
     public let command: Command
     private let process = Process()
     private var stdoutPipe: Pipe?
+    private var collecting = false
     private var stdinPipe: Pipe?
     private let stderrPipe = Pipe()
-    private var stderrThread: Thread?
-    private let stderrDone = DispatchSemaphore(value: 0)
-    private var stderrBuffer = Data()
-    private let stderrLimit = 256 * 1024
+    private var stderr: Drain?
+    private var stdout: Drain?
     private var cancelToken: Int?
     private var result: ProcessResult?
 
@@ -38,8 +38,9 @@ public final class ChildProcess: @unchecked Sendable {
         }
         switch stdout {
         case .null: process.standardOutput = FileHandle.nullDevice
-        case .pipe:
+        case .pipe, .collect:
             let p = Pipe(); stdoutPipe = p; process.standardOutput = p
+            if case .collect = stdout { collecting = true }
         case .fileDescriptor(let fd): process.standardOutput = FileHandle(fileDescriptor: fd, closeOnDealloc: false)
         }
         process.standardError = stderrPipe
@@ -49,8 +50,6 @@ public final class ChildProcess: @unchecked Sendable {
     public var stdoutDescriptor: Int32 { stdoutPipe!.fileHandleForReading.fileDescriptor }
     /// The write end of the child's stdin (only with `.pipe`).
     public var stdinDescriptor: Int32 { stdinPipe!.fileHandleForWriting.fileDescriptor }
-    public var processIdentifier: Int32 { process.processIdentifier }
-    public var isRunning: Bool { process.isRunning }
 
     /// Starts the child. A missing executable is a preflight error naming it.
     public func start() throws {
@@ -67,27 +66,11 @@ public final class ChildProcess: @unchecked Sendable {
         // Bigger pipes: fewer wake-ups per megabyte on the hot paths (best effort).
         if let p = stdoutPipe { _ = fcntl(p.fileHandleForReading.fileDescriptor, 1031 /* F_SETPIPE_SZ */, 1 << 20) }
         if let p = stdinPipe { _ = fcntl(p.fileHandleForWriting.fileDescriptor, 1031 /* F_SETPIPE_SZ */, 1 << 20) }
-        let fd = stderrPipe.fileHandleForReading.fileDescriptor
-        let thread = Thread { [self] in
-            var chunk = [UInt8](repeating: 0, count: 16384)
-            while true {
-                let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                if n > 0 {
-                    stderrBuffer.append(contentsOf: chunk[0..<n])
-                    if stderrBuffer.count > stderrLimit {
-                        stderrBuffer.removeFirst(stderrBuffer.count - stderrLimit / 2)
-                    }
-                } else if n < 0 && errno == EINTR {
-                    continue
-                } else {
-                    break
-                }
-            }
-            stderrDone.signal()
+        // stderr keeps its last 256 KiB (the tail is what messages show); collected stdout is whole.
+        stderr = Drain(fd: stderrPipe.fileHandleForReading.fileDescriptor, keepAtMost: 256 * 1024, name: "pgkeep-stderr")
+        if collecting, let p = stdoutPipe {
+            stdout = Drain(fd: p.fileHandleForReading.fileDescriptor, keepAtMost: nil, name: "pgkeep-stdout")
         }
-        thread.name = "pgkeep-stderr"
-        stderrThread = thread
-        thread.start()
     }
 
     /// Closes our end of the child's stdin (EOF for the child).
@@ -110,22 +93,53 @@ public final class ChildProcess: @unchecked Sendable {
     public func wait() -> ProcessResult {
         if let result { return result }
         process.waitUntilExit()
-        stderrDone.wait()
+        let err = stderr?.finish() ?? Data()
+        let out = stdout?.finish() ?? Data()
         if let token = cancelToken { Cancellation.shared.unregister(token) }
         let termination: Termination = process.terminationReason == .uncaughtSignal
             ? .signaled(process.terminationStatus) : .exited(process.terminationStatus)
-        let r = ProcessResult(command: command, termination: termination,
-                              stderr: String(decoding: stderrBuffer, as: UTF8.self))
+        let r = ProcessResult(command: command, termination: termination, stderr: String(decoding: err, as: UTF8.self), stdout: out)
         result = r
         return r
     }
 
     /// Runs a command to completion and returns its stdout and result (for small outputs).
     public static func capture(_ command: Command, stdin: Input = .null) throws -> (stdout: Data, result: ProcessResult) {
-        let child = ChildProcess(command, stdin: stdin, stdout: .pipe)
+        let child = ChildProcess(command, stdin: stdin, stdout: .collect)
         try child.start()
-        let data = child.stdoutPipe!.fileHandleForReading.readDataToEndOfFile()
         let result = child.wait()
-        return (data, result)
+        return (result.stdout, result)
+    }
+}
+
+/// Reads a pipe to its end on a thread of its own.
+private final class Drain: @unchecked Sendable {
+    private var buffer = Data()
+    private let done = DispatchSemaphore(value: 0)
+
+    init(fd: Int32, keepAtMost limit: Int?, name: String) {
+        let thread = Thread { [self] in
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if n > 0 {
+                    buffer.append(contentsOf: chunk[0..<n])
+                    if let limit, buffer.count > limit { buffer.removeFirst(buffer.count - limit / 2) }
+                } else if n < 0 && errno == EINTR {
+                    continue
+                } else {
+                    break
+                }
+            }
+            done.signal()
+        }
+        thread.name = name
+        thread.start()
+    }
+
+    /// Waits for EOF and returns what was read.
+    func finish() -> Data {
+        done.wait()
+        return buffer
     }
 }

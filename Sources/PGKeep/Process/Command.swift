@@ -46,6 +46,8 @@ public struct ProcessResult: Sendable {
     public var command: Command
     public var termination: Termination
     public var stderr: String
+    /// stdout, when the child was started with `.collect`.
+    public var stdout = Data()
 
     public var succeeded: Bool { termination == .exited(0) }
 

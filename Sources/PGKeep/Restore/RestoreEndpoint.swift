@@ -55,7 +55,7 @@ public final class LocalRestoreEndpoint: RestoreEndpoint {
         let path = dir + "/archive"
         let out = try FileSystem.createPrivateFile(path)
         defer { close(out) }
-        try input.decompress { try FileSystem.writeAll(out, $0, path: path) }
+        try input.decompress { try FileSystem.writeAll(out, $0, path: path); return true }
         return path
     }
 
@@ -77,11 +77,12 @@ func makeScratchDirectory() throws -> String {
 }
 
 extension RestoreInput {
-    /// Hands the decompressed content of a gzip input to `body`, chunk by chunk.
-    func decompress(_ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+    /// Hands the decompressed content of a gzip input to `body`, chunk by chunk, while it
+    /// returns true.
+    func decompress(_ body: (UnsafeRawBufferPointer) throws -> Bool) throws {
         let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw PGKeepError(.backup, "cannot open \(path): \(errnoText())") }
         defer { close(fd) }
-        _ = try GzipReader.decompress(fd: fd, path: path) { try body($0); return true }
+        _ = try GzipReader.decompress(fd: fd, path: path, consume: body)
     }
 }

@@ -69,7 +69,8 @@ public final class RestoreJob {
     private func restore(started: Date, checked: String) throws -> RestoreResult {
         var mark = Date()
         let before = try TargetCatalog.userTables(query)
-        let conflicts = conflicting(before)
+        // A data-only restore writes into existing tables by design.
+        let conflicts = options.dataOnly ? [] : written(before)
         if !conflicts.isEmpty && !options.clean {
             let shown = conflicts.prefix(5).joined(separator: ", ") + (conflicts.count > 5 ? ", ..." : "")
             throw PGKeepError(.usage, "database \"\(database)\" already has \(conflicts.count) of the tables this restore writes (\(shown)); nothing was changed",
@@ -88,7 +89,8 @@ public final class RestoreJob {
         // 3. The restore: make the backup readable where the tools run (in a container: a copy
         // checked there), then pg_restore or psql.
         let staged = try endpoint.stage(input, needsFile: options.jobs > 1)
-        let streamed = staged == nil ? input.path : nil
+        // Not staged: a gzip input that is decompressed here into the tool's stdin.
+        let streamed = staged == nil
         let result: ProcessResult
         var copied: [String: Int]?
         switch input.kind {
@@ -99,7 +101,7 @@ public final class RestoreJob {
                 let command = try endpoint.tool("psql", database: database,
                                                 arguments: ["--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1", "--single-transaction",
                                                             "--file=" + (staged ?? "-")])
-                result = try runFeeding(command, gzip: streamed)
+                result = try runFeeding(command, feedInput: streamed)
             }
         default:
             var args = options.pgRestoreArguments
@@ -114,9 +116,9 @@ public final class RestoreJob {
                 // pg_restore writes the script, psql runs it as one transaction (see ScriptFilter).
                 let scriptArgs = ["--file=-"] + args.filter { $0 != "--exit-on-error" && $0 != "--single-transaction" }
                 let script = try endpoint.tool("pg_restore", database: nil, arguments: scriptArgs)
-                (result, copied) = try runScript(from: .command(script, gzip: streamed), tolerantDrops: options.clean)
+                (result, copied) = try runScript(from: .command(script, feedInput: streamed), tolerantDrops: options.clean)
             } else {
-                result = try runFeeding(try endpoint.tool("pg_restore", database: database, arguments: args), gzip: streamed)
+                result = try runFeeding(try endpoint.tool("pg_restore", database: database, arguments: args), feedInput: streamed)
             }
         }
         guard result.succeeded else { throw failure(result) }
@@ -125,7 +127,7 @@ public final class RestoreJob {
         // 4. The result.
         // The counts psql reported for each COPY are exact and free; without them (parallel
         // restore, schema only, a script inside a container) the restored tables are counted.
-        let restoredTables = try restoredTableNames(after: TargetCatalog.userTables(query))
+        let restoredTables = written(try TargetCatalog.userTables(query))
         let counts: [String: Int]
         if let copied, !copied.isEmpty {
             counts = copied
@@ -147,9 +149,9 @@ public final class RestoreJob {
     }
 
     /// Where a restore script comes from: a command writing it (pg_restore --file=-, fed the
-    /// decompressed archive when `gzip` is set) or a SQL backup read here.
+    /// decompressed input with `feedInput`) or a SQL backup read here.
     enum ScriptSource {
-        case command(Command, gzip: String?)
+        case command(Command, feedInput: Bool)
         case file(RestoreInput)
     }
 
@@ -159,50 +161,13 @@ public final class RestoreJob {
     private func runScript(from source: ScriptSource, tolerantDrops: Bool) throws -> (ProcessResult, [String: Int]?) {
         let psql = ChildProcess(try endpoint.tool("psql", database: database,
                                                   arguments: ["--no-psqlrc", "--set=ON_ERROR_STOP=1", "--single-transaction", "--file=-"]),
-                                stdin: .pipe, stdout: .pipe)
+                                stdin: .pipe, stdout: .collect)
         try psql.start()
-        let tags = Locked<[Int]>([])
-        let tagsDone = DispatchSemaphore(value: 0)
-        let psqlOut = psql.stdoutDescriptor
-        Thread {
-            // psql prints a command tag per statement; "COPY n" gives the rows a COPY inserted.
-            var pending = Data()
-            var chunk = [UInt8](repeating: 0, count: 65536)
-            func take(_ line: Data) {
-                let text = String(decoding: line, as: UTF8.self)
-                if text.hasPrefix("COPY "), let n = Int(text.dropFirst(5)) { tags.withLock { $0.append(n) } }
-            }
-            while true {
-                let n = chunk.withUnsafeMutableBytes { read(psqlOut, $0.baseAddress, $0.count) }
-                if n > 0 {
-                    pending.append(contentsOf: chunk[0..<n])
-                    while let nl = pending.firstIndex(of: 0x0a) {
-                        take(pending[pending.startIndex..<nl])
-                        pending.removeSubrange(pending.startIndex...nl)
-                    }
-                } else if n < 0 && errno == EINTR {
-                    continue
-                } else {
-                    break
-                }
-            }
-            take(pending)
-            tagsDone.signal()
-        }.start()
-
         var filter = ScriptFilter(tolerantDrops: tolerantDrops)
         let to = psql.stdinDescriptor
         var psqlGone = false
-        func send(_ data: Data) {
-            guard !psqlGone else { return }
-            data.withUnsafeBytes { buf in
-                var offset = 0
-                while offset < buf.count {
-                    let n = write(to, buf.baseAddress! + offset, buf.count - offset)
-                    if n < 0 { if errno == EINTR { continue }; psqlGone = true; return }
-                    offset += n
-                }
-            }
+        let send: (UnsafeRawBufferPointer) -> Void = { chunk in
+            if !psqlGone { psqlGone = !FileSystem.writeUntilClosed(to, chunk) }
         }
         // The script comes from pg_restore's stdout, or straight from the SQL backup
         // (decompressed here), and goes to psql in one hop.
@@ -215,26 +180,26 @@ public final class RestoreJob {
         case .file(let input):
             do {
                 if input.kind.isGzip {
-                    try input.decompress { send(filter.process($0)) }
+                    try input.decompress { filter.process($0, emit: send); return !psqlGone }
                 } else {
                     let fd = Foundation.open(input.path, O_RDONLY | O_CLOEXEC)
                     guard fd >= 0 else { throw PGKeepError(.backup, "cannot open \(input.path): \(errnoText())") }
                     defer { close(fd) }
-                    _ = try hashChunks(of: fd, path: input.path) { send(filter.process($0)) }
+                    _ = try hashChunks(of: fd, path: input.path) { filter.process($0, emit: send) }
                 }
             } catch {
                 feeder.withLock { $0 = error }
             }
             fed.signal()
             from = -1
-        case .command(let command, let gzip):
-            let child = ChildProcess(command, stdin: gzip == nil ? .null : .pipe, stdout: .pipe)
+        case .command(let command, let feedInput):
+            let child = ChildProcess(command, stdin: feedInput ? .pipe : .null, stdout: .pipe)
             try child.start()
             script = child
             from = child.stdoutDescriptor
-            if let gzip {
+            if feedInput {
                 Thread { [self] in
-                    do { try feed(child, from: gzip) } catch { feeder.withLock { $0 = error } }
+                    do { try feed(child) } catch { feeder.withLock { $0 = error } }
                     fed.signal()
                 }.start()
             } else {
@@ -245,7 +210,7 @@ public final class RestoreJob {
         while from >= 0 {
             let n = buffer.withUnsafeMutableBytes { read(from, $0.baseAddress, $0.count) }
             if n > 0 {
-                send(buffer.withUnsafeBytes { filter.process(UnsafeRawBufferPointer(rebasing: $0[0..<n])) })
+                buffer.withUnsafeBytes { filter.process(UnsafeRawBufferPointer(rebasing: $0[0..<n]), emit: send) }
             } else if n < 0 && errno == EINTR {
                 continue
             } else {
@@ -257,38 +222,27 @@ public final class RestoreJob {
         scriptResult = script?.wait()
         // A feeder that failed because psql stopped reading is not the error to report.
         let feedError = psqlGone ? nil : feeder.current
-        send(filter.finish())
+        filter.finish(emit: send)
         psql.closeStdin()
-        tagsDone.wait()
         let psqlResult = psql.wait()
         if let feedError { throw feedError }
         // psql's error first: when psql stops, pg_restore only sees a broken pipe.
         if !psqlResult.succeeded { return (psqlResult, nil) }
         if let scriptResult, !scriptResult.succeeded { return (scriptResult, nil) }
-        let counts = tags.current
+        // psql prints a command tag per statement; "COPY n" is the rows a COPY inserted.
+        let counts = String(decoding: psqlResult.stdout, as: UTF8.self).split(separator: "\n")
+            .compactMap { $0.hasPrefix("COPY ") ? Int($0.dropFirst(5)) : nil }
         guard counts.count == filter.copyTables.count else { return (psqlResult, nil) }
         var byTable: [String: Int] = [:]
         for (table, n) in zip(filter.copyTables, counts) { byTable[table, default: 0] += n }
         return (psqlResult, byTable)
     }
 
-    /// Existing tables the restore would write into.
-    func conflicting(_ existing: [String]) -> [String] {
-        if options.dataOnly { return [] }
-        if !options.tables.isEmpty {
-            return existing.filter { t in options.tables.contains { name in matches(t, name) } }
-        }
-        if !options.schemas.isEmpty {
-            return existing.filter { t in options.schemas.contains { t.hasPrefix(TableSelection.quoteIdent($0) + ".") } }
-        }
-        return existing
-    }
-
-    /// Tables this restore wrote, for the row-count report.
-    func restoredTableNames(after: [String]) throws -> [String] {
-        if !options.tables.isEmpty { return after.filter { t in options.tables.contains { matches(t, $0) } } }
-        if !options.schemas.isEmpty { return after.filter { t in options.schemas.contains { t.hasPrefix(TableSelection.quoteIdent($0) + ".") } } }
-        return after
+    /// Of `tables`, those this restore writes: the ones named by --table or in a --schema, or all.
+    func written(_ tables: [String]) -> [String] {
+        if !options.tables.isEmpty { return tables.filter { t in options.tables.contains { matches(t, $0) } } }
+        if !options.schemas.isEmpty { return tables.filter { t in options.schemas.contains { t.hasPrefix(TableSelection.quoteIdent($0) + ".") } } }
+        return tables
     }
 
     /// `qualified` is "schema.table" as format('%I.%I') writes it; `name` is "table" or "schema.table".
@@ -301,11 +255,11 @@ public final class RestoreJob {
     }
 
     private func selectTables(staged: String?) throws -> [TOCEntry] {
-        let gzip = staged == nil ? input.path : nil
+        let feedInput = staged == nil
         let source = staged.map { [$0] } ?? []
-        let (listing, r1) = try capture(try endpoint.tool("pg_restore", database: nil, arguments: ["--list"] + source), gzip: gzip)
+        let (listing, r1) = try capture(try endpoint.tool("pg_restore", database: nil, arguments: ["--list"] + source), feedInput: feedInput)
         guard r1.succeeded else { throw r1.failure("pg_restore --list failed") }
-        let (verbose, r2) = try capture(try endpoint.tool("pg_restore", database: nil, arguments: ["--schema-only", "--verbose", "--file=-"] + source), gzip: gzip)
+        let (verbose, r2) = try capture(try endpoint.tool("pg_restore", database: nil, arguments: ["--schema-only", "--verbose", "--file=-"] + source), feedInput: feedInput)
         guard r2.succeeded else { throw r2.failure("pg_restore could not print the archive's definitions") }
         var entries = TableSelection.parseList(String(decoding: listing, as: UTF8.self))
         let deps = TableSelection.parseDependencies(String(decoding: verbose, as: UTF8.self))
@@ -332,52 +286,28 @@ public final class RestoreJob {
 
     deinit { scratchDirectories.forEach(FileSystem.removeTree) }
 
-    /// Runs `command`, streaming the decompressed `gzip` file into its stdin when given.
-    private func runFeeding(_ command: Command, gzip: String?) throws -> ProcessResult {
-        let child = ChildProcess(command, stdin: gzip == nil ? .null : .pipe, stdout: .null)
+    /// Runs `command`, streaming the decompressed input into its stdin with `feedInput`.
+    private func runFeeding(_ command: Command, feedInput: Bool) throws -> ProcessResult {
+        let child = ChildProcess(command, stdin: feedInput ? .pipe : .null, stdout: .null)
         try child.start()
-        if let gzip { try feed(child, from: gzip) }
+        if feedInput { try feed(child) }
         return child.wait()
     }
 
-    private func capture(_ command: Command, gzip: String?) throws -> (Data, ProcessResult) {
-        let child = ChildProcess(command, stdin: gzip == nil ? .null : .pipe, stdout: .pipe)
+    private func capture(_ command: Command, feedInput: Bool) throws -> (Data, ProcessResult) {
+        let child = ChildProcess(command, stdin: feedInput ? .pipe : .null, stdout: .collect)
         try child.start()
-        let out = Locked(Data())
-        let done = DispatchSemaphore(value: 0)
-        let fd = child.stdoutDescriptor
-        Thread {
-            var chunk = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                if n > 0 { out.withLock { $0.append(contentsOf: chunk[0..<n]) } } else if n < 0 && errno == EINTR { continue } else { break }
-            }
-            done.signal()
-        }.start()
-        if let gzip { try feed(child, from: gzip) }
-        done.wait()
-        return (out.current, child.wait())
+        if feedInput { try feed(child) }
+        let result = child.wait()
+        return (result.stdout, result)
     }
 
-    /// Decompresses `path` into the child's stdin; stops quietly if the child stops reading.
-    private func feed(_ child: ChildProcess, from path: String) throws {
+    /// Decompresses the (gzip) input into the child's stdin; stops quietly if the child stops
+    /// reading (its exit status tells why).
+    private func feed(_ child: ChildProcess) throws {
         defer { child.closeStdin() }
-        let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw PGKeepError(.backup, "cannot open \(path): \(errnoText())") }
-        defer { close(fd) }
         let stdin = child.stdinDescriptor
-        _ = try GzipReader.decompress(fd: fd, path: path) { chunk in
-            var offset = 0
-            while offset < chunk.count {
-                let n = write(stdin, chunk.baseAddress! + offset, chunk.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return false  // the reader is gone; its exit status tells why
-                }
-                offset += n
-            }
-            return true
-        }
+        try input.decompress { FileSystem.writeUntilClosed(stdin, $0) }
     }
 
     /// The error for a failed restore: how many errors, the first one, and the target's state.

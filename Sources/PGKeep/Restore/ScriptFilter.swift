@@ -27,11 +27,13 @@ public struct ScriptFilter {
         inBody = !tolerantDrops
     }
 
-    /// Processes a chunk of script; returns what to send on.
-    public mutating func process(_ chunk: UnsafeRawBufferPointer) -> Data {
+    /// Processes a chunk of script and hands what to send on to `emit`. In the body, that is the
+    /// chunk itself, uncopied: the whole dump passes through here.
+    public mutating func process(_ chunk: UnsafeRawBufferPointer, emit: (UnsafeRawBufferPointer) -> Void) {
         if inBody {
             scan(chunk)
-            return Data(chunk)
+            emit(chunk)
+            return
         }
         partial.append(contentsOf: chunk)
         var out = Data()
@@ -45,7 +47,8 @@ public struct ScriptFilter {
                 partial.removeAll()
                 rest.withUnsafeBytes { scan($0) }
                 out.append(rest)
-                return out
+                out.withUnsafeBytes(emit)
+                return
             }
             if !statement.isEmpty || line.hasPrefix("DROP ") || line.hasPrefix("ALTER ") {
                 statement += (statement.isEmpty ? "" : "\n") + line
@@ -57,16 +60,16 @@ public struct ScriptFilter {
                 out.append(Data((line + "\n").utf8))
             }
         }
-        return out
+        out.withUnsafeBytes(emit)
     }
 
-    /// What is left at the end of the script.
-    public mutating func finish() -> Data {
+    /// Hands what is left at the end of the script to `emit`.
+    public mutating func finish(emit: (UnsafeRawBufferPointer) -> Void) {
         var out = Data(statement.utf8)
         if !inBody { out.append(partial) }
         statement = ""
         partial.removeAll()
-        return out
+        out.withUnsafeBytes(emit)
     }
 
     /// Follows line starts through the body: a COPY statement starts data, a line "\." ends it.

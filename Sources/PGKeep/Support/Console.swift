@@ -7,16 +7,7 @@ public enum Console {
     public static func err(_ text: String) { write(STDERR_FILENO, Data(text.utf8)) }
 
     public static func write(_ fd: Int32, _ data: Data) {
-        data.withUnsafeBytes { buf in
-            var offset = 0
-            while offset < buf.count {
-                let n = Glibc.write(fd, buf.baseAddress! + offset, buf.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return  // EPIPE or another error: nothing more to say to this reader
-                }
-                offset += n
-            }
-        }
+        // EPIPE or another error: nothing more to say to this reader.
+        _ = data.withUnsafeBytes { FileSystem.writeUntilClosed(fd, $0) }
     }
 }

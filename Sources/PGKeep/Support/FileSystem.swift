@@ -53,6 +53,22 @@ public enum FileSystem {
         }
     }
 
+    /// Writes all of `buffer` to a pipe unless its reader goes away (EPIPE or another error), in
+    /// which case it returns false: for feeding children that may stop reading early.
+    @discardableResult
+    public static func writeUntilClosed(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) -> Bool {
+        var offset = 0
+        while offset < buffer.count {
+            let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                return false
+            }
+            offset += n
+        }
+        return true
+    }
+
     /// fsync on a file descriptor, with a message that names the file.
     public static func sync(_ fd: Int32, path: String) throws {
         if fsync(fd) != 0 {
