@@ -23,4 +23,13 @@ export PGKEEP_TEST_PASSWORD=$SERVER_PASSWORD PGKEEP_TEST_PG_BIN=$PGBIN
 echo "test.sh: running swift test"
 # One test at a time: some tests back up the whole cluster (--all) while others create and drop
 # databases on the same server.
-swift test --no-parallel "$@"
+# The output is also kept, so that on failure the failing tests are repeated at the end, where a
+# log that shows only its tail still shows them.
+log="$work/swift-test.log"
+status=0
+swift test --no-parallel "$@" 2>&1 | tee "$log" || status=$?
+if [ "$status" -ne 0 ]; then
+  echo "test.sh: FAILED (exit $status); the failing tests:"
+  grep -E -A8 "recorded an issue|error:|Fatal error|✘ Test [^r]" "$log" | head -n 200 || true
+fi
+exit "$status"

@@ -10,6 +10,8 @@ final class BackupReporter: @unchecked Sendable {
     private let lock = NSLock()
     private var lastDraw = Date.distantPast
     private var lineShown = false
+    /// `run` prints failures in its one final block; they still go to the log file at once.
+    var holdFailures = false
 
     init(quiet: Bool, json: Bool) {
         self.quiet = quiet
@@ -39,18 +41,22 @@ final class BackupReporter: @unchecked Sendable {
 
     func recorded(_ record: BackupRecord) {
         clearLine()
-        guard !quiet else { return }
         let m = record.manifest
         var details = [Self.size(m.size), String(format: "%.1f s", m.durationSeconds)]
         // The rate is of the dump stream (before compression); a directory backup has none.
         if let dumped = m.uncompressedSize, m.durationSeconds > 0 {
             details.append(String(format: "%.1f MB/s", Double(dumped) / m.durationSeconds / 1_000_000))
         }
-        printStderr("pgkeep: \(m.database): \(record.path) (\(details.joined(separator: ", ")))")
+        let line = "pgkeep: \(m.database): \(record.path) (\(details.joined(separator: ", ")))"
+        if quiet { Output.log?.append(line) } else { printStderr(line) }
     }
 
     func failed(_ database: String, _ error: PGKeepError) {
         clearLine()
+        if holdFailures {
+            Output.log?.append("pgkeep: error: \(database): " + error.description)
+            return
+        }
         printError(PGKeepError(error.kind, "\(database): " + error.message, command: error.command, stderrTail: error.stderrTail, hint: error.hint))
     }
 

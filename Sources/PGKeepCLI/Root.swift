@@ -14,7 +14,7 @@ public struct PGKeepCommand: ParsableCommand {
         failure, 64 usage error, 130/143 interrupted.
         """,
         version: PGKeepVersion.string,
-        subcommands: [Backup.self, Restore.self, List.self, Prune.self, Pin.self, Unpin.self],
+        subcommands: [Backup.self, Restore.self, List.self, Prune.self, Pin.self, Unpin.self, Run.self, Verify.self, Status.self, Config.self, Schedule.self],
         // -h is --host, as in pg_dump and psql; help is --help or -?.
         helpNames: [.long, .customShort("?")]
     )
@@ -37,10 +37,28 @@ func reportingErrors(_ body: () throws -> Void) throws {
     }
 }
 
-func printError(_ error: PGKeepError) {
-    Console.err(("pgkeep: error: " + Redaction.shared.apply(error.description) + "\n"))
+/// Process-wide output settings: --quiet and --log-file.
+enum Output {
+    nonisolated(unsafe) static var quiet = false
+    nonisolated(unsafe) static var log: LogFile?
 }
 
+func printError(_ error: PGKeepError) {
+    printStderr("pgkeep: error: " + error.description)
+}
+
+/// A line on stderr (secrets masked), and in the log file when there is one.
 func printStderr(_ line: String) {
-    Console.err((Redaction.shared.apply(line) + "\n"))
+    let text = Redaction.shared.apply(line)
+    Console.err(text + "\n")
+    Output.log?.append(text)
+}
+
+/// A line that --quiet keeps off the terminal; the log file gets it all the same.
+func printInfo(_ line: String) {
+    if Output.quiet {
+        Output.log?.append(line)
+    } else {
+        printStderr(line)
+    }
 }

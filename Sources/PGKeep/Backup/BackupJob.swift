@@ -24,41 +24,13 @@ public final class BackupJob {
         public var failures: [(database: String, error: PGKeepError)] = []
     }
 
-    /// Backs up one database, or with `all` every database and the globals. With `all`, a failed
-    /// database does not stop the others; the summary lists it. A preflight failure throws.
+    /// Backs up one database, a list of databases (`databases`), or with `all` every database
+    /// and the globals. With several, a failed database does not stop the others; the summary
+    /// lists it. A preflight failure of the only database (or, with `all`, of the server) throws.
     public func run() throws -> Summary {
         try options.validate()
         var summary = Summary()
-        if options.all {
-            // Like pg_dumpall: the maintenance database unless one was named (libpq's default,
-            // the user's name, often has no database).
-            let maintenance = (source as? LocalDumpSource).map { $0.spec.database ?? "postgres" }
-            let preflight = try source.preflight(database: maintenance)
-            let databases = try source.listDatabases()
-            let lock = try DirectoryLock(directory: options.directory)
-            defer { _ = lock }
-            for db in databases {
-                do {
-                    let p = try source.preflight(database: db)
-                    let record = try backupDatabase(db, preflight: p)
-                    summary.records.append(record)
-                    onRecorded?(record)
-                    try pruneAfter(record)
-                } catch let error as PGKeepError {
-                    summary.failures.append((db, error))
-                    onFailure?(db, error)
-                }
-            }
-            do {
-                let record = try backupGlobals(preflight: preflight)
-                summary.records.append(record)
-                onRecorded?(record)
-                try pruneAfter(record)
-            } catch let error as PGKeepError {
-                summary.failures.append((BackupName.globalsDatabase, error))
-                onFailure?(BackupName.globalsDatabase, error)
-            }
-        } else {
+        guard options.all || !options.databases.isEmpty else {
             let preflight = try source.preflight(database: options.database)
             let lock = try DirectoryLock(directory: options.directory)
             defer { _ = lock }
@@ -66,8 +38,49 @@ public final class BackupJob {
             summary.records.append(record)
             onRecorded?(record)
             try pruneAfter(record)
+            return summary
+        }
+        var globalsPreflight: Preflight?
+        let databases: [String]
+        if options.all {
+            // Like pg_dumpall: the maintenance database unless one was named (libpq's default,
+            // the user's name, often has no database).
+            let maintenance = (source as? LocalDumpSource).map { $0.spec.database ?? "postgres" }
+            globalsPreflight = try source.preflight(database: maintenance)
+            databases = try source.listDatabases()
+        } else {
+            databases = options.databases
+        }
+        let lock = try DirectoryLock(directory: options.directory)
+        defer { _ = lock }
+        for db in databases {
+            attempt(db, into: &summary) {
+                let p = try source.preflight(database: db)
+                return try backupDatabase(db, preflight: p)
+            }
+        }
+        if let globalsPreflight {
+            attempt(BackupName.globalsDatabase, into: &summary) { try backupGlobals(preflight: globalsPreflight) }
         }
         return summary
+    }
+
+    /// One database of several: its backup, then its prune; a failure is recorded, not thrown.
+    /// A prune failure counts against the database although its backup was recorded.
+    private func attempt(_ database: String, into summary: inout Summary, _ body: () throws -> BackupRecord) {
+        do {
+            let record = try body()
+            summary.records.append(record)
+            onRecorded?(record)
+            try pruneAfter(record)
+        } catch let error as PGKeepError {
+            summary.failures.append((database, error))
+            onFailure?(database, error)
+        } catch {
+            let e = PGKeepError(.backup, "\(error)")
+            summary.failures.append((database, e))
+            onFailure?(database, e)
+        }
     }
 
     /// With `options.prune`: prunes the database of a backup that was just recorded (and so
@@ -261,7 +274,7 @@ public final class BackupJob {
         if let d = source as? DockerComposeDumpSource {
             docker = .init(service: d.options.service, composeCommand: d.options.composeCommand)
         }
-        return Manifest(database: name.database, file: name.fileName, format: name.format, compression: compression,
+        var manifest = Manifest(database: name.database, file: name.fileName, format: name.format, compression: compression,
                         size: size, sha256: sha256, uncompressedSize: uncompressed, files: files,
                         startedAt: BackupName.isoString(started), finishedAt: BackupName.isoString(finished),
                         durationSeconds: (finished.timeIntervalSince(started) * 1000).rounded() / 1000,
@@ -269,6 +282,8 @@ public final class BackupJob {
                         serverVersionNum: preflight.server.versionNumber, pgDumpVersion: preflight.pgDumpVersion.string,
                         pgDumpOptions: dumpOptions, source: source.displaySource, dockerCompose: docker,
                         verification: verification, rowCounts: rowCounts)
+        manifest.pinned = options.pin
+        return manifest
     }
 
     /// Renames the verified data into place under the first free name (adding -1, -2, ... within

@@ -33,11 +33,15 @@ public struct BackupOptions: Sendable {
     public var all = false
     /// The database to dump when not --all (nil: the connection's database).
     public var database: String?
+    /// Several databases, each on its own (a config file's `databases`); ignored with `all`.
+    public var databases: [String] = []
     public var filters = DumpFilters()
     /// Record exact per-table row counts, taken in pg_dump's snapshot, in the manifest.
     public var rowCounts = false
     /// After a verified backup, prune that database with this policy.
     public var prune: RetentionPolicy?
+    /// Write the manifests pinned (snapshot): prune never deletes them until unpinned.
+    public var pin = false
     /// Compression threads.
     public var workers = ProcessInfo.processInfo.activeProcessorCount
 
@@ -63,8 +67,8 @@ public struct BackupOptions: Sendable {
             throw PGKeepError(.usage, "--schema-only and --data-only cannot be used together")
         }
         try prune?.validate()
-        if all && (!filters.tables.isEmpty || !filters.schemas.isEmpty) {
-            throw PGKeepError(.usage, "--table and --schema select objects of one database; they cannot be used with --all")
+        if (all || databases.count > 1) && (!filters.tables.isEmpty || !filters.schemas.isEmpty) {
+            throw PGKeepError(.usage, "--table and --schema select objects of one database; they cannot be used with --all or several databases")
         }
     }
 }

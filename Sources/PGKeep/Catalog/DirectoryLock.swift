@@ -3,16 +3,20 @@ import Foundation
 /// An exclusive lock on a backup directory (`flock` on DIR/.pgkeep.lock): a second pgkeep run that
 /// writes or deletes there exits at once instead of racing. The kernel drops the lock when the
 /// process ends, so a killed run never leaves a stale lock.
+///
+/// Runs that write or delete (backup, run, snapshot, prune, pin) take it exclusively; runs that
+/// only read backups (restore and verify from the directory) take it shared, so that nothing is
+/// deleted under them while they may still run side by side.
 public final class DirectoryLock {
     private let fd: Int32
     public let path: String
 
-    public init(directory: String) throws {
+    public init(directory: String, shared: Bool = false) throws {
         try FileSystem.makePrivateDirectory(directory)
         path = (directory as NSString).appendingPathComponent(".pgkeep.lock")
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw PGKeepError(.backup, "cannot open the lock file \(path): \(errnoText())") }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+        if flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0 {
             let code = errno
             close(fd)
             if code == EWOULDBLOCK {
@@ -21,6 +25,15 @@ public final class DirectoryLock {
             }
             throw PGKeepError(.backup, "cannot lock \(path): \(errnoText(code))")
         }
+    }
+
+    /// The lock of the backup directory that holds `backupPath` (DIR/<folder>/<file>), when that
+    /// directory is a pgkeep one (it has a lock file); nil for a backup elsewhere.
+    public static func forBackup(at backupPath: String, shared: Bool) throws -> DirectoryLock? {
+        let absolute = URL(fileURLWithPath: backupPath).standardizedFileURL.path
+        let directory = ((absolute as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
+        guard FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent(".pgkeep.lock")) else { return nil }
+        return try DirectoryLock(directory: directory, shared: shared)
     }
 
     deinit {

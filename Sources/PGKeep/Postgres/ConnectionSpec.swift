@@ -29,12 +29,24 @@ public struct ConnectionSpec: Sendable, Equatable {
     /// children), then POSTGRESQL_URI or DATABASE_URL when nothing else names a server. A bare
     /// database name in --dbname names no server: with such a URI in the environment, the URI
     /// gives the server and --dbname the database (`--dbname shop_copy` restores next to it).
+    ///
+    /// `configured` is the config file's connection: it stands below the flags and the PG*
+    /// variables (a field that PGHOST, PGPORT, PGUSER, PGDATABASE or PGPASSWORD also sets is left
+    /// to the variable) and above POSTGRESQL_URI and DATABASE_URL.
     public static func resolve(dbname: String?, host: String?, port: String?, username: String?,
-                               environment: [String: String]) throws -> ConnectionSpec {
+                               environment: [String: String], configured: ConnectionSpec? = nil) throws -> ConnectionSpec {
         var spec = ConnectionSpec()
         let given = (dbname?.isEmpty ?? true) ? nil : dbname
         if let given, isConnectionString(given) {
             spec = try parse(given, source: "--dbname")
+        } else if var base = configured {
+            for (key, variable) in [("host", "PGHOST"), ("port", "PGPORT"), ("user", "PGUSER"), ("dbname", "PGDATABASE")]
+            where environment[variable] != nil {
+                base.parameters[key] = nil
+            }
+            if environment["PGPASSWORD"] != nil { base.password = nil }
+            spec = base
+            if let given { spec.parameters["dbname"] = given }
         } else {
             if host == nil && port == nil && username == nil
                 && !libpqSelectors.contains(where: { environment[$0] != nil }) {

@@ -25,8 +25,12 @@ struct ConnectionOptions: ParsableArguments {
     @Option(name: .customLong("pg-bin"), help: ArgumentHelp("Directory of the PostgreSQL client tools (default: PGKEEP_PG_BIN, then PATH).", valueName: "dir"))
     var pgBin: String?
 
-    func spec(environment: [String: String]) throws -> ConnectionSpec {
-        let spec = try ConnectionSpec.resolve(dbname: dbname, host: host, port: port, username: username, environment: environment)
+    /// The connection from the flags, the environment and the config file, in that order.
+    func spec(environment: [String: String], config: PGKeepConfig? = nil) throws -> ConnectionSpec {
+        let configured = try config?.connectionSpec(environment: environment)
+        Redaction.shared.register(configured?.password)
+        let spec = try ConnectionSpec.resolve(dbname: dbname, host: host, port: port, username: username,
+                                              environment: environment, configured: configured)
         Redaction.shared.register(spec.password)
         Redaction.shared.register(environment["PGPASSWORD"])
         return spec
@@ -51,8 +55,12 @@ struct DockerComposeFlags: ParsableArguments {
     @Option(name: .customLong("compose-command"), help: ArgumentHelp("\"docker compose\" or \"docker-compose\".", valueName: "command"))
     var composeCommand: String = "docker compose"
 
-    var options: DockerComposeOptions? {
+    var options: DockerComposeOptions? { options(config: nil) }
+
+    /// The flags' service, else the config file's [docker_compose].
+    func options(config: PGKeepConfig?) -> DockerComposeOptions? {
         service.map { DockerComposeOptions(service: $0, composeFiles: composeFiles, projectDirectory: projectDirectory, composeCommand: composeCommand) }
+            ?? config?.dockerCompose
     }
 }
 
@@ -63,6 +71,10 @@ struct OutputOptions: ParsableArguments {
     var json = false
 
     /// Nothing on success, so that cron mails only failures.
-    @Flag(name: [.customShort("q"), .long], help: "Print nothing on success.")
+    @Flag(name: [.customShort("q"), .long], help: "Print nothing on success; on failure, one block saying what failed and what to do.")
     var quiet = false
+
+    /// A log that outlives the terminal.
+    @Option(name: .customLong("log-file"), help: ArgumentHelp("Append timestamped lines to this file (also with --quiet).", valueName: "file"))
+    var logFile: String?
 }

@@ -9,21 +9,23 @@ extension PGKeepCommand {
             abstract: "Back up a database (or --all) into a verified, timestamped file with a manifest.",
             discussion: "Files: DIR/<db>/<db>_<YYYY-MM-DD>T<HHMMSS>Z<ext> (UTC) with <file>.manifest.json beside it.")
 
+        @OptionGroup var config: ConfigOptions
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var docker: DockerComposeFlags
         @OptionGroup var output: OutputOptions
+        @OptionGroup var hookOptions: HookOptions
 
         /// The backup directory (default: PGKEEP_DIR).
-        @Option(name: .customLong("dir"), help: ArgumentHelp("Backup directory (default: PGKEEP_DIR).", valueName: "dir"))
+        @Option(name: .customLong("dir"), help: ArgumentHelp("Backup directory (default: PGKEEP_DIR, then the config).", valueName: "dir"))
         var directory: String?
 
         /// custom (default), plain or directory.
-        @Option(name: [.customShort("F"), .long], help: "custom (.dump.gz, selectively restorable), plain (.sql.gz) or directory (.dir, with --jobs).")
-        var format: BackupFormatArgument = .custom
+        @Option(name: [.customShort("F"), .long], help: "custom (default; .dump.gz, selectively restorable), plain (.sql.gz) or directory (.dir, with --jobs).")
+        var format: BackupFormatArgument?
 
         /// gzip level.
-        @Option(name: [.customShort("Z"), .customLong("compress-level")], help: "gzip level 0-9 (0 = none).")
-        var compressLevel: Int = 6
+        @Option(name: [.customShort("Z"), .customLong("compress-level")], help: "gzip level 0-9 (0 = none; default 6).")
+        var compressLevel: Int?
 
         /// No compression at all.
         @Flag(name: .customLong("no-compress"), help: "Write the dump uncompressed.")
@@ -31,7 +33,7 @@ extension PGKeepCommand {
 
         /// Parallel pg_dump jobs (directory format).
         @Option(name: [.customShort("j"), .long], help: "pg_dump parallel jobs (directory format only).")
-        var jobs: Int = 1
+        var jobs: Int?
 
         /// Compression threads.
         @Option(name: .customLong("threads"), help: ArgumentHelp("Compression threads (default: the number of cores).", valueName: "n"))
@@ -70,10 +72,7 @@ extension PGKeepCommand {
         var noPrivileges = false
 
         func validate() throws {
-            if directory == nil && ProcessInfo.processInfo.environment["PGKEEP_DIR"] == nil {
-                throw ValidationError("--dir is required (or set PGKEEP_DIR)")
-            }
-            guard (0...9).contains(compressLevel) else { throw ValidationError("--compress-level must be 0 to 9") }
+            if let compressLevel, !(0...9).contains(compressLevel) { throw ValidationError("--compress-level must be 0 to 9") }
             if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
             if all && connection.dbname != nil && !ConnectionSpec.isConnectionString(connection.dbname!) {
                 throw ValidationError("--all backs up every database; give --dbname only as a connection URI with --all")
@@ -83,15 +82,18 @@ extension PGKeepCommand {
         func run() throws {
             try reportingErrors {
                 let env = ProcessInfo.processInfo.environment
-                var options = BackupOptions(directory: directory ?? env["PGKEEP_DIR"]!)
-                options.format = format.value
-                options.compressLevel = noCompress ? 0 : compressLevel
-                options.jobs = jobs
-                options.label = label
+                let config = try config.load(environment: env)
+                try Settings.output(output, config: config)
+                let hooks = try hookOptions.hooks(config: config)
+                var options = BackupOptions(directory: try Settings.requireDirectory(flag: directory, environment: env, config: config))
+                options.format = format?.value ?? config?.format ?? .custom
+                options.compressLevel = noCompress ? 0 : (compressLevel ?? config?.compressLevel ?? 6)
+                options.jobs = jobs ?? config?.jobs ?? 1
+                options.label = label ?? config?.label
                 options.all = all
-                options.workers = threads ?? ProcessInfo.processInfo.activeProcessorCount
-                options.rowCounts = rowCounts
-                options.prune = prune ? policy.policy : nil
+                options.workers = threads ?? config?.threads ?? ProcessInfo.processInfo.activeProcessorCount
+                options.rowCounts = rowCounts || (config?.rowCounts ?? false)
+                options.prune = prune ? policy.policy(config: config) : nil
                 options.filters.tables = tables
                 options.filters.excludeTables = excludeTables
                 options.filters.schemas = schemas
@@ -100,27 +102,40 @@ extension PGKeepCommand {
                 options.filters.noOwner = noOwner
                 options.filters.noPrivileges = noPrivileges
 
-                let spec = try connection.spec(environment: env)
-                let source: DumpSource
-                if let compose = docker.options {
-                    source = try DockerComposeDumpSource(options: compose, spec: spec, environment: env)
-                } else {
-                    source = try LocalDumpSource(spec: spec, tools: PostgresTools(pgBin: connection.pgBin, environment: env), environment: env)
-                }
+                let spec = try connection.spec(environment: env, config: config)
+                let source = try makeDumpSource(spec: spec, pgBin: Settings.pgBin(flag: connection.pgBin, environment: env, config: config),
+                                                docker: docker.options(config: config), environment: env)
                 defer { source.close() }
 
                 let job = BackupJob(options: options, source: source)
-                let reporter = BackupReporter(quiet: output.quiet, json: output.json)
+                let reporter = BackupReporter(quiet: Output.quiet, json: output.json)
                 job.onProgress = reporter.progress
                 job.onRecorded = reporter.recorded
                 job.onFailure = reporter.failed
                 job.onPruned = { r in
-                    if !output.quiet && !output.json {
-                        printStderr("pgkeep: pruned: kept \(r.items.count - r.deleted), deleted \(r.deleted)")
+                    if !output.json { printInfo("pgkeep: pruned: kept \(r.items.count - r.deleted), deleted \(r.deleted)") }
+                }
+                let summary: BackupJob.Summary
+                do {
+                    summary = try job.run()
+                } catch let error as PGKeepError where Cancellation.shared.signalReceived == nil {
+                    if let e = hooks.run(.init(database: options.database ?? spec.database ?? "", backupPath: nil, error: error.message)) {
+                        printStderr("pgkeep: warning: " + e.description)
+                    }
+                    throw error
+                }
+                reporter.finish(summary)
+                let failed = Set(summary.failures.map(\.database))
+                for record in summary.records where !failed.contains(record.manifest.database) {
+                    if let e = hooks.run(.init(database: record.manifest.database, backupPath: record.path, error: nil)) {
+                        printStderr("pgkeep: warning: " + e.description)
                     }
                 }
-                let summary = try job.run()
-                reporter.finish(summary)
+                for (database, error) in summary.failures {
+                    if let e = hooks.run(.init(database: database, backupPath: nil, error: error.message)) {
+                        printStderr("pgkeep: warning: " + e.description)
+                    }
+                }
                 if !summary.failures.isEmpty {
                     throw ExitCode(ExitCodes.failure)
                 }

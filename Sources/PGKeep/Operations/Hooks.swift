@@ -1,0 +1,80 @@
+import Foundation
+
+/// Commands run after each database's backup: `on_success` or `on_failure`, as argument arrays
+/// (no shell), told what happened through PGKEEP_STATUS (`success` or `failure`),
+/// PGKEEP_DATABASE, PGKEEP_BACKUP_PATH (empty on failure) and PGKEEP_ERROR (empty on success).
+/// Their environment is pgkeep's without anything that can carry a password.
+public struct Hooks: Sendable, Equatable {
+    public var onSuccess: [String]?
+    public var onFailure: [String]?
+    /// Variables never passed to a hook: libpq's password and URIs that may hold one, and the
+    /// variable a config file names in `password_env`.
+    public var withheld: [String] = ["PGPASSWORD", "PGPASSFILE", "DATABASE_URL", "POSTGRESQL_URI"]
+    /// How long a hook may run before it is stopped.
+    public var timeout: TimeInterval = 300
+
+    public init(onSuccess: [String]? = nil, onFailure: [String]? = nil) {
+        self.onSuccess = onSuccess
+        self.onFailure = onFailure
+    }
+
+    public var isEmpty: Bool { onSuccess == nil && onFailure == nil }
+
+    /// What one hook is told.
+    public struct Event: Sendable {
+        public var database: String
+        public var backupPath: String?
+        public var error: String?
+        public init(database: String, backupPath: String?, error: String?) {
+            self.database = database
+            self.backupPath = backupPath
+            self.error = error
+        }
+        public var succeeded: Bool { error == nil }
+    }
+
+    /// The hook's environment for `event`.
+    public func environment(for event: Event, base: [String: String]) -> [String: String] {
+        var env = base
+        for name in withheld { env[name] = nil }
+        env["PGKEEP_STATUS"] = event.succeeded ? "success" : "failure"
+        env["PGKEEP_DATABASE"] = event.database
+        env["PGKEEP_BACKUP_PATH"] = event.backupPath ?? ""
+        env["PGKEEP_ERROR"] = event.error.map { Redaction.shared.apply($0) } ?? ""
+        return env
+    }
+
+    /// Runs the matching hook, if any. Returns an error describing a hook that could not start,
+    /// failed or timed out; the backup's own outcome is not changed by it.
+    public func run(_ event: Event, base: [String: String] = ProcessInfo.processInfo.environment) -> PGKeepError? {
+        guard let argv = event.succeeded ? onSuccess : onFailure, let first = argv.first else { return nil }
+        let which = event.succeeded ? "on-success" : "on-failure"
+        var executable = first
+        if !first.contains("/") {
+            let path = (base["PATH"] ?? "/usr/bin:/bin").split(separator: ":").map(String.init)
+            guard let found = path.map({ ($0 as NSString).appendingPathComponent(first) })
+                .first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+                return PGKeepError(.backup, "the \(which) hook \(first) was not found on PATH", hint: "give its absolute path")
+            }
+            executable = found
+        }
+        let command = Command(executable: executable, arguments: Array(argv.dropFirst()), environment: environment(for: event, base: base))
+        let child = ChildProcess(command, stdout: .collect)
+        do {
+            try child.start()
+        } catch let e as PGKeepError {
+            return PGKeepError(.backup, "the \(which) hook could not start: \(e.message)", command: command.description)
+        } catch {
+            return PGKeepError(.backup, "the \(which) hook could not start: \(error)", command: command.description)
+        }
+        let timer = DispatchWorkItem { child.terminate(grace: 2) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: timer)
+        let result = child.wait()
+        timer.cancel()
+        guard result.succeeded else {
+            return PGKeepError(.backup, "the \(which) hook for \(event.database) \(result.termination)", command: command.description,
+                               stderrTail: result.stderr + String(decoding: result.stdout, as: UTF8.self))
+        }
+        return nil
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+
+/// `pgkeep status`: is there a verified backup (one with a manifest) newer than `maxAge` for
+/// every database that should have one? For monitoring and container healthchecks.
+public struct StatusCheck: Sendable {
+    public var directory: String
+    /// The databases that must be fresh; nil: every database found in the directory.
+    public var databases: [String]?
+    public var maxAge: TimeInterval
+
+    public init(directory: String, databases: [String]?, maxAge: TimeInterval) {
+        self.directory = directory
+        self.databases = databases
+        self.maxAge = maxAge
+    }
+
+    public struct Entry: Sendable {
+        public var database: String
+        public var newestPath: String?
+        public var newestTime: Date?
+        public var age: TimeInterval?
+        public var fresh: Bool
+    }
+
+    public struct Report: Sendable {
+        public var entries: [Entry]
+        public var maxAge: TimeInterval
+        public var ok: Bool { !entries.isEmpty && entries.allSatisfy(\.fresh) }
+    }
+
+    public func run(now: Date = Date()) throws -> Report {
+        var scan = CatalogScan()
+        if FileManager.default.fileExists(atPath: directory) {
+            scan = try CatalogScan.scan(directory)
+        }
+        var newest: [String: CatalogScan.Backup] = [:]
+        for b in scan.backups {
+            let key = b.name.format == .globals ? BackupName.globalsDatabase : b.name.database
+            if let current = newest[key], current.name.time >= b.name.time { continue }
+            newest[key] = b
+        }
+        let wanted = databases ?? newest.keys.sorted()
+        let entries = wanted.map { db -> Entry in
+            guard let b = newest[db] else { return Entry(database: db, fresh: false) }
+            let age = now.timeIntervalSince(b.name.time)
+            return Entry(database: db, newestPath: b.dataPath, newestTime: b.name.time, age: age, fresh: age <= maxAge)
+        }
+        return Report(entries: entries, maxAge: maxAge)
+    }
+}

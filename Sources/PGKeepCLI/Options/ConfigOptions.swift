@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import PGKeep
+
+/// `--config FILE` (or PGKEEP_CONFIG): settings below the flags and the environment.
+struct ConfigOptions: ParsableArguments {
+    /// A TOML config file (see README, "The config file").
+    @Option(name: .customLong("config"), help: ArgumentHelp("TOML config file (default: PGKEEP_CONFIG). Flags and the environment override it.", valueName: "file"))
+    var path: String?
+
+    /// The file named by --config or PGKEEP_CONFIG, read and checked; nil when neither is given.
+    func load(environment: [String: String]) throws -> PGKeepConfig? {
+        try Self.load(path: path, environment: environment)
+    }
+
+    static func load(path: String?, environment: [String: String]) throws -> PGKeepConfig? {
+        guard let file = path ?? environment["PGKEEP_CONFIG"].flatMap({ $0.isEmpty ? nil : $0 }) else { return nil }
+        return try PGKeepConfig.load(path: file)
+    }
+}
+
+/// `--on-success` / `--on-failure`.
+struct HookOptions: ParsableArguments {
+    /// Run after each database's verified backup.
+    @Option(name: .customLong("on-success"), help: ArgumentHelp("Command run after each successful backup (words split like a shell, no shell). Gets PGKEEP_STATUS, PGKEEP_DATABASE, PGKEEP_BACKUP_PATH.", valueName: "command"))
+    var onSuccess: String?
+
+    /// Run after each database whose backup failed.
+    @Option(name: .customLong("on-failure"), help: ArgumentHelp("Command run after each failed backup. Gets PGKEEP_STATUS, PGKEEP_DATABASE, PGKEEP_ERROR.", valueName: "command"))
+    var onFailure: String?
+
+    /// Flags over the config file's [hooks]; the config's password variable is withheld.
+    func hooks(config: PGKeepConfig?) throws -> Hooks {
+        var hooks = Hooks(onSuccess: try onSuccess.map { try ShellWords.split($0, option: "--on-success") } ?? config?.onSuccess,
+                          onFailure: try onFailure.map { try ShellWords.split($0, option: "--on-failure") } ?? config?.onFailure)
+        if let name = config?.passwordEnv { hooks.withheld.append(name) }
+        return hooks
+    }
+}
+
+/// Resolving a setting from its flag, the environment, the config file and the default.
+enum Settings {
+    static func directory(flag: String?, environment: [String: String], config: PGKeepConfig?) -> String? {
+        flag ?? environment["PGKEEP_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? config?.directory
+    }
+
+    static func requireDirectory(flag: String?, environment: [String: String], config: PGKeepConfig?) throws -> String {
+        guard let dir = directory(flag: flag, environment: environment, config: config) else {
+            throw PGKeepError(.usage, "no backup directory: give --dir, set PGKEEP_DIR, or set dir in the config file's [backup]")
+        }
+        return dir
+    }
+
+    static func pgBin(flag: String?, environment: [String: String], config: PGKeepConfig?) -> String? {
+        flag ?? environment["PGKEEP_PG_BIN"].flatMap { $0.isEmpty ? nil : $0 } ?? config?.pgBin
+    }
+
+    /// Sets up --log-file (flag over config) and quiet (flag or config) for this process.
+    static func output(_ output: OutputOptions, config: PGKeepConfig?) throws {
+        Output.quiet = output.quiet || (config?.quiet ?? false)
+        if let path = output.logFile ?? config?.logFile {
+            Output.log = try LogFile(path: path)
+        }
+    }
+}
