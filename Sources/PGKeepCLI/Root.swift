@@ -14,7 +14,7 @@ public struct PGKeepCommand: ParsableCommand {
         failure, 64 usage error, 130/143 interrupted.
         """,
         version: PGKeepVersion.string,
-        subcommands: [Backup.self, Restore.self, List.self, Prune.self, Pin.self, Unpin.self, Run.self, Verify.self, Status.self, Config.self, Schedule.self],
+        subcommands: [Backup.self, Restore.self, List.self, Prune.self, Pin.self, Unpin.self, Run.self, Snapshot.self, Verify.self, Status.self, Config.self, Schedule.self],
         // -h is --host, as in pg_dump and psql; help is --help or -?.
         helpNames: [.long, .customShort("?")]
     )

@@ -38,6 +38,16 @@ extension PGKeepConfig {
         return spec
     }
 
+    /// Whether the file names a server or a database at all.
+    public var namesConnection: Bool {
+        uri != nil || host != nil || port != nil || user != nil || dbname != nil
+    }
+
+    /// The database the file's connection names (its dbname, else the URI's).
+    public var database: String? {
+        dbname ?? uri.flatMap { try? ConnectionSpec.parse($0, source: "connection.uri") }?.database
+    }
+
     /// Whether a password is written inline in the URI (allowed, but `config check` warns).
     public var hasInlinePassword: Bool {
         guard let uri else { return false }

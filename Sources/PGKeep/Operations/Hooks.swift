@@ -3,7 +3,8 @@ import Foundation
 /// Commands run after each database's backup: `on_success` or `on_failure`, as argument arrays
 /// (no shell), told what happened through PGKEEP_STATUS (`success` or `failure`),
 /// PGKEEP_DATABASE, PGKEEP_BACKUP_PATH (empty on failure) and PGKEEP_ERROR (empty on success).
-/// Their environment is pgkeep's without anything that can carry a password.
+/// Their environment is pgkeep's without anything that can carry a password: libpq's variables,
+/// URIs, the config's `password_env`, and any variable whose value holds the password.
 public struct Hooks: Sendable, Equatable {
     public var onSuccess: [String]?
     public var onFailure: [String]?
@@ -37,6 +38,8 @@ public struct Hooks: Sendable, Equatable {
     public func environment(for event: Event, base: [String: String]) -> [String: String] {
         var env = base
         for name in withheld { env[name] = nil }
+        // Any other variable that carries the password (under a name of the user's choosing).
+        for (name, value) in env where Redaction.shared.containsSecret(value) { env[name] = nil }
         env["PGKEEP_STATUS"] = event.succeeded ? "success" : "failure"
         env["PGKEEP_DATABASE"] = event.database
         env["PGKEEP_BACKUP_PATH"] = event.backupPath ?? ""

@@ -4,15 +4,26 @@ import Foundation
 /// conninfo string it is written to a private 0600 passfile in a 0700 directory and the child
 /// gets PGPASSFILE; it never appears in argv. Variables that may carry a URI with a password
 /// (POSTGRESQL_URI, DATABASE_URL) are not passed on.
+///
+/// Children connect with application_name `pgkeep-PID`, so that on SIGINT/SIGTERM, after the
+/// children are stopped, pgkeep can end their server backends too: a pg_dump killed while its
+/// backend waits for a lock would otherwise leave that backend in pg_stat_activity until the lock
+/// is granted.
 public final class ChildEnvironment {
     public let environment: [String: String]
     private let directory: String?
     private var cancelToken: Int?
+    private var backendsToken: Int?
+
+    /// The application_name of every pgkeep child of this process.
+    public static let applicationName = "pgkeep-\(getpid())"
 
     public init(spec: ConnectionSpec, base: [String: String] = ProcessInfo.processInfo.environment) throws {
         var env = base
         env["POSTGRESQL_URI"] = nil
         env["DATABASE_URL"] = nil
+        env["PGAPPNAME"] = Self.applicationName
+        backendsToken = Cancellation.shared.register(cleanup: { Self.terminateBackends(spec: spec) })
         if let password = spec.password {
             let template = (NSTemporaryDirectory() as NSString).appendingPathComponent("pgkeep-pass.XXXXXX")
             var buf = Array(template.utf8CString)
@@ -35,8 +46,24 @@ public final class ChildEnvironment {
         environment = env
     }
 
+    /// Ends the server backends of this process's children (best effort, a few seconds at most).
+    static func terminateBackends(spec: ConnectionSpec) {
+        var quick = spec
+        quick.parameters["connect_timeout"] = "3"
+        let sql = """
+            SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+            WHERE application_name = \(SQL.literal(applicationName)) AND pid <> pg_backend_pid()
+            """
+        for database in [spec.database, "postgres", "template1"] {
+            guard let conn = try? PostgresConnection(spec: quick, database: database) else { continue }
+            _ = try? conn.query(sql)
+            return
+        }
+    }
+
     /// Removes the passfile. Also done by Ctrl-C handling; calling twice is harmless.
     public func remove() {
+        if let token = backendsToken { Cancellation.shared.unregister(token); backendsToken = nil }
         if let directory { FileSystem.removeTree(directory) }
         if let token = cancelToken { Cancellation.shared.unregister(token); cancelToken = nil }
     }

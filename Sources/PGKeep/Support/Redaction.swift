@@ -11,6 +11,11 @@ public final class Redaction: @unchecked Sendable {
         secrets.withLock { if !$0.contains(secret) { $0.append(secret) } }
     }
 
+    /// Whether `text` holds a registered secret.
+    public func containsSecret(_ text: String) -> Bool {
+        secrets.current.contains { text.contains($0) }
+    }
+
     public func apply(_ text: String) -> String {
         var out = ConnectionSpec.maskSecrets(in: text)
         for secret in secrets.current { out = out.replacingOccurrences(of: secret, with: "****") }

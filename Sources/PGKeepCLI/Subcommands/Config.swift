@@ -39,7 +39,7 @@ extension PGKeepCommand {
                 }
                 if let spec = try? ConnectionSpec.resolve(dbname: nil, host: nil, port: nil, username: nil, environment: env,
                                                           configured: try? c.connectionSpec(environment: env)) {
-                    add("connection", Redaction.shared.apply(spec.displayURI()), c.connectionSpec == nil ? "environment" : "file, then PG* variables")
+                    add("connection", Redaction.shared.apply(spec.displayURI()), c.namesConnection ? "file, then PG* variables" : "environment")
                 }
                 if let file = c.passwordFile { add("password", "from password_file \(file)") }
                 else if let name = c.passwordEnv { add("password", "from the environment variable \(name)") }

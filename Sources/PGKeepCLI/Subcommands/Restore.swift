@@ -16,6 +16,7 @@ extension PGKeepCommand {
         @Argument(help: ArgumentHelp("A backup file, directory or manifest; or use --latest.", valueName: "backup"))
         var backup: String?
 
+        @OptionGroup var config: ConfigOptions
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var docker: DockerComposeFlags
         @OptionGroup var output: OutputOptions
@@ -24,7 +25,7 @@ extension PGKeepCommand {
         var latest = false
         @Option(help: ArgumentHelp("With --latest: whose backup.", valueName: "name"))
         var database: String?
-        @Option(name: .customLong("dir"), help: ArgumentHelp("With --latest: the backup directory (default: PGKEEP_DIR).", valueName: "dir"))
+        @Option(name: .customLong("dir"), help: ArgumentHelp("With --latest: the backup directory (default: PGKEEP_DIR, then the config).", valueName: "dir"))
         var directory: String?
 
         @Flag(help: "Create the target database (UTF8, template0) if it does not exist.")
@@ -55,9 +56,6 @@ extension PGKeepCommand {
             if latest {
                 guard backup == nil else { throw ValidationError("give a backup path or --latest, not both") }
                 guard database != nil else { throw ValidationError("--latest needs --database NAME") }
-                guard directory != nil || ProcessInfo.processInfo.environment["PGKEEP_DIR"] != nil else {
-                    throw ValidationError("--latest needs --dir (or PGKEEP_DIR)")
-                }
             } else if backup == nil {
                 throw ValidationError("name the backup to restore, or use --latest --database NAME --dir DIR")
             }
@@ -66,12 +64,21 @@ extension PGKeepCommand {
         func run() throws {
             try reportingErrors {
                 let env = ProcessInfo.processInfo.environment
+                let config = try config.load(environment: env)
+                try Settings.output(output, config: config)
+                // Shared: prune cannot delete the backup while it is restored from a pgkeep
+                // directory; other restores and verifies may run beside it.
                 let path: String
+                let lock: DirectoryLock?
                 if latest {
-                    path = try CatalogScan.latest(in: directory ?? env["PGKEEP_DIR"]!, database: database!).manifestPath
+                    let dir = try Settings.requireDirectory(flag: directory, environment: env, config: config)
+                    lock = try DirectoryLock(directory: dir, shared: true)
+                    path = try CatalogScan.latest(in: dir, database: database!).manifestPath
                 } else {
                     path = backup!
+                    lock = try DirectoryLock.forBackup(at: path, shared: true)
                 }
+                defer { _ = lock }
                 let input = try RestoreInput.open(path)
                 var options = RestoreOptions()
                 options.create = create
@@ -86,15 +93,19 @@ extension PGKeepCommand {
                 options.jobs = jobs
                 options.verify = verify
 
-                let spec = try connection.spec(environment: env)
+                let spec = try connection.spec(environment: env, config: config)
+                if config?.database != nil && connection.dbname == nil && env["PGDATABASE"] == nil && docker.service == nil {
+                    // The config names the database backups come from; a restore target must be named.
+                    throw PGKeepError(.usage, "name the target database with --dbname: a restore never defaults to the config file's database")
+                }
                 let endpoint: RestoreEndpoint
                 let target: String
-                if let compose = docker.options {
+                if let compose = docker.options(config: config) {
                     let d = try DockerComposeRestoreEndpoint(options: compose, spec: spec, environment: env)
                     endpoint = d
                     target = try d.service.defaultDatabase()
                 } else {
-                    endpoint = try LocalRestoreEndpoint(spec: spec, tools: PostgresTools(pgBin: connection.pgBin, environment: env), environment: env)
+                    endpoint = try LocalRestoreEndpoint(spec: spec, tools: PostgresTools(pgBin: Settings.pgBin(flag: connection.pgBin, environment: env, config: config), environment: env), environment: env)
                     guard let name = spec.database ?? env["PGDATABASE"] else {
                         throw PGKeepError(.usage, "name the target database with --dbname (a name or a URI)")
                     }
@@ -102,9 +113,9 @@ extension PGKeepCommand {
                 }
                 let job = RestoreJob(input: input, options: options, database: target, endpoint: endpoint)
                 if isatty(STDIN_FILENO) == 1 { job.confirm = askToConfirm(database: target) }
-                if !output.quiet { job.onStatus = { printStderr("pgkeep: " + $0) } }
+                job.onStatus = { printInfo("pgkeep: " + $0) }
                 let result = try job.run()
-                RestoreReport(quiet: output.quiet, json: output.json).print(result)
+                RestoreReport(quiet: Output.quiet, json: output.json).print(result)
                 if !result.mismatches.isEmpty {
                     throw ExitCode(ExitCodes.failure)
                 }

@@ -135,16 +135,17 @@ extension PGKeepCommand {
                 if let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) {
                     Console.write(STDOUT_FILENO, data + Data("\n".utf8))
                 }
-                return
             }
             if report.entries.isEmpty {
                 printStderr("pgkeep: status: STALE: no backups at all in \(directory)")
                 return
             }
-            RetentionReport.printTable(["DATABASE", "NEWEST", "AGE", "STATUS"], report.entries.map { e in
-                [e.database, e.newestTime.map(BackupName.isoString) ?? "-", e.age.map(DurationText.format) ?? "-",
-                 e.fresh ? "ok" : (e.newestTime == nil ? "STALE (no backup)" : "STALE")]
-            })
+            if !json {
+                RetentionReport.printTable(["DATABASE", "NEWEST", "AGE", "STATUS"], report.entries.map { e in
+                    [e.database, e.newestTime.map(BackupName.isoString) ?? "-", e.age.map(DurationText.format) ?? "-",
+                     e.fresh ? "ok" : (e.newestTime == nil ? "STALE (no backup)" : "STALE")]
+                })
+            }
             let stale = report.entries.filter { !$0.fresh }.map(\.database)
             if stale.isEmpty {
                 printStderr("pgkeep: status: ok: every database has a backup newer than \(DurationText.format(report.maxAge))")

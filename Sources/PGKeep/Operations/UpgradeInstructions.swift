@@ -1,0 +1,51 @@
+import Foundation
+
+/// The commands `pgkeep snapshot` prints: how to restore a pre-upgrade snapshot on the new
+/// server, first the globals (roles, tablespaces), then each database; with pgkeep and with the
+/// stock tools alone.
+public enum UpgradeInstructions {
+    public static func text(records: [BackupRecord], source: String, newServer: String?, label: String?) -> String {
+        let q = Command.shellQuote
+        let server = records.first.map { "PostgreSQL \($0.manifest.serverVersion)" } ?? "the server"
+        var lines = [
+            "# pgkeep snapshot\(label.map { " \"\($0)\"" } ?? "") of \(source) (\(server)), \(records.first?.manifest.startedAt ?? "")",
+            "# \(records.filter { $0.manifest.format != .globals }.count) databases\(records.contains { $0.manifest.format == .globals } ? " and the globals" : ""), pinned: prune keeps them until `pgkeep unpin`.",
+            "# To restore on the new server, set NEW to it (no database name at the end), then run, in order:",
+            "NEW=\(q(newServer ?? "postgresql://postgres@NEW-HOST:5432"))",
+        ]
+        if let globals = records.first(where: { $0.manifest.format == .globals }) {
+            let cat = globals.manifest.compression.algorithm == "gzip" ? "gunzip -c \(q(globals.path))" : "cat \(q(globals.path))"
+            lines += [
+                "",
+                "# 1. Roles and tablespaces (as a superuser; \"role ... already exists\" for the superuser itself is expected):",
+                "\(cat) | psql -X -d \"$NEW/postgres\"",
+            ]
+        }
+        lines += ["", "# 2. Each database: pgkeep checks the file, creates the database and restores it in one transaction:"]
+        let databases = records.filter { $0.manifest.format != .globals }
+        // initdb makes "postgres" on every new cluster: restore into it instead of creating it.
+        func exists(_ r: BackupRecord) -> Bool { r.manifest.database == "postgres" }
+        for r in databases {
+            lines.append("pgkeep restore \(q(r.path))\(exists(r) ? "" : " --create") --dbname \"$NEW/\(uriPath(r.manifest.database))\"")
+        }
+        lines += ["", "#    or with the stock tools alone (pg_restore --create connects to postgres and creates the database):"]
+        for r in databases {
+            switch r.manifest.format {
+            case .custom where r.manifest.compression.algorithm == "gzip":
+                lines.append("gunzip -c \(q(r.path)) | pg_restore\(exists(r) ? "" : " --create") --exit-on-error -d \"$NEW/postgres\"")
+            case .custom, .directory:
+                lines.append("pg_restore\(exists(r) ? "" : " --create") --exit-on-error -d \"$NEW/postgres\" \(q(r.path))")
+            case .plain, .globals:
+                let cat = r.manifest.compression.algorithm == "gzip" ? "gunzip -c \(q(r.path))" : "cat \(q(r.path))"
+                lines.append((exists(r) ? "" : "createdb -d \"$NEW/postgres\" -T template0 -E UTF8 \(q(r.manifest.database)) && ") + "\(cat) | psql -X -v ON_ERROR_STOP=1 --single-transaction -d \"$NEW/\(uriPath(r.manifest.database))\"")
+            }
+        }
+        lines += ["", "# 3. Then refresh the planner statistics on the new server: vacuumdb -d \"$NEW/postgres\" --all --analyze-in-stages"]
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// A database name as a URI path segment.
+    static func uriPath(_ name: String) -> String {
+        name.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? name
+    }
+}

@@ -1,0 +1,85 @@
+import ArgumentParser
+import Foundation
+import PGKeep
+
+extension PGKeepCommand {
+    /// `pgkeep snapshot`: the pre-upgrade snapshot.
+    struct Snapshot: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Before a major-version upgrade: back up every database and the globals, pin them, drill each, print the restore commands.",
+            discussion: """
+            Every file is pinned (prune never deletes it until `pgkeep unpin`) and its manifest records the \
+            server version. Each database backup is restored into a scratch database and dropped again \
+            (the drill) unless --no-drill. The commands to restore everything on the new server go to stdout.
+            """)
+
+        @Option(help: "A label stored in every manifest, e.g. pre-upgrade.")
+        var label: String = "pre-upgrade"
+        @Option(name: .customLong("dir"), help: ArgumentHelp("Backup directory (default: PGKEEP_DIR, then the config).", valueName: "dir"))
+        var directory: String?
+        @Flag(name: .customLong("no-drill"), help: "Skip the restore drills.")
+        var noDrill = false
+        @Option(name: .customLong("drill-dbname"), help: ArgumentHelp("The server for drills, as a URI or conninfo (default: the server backed up).", valueName: "uri"))
+        var drillDbname: String?
+        @Option(name: .customLong("new-server"), help: ArgumentHelp("The new server's URI, filled into the printed commands.", valueName: "uri"))
+        var newServer: String?
+        @OptionGroup var config: ConfigOptions
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() throws {
+            try reportingErrors {
+                let env = ProcessInfo.processInfo.environment
+                let config = try config.load(environment: env)
+                try Settings.output(output, config: config)
+                var options = BackupOptions(directory: try Settings.requireDirectory(flag: directory, environment: env, config: config))
+                options.all = true
+                options.pin = true
+                options.label = label
+                options.format = .custom
+                options.compressLevel = config?.compressLevel ?? 6
+                options.workers = config?.threads ?? ProcessInfo.processInfo.activeProcessorCount
+                options.rowCounts = true
+                let spec = try connection.spec(environment: env, config: config)
+                let pgBin = Settings.pgBin(flag: connection.pgBin, environment: env, config: config)
+                let source = try makeDumpSource(spec: spec, pgBin: pgBin, docker: nil, environment: env)
+                defer { source.close() }
+                let job = BackupJob(options: options, source: source)
+                let reporter = BackupReporter(quiet: Output.quiet, json: false)
+                job.onProgress = reporter.progress
+                job.onRecorded = reporter.recorded
+                job.onFailure = reporter.failed
+                let summary = try job.run()
+                if !summary.failures.isEmpty {
+                    printStderr("pgkeep: snapshot FAILED: \(summary.failures.map(\.database).joined(separator: ", ")) could not be backed up; do not upgrade until a snapshot succeeds. The files that were written are pinned; unpin them with pgkeep unpin.")
+                    throw ExitCode(ExitCodes.failure)
+                }
+                if !noDrill {
+                    var drill = spec
+                    if let drillDbname {
+                        drill = try ConnectionSpec.parse(drillDbname, source: "--drill-dbname")
+                        Redaction.shared.register(drill.password)
+                    }
+                    let verifier = VerifyJob(tools: PostgresTools(pgBin: pgBin, environment: env), environment: env, drill: drill)
+                    verifier.onStatus = { printInfo("pgkeep: " + $0) }
+                    for record in summary.records where record.manifest.format != .globals {
+                        do {
+                            let outcome = try verifier.verify(record.manifestPath)
+                            printInfo("pgkeep: drill ok: \(record.manifest.database): " + (outcome.checks.last ?? ""))
+                        } catch let error as PGKeepError {
+                            printStderr("pgkeep: snapshot FAILED: the restore drill of \(record.manifest.database) failed; do not upgrade until it passes.\n" + error.description)
+                            throw ExitCode(ExitCodes.failure)
+                        }
+                    }
+                }
+                // Name the server as libpq found it (PG* variables fill what the flags left out).
+                var shown = spec
+                for (key, variable) in [("host", "PGHOST"), ("port", "PGPORT"), ("user", "PGUSER")] where shown.parameters[key] == nil {
+                    shown.parameters[key] = env[variable]
+                }
+                Console.out(UpgradeInstructions.text(records: summary.records, source: shown.displayURI(database: ""),
+                                                     newServer: newServer, label: label))
+            }
+        }
+    }
+}
