@@ -2,7 +2,8 @@
 # pgkeep's main job on an embedded default: a throwaway PostgreSQL with the Pagila sample
 # database, backed up in each format, listed, restored with pgkeep (checked against the row counts
 # recorded at backup time) and with the stock tools alone into new databases whose row counts are
-# compared with the source. Cleans up after itself.
+# compared with the source, then pruned; then the cron job from a config file (run, status, verify
+# with a restore drill). Cleans up after itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . Scripts/lib.sh
@@ -72,4 +73,30 @@ echo "== retention: what the default policy would delete, then prune keeping the
 run "$pgkeep" prune --dir "$backups" --dry-run
 run "$pgkeep" prune --dir "$backups" --keep-last 2 --keep-daily 0 --keep-weekly 0 --keep-monthly 0
 run "$pgkeep" list --dir "$backups"
+echo "== the cron job: a config file (password in a 0600 file), run, status, verify with a restore drill"
+printf '%s\n' "$SERVER_PASSWORD" > "$work/password"; chmod 600 "$work/password"
+cat > "$work/pgkeep.toml" <<TOML
+[connection]
+host = "127.0.0.1"
+port = $SERVER_PORT
+user = "postgres"
+password_file = "password"
+pg_bin = "$PGBIN"
+
+[backup]
+dir = "backups"
+databases = ["pagila"]
+row_counts = true
+
+[status]
+max_age = "26h"
+TOML
+(
+  unset DATABASE_URL PGHOST PGPORT PGUSER PGPASSWORD
+  run "$pgkeep" config check "$work/pgkeep.toml"
+  run "$pgkeep" schedule --cron "0 2 * * *" --config "$work/pgkeep.toml"
+  run "$pgkeep" run --config "$work/pgkeep.toml"
+  run "$pgkeep" status --config "$work/pgkeep.toml"
+  run "$pgkeep" verify --all --config "$work/pgkeep.toml" --database pagila --restore-drill
+)
 echo "== demo ok: $(wc -l < "$work/src.txt") tables, identical row counts"

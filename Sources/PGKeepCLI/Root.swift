@@ -10,8 +10,8 @@ public struct PGKeepCommand: ParsableCommand {
         discussion: """
         Every backup is written under a temporary name, fsynced, read back and verified, and only \
         then renamed into place with a JSON manifest beside it. A backup exists only once its \
-        manifest does. Exit codes: 0 success, 1 a backup failed, 3 connection or preflight \
-        failure, 64 usage error, 130/143 interrupted.
+        manifest does. Exit codes: 0 success, 1 a backup (or verify, or status) failed, 3 connection \
+        or preflight failure, 64 usage error, 75 another run holds the directory, 130/143 interrupted.
         """,
         version: PGKeepVersion.string,
         subcommands: [Backup.self, Restore.self, List.self, Prune.self, Pin.self, Unpin.self, Run.self, Snapshot.self, Verify.self, Status.self, Config.self, Schedule.self],

@@ -25,8 +25,9 @@ extension PGKeepConfig {
     }
 
     /// The connection the file describes: its URI, then its host/port/user/dbname fields over it,
-    /// then the password from file or environment. Nil when the file names no connection.
-    public func connectionSpec(environment: [String: String]) throws -> ConnectionSpec? {
+    /// then the password from file or environment (unless `readPassword` is false, for display).
+    /// Nil when the file names no connection.
+    public func connectionSpec(environment: [String: String], readPassword: Bool = true) throws -> ConnectionSpec? {
         guard uri != nil || host != nil || port != nil || user != nil || dbname != nil
                 || passwordFile != nil || passwordEnv != nil else { return nil }
         var spec = try uri.map { try ConnectionSpec.parse($0, source: "connection.uri in \(path)") } ?? ConnectionSpec()
@@ -34,7 +35,7 @@ extension PGKeepConfig {
         if let port { spec.parameters["port"] = port }
         if let user { spec.parameters["user"] = user }
         if let dbname { spec.parameters["dbname"] = dbname }
-        if let password = try password(environment: environment) { spec.password = password }
+        if readPassword, let password = try password(environment: environment) { spec.password = password }
         return spec
     }
 

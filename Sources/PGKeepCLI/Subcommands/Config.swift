@@ -38,7 +38,7 @@ extension PGKeepCommand {
                     lines.append("\(key.padding(toLength: 16, withPad: " ", startingAt: 0)) \(value)  [\(origin)]")
                 }
                 if let spec = try? ConnectionSpec.resolve(dbname: nil, host: nil, port: nil, username: nil, environment: env,
-                                                          configured: try? c.connectionSpec(environment: env)) {
+                                                          configured: try? c.connectionSpec(environment: env, readPassword: false)) {
                     add("connection", Redaction.shared.apply(spec.displayURI()), c.namesConnection ? "file, then PG* variables" : "environment")
                 }
                 if let file = c.passwordFile { add("password", "from password_file \(file)") }
