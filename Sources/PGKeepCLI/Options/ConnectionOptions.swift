@@ -55,8 +55,6 @@ struct DockerComposeFlags: ParsableArguments {
     @Option(name: .customLong("compose-command"), help: ArgumentHelp("\"docker compose\" or \"docker-compose\".", valueName: "command"))
     var composeCommand: String = "docker compose"
 
-    var options: DockerComposeOptions? { options(config: nil) }
-
     /// The flags' service, else the config file's [docker_compose].
     func options(config: PGKeepConfig?) -> DockerComposeOptions? {
         service.map { DockerComposeOptions(service: $0, composeFiles: composeFiles, projectDirectory: projectDirectory, composeCommand: composeCommand) }

@@ -23,8 +23,6 @@ struct PolicyOptions: ParsableArguments {
     @Option(name: .customLong("keep-yearly"), help: ArgumentHelp("Keep one per year, N years (default 0; -1: unlimited, for every rule).", valueName: "n"))
     var yearly: Int?
 
-    var policy: RetentionPolicy { policy(config: nil) }
-
     func policy(config: PGKeepConfig?) -> RetentionPolicy {
         var p = config?.retention ?? RetentionPolicy()
         p.last = last ?? p.last

@@ -17,20 +17,23 @@ extension PGKeepCommand {
         @Flag(name: .customLong("dry-run"), help: "Show what would be deleted; delete nothing.")
         var dryRun = false
         @OptionGroup var output: OutputOptions
+        @OptionGroup var config: ConfigOptions
 
         func run() throws {
             try reportingErrors {
-                guard let dir = directory ?? ProcessInfo.processInfo.environment["PGKEEP_DIR"] else {
-                    throw PGKeepError(.usage, "--dir is required (or set PGKEEP_DIR)")
-                }
-                var job = PruneJob(directory: dir, database: database, policy: policy.policy)
+                let env = ProcessInfo.processInfo.environment
+                let config = try config.load(environment: env)
+                try Settings.output(output, config: config)
+                let dir = try Settings.requireDirectory(flag: directory, environment: env, config: config)
+                let policy = self.policy.policy(config: config)
+                var job = PruneJob(directory: dir, database: database, policy: policy)
                 job.dryRun = dryRun
                 let result = try job.run()
-                report(result)
+                report(result, policy: policy)
             }
         }
 
-        func report(_ r: PruneJob.Result) {
+        func report(_ r: PruneJob.Result, policy: RetentionPolicy) {
             let kept = r.items.count - r.deleted
             if output.json {
                 struct Summary: Encodable {
@@ -43,19 +46,22 @@ extension PGKeepCommand {
                 }
                 struct Tail: Encodable { var summary: Summary }
                 RetentionReport.printJSON(rowsKey: "candidates", rows: r.items.map(RetentionReport.Row.init), tail: Tail(
-                    summary: Summary(kept: kept, deleted: r.deleted, dryRun: r.dryRun, policy: policy.policy.description,
+                    summary: Summary(kept: kept, deleted: r.deleted, dryRun: r.dryRun, policy: policy.description,
                                      leftoversRemoved: r.leftovers, temporaryRemoved: r.temporary, brokenManifests: r.broken,
                                      unmanagedFiles: r.orphans)))
                 return
             }
             for path in r.broken { printStderr("pgkeep: warning: \(path) has no readable data file beside it; it is not counted as a backup") }
             for path in r.orphans { printStderr("pgkeep: note: \(path) has no manifest: not a backup, not counted, left alone") }
-            guard !output.quiet else { return }
+            guard !Output.quiet else {
+                Output.log?.append("pgkeep: \(r.dryRun ? "dry run: " : "")kept \(kept), deleted \(r.deleted) (policy: \(policy.description))")
+                return
+            }
             let verb = r.dryRun ? "would delete" : "deleted"
             RetentionReport.printTable(["DATABASE", "TIME", "FORMAT", "SIZE", "ACTION", "KEPT BY"],
                                        r.items.map { RetentionReport.cells($0, keepWord: "keep", deleteWord: verb) })
             let extra = r.leftovers.count + r.temporary.count
-            printStderr("pgkeep: \(r.dryRun ? "dry run: " : "")kept \(kept), \(verb) \(r.deleted) (policy: \(policy.policy.description))"
+            printStderr("pgkeep: \(r.dryRun ? "dry run: " : "")kept \(kept), \(verb) \(r.deleted) (policy: \(policy.description))"
                         + (extra > 0 ? "; \(r.dryRun ? "would remove" : "removed") \(extra) leftover and temporary files" : ""))
         }
     }
@@ -71,16 +77,18 @@ extension PGKeepCommand {
         @OptionGroup var policy: PolicyOptions
         @Flag(help: "Print JSON on stdout.")
         var json = false
+        @OptionGroup var config: ConfigOptions
 
         func run() throws {
             try reportingErrors {
-                guard let dir = directory ?? ProcessInfo.processInfo.environment["PGKEEP_DIR"] else {
-                    throw PGKeepError(.usage, "--dir is required (or set PGKEEP_DIR)")
-                }
+                let env = ProcessInfo.processInfo.environment
+                let config = try config.load(environment: env)
+                let dir = try Settings.requireDirectory(flag: directory, environment: env, config: config)
+                let policy = self.policy.policy(config: config)
                 var mark = Date()
                 let scan = try CatalogScan.scan(dir, database: database)
                 mark = Trace.phase("scan", since: mark)
-                let items = PruneJob(directory: dir, database: database, policy: policy.policy).plan(scan)
+                let items = PruneJob(directory: dir, database: database, policy: policy).plan(scan)
                 mark = Trace.phase("plan", since: mark)
                 defer { Trace.phase("print", since: mark) }
                 if json {
@@ -92,7 +100,7 @@ extension PGKeepCommand {
                     }
                     RetentionReport.printJSON(rowsKey: "backups", rows: items.map(RetentionReport.Row.init),
                                               tail: Tail(leftovers: scan.leftovers, unmanagedFiles: scan.orphans,
-                                                         brokenManifests: scan.broken, policy: policy.policy.description))
+                                                         brokenManifests: scan.broken, policy: policy.description))
                     return
                 }
                 RetentionReport.printTable(["DATABASE", "TIME", "FORMAT", "SIZE", "LABEL", "PINNED", "KEPT BY"], items.map { item in
