@@ -69,9 +69,7 @@ final class BackupReporter: @unchecked Sendable {
         }
         let failures: [[String: Any]] = summary.failures.map { ["database": $0.database, "error": Redaction.shared.apply($0.error.message)] }
         let object: [String: Any] = ["backups": backups, "failures": failures, "ok": summary.failures.isEmpty]
-        if let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) {
-            Console.write(STDOUT_FILENO, data + Data("\n".utf8))
-        }
+        printJSON(object)
     }
 
     static func size(_ bytes: Int64) -> String {

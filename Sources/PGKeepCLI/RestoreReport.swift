@@ -15,9 +15,7 @@ struct RestoreReport {
                 "verify": ["ok": r.mismatches.isEmpty,
                            "mismatches": r.mismatches.map { ["table": $0.table, "expected": $0.expected, "found": $0.found as Any] }],
             ]
-            if let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) {
-                Console.write(STDOUT_FILENO, data + Data("\n".utf8))
-            }
+            printJSON(object)
         }
         for m in r.mismatches {
             printStderr("pgkeep: error: row count of \(m.table) is \(m.found.map(String.init) ?? "missing"), the backup recorded \(m.expected)")

@@ -62,3 +62,10 @@ func printInfo(_ line: String) {
         printStderr(line)
     }
 }
+
+/// A JSON object on stdout, pretty-printed with sorted keys (the --json outputs).
+func printJSON(_ object: [String: Any]) {
+    if let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) {
+        Console.write(STDOUT_FILENO, data + Data("\n".utf8))
+    }
+}

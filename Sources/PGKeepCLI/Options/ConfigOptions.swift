@@ -19,6 +19,28 @@ struct ConfigOptions: ParsableArguments {
     }
 }
 
+/// `--dir` and `--config`, for every command that works on a backup directory.
+struct DirectoryOptions: ParsableArguments {
+    /// The backup directory.
+    @Option(name: .customLong("dir"), help: ArgumentHelp("Backup directory (default: PGKEEP_DIR, then the config file's [backup] dir).", valueName: "dir"))
+    var directory: String?
+
+    @OptionGroup var config: ConfigOptions
+
+    func config(environment: [String: String]) throws -> PGKeepConfig? {
+        try config.load(environment: environment)
+    }
+
+    /// --dir, else PGKEEP_DIR, else the config's; a usage error when none gives one.
+    func requireDirectory(environment: [String: String], config: PGKeepConfig?) throws -> String {
+        let dir = directory ?? environment["PGKEEP_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? config?.directory
+        guard let dir else {
+            throw PGKeepError(.usage, "no backup directory: give --dir, set PGKEEP_DIR, or set dir in the config file's [backup]")
+        }
+        return dir
+    }
+}
+
 /// `--on-success` / `--on-failure`.
 struct HookOptions: ParsableArguments {
     /// Run after each database's verified backup.
@@ -38,19 +60,32 @@ struct HookOptions: ParsableArguments {
     }
 }
 
+extension Hooks {
+    /// After a backup run: on_success for each database whose backup was recorded (and pruned)
+    /// without error, on_failure for each that failed. Hook failures are printed as warnings.
+    func fire(for summary: BackupJob.Summary) {
+        let failed = Set(summary.failures.map(\.database))
+        for record in summary.records where !failed.contains(record.manifest.database) {
+            warn(run(.init(database: record.manifest.database, backupPath: record.path, error: nil)))
+        }
+        for (database, error) in summary.failures {
+            warn(run(.init(database: database, backupPath: nil, error: error.message)))
+        }
+    }
+
+    /// A run that failed before any database: on_failure hears of it with an empty database.
+    func fire(before error: PGKeepError, database: String = "") {
+        guard Cancellation.shared.signalReceived == nil else { return }
+        warn(run(.init(database: database, backupPath: nil, error: error.message)))
+    }
+
+    private func warn(_ error: PGKeepError?) {
+        if let error { printStderr("pgkeep: warning: " + error.description) }
+    }
+}
+
 /// Resolving a setting from its flag, the environment, the config file and the default.
 enum Settings {
-    static func directory(flag: String?, environment: [String: String], config: PGKeepConfig?) -> String? {
-        flag ?? environment["PGKEEP_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? config?.directory
-    }
-
-    static func requireDirectory(flag: String?, environment: [String: String], config: PGKeepConfig?) throws -> String {
-        guard let dir = directory(flag: flag, environment: environment, config: config) else {
-            throw PGKeepError(.usage, "no backup directory: give --dir, set PGKEEP_DIR, or set dir in the config file's [backup]")
-        }
-        return dir
-    }
-
     static func pgBin(flag: String?, environment: [String: String], config: PGKeepConfig?) -> String? {
         flag ?? environment["PGKEEP_PG_BIN"].flatMap { $0.isEmpty ? nil : $0 } ?? config?.pgBin
     }

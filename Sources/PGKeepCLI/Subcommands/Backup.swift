@@ -9,15 +9,12 @@ extension PGKeepCommand {
             abstract: "Back up a database (or --all) into a verified, timestamped file with a manifest.",
             discussion: "Files: DIR/<db>/<db>_<YYYY-MM-DD>T<HHMMSS>Z<ext> (UTC) with <file>.manifest.json beside it.")
 
-        @OptionGroup var config: ConfigOptions
+        @OptionGroup var location: DirectoryOptions
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var docker: DockerComposeFlags
         @OptionGroup var output: OutputOptions
         @OptionGroup var hookOptions: HookOptions
 
-        /// The backup directory (default: PGKEEP_DIR).
-        @Option(name: .customLong("dir"), help: ArgumentHelp("Backup directory (default: PGKEEP_DIR, then the config).", valueName: "dir"))
-        var directory: String?
 
         /// custom (default), plain or directory.
         @Option(name: [.customShort("F"), .long], help: "custom (default; .dump.gz, selectively restorable), plain (.sql.gz) or directory (.dir, with --jobs).")
@@ -82,10 +79,10 @@ extension PGKeepCommand {
         func run() throws {
             try reportingErrors {
                 let env = ProcessInfo.processInfo.environment
-                let config = try config.load(environment: env)
+                let config = try location.config(environment: env)
                 try Settings.output(output, config: config)
                 let hooks = try hookOptions.hooks(config: config)
-                var options = BackupOptions(directory: try Settings.requireDirectory(flag: directory, environment: env, config: config))
+                var options = BackupOptions(directory: try location.requireDirectory(environment: env, config: config))
                 options.format = format?.value ?? config?.format ?? .custom
                 options.compressLevel = noCompress ? 0 : (compressLevel ?? config?.compressLevel ?? 6)
                 options.jobs = jobs ?? config?.jobs ?? 1
@@ -118,24 +115,12 @@ extension PGKeepCommand {
                 let summary: BackupJob.Summary
                 do {
                     summary = try job.run()
-                } catch let error as PGKeepError where Cancellation.shared.signalReceived == nil {
-                    if let e = hooks.run(.init(database: options.database ?? spec.database ?? "", backupPath: nil, error: error.message)) {
-                        printStderr("pgkeep: warning: " + e.description)
-                    }
+                } catch let error as PGKeepError {
+                    hooks.fire(before: error, database: options.database ?? spec.database ?? "")
                     throw error
                 }
                 reporter.finish(summary)
-                let failed = Set(summary.failures.map(\.database))
-                for record in summary.records where !failed.contains(record.manifest.database) {
-                    if let e = hooks.run(.init(database: record.manifest.database, backupPath: record.path, error: nil)) {
-                        printStderr("pgkeep: warning: " + e.description)
-                    }
-                }
-                for (database, error) in summary.failures {
-                    if let e = hooks.run(.init(database: database, backupPath: nil, error: error.message)) {
-                        printStderr("pgkeep: warning: " + e.description)
-                    }
-                }
+                hooks.fire(for: summary)
                 if !summary.failures.isEmpty {
                     throw ExitCode(ExitCodes.failure)
                 }

@@ -9,22 +9,20 @@ extension PGKeepCommand {
             abstract: "Delete backups the retention policy does not keep (default: 7 daily, 4 weekly, 6 monthly).",
             discussion: "Only backups with a manifest count; files pgkeep did not make are never touched. Each database is pruned on its own; pinned backups are kept.")
 
-        @Option(name: .customLong("dir"), help: ArgumentHelp("Backup directory (default: PGKEEP_DIR).", valueName: "dir"))
-        var directory: String?
         @Option(help: ArgumentHelp("Prune only this database.", valueName: "name"))
         var database: String?
         @OptionGroup var policy: PolicyOptions
         @Flag(name: .customLong("dry-run"), help: "Show what would be deleted; delete nothing.")
         var dryRun = false
         @OptionGroup var output: OutputOptions
-        @OptionGroup var config: ConfigOptions
+        @OptionGroup var location: DirectoryOptions
 
         func run() throws {
             try reportingErrors {
                 let env = ProcessInfo.processInfo.environment
-                let config = try config.load(environment: env)
+                let config = try location.config(environment: env)
                 try Settings.output(output, config: config)
-                let dir = try Settings.requireDirectory(flag: directory, environment: env, config: config)
+                let dir = try location.requireDirectory(environment: env, config: config)
                 let policy = self.policy.policy(config: config)
                 var job = PruneJob(directory: dir, database: database, policy: policy)
                 job.dryRun = dryRun
@@ -70,20 +68,18 @@ extension PGKeepCommand {
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List backups, newest first, with the retention rule that keeps each one.")
 
-        @Option(name: .customLong("dir"), help: ArgumentHelp("Backup directory (default: PGKEEP_DIR).", valueName: "dir"))
-        var directory: String?
         @Option(help: ArgumentHelp("Only this database.", valueName: "name"))
         var database: String?
         @OptionGroup var policy: PolicyOptions
         @Flag(help: "Print JSON on stdout.")
         var json = false
-        @OptionGroup var config: ConfigOptions
+        @OptionGroup var location: DirectoryOptions
 
         func run() throws {
             try reportingErrors {
                 let env = ProcessInfo.processInfo.environment
-                let config = try config.load(environment: env)
-                let dir = try Settings.requireDirectory(flag: directory, environment: env, config: config)
+                let config = try location.config(environment: env)
+                let dir = try location.requireDirectory(environment: env, config: config)
                 let policy = self.policy.policy(config: config)
                 var mark = Date()
                 let scan = try CatalogScan.scan(dir, database: database)

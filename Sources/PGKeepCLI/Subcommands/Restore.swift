@@ -16,7 +16,7 @@ extension PGKeepCommand {
         @Argument(help: ArgumentHelp("A backup file, directory or manifest; or use --latest.", valueName: "backup"))
         var backup: String?
 
-        @OptionGroup var config: ConfigOptions
+        @OptionGroup var location: DirectoryOptions
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var docker: DockerComposeFlags
         @OptionGroup var output: OutputOptions
@@ -25,8 +25,6 @@ extension PGKeepCommand {
         var latest = false
         @Option(help: ArgumentHelp("With --latest: whose backup.", valueName: "name"))
         var database: String?
-        @Option(name: .customLong("dir"), help: ArgumentHelp("With --latest: the backup directory (default: PGKEEP_DIR, then the config).", valueName: "dir"))
-        var directory: String?
 
         @Flag(help: "Create the target database (UTF8, template0) if it does not exist.")
         var create = false
@@ -64,14 +62,14 @@ extension PGKeepCommand {
         func run() throws {
             try reportingErrors {
                 let env = ProcessInfo.processInfo.environment
-                let config = try config.load(environment: env)
+                let config = try location.config(environment: env)
                 try Settings.output(output, config: config)
                 // Shared: prune cannot delete the backup while it is restored from a pgkeep
                 // directory; other restores and verifies may run beside it.
                 let path: String
                 let lock: DirectoryLock?
                 if latest {
-                    let dir = try Settings.requireDirectory(flag: directory, environment: env, config: config)
+                    let dir = try location.requireDirectory(environment: env, config: config)
                     lock = try DirectoryLock(directory: dir, shared: true)
                     path = try CatalogScan.latest(in: dir, database: database!).manifestPath
                 } else {

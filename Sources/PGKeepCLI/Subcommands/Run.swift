@@ -14,15 +14,13 @@ extension PGKeepCommand {
             With --quiet nothing is printed when everything succeeded.
             """)
 
-        @OptionGroup var config: ConfigOptions
+        @OptionGroup var location: DirectoryOptions
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var docker: DockerComposeFlags
         @OptionGroup var output: OutputOptions
         @OptionGroup var hookOptions: HookOptions
         @OptionGroup var policy: PolicyOptions
 
-        @Option(name: .customLong("dir"), help: ArgumentHelp("Backup directory (default: PGKEEP_DIR, then the config).", valueName: "dir"))
-        var directory: String?
         @Option(name: .customLong("database"), help: ArgumentHelp("A database to back up (repeatable).", valueName: "name"))
         var databases: [String] = []
         @Flag(help: "Every database that accepts connections, and the globals.")
@@ -31,23 +29,26 @@ extension PGKeepCommand {
         func run() throws {
             try reportingErrors {
                 let env = ProcessInfo.processInfo.environment
-                let config = try config.load(environment: env)
+                let config = try location.config(environment: env)
                 try Settings.output(output, config: config)
                 let hooks = try hookOptions.hooks(config: config)
                 let started = Date()
+                let summary: BackupJob.Summary
                 do {
-                    let summary = try runBackups(config: config, environment: env)
-                    try finish(summary, hooks: hooks, started: started)
-                } catch let error as PGKeepError where Cancellation.shared.signalReceived == nil {
+                    summary = try runBackups(config: config, environment: env)
+                } catch let error as PGKeepError {
                     // Nothing was backed up (no lock, no connection): the hooks hear of it too.
-                    reportHookFailure(hooks.run(.init(database: "", backupPath: nil, error: error.message)))
+                    hooks.fire(before: error)
                     throw error
                 }
+                report(summary, started: started)
+                hooks.fire(for: summary)
+                if !summary.failures.isEmpty { throw ExitCode(ExitCodes.failure) }
             }
         }
 
         func runBackups(config: PGKeepConfig?, environment env: [String: String]) throws -> BackupJob.Summary {
-            var options = BackupOptions(directory: try Settings.requireDirectory(flag: directory, environment: env, config: config))
+            var options = BackupOptions(directory: try location.requireDirectory(environment: env, config: config))
             options.format = config?.format ?? .custom
             options.compressLevel = config?.compressLevel ?? 6
             options.jobs = config?.jobs ?? 1
@@ -82,17 +83,11 @@ extension PGKeepCommand {
             return summary
         }
 
-        func finish(_ summary: BackupJob.Summary, hooks: Hooks, started: Date) throws {
-            let failed = Dictionary(summary.failures.map { ($0.database, $0.error) }, uniquingKeysWith: { a, _ in a })
-            var hookErrors: [PGKeepError] = []
-            for record in summary.records where failed[record.manifest.database] == nil {
-                if let e = hooks.run(.init(database: record.manifest.database, backupPath: record.path, error: nil)) { hookErrors.append(e) }
-            }
-            for (database, error) in summary.failures {
-                if let e = hooks.run(.init(database: database, backupPath: nil, error: error.message)) { hookErrors.append(e) }
-            }
+        /// The one summary: a line on success (kept off the terminal by --quiet), one block on failure.
+        func report(_ summary: BackupJob.Summary, started: Date) {
+            let failed = Set(summary.failures.map(\.database))
             let seconds = String(format: "%.1f s", Date().timeIntervalSince(started))
-            let ok = summary.records.filter { failed[$0.manifest.database] == nil }.count
+            let ok = summary.records.filter { !failed.contains($0.manifest.database) }.count
             if summary.failures.isEmpty {
                 printInfo("pgkeep: run finished: \(ok) backed up and verified, 0 failed (\(seconds))")
             } else {
@@ -103,13 +98,6 @@ extension PGKeepCommand {
                 block.append("  what to do: fix the cause above and run again; the backups that succeeded are complete and verified.")
                 printStderr(block.joined(separator: "\n"))
             }
-            hookErrors.forEach(reportHookFailure)
-            if !summary.failures.isEmpty { throw ExitCode(ExitCodes.failure) }
-        }
-
-        func reportHookFailure(_ error: PGKeepError?) {
-            guard let error else { return }
-            printStderr("pgkeep: warning: " + error.description)
         }
     }
 }

@@ -15,24 +15,22 @@ extension PGKeepCommand {
 
         @Option(help: "A label stored in every manifest, e.g. pre-upgrade.")
         var label: String = "pre-upgrade"
-        @Option(name: .customLong("dir"), help: ArgumentHelp("Backup directory (default: PGKEEP_DIR, then the config).", valueName: "dir"))
-        var directory: String?
         @Flag(name: .customLong("no-drill"), help: "Skip the restore drills.")
         var noDrill = false
         @Option(name: .customLong("drill-dbname"), help: ArgumentHelp("The server for drills, as a URI or conninfo (default: the server backed up).", valueName: "uri"))
         var drillDbname: String?
         @Option(name: .customLong("new-server"), help: ArgumentHelp("The new server's URI, filled into the printed commands.", valueName: "uri"))
         var newServer: String?
-        @OptionGroup var config: ConfigOptions
+        @OptionGroup var location: DirectoryOptions
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
 
         func run() throws {
             try reportingErrors {
                 let env = ProcessInfo.processInfo.environment
-                let config = try config.load(environment: env)
+                let config = try location.config(environment: env)
                 try Settings.output(output, config: config)
-                var options = BackupOptions(directory: try Settings.requireDirectory(flag: directory, environment: env, config: config))
+                var options = BackupOptions(directory: try location.requireDirectory(environment: env, config: config))
                 options.all = true
                 options.pin = true
                 options.label = label

@@ -17,15 +17,13 @@ extension PGKeepCommand {
         var backups: [String] = []
         @Flag(help: "Every backup in --dir.")
         var all = false
-        @Option(name: .customLong("dir"), help: ArgumentHelp("With --all: the backup directory (default: PGKEEP_DIR, then the config).", valueName: "dir"))
-        var directory: String?
         @Option(help: ArgumentHelp("With --all: only this database.", valueName: "name"))
         var database: String?
         @Flag(name: .customLong("restore-drill"), help: "Also restore each backup into a scratch database, compare row counts, drop it.")
         var restoreDrill = false
         @Option(name: .customLong("drill-dbname"), help: ArgumentHelp("The server for drills, as a URI or conninfo (default: the connection options).", valueName: "uri"))
         var drillDbname: String?
-        @OptionGroup var config: ConfigOptions
+        @OptionGroup var location: DirectoryOptions
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
 
@@ -37,12 +35,12 @@ extension PGKeepCommand {
         func run() throws {
             try reportingErrors {
                 let env = ProcessInfo.processInfo.environment
-                let config = try config.load(environment: env)
+                let config = try location.config(environment: env)
                 try Settings.output(output, config: config)
                 var paths = backups
                 var lock: DirectoryLock?
                 if all {
-                    let dir = try Settings.requireDirectory(flag: directory, environment: env, config: config)
+                    let dir = try location.requireDirectory(environment: env, config: config)
                     // Shared: a prune cannot delete what is being verified; other readers may run.
                     lock = try DirectoryLock(directory: dir, shared: true)
                     paths = try CatalogScan.scan(dir, database: database).backups.map(\.manifestPath)
@@ -79,9 +77,7 @@ extension PGKeepCommand {
                 }
                 if output.json {
                     let object: [String: Any] = ["backups": rows, "ok": failures.isEmpty]
-                    if let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) {
-                        Console.write(STDOUT_FILENO, data + Data("\n".utf8))
-                    }
+                    printJSON(object)
                 }
                 if !failures.isEmpty {
                     printStderr("pgkeep: verify: \(failures.count) of \(paths.count) backups FAILED; the others are fine")
@@ -98,21 +94,19 @@ extension PGKeepCommand {
             abstract: "Exit 0 only if every database has a verified backup newer than --max-age (for monitoring and healthchecks).",
             discussion: "The databases are the config file's list, else every database found in --dir. Exit 1 names the stale ones.")
 
-        @Option(name: .customLong("dir"), help: ArgumentHelp("Backup directory (default: PGKEEP_DIR, then the config).", valueName: "dir"))
-        var directory: String?
         @Option(name: .customLong("max-age"), help: ArgumentHelp("How old the newest backup may be, e.g. 26h, 90m, 2d (default: the config's max_age, else 26h).", valueName: "age"))
         var maxAge: String?
         @Option(name: .customLong("database"), help: ArgumentHelp("A database that must be fresh (repeatable; default: the config's, else all found).", valueName: "name"))
         var databases: [String] = []
         @Flag(help: "Print JSON on stdout.")
         var json = false
-        @OptionGroup var config: ConfigOptions
+        @OptionGroup var location: DirectoryOptions
 
         func run() throws {
             try reportingErrors {
                 let env = ProcessInfo.processInfo.environment
-                let config = try config.load(environment: env)
-                let dir = try Settings.requireDirectory(flag: directory, environment: env, config: config)
+                let config = try location.config(environment: env)
+                let dir = try location.requireDirectory(environment: env, config: config)
                 let age = try maxAge.map(DurationText.parse) ?? config?.maxAge ?? 26 * 3600
                 var wanted: [String]? = databases.isEmpty ? nil : databases
                 if wanted == nil, case .list(let names)? = config?.databases { wanted = names }
@@ -132,9 +126,7 @@ extension PGKeepCommand {
                     return row
                 }
                 let object: [String: Any] = ["databases": rows, "ok": report.ok, "max_age_seconds": Int(report.maxAge)]
-                if let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) {
-                    Console.write(STDOUT_FILENO, data + Data("\n".utf8))
-                }
+                printJSON(object)
             }
             if report.entries.isEmpty {
                 printStderr("pgkeep: status: STALE: no backups at all in \(directory)")
