@@ -66,6 +66,31 @@ struct DockerComposeTests {
         #expect(calls.contains("-f /srv/app/compose.yml --project-directory /srv/app"))
     }
 
+    /// The cron job for a compose deployment: the service, files and project come from the config.
+    @Test func runTakesTheServiceFromTheConfig() throws {
+        let (bin, log) = try standIn(command: "docker")
+        let dir = TestServer.tempDir("dcrun")
+        try FileSystem.writePrivateFile(dir + "/pgkeep.toml", data: Data("""
+            [backup]
+            dir = "backups"
+
+            [docker_compose]
+            service = "db"
+            files = ["compose.yml"]
+            project_directory = "/srv/app"
+            """.utf8))
+        var env = TestServer.connectionEnv
+        env["PATH"] = bin + ":" + env["PATH"]!
+        for k in ["PGHOST", "PGPORT", "PGUSER", "PGPASSWORD"] { env[k] = nil }
+        let run = try TestServer.pgkeep(["run", "--config", dir + "/pgkeep.toml", "--quiet"], env: env)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stderr.isEmpty)
+        let (_, manifest) = try #require(try TestServer.manifests(dir + "/backups").first)
+        #expect(manifest.database == TestServer.pagila, "the service's POSTGRES_DB")
+        let calls = String(decoding: FileManager.default.contents(atPath: log) ?? Data(), as: UTF8.self)
+        #expect(calls.contains("compose -f \(dir)/compose.yml --project-directory /srv/app exec -T db pg_dump"), "\(calls)")
+    }
+
     @Test func passwordGoesByNameOnly() throws {
         let (bin, log) = try standIn(command: "docker")
         let secret = "Dc-\(UUID().uuidString)"

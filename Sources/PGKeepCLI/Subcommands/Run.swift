@@ -65,9 +65,8 @@ extension PGKeepCommand {
                 options.databases = names
             } else if let db = spec.database {
                 options.databases = [db]
-            } else {
-                throw PGKeepError(.usage, "no databases to back up: give --database NAME or --all, or set databases in the config file's [backup]")
             }
+            // Otherwise the connection's default database, as with backup (a compose service's POSTGRES_DB).
             let source = try makeDumpSource(spec: spec, pgBin: Settings.pgBin(flag: connection.pgBin, environment: env, config: config),
                                             docker: docker.options(config: config), environment: env)
             defer { source.close() }
