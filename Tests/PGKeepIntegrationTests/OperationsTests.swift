@@ -204,6 +204,26 @@ struct OperationsTests {
         #expect(try TestServer.psql("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'pgkeep_drill_%'") == "0")
     }
 
+    /// A read-only copy of a backup directory (a mounted snapshot, without the lock file): restore
+    /// and verify read it without needing to write a lock.
+    @Test func restoreAndVerifyFromAReadOnlyCopy() throws {
+        let dir = TestServer.tempDir("rosrc")
+        let b = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--schema-only"])
+        #expect(b.status == 0, "\(b.stderr)")
+        try FileManager.default.removeItem(atPath: dir + "/.pgkeep.lock")
+        let ro = TestServer.tempDir("ro")
+        let bind = try TestServer.run("/bin/sh", ["-c", "mount --bind '\(dir)' '\(ro)' && mount -o remount,bind,ro '\(ro)'"])
+        try #require(bind.status == 0, "a read-only bind mount needs root: \(bind.stderr)")
+        defer { _ = try? TestServer.run("/bin/umount", ["-l", ro]) }
+        let verify = try TestServer.pgkeep(["verify", "--all", "--dir", ro])
+        #expect(verify.status == 0, "\(verify.stderr)")
+        let target = TestServer.uniqueName("fromro")
+        defer { TestServer.dropDatabase(target) }
+        let restore = try TestServer.pgkeep(["restore", "--latest", "--database", TestServer.pagila, "--dir", ro, "--dbname", target, "--create"])
+        #expect(restore.status == 0, "\(restore.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/.pgkeep.lock"))
+    }
+
     /// A config file as a cron job would use it: connection fields, a password file, pg_bin.
     func writeConfig(dir: String, extra: String = "") throws -> String {
         let pw = dir + "/pgpassword"

@@ -11,10 +11,22 @@ public final class DirectoryLock {
     private let fd: Int32
     public let path: String
 
+    /// A reader (`shared`) neither creates the directory nor needs to write: on a read-only
+    /// copy of a backup directory (a mounted snapshot) the lock file is opened read-only, and where
+    /// it cannot be created nobody can delete anything either, so no lock is needed.
     public init(directory: String, shared: Bool = false) throws {
-        try FileSystem.makePrivateDirectory(directory)
         path = (directory as NSString).appendingPathComponent(".pgkeep.lock")
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        if shared {
+            var f = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+            if f < 0 && errno == ENOENT && FileManager.default.fileExists(atPath: directory) {
+                f = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+            }
+            fd = f
+            if fd < 0 && [EROFS, EACCES, ENOENT].contains(errno) { return }
+        } else {
+            try FileSystem.makePrivateDirectory(directory)
+            fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        }
         guard fd >= 0 else { throw PGKeepError(.backup, "cannot open the lock file \(path): \(errnoText())") }
         if flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0 {
             let code = errno
@@ -37,6 +49,7 @@ public final class DirectoryLock {
     }
 
     deinit {
+        guard fd >= 0 else { return }
         flock(fd, LOCK_UN)
         close(fd)
     }
