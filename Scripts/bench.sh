@@ -14,7 +14,8 @@
 #   pgkeep restore X.dump.gz       vs  gunzip -c | pg_restore --single-transaction
 #   pgkeep restore --jobs 2        vs  pg_restore -j 2 on the decompressed archive
 # and, on generated backup directories of 10,000 and 100,000 backups (manifests and empty data
-# files: 10 databases, hourly backups), pgkeep list and pgkeep prune --dry-run.
+# files: 10 databases, hourly backups), pgkeep list, pgkeep prune --dry-run and pgkeep status.
+# Also pgkeep verify of the default backup against sha256sum plus gunzip | pg_restore -f /dev/null.
 # Timings are for information; no test asserts a time. --sizes "" skips the database part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -130,19 +131,25 @@ for size in $sizes; do
     timed stockcustom sh -c "gunzip -c '$custom' | pg_restore --exit-on-error --single-transaction -d restore_target"
     timed pkjobs "$pgkeep" restore -q "$custom" -d restore_target --jobs 2
     timed stockjobs pg_restore --exit-on-error -j 2 -d restore_target "$out/decompressed.dump"
+    # verify: sha256 against the manifest, then every data block read; stock: the same two reads.
+    timed pkverify "$pgkeep" verify -q "$custom"
+    timed stockverify sh -c "sha256sum '$custom' > /dev/null && gunzip -c '$custom' | pg_restore -f /dev/null"
     echo "   restore run $i done"
   done
   dropdb --if-exists restore_target 2>/dev/null
   rmed() { echo "${rt[$1_]}" | tr ' ' '\n' | grep -v '^$' | median; }
   a=$(rmed pkplain); b=$(rmed stockplain); c=$(rmed pkcustom); d=$(rmed stockcustom); e=$(rmed pkjobs); f=$(rmed stockjobs)
+  g=$(rmed pkverify); h=$(rmed stockverify)
   printf '   %-52s %8s\n' "restore (median of $runs)" "seconds"
   printf '   %-52s %8.2f\n' "pgkeep restore plain .sql.gz" "$a" "gunzip -c | psql --single-transaction" "$b" \
     "pgkeep restore default .dump.gz" "$c" "gunzip -c | pg_restore --single-transaction" "$d" \
-    "pgkeep restore .dump.gz --jobs 2 (decompresses first)" "$e" "pg_restore -j 2 on the decompressed archive" "$f"
+    "pgkeep restore .dump.gz --jobs 2 (decompresses first)" "$e" "pg_restore -j 2 on the decompressed archive" "$f" \
+    "pgkeep verify .dump.gz" "$g" "sha256sum; gunzip -c | pg_restore -f /dev/null" "$h"
   echo "   restore ratios (goal in brackets):"
   echo "     plain   pgkeep / stock      $(ratio "$a" "$b")  [<= 1.03]"
   echo "     default pgkeep / stock      $(ratio "$c" "$d")  [<= 1.03]"
   echo "     --jobs 2 pgkeep / stock     $(ratio "$e" "$f")"
+  echo "     verify pgkeep / stock       $(ratio "$g" "$h")"
   unset rt
   dropdb "$db"
   unset times sizes_b
@@ -176,12 +183,13 @@ for d in range(10):
             json.dump(m, f, indent=2, sort_keys=True)
 PY
   sync
-  lt=(); pt=()
+  lt=(); pt=(); st=()
   for i in 1 2 3; do
     t0=$(now); "$pgkeep" list --dir "$hdir" --json > /dev/null; t1=$(now); lt+=("$(echo "$t1 - $t0" | bc)")
     t0=$(now); "$pgkeep" prune --dir "$hdir" --dry-run --json > /dev/null; t1=$(now); pt+=("$(echo "$t1 - $t0" | bc)")
+    t0=$(now); "$pgkeep" status --dir "$hdir" --max-age 100000d --json > /dev/null; t1=$(now); st+=("$(echo "$t1 - $t0" | bc)")
   done
-  printf '== %s backups: list %.2f s, prune --dry-run %.2f s (median of 3) [goal < 2 s at 100,000]\n' "$n" \
-    "$(printf '%s\n' "${lt[@]}" | median)" "$(printf '%s\n' "${pt[@]}" | median)"
+  printf '== %s backups: list %.2f s, prune --dry-run %.2f s, status %.2f s (median of 3) [goal < 2 s at 100,000]\n' "$n" \
+    "$(printf '%s\n' "${lt[@]}" | median)" "$(printf '%s\n' "${pt[@]}" | median)" "$(printf '%s\n' "${st[@]}" | median)"
   rm -rf "$hdir"
 done
