@@ -91,6 +91,21 @@ struct DockerComposeTests {
         #expect(calls.contains("compose -f \(dir)/compose.yml --project-directory /srv/app exec -T db pg_dump"), "\(calls)")
     }
 
+    @Test func snapshotInsideTheService() throws {
+        let (bin, log) = try standIn(command: "docker")
+        let dir = TestServer.tempDir("dcsnap")
+        let env = composeEnv(bin)
+        let refused = try TestServer.pgkeep(["snapshot", "--docker-compose", "db", "--dir", dir], env: env)
+        #expect(refused.status == ExitCodes.usage, "a drill needs a server reachable from here: \(refused.stderr)")
+        let run = try TestServer.pgkeep(["snapshot", "--docker-compose", "db", "--dir", dir, "--no-drill"], env: env)
+        #expect(run.status == 0, "\(run.stderr)")
+        let manifests = try TestServer.manifests(dir)
+        #expect(manifests.contains { $0.manifest.format == .globals } && manifests.contains { $0.manifest.database == TestServer.pagila })
+        #expect(manifests.allSatisfy { $0.manifest.pinned })
+        let calls = String(decoding: FileManager.default.contents(atPath: log) ?? Data(), as: UTF8.self)
+        #expect(calls.contains("exec -T db pg_dumpall"), "\(calls)")
+    }
+
     @Test func passwordGoesByNameOnly() throws {
         let (bin, log) = try standIn(command: "docker")
         let secret = "Dc-\(UUID().uuidString)"

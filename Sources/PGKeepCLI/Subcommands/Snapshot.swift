@@ -23,6 +23,7 @@ extension PGKeepCommand {
         var newServer: String?
         @OptionGroup var location: DirectoryOptions
         @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var docker: DockerComposeFlags
         @OptionGroup var output: OutputOptions
 
         func run() throws {
@@ -37,10 +38,16 @@ extension PGKeepCommand {
                 options.format = .custom
                 options.compressLevel = config?.compressLevel ?? 6
                 options.workers = config?.threads ?? ProcessInfo.processInfo.activeProcessorCount
-                options.rowCounts = true
                 let spec = try connection.spec(environment: env, config: config)
                 let pgBin = Settings.pgBin(flag: connection.pgBin, environment: env, config: config)
-                let source = try makeDumpSource(spec: spec, pgBin: pgBin, docker: nil, environment: env)
+                let compose = docker.options(config: config)
+                if compose != nil && !noDrill && drillDbname == nil {
+                    throw PGKeepError(.usage, "the drill restores through this machine's pg_restore and psql, which cannot reach a server inside docker compose by itself",
+                                      hint: "give --drill-dbname URI (a server reachable from here, such as a published port), or --no-drill")
+                }
+                // Exact counts for the drill to compare (taken through libpq, so not inside compose).
+                options.rowCounts = compose == nil
+                let source = try makeDumpSource(spec: spec, pgBin: pgBin, docker: compose, environment: env)
                 defer { source.close() }
                 let job = BackupJob(options: options, source: source)
                 let reporter = BackupReporter(quiet: Output.quiet, json: false)
