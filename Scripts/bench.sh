@@ -187,7 +187,7 @@ PY
   for i in 1 2 3; do
     t0=$(now); "$pgkeep" list --dir "$hdir" --json > /dev/null; t1=$(now); lt+=("$(echo "$t1 - $t0" | bc)")
     t0=$(now); "$pgkeep" prune --dir "$hdir" --dry-run --json > /dev/null; t1=$(now); pt+=("$(echo "$t1 - $t0" | bc)")
-    t0=$(now); "$pgkeep" status --dir "$hdir" --max-age 100000d --json > /dev/null; t1=$(now); st+=("$(echo "$t1 - $t0" | bc)")
+    t0=$(now); "$pgkeep" status --dir "$hdir" --max-age 100000d --json > /dev/null 2>&1; t1=$(now); st+=("$(echo "$t1 - $t0" | bc)")
   done
   printf '== %s backups: list %.2f s, prune --dry-run %.2f s, status %.2f s (median of 3) [goal < 2 s at 100,000]\n' "$n" \
     "$(printf '%s\n' "${lt[@]}" | median)" "$(printf '%s\n' "${pt[@]}" | median)" "$(printf '%s\n' "${st[@]}" | median)"
