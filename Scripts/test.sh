@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . Scripts/lib.sh
 
-ensure_packages
+ensure_packages age
 work=$(mktemp -d /tmp/pgkeep-test.XXXXXX)
 chmod 755 "$work"
 start_server "$work/server"

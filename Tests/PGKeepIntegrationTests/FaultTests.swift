@@ -43,7 +43,9 @@ struct FaultTests {
         defer { _ = try? TestServer.run("/bin/umount", ["-l", dir]) }
         let earlier = try earlierBackup(in: dir)
         Thread.sleep(forTimeInterval: 1.1)
-        for args in [["--format", "plain", "--no-compress"], ["--no-compress"], ["--format", "directory", "--no-compress"]] {
+        let key = try TestServer.ageKey()
+        for args in [["--format", "plain", "--no-compress"], ["--no-compress"], ["--format", "directory", "--no-compress"],
+                     ["--no-compress", "--encrypt-to", key.recipient]] {
             let run = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir] + args)
             #expect(run.status != 0, "\(args)")
             #expect(run.stderr.contains("No space left on device"), "\(args): \(run.stderr)")

@@ -162,6 +162,18 @@ enum TestServer {
         return String(r.stdout.prefix(64))
     }
 
+    /// A new age key: the key file (0600) and its public recipient.
+    static func ageKey() throws -> (keyFile: String, recipient: String, secret: String) {
+        let dir = tempDir("agekey")
+        let key = dir + "/key.txt"
+        let gen = try run("/usr/bin/age-keygen", ["-o", key])
+        guard gen.status == 0 else { throw PGKeepError(.backup, "age-keygen failed: \(gen.stderr)") }
+        let recipient = try run("/usr/bin/age-keygen", ["-y", key]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let secret = String(decoding: FileManager.default.contents(atPath: key) ?? Data(), as: UTF8.self)
+            .split(separator: "\n").first { $0.hasPrefix("AGE-SECRET-KEY-") }.map(String.init) ?? ""
+        return (key, recipient, secret)
+    }
+
     /// A --pg-bin directory whose pg_dump is `script` (with $REAL set to the real pg_dump) and
     /// whose other tools are the real ones.
     static func fakeToolDir(pgDump script: String) throws -> String {

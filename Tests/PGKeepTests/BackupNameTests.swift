@@ -49,15 +49,18 @@ import Testing
         for format in BackupFormat.allCases where format != .globals {
             for compressed in [true, false] where !(format == .directory && !compressed) {
                 for seq in [0, 1, 12] {
-                    let name = BackupName(database: "shop_db", time: time, sequence: seq, format: format, compressed: compressed)
-                    #expect(BackupName.parse(fileName: name.fileName) == name, "\(name.fileName)")
+                    for encrypted in [false, true] where !(format == .directory && encrypted) {
+                        let name = BackupName(database: "shop_db", time: time, sequence: seq, format: format, compressed: compressed, encrypted: encrypted)
+                        #expect(BackupName.parse(fileName: name.fileName) == name, "\(name.fileName)")
+                        #expect(name.fileName.hasSuffix(".age") == encrypted)
+                    }
                 }
             }
         }
     }
 
     @Test(arguments: [
-        "notes.txt", "mydb.dump.gz", "mydb_2026-13-02T020000Z.dump.gz", "mydb_2026-02-30T020000Z.dump.gz",
+        "notes.txt", "mydb.dump.gz", "mydb_2026-04-02T020000Z.dir.age", "mydb_2026-04-02T020000Z.age", "mydb_2026-13-02T020000Z.dump.gz", "mydb_2026-02-30T020000Z.dump.gz",
         "mydb_2026-04-02T250000Z.dump.gz", "mydb_2026-04-02T020000Z.dump.gz.manifest.json",
         ".pgkeep-tmp-123-abc-mydb_2026-04-02T020000Z.dump.gz", "mydb_2026-04-02T020000Z-0.dump.gz",
         "mydb_2026-04-02T020000Z.tar", "bad%ZZ_2026-04-02T020000Z.dump.gz", "%41_2026-04-02T020000Z.dump.gz",

@@ -106,7 +106,8 @@ public final class BackupJob {
 
     func backupDatabase(_ database: String, preflight: Preflight) throws -> BackupRecord {
         let started = Date()
-        let name = BackupName(database: database, time: started, format: options.format, compressed: options.compressed)
+        let name = BackupName(database: database, time: started, format: options.format, compressed: options.compressed,
+                              encrypted: !options.encryptTo.isEmpty)
         var counts: SnapshotCounts?
         var snapshotArgs: [String] = []
         if options.rowCounts {
@@ -129,7 +130,8 @@ public final class BackupJob {
 
     func backupGlobals(preflight: Preflight) throws -> BackupRecord {
         let started = Date()
-        let name = BackupName(database: BackupName.globalsDatabase, time: started, format: .globals, compressed: options.compressed)
+        let name = BackupName(database: BackupName.globalsDatabase, time: started, format: .globals, compressed: options.compressed,
+                              encrypted: !options.encryptTo.isEmpty)
         let command = try source.pgDumpallGlobals()
         return try backupStream(name: name, command: command, dumpOptions: ["--globals-only"], preflight: preflight,
                                 started: started, what: "pg_dumpall --globals-only", rowCounts: nil)
@@ -158,9 +160,18 @@ public final class BackupJob {
             let fd = try FileSystem.createPrivateFile(temp)
             var fdOpen = true
             defer { if fdOpen { close(fd) } }
-            let sink = HashingSink(fd: fd, path: temp)
+            let fileSink = HashingSink(fd: fd, path: temp)
+            // With --encrypt-to: gzip → age → (hashed here) → the file. The sink hashes the
+            // plaintext stream; a second sink hashes the ciphertext age writes.
+            let encryptor = try startEncryptor(into: fileSink)
+            let sink = encryptor.map { HashingSink(fd: $0.child.stdinDescriptor, path: "the input of age (encrypting \(temp))") } ?? fileSink
             let child = ChildProcess(command, stdout: .pipe)
-            try child.start()
+            do {
+                try child.start()
+            } catch {
+                encryptor?.abandon()
+                throw error
+            }
 
             let database = name.database
             let progress: (Int64, Int64) -> Void = { [onProgress] dumped, written in
@@ -184,10 +195,11 @@ public final class BackupJob {
                 child.closeStdout()
                 child.terminate(grace: 2)
                 child.wait()
-                throw error
+                throw encryptor?.abandon() ?? error
             }
             child.closeStdout()
             let result = child.wait()
+            if !result.succeeded { encryptor?.abandon() }
             var mark = Trace.phase("dump+compress", since: started)
             guard result.succeeded else {
                 throw result.failure("\(what) failed; no backup was recorded", hint: dumpHint(result.stderr))
@@ -198,24 +210,51 @@ public final class BackupJob {
             if name.format == .plain || name.format == .globals {
                 try Verifier.checkSQLTrailer(tail, path: temp)
             }
+            var encryption: Manifest.Encryption?
+            if let encryptor {
+                try encryptor.finish()
+                encryption = Manifest.Encryption(recipients: options.encryptTo, plaintextSize: sink.bytesWritten, plaintextSha256: sink.finalizeHex())
+            }
             try FileSystem.sync(fd, path: temp)
             close(fd)
             fdOpen = false
             mark = Trace.phase("fsync", since: mark)
-            let sha = sink.finalizeHex()
-            let size = sink.bytesWritten
+            let sha = fileSink.finalizeHex()
+            let size = fileSink.bytesWritten
 
-            let listCommand = name.format == .custom ? try source.pgRestoreList(path: nil) : nil
-            var verification = try Verifier.verifyStream(path: temp, sha256: sha, size: size, gzip: trailer, listCommand: listCommand)
+            // An encrypted file cannot be read back without the identity: its ciphertext is
+            // re-read and hashed, the plaintext was checked block by block as it was compressed.
+            let listCommand = name.format == .custom && encryption == nil ? try source.pgRestoreList(path: nil) : nil
+            var verification = try Verifier.verifyStream(path: temp, sha256: sha, size: size, gzip: encryption == nil ? trailer : nil,
+                                                         listCommand: listCommand)
+            if encryption != nil {
+                guard AgeTool.isEncrypted(temp) else {
+                    throw PGKeepError(.backup, "verification failed: \(temp) does not start with age's header")
+                }
+                verification.gzipComplete = options.compressed ? true : nil
+            }
             if name.format == .plain || name.format == .globals { verification.sqlTrailer = true }
             Trace.phase("verify", since: mark)
             let finished = Date()
-            return makeManifest(name: name, preflight: preflight, dumpOptions: dumpOptions, started: started,
-                                finished: finished, size: size, sha256: sha, uncompressed: uncompressed,
-                                files: nil, verification: verification, rowCounts: rowCounts, compression: options.compressed
-                                    ? .init(algorithm: "gzip", level: options.compressLevel, appliedBy: "pgkeep")
-                                    : .init(algorithm: "none", level: nil, appliedBy: nil))
+            var manifest = makeManifest(name: name, preflight: preflight, dumpOptions: dumpOptions, started: started,
+                                        finished: finished, size: size, sha256: sha, uncompressed: uncompressed,
+                                        files: nil, verification: verification, rowCounts: rowCounts, compression: options.compressed
+                                            ? .init(algorithm: "gzip", level: options.compressLevel, appliedBy: "pgkeep")
+                                            : .init(algorithm: "none", level: nil, appliedBy: nil))
+            manifest.encryption = encryption
+            return manifest
         }
+    }
+
+    /// `age --encrypt` between the compressor and the file: its stdout is copied into `file` on a
+    /// thread of its own (hashing what age wrote). Nil without --encrypt-to.
+    private func startEncryptor(into file: HashingSink) throws -> Encryptor? {
+        guard !options.encryptTo.isEmpty else { return nil }
+        let age = try AgeTool(environment: ProcessInfo.processInfo.environment)
+        let child = ChildProcess(age.encrypt(recipients: options.encryptTo, environment: ProcessInfo.processInfo.environment),
+                                 stdin: .pipe, stdout: .pipe)
+        try child.start()
+        return Encryptor(child: child, file: file)
     }
 
     /// directory: pg_dump --format=directory --jobs N writes (and compresses) the files itself.
@@ -343,5 +382,47 @@ public final class BackupJob {
             return "the disk is full"
         }
         return nil
+    }
+}
+
+/// A running `age --encrypt` and the thread that copies its output into the backup file.
+final class Encryptor: @unchecked Sendable {
+    let child: ChildProcess
+    private let done = DispatchSemaphore(value: 0)
+    private var copyError: Error?
+
+    init(child: ChildProcess, file: HashingSink) {
+        self.child = child
+        let fd = child.stdoutDescriptor
+        Thread { [self] in
+            do {
+                _ = try copyStream(from: fd, to: file, what: "the output of age")
+            } catch {
+                copyError = error
+                // age must not block on a pipe nobody reads: it gets EPIPE, the compressor then too.
+                child.closeStdout()
+            }
+            done.signal()
+        }.start()
+    }
+
+    /// End of input: waits for age and the copy, and reports either failing.
+    func finish() throws {
+        child.closeStdin()
+        let result = child.wait()
+        done.wait()
+        if let copyError { throw copyError }
+        guard result.succeeded else { throw result.failure("age could not encrypt the backup; no backup was recorded") }
+    }
+
+    /// A failure elsewhere: stop age and the copy. Returns the copy's own error (a full disk),
+    /// which explains the failure better than the broken pipe it caused upstream.
+    @discardableResult
+    func abandon() -> Error? {
+        child.closeStdin()
+        child.terminate(grace: 1)
+        child.wait()
+        done.wait()
+        return copyError
     }
 }

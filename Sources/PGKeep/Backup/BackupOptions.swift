@@ -40,6 +40,8 @@ public struct BackupOptions: Sendable {
     public var rowCounts = false
     /// After a verified backup, prune that database with this policy.
     public var prune: RetentionPolicy?
+    /// age recipients (public keys): encrypt each file after compression. Empty: no encryption.
+    public var encryptTo: [String] = []
     /// Write the manifests pinned (snapshot): prune never deletes them until unpinned.
     public var pin = false
     /// Compression threads.
@@ -67,6 +69,12 @@ public struct BackupOptions: Sendable {
             throw PGKeepError(.usage, "--schema-only and --data-only cannot be used together")
         }
         try prune?.validate()
+        if !encryptTo.isEmpty {
+            for r in encryptTo { try AgeTool.checkRecipient(r) }
+            if format == .directory {
+                throw PGKeepError(.usage, "--encrypt-to needs --format custom or plain: pg_dump writes a directory backup's files itself")
+            }
+        }
         if (all || databases.count > 1) && (!filters.tables.isEmpty || !filters.schemas.isEmpty) {
             throw PGKeepError(.usage, "--table and --schema select objects of one database; they cannot be used with --all or several databases")
         }

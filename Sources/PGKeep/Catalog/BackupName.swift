@@ -42,14 +42,19 @@ public struct BackupName: Sendable, Equatable {
     public var sequence: Int
     public var format: BackupFormat
     public var compressed: Bool
+    /// Encrypted with age after compression: the name ends in `.age` (`.dump.gz.age`).
+    public var encrypted: Bool
 
-    public init(database: String, time: Date, sequence: Int = 0, format: BackupFormat, compressed: Bool) {
+    public init(database: String, time: Date, sequence: Int = 0, format: BackupFormat, compressed: Bool, encrypted: Bool = false) {
         self.database = database
         self.time = Date(timeIntervalSince1970: floor(time.timeIntervalSince1970))
         self.sequence = sequence
         self.format = format
         self.compressed = compressed
+        self.encrypted = encrypted
     }
+
+    public static let encryptedSuffix = ".age"
 
     /// The folder name for a database (see the type's documentation).
     public static func folderName(for database: String) -> String {
@@ -113,7 +118,7 @@ public struct BackupName: Sendable, Equatable {
     }
 
     /// The data file (or directory) name.
-    public var fileName: String { stem + format.fileExtension(compressed: compressed) }
+    public var fileName: String { stem + format.fileExtension(compressed: compressed) + (encrypted ? Self.encryptedSuffix : "") }
 
     /// The manifest beside it: the data name plus `.manifest.json`.
     public var manifestName: String { fileName + BackupName.manifestSuffix }
@@ -131,8 +136,11 @@ public struct BackupName: Sendable, Equatable {
 
     /// `parse(fileName:)` for files of a folder already known to be `folder` for `database`:
     /// skips decoding the database name again for each file.
-    static func parse(fileName: String, folder known: (name: String, database: String)?) -> BackupName? {
-        guard let (ext, format, compressed) = extensions.first(where: { fileName.hasSuffix($0.0) }) else { return nil }
+    static func parse(fileName given: String, folder known: (name: String, database: String)?) -> BackupName? {
+        let encrypted = given.hasSuffix(encryptedSuffix)
+        let fileName = encrypted ? String(given.dropLast(encryptedSuffix.count)) : given
+        guard let (ext, format, compressed) = extensions.first(where: { fileName.hasSuffix($0.0) }),
+              !(encrypted && format == .directory) else { return nil }
         var stem = Array(fileName.utf8.dropLast(ext.utf8.count))
         var sequence = 0
         if stem.last != UInt8(ascii: "Z") {
@@ -169,7 +177,7 @@ public struct BackupName: Sendable, Equatable {
             guard let name = self.database(forFolder: folder) else { return nil }
             database = name
         }
-        return BackupName(database: database, time: date, sequence: sequence, format: format, compressed: compressed)
+        return BackupName(database: database, time: date, sequence: sequence, format: format, compressed: compressed, encrypted: encrypted)
     }
 
     private static func digits<C: Collection>(_ bytes: C) -> Int? where C.Element == UInt8 {

@@ -86,6 +86,27 @@ public struct Manifest: Codable, Sendable, Equatable {
     public var rowCounts: [String: Int]?
     /// Pinned backups are never pruned.
     public var pinned: Bool = false
+    /// Set when the file is encrypted (age, after compression). `size` and `sha256` describe the
+    /// encrypted file; the plaintext fields describe what restore gets after decrypting it.
+    public var encryption: Encryption?
+
+    /// How a backup was encrypted: to whom (public recipients only, never a secret).
+    public struct Encryption: Codable, Sendable, Equatable {
+        public var tool: String = "age"
+        public var recipients: [String]
+        public var plaintextSize: Int64
+        public var plaintextSha256: String
+
+        public init(recipients: [String], plaintextSize: Int64, plaintextSha256: String) {
+            self.recipients = recipients
+            self.plaintextSize = plaintextSize
+            self.plaintextSha256 = plaintextSha256
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case tool, recipients, plaintextSize = "plaintext_size", plaintextSha256 = "plaintext_sha256"
+        }
+    }
 
     // Explicit keys: JSONDecoder's key conversion costs more than the rest of a decode, and
     // `pgkeep list` decodes every manifest in the directory.
@@ -94,7 +115,7 @@ public struct Manifest: Codable, Sendable, Equatable {
         case compression, size, sha256, uncompressedSize = "uncompressed_size", files, startedAt = "started_at"
         case finishedAt = "finished_at", durationSeconds = "duration_seconds", label, serverVersion = "server_version"
         case serverVersionNum = "server_version_num", pgDumpVersion = "pg_dump_version", pgDumpOptions = "pg_dump_options"
-        case source, dockerCompose = "docker_compose", verification, rowCounts = "row_counts", pinned
+        case source, dockerCompose = "docker_compose", verification, rowCounts = "row_counts", pinned, encryption
     }
 
     public func encoded() throws -> Data {

@@ -49,6 +49,12 @@ public struct PGKeepConfig: Sendable, Equatable {
     // [status]
     public var maxAge: TimeInterval?
 
+    // [encryption]
+    /// age recipients every backup is encrypted to.
+    public var recipients: [String]?
+    /// The age key file that restore, verify and the drill decrypt with.
+    public var identityFile: String?
+
     public init(path: String) {
         self.path = path
     }
@@ -69,6 +75,7 @@ public struct PGKeepConfig: Sendable, Equatable {
         ("hooks", ["on_success", "on_failure"]),
         ("log", ["file", "quiet"]),
         ("status", ["max_age"]),
+        ("encryption", ["recipients", "identity_file"]),
     ]
 
     /// Reads and checks `path`. A TOML syntax error, an unknown key or a bad value is a usage
@@ -198,6 +205,11 @@ private struct ConfigReader {
         c.onFailure = try command("hooks.on_failure")
         c.logFile = try string("log.file").map(resolve)
         c.quiet = try bool("log.quiet")
+        if let list = try stringArray("encryption.recipients") {
+            for r in list { _ = try wrap("encryption.recipients") { try AgeTool.checkRecipient(r) } }
+            c.recipients = list
+        }
+        c.identityFile = try string("encryption.identity_file").map(resolve)
         if let text = try string("status.max_age") {
             c.maxAge = try wrap("status.max_age") { try DurationText.parse(text) }
         }

@@ -11,6 +11,8 @@ public final class VerifyJob {
     public let environment: [String: String]
     /// Where drills restore; nil: no drill.
     public let drill: ConnectionSpec?
+    /// The age key file for encrypted backups.
+    public var identity: String?
     public var onStatus: ((String) -> Void)?
 
     public init(tools: PostgresTools, environment: [String: String], drill: ConnectionSpec?) {
@@ -31,8 +33,12 @@ public final class VerifyJob {
     }
 
     public func verify(_ path: String) throws -> Outcome {
-        let input = try RestoreInput.open(path)
-        var outcome = Outcome(path: input.path, database: input.manifest?.database)
+        let input = try RestoreInput.open(path, identity: identity, environment: environment)
+        defer { input.removeScratch() }
+        var outcome = Outcome(path: input.origin, database: input.manifest?.database)
+        if input.scratch != nil {
+            outcome.checks.append("age ciphertext matches the manifest; decrypted with \(identity ?? "")")
+        }
         if let manifest = input.manifest {
             // The sha256 against the manifest (the same check restore makes).
             outcome.checks.append(try input.check { _ in throw PGKeepError(.backup, "unreachable") })
@@ -51,12 +57,14 @@ public final class VerifyJob {
 
     /// The whole backup, read as its restore would read it.
     func readToTheEnd(_ input: RestoreInput) throws -> String {
-        let what = input.path
+        let what = input.origin
         func damaged(_ reason: String) -> PGKeepError {
             PGKeepError(.backup, "\(what) is damaged: \(reason)",
                         hint: "this backup cannot be restored; keep an earlier one (pgkeep pin) and take a new backup")
         }
         switch input.kind {
+        case .encrypted:
+            throw PGKeepError(.usage, "\(what) is encrypted with age: give --identity FILE to verify it")
         case .custom, .tar, .directory:
             let command = Command(executable: try tools.path(of: "pg_restore"), arguments: ["--file=/dev/null", input.path], environment: environment)
             let (_, result) = try ChildProcess.capture(command)
@@ -89,7 +97,7 @@ public final class VerifyJob {
                     if tail.count > 256 { tail.removeFirst(tail.count - 256) }
                     return true
                 }
-                try Verifier.checkSQLTrailer(tail, path: input.path)
+                try Verifier.checkSQLTrailer(tail, path: input.origin)
             } catch let error as PGKeepError {
                 throw damaged(error.message.replacingOccurrences(of: "verification failed: ", with: ""))
             }
@@ -120,17 +128,17 @@ public final class VerifyJob {
         options.yes = true
         options.verify = input.manifest?.rowCounts != nil
         let job = RestoreJob(input: input, options: options, database: scratch, endpoint: endpoint)
-        onStatus?("drill: restoring \(input.path) into \(spec.displayURI(database: scratch))")
+        onStatus?("drill: restoring \(input.origin) into \(spec.displayURI(database: scratch))")
         let result: RestoreResult
         do {
             result = try job.run()
         } catch let error as PGKeepError {
-            throw PGKeepError(error.kind, "restore drill of \(input.path) failed: \(error.message)", command: error.command,
+            throw PGKeepError(error.kind, "restore drill of \(input.origin) failed: \(error.message)", command: error.command,
                               stderrTail: error.stderrTail, hint: error.hint ?? "this backup does not restore; keep an earlier one and take a new backup")
         }
         guard result.mismatches.isEmpty else {
             let shown = result.mismatches.prefix(5).map { "\($0.table): \($0.expected) in the manifest, \($0.found.map(String.init) ?? "missing") restored" }
-            throw PGKeepError(.backup, "restore drill of \(input.path): row counts differ from the manifest: " + shown.joined(separator: "; "))
+            throw PGKeepError(.backup, "restore drill of \(input.origin): row counts differ from the manifest: " + shown.joined(separator: "; "))
         }
         outcome.drillRows = result.rowCounts.values.reduce(0, +)
         outcome.drillTables = result.rowCounts.count

@@ -49,6 +49,8 @@ extension RestoreInput {
                 throw refusal("pg_restore --list cannot read \(path): \(result.stderrTail(lines: 2))")
             }
             return "pg_restore --list read the table of contents"
+        case .encrypted:
+            throw PGKeepError(.usage, "\(path) is encrypted with age: give --identity FILE to decrypt it first; the target was not touched")
         case .plain:
             let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { throw PGKeepError(.backup, "cannot open \(path): \(errnoText())") }

@@ -14,17 +14,75 @@ public enum ArchiveKind: String, Sendable {
     case plainGzip = "plain SQL (gzip)"
     /// A SQL script (`.sql`).
     case plain = "plain SQL"
+    /// An age-encrypted file (pgkeep's `--encrypt-to`), to decrypt before anything else.
+    case encrypted = "age-encrypted"
 
     /// pg_restore reads it (everything but SQL scripts, which go to psql).
-    public var isArchive: Bool { self != .plain && self != .plainGzip }
+    public var isArchive: Bool { self != .plain && self != .plainGzip && self != .encrypted }
     public var isGzip: Bool { self == .customGzip || self == .plainGzip }
 }
 
 /// The backup a restore reads: the data path, its kind, and its pgkeep manifest when it has one.
+/// An encrypted backup is checked, decrypted into a private scratch file and read from there:
+/// `path` is then the scratch file, `origin` the backup the user named.
 public struct RestoreInput: Sendable {
     public var path: String
     public var kind: ArchiveKind
     public var manifest: Manifest?
+    /// The backup as the user named it, for messages.
+    public var origin: String
+    /// The scratch directory holding the decrypted file, removed by `removeScratch()`.
+    public var scratch: String?
+
+    public init(path: String, kind: ArchiveKind, manifest: Manifest?, origin: String? = nil, scratch: String? = nil) {
+        self.path = path
+        self.kind = kind
+        self.manifest = manifest
+        self.origin = origin ?? path
+        self.scratch = scratch
+    }
+
+    public func removeScratch() {
+        if let scratch { FileSystem.removeTree(scratch) }
+    }
+
+    /// Opens a pgkeep backup (its data file, directory or manifest) or any stock pg_dump output.
+    /// An age-encrypted one needs `identity` (an age key file): its ciphertext is first checked
+    /// against the manifest, then it is decrypted into a 0600 file in a 0700 scratch directory
+    /// (in TMPDIR), and that file is checked against the manifest's plaintext sha256.
+    public static func open(_ given: String, identity: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> RestoreInput {
+        let input = try open(given)
+        guard input.kind == .encrypted else { return input }
+        let recipients = input.manifest?.encryption.map { " to " + $0.recipients.joined(separator: ", ") } ?? ""
+        guard let identity else {
+            throw PGKeepError(.usage, "\(input.path) is encrypted with age\(recipients); give --identity FILE (the key of one of its recipients); the target was not touched")
+        }
+        if let manifest = input.manifest {
+            _ = try input.check { _ in throw PGKeepError(.backup, "an encrypted file is checked against its manifest only") }
+            guard manifest.encryption != nil else {
+                throw input.refusal("\(input.path) is encrypted but its manifest does not say so")
+            }
+        }
+        let age = try AgeTool(environment: environment)
+        let dir = try makeScratchDirectory()
+        do {
+            let plain = dir + "/decrypted"
+            try age.decrypt(input.path, identity: identity, output: plain, environment: environment)
+            _ = chmod(plain, 0o600)
+            var manifest = input.manifest
+            if let e = manifest?.encryption {
+                // From here on the manifest describes the decrypted file.
+                manifest?.size = e.plaintextSize
+                manifest?.sha256 = e.plaintextSha256
+            }
+            let decrypted = RestoreInput(path: plain, kind: try detectFile(plain), manifest: manifest, origin: input.path, scratch: dir)
+            guard decrypted.kind != .encrypted else { throw input.refusal("\(input.path) decrypts to another age file") }
+            return decrypted
+        } catch {
+            FileSystem.removeTree(dir)
+            throw error
+        }
+    }
 
     /// Opens a pgkeep backup (its data file, directory or manifest) or any stock pg_dump output.
     public static func open(_ given: String) throws -> RestoreInput {
@@ -78,6 +136,7 @@ public struct RestoreInput: Sendable {
             return first == Array("PGDMP".utf8) ? .customGzip : .plainGzip
         }
         if n >= 5 && Array(head[0..<5]) == Array("PGDMP".utf8) { return .custom }
+        if n >= AgeTool.header.count && Array(head[0..<AgeTool.header.count]) == AgeTool.header { return .encrypted }
         if n >= 262 && Array(head[257..<262]) == Array("ustar".utf8) { return .tar }
         return .plain
     }

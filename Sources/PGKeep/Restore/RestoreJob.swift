@@ -35,14 +35,14 @@ public final class RestoreJob {
         }
         defer { endpoint.cleanUp() }
         if options.verify && input.manifest?.rowCounts == nil {
-            throw PGKeepError(.usage, "--verify needs row counts in the manifest, and \(input.path) has none",
+            throw PGKeepError(.usage, "--verify needs row counts in the manifest, and \(input.origin) has none",
                               hint: "take backups with pgkeep backup --row-counts")
         }
         // 1. The backup, before anything else.
         let checked = try input.check { path in
             try self.endpoint.tool("pg_restore", database: nil, arguments: ["--list"] + (path.map { [$0] } ?? []))
         }
-        onStatus?("checked \(input.path): \(checked)")
+        onStatus?("checked \(input.origin): \(checked)")
         Trace.phase("check backup", since: started)
 
         // 2. The target.

@@ -41,6 +41,14 @@ struct DirectoryOptions: ParsableArguments {
     }
 }
 
+/// `--identity`: the age key file for encrypted backups (restore, verify, drills).
+struct IdentityOptions: ParsableArguments {
+    @Option(name: .customLong("identity"), help: ArgumentHelp("age key file to decrypt encrypted backups (default: the config's [encryption] identity_file).", valueName: "file"))
+    var identity: String?
+
+    func identity(config: PGKeepConfig?) -> String? { identity ?? config?.identityFile }
+}
+
 /// `--on-success` / `--on-failure`.
 struct HookOptions: ParsableArguments {
     /// Run after each database's verified backup.

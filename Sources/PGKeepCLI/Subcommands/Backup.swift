@@ -36,6 +36,10 @@ extension PGKeepCommand {
         @Option(name: .customLong("threads"), help: ArgumentHelp("Compression threads (default: the number of cores).", valueName: "n"))
         var threads: Int?
 
+        /// age recipients.
+        @Option(name: .customLong("encrypt-to"), help: ArgumentHelp("Encrypt with age to this recipient (age1... public key; repeatable), after compression.", valueName: "recipient"))
+        var encryptTo: [String] = []
+
         /// Free text stored in the manifest.
         @Option(help: "A label stored in the manifest.")
         var label: String?
@@ -90,6 +94,7 @@ extension PGKeepCommand {
                 options.all = all
                 options.workers = threads ?? config?.threads ?? ProcessInfo.processInfo.activeProcessorCount
                 options.rowCounts = rowCounts || (config?.rowCounts ?? false)
+                options.encryptTo = encryptTo.isEmpty ? (config?.recipients ?? []) : encryptTo
                 options.prune = prune ? policy.policy(config: config) : nil
                 options.filters.tables = tables
                 options.filters.excludeTables = excludeTables

@@ -20,6 +20,7 @@ extension PGKeepCommand {
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var docker: DockerComposeFlags
         @OptionGroup var output: OutputOptions
+        @OptionGroup var identity: IdentityOptions
 
         @Flag(help: "Restore the newest backup of --database from --dir.")
         var latest = false
@@ -77,7 +78,8 @@ extension PGKeepCommand {
                     lock = try DirectoryLock.forBackup(at: path, shared: true)
                 }
                 defer { _ = lock }
-                let input = try RestoreInput.open(path)
+                let input = try RestoreInput.open(path, identity: identity.identity(config: config), environment: env)
+                defer { input.removeScratch() }
                 var options = RestoreOptions()
                 options.create = create
                 options.clean = clean

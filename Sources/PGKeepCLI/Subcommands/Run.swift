@@ -55,6 +55,7 @@ extension PGKeepCommand {
             options.workers = config?.threads ?? ProcessInfo.processInfo.activeProcessorCount
             options.rowCounts = config?.rowCounts ?? false
             options.label = config?.label
+            options.encryptTo = config?.recipients ?? []
             options.prune = policy.policy(config: config)
             let spec = try connection.spec(environment: env, config: config)
             if all || (databases.isEmpty && config?.databases == .all) {

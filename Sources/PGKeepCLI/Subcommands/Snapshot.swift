@@ -25,6 +25,7 @@ extension PGKeepCommand {
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var docker: DockerComposeFlags
         @OptionGroup var output: OutputOptions
+        @OptionGroup var identity: IdentityOptions
 
         func run() throws {
             try reportingErrors {
@@ -38,6 +39,7 @@ extension PGKeepCommand {
                 options.format = .custom
                 options.compressLevel = config?.compressLevel ?? 6
                 options.workers = config?.threads ?? ProcessInfo.processInfo.activeProcessorCount
+                options.encryptTo = config?.recipients ?? []
                 let spec = try connection.spec(environment: env, config: config)
                 let pgBin = Settings.pgBin(flag: connection.pgBin, environment: env, config: config)
                 let compose = docker.options(config: config)
@@ -67,6 +69,7 @@ extension PGKeepCommand {
                     }
                     let verifier = VerifyJob(tools: PostgresTools(pgBin: pgBin, environment: env), environment: env, drill: drill)
                     verifier.onStatus = { printInfo("pgkeep: " + $0) }
+                    verifier.identity = identity.identity(config: config)
                     for record in summary.records where record.manifest.format != .globals {
                         do {
                             let outcome = try verifier.verify(record.manifestPath)

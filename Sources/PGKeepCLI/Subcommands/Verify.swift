@@ -26,6 +26,7 @@ extension PGKeepCommand {
         @OptionGroup var location: DirectoryOptions
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
+        @OptionGroup var identity: IdentityOptions
 
         func validate() throws {
             if all && !backups.isEmpty { throw ValidationError("give backups or --all, not both") }
@@ -61,6 +62,7 @@ extension PGKeepCommand {
                 let job = VerifyJob(tools: PostgresTools(pgBin: Settings.pgBin(flag: connection.pgBin, environment: env, config: config), environment: env),
                                     environment: env, drill: drill)
                 job.onStatus = { printInfo("pgkeep: " + $0) }
+                job.identity = identity.identity(config: config)
                 var failures: [(String, PGKeepError)] = []
                 var rows: [[String: Any]] = []
                 for path in paths {

@@ -1,0 +1,125 @@
+import Foundation
+import Testing
+@testable import PGKeep
+
+/// `--encrypt-to` (age, after compression) and `--identity` on restore, verify and the drill.
+@Suite(.enabled(if: TestServer.available, "needs the server Scripts/test.sh starts"))
+struct EncryptionTests {
+    static func scratchDirectories() -> Set<String> {
+        Set(((try? FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory())) ?? []).filter { $0.hasPrefix("pgkeep-restore.") })
+    }
+
+    @Test func anEncryptedBackupHoldsNoPlaintext() throws {
+        let key = try TestServer.ageKey()
+        let dir = TestServer.tempDir("encplain")
+        // Uncompressed SQL, so that only the encryption can hide the rows; the control shows the
+        // check would see them.
+        let control = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir + "/control", "--format", "plain", "--no-compress"])
+        #expect(control.status == 0, "\(control.stderr)")
+        let run = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir + "/enc", "--format", "plain", "--no-compress",
+                                         "--encrypt-to", key.recipient])
+        #expect(run.status == 0, "\(run.stderr)")
+        let row = Data("ACADEMY DINOSAUR".utf8)
+        let (cpath, cm) = try #require(try TestServer.manifests(dir + "/control").first)
+        #expect(FileManager.default.contents(atPath: (cpath as NSString).deletingLastPathComponent + "/" + cm.file)!.range(of: row) != nil)
+        let (mpath, m) = try #require(try TestServer.manifests(dir + "/enc").first)
+        #expect(m.file.hasSuffix(".sql.age"))
+        let data = try #require(FileManager.default.contents(atPath: (mpath as NSString).deletingLastPathComponent + "/" + m.file))
+        #expect(data.range(of: row) == nil, "no plaintext row in the encrypted file")
+        #expect(data.starts(with: AgeTool.header))
+        #expect(m.encryption?.recipients == [key.recipient])
+        #expect(m.encryption?.plaintextSize == m.uncompressedSize)
+        let manifestText = String(decoding: FileManager.default.contents(atPath: mpath)!, as: UTF8.self)
+        #expect(!manifestText.contains(key.secret))
+        // pgkeep still lists it as a backup.
+        let list = try TestServer.pgkeep(["list", "--dir", dir + "/enc", "--json"])
+        #expect(list.stdout.contains(m.file), "\(list.stdout)")
+    }
+
+    @Test func itRestoresWithItsKeyOnlyAndTheKeyNeverShows() throws {
+        let key = try TestServer.ageKey()
+        let other = try TestServer.ageKey()
+        let dir = TestServer.tempDir("enc")
+        let b = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--row-counts", "--encrypt-to", key.recipient])
+        #expect(b.status == 0, "\(b.stderr)")
+        let (mpath, _) = try #require(try TestServer.manifests(dir).first)
+        let target = TestServer.uniqueName("encrestore")
+        defer { TestServer.dropDatabase(target) }
+        let scratchBefore = Self.scratchDirectories()
+
+        let none = try TestServer.pgkeep(["restore", mpath, "--dbname", target, "--create"])
+        #expect(none.status == ExitCodes.usage)
+        #expect(none.stderr.contains("is encrypted with age to \(key.recipient); give --identity FILE"), "\(none.stderr)")
+        let wrong = try TestServer.pgkeep(["restore", mpath, "--dbname", target, "--create", "--identity", other.keyFile])
+        #expect(wrong.status == ExitCodes.failure)
+        #expect(wrong.stderr.contains("is not one of its recipients; the target was not touched"), "\(wrong.stderr)")
+        #expect(try TestServer.psql("postgres", "SELECT count(*) FROM pg_database WHERE datname = '\(target)'") == "0")
+
+        var leaks: [String] = []
+        let right = try TestServer.pgkeep(["restore", mpath, "--dbname", target, "--create", "--verify", "--identity", key.keyFile]) { pid in
+            while TestServer.alive(pid) {
+                for (_, argv) in SecurityTests.allArgv() where argv.contains("AGE-SECRET-KEY") { leaks.append(argv) }
+                usleep(2_000)
+            }
+        }
+        #expect(right.status == 0, "\(right.stderr)")
+        #expect(try TestServer.rowCounts(target) == TestServer.rowCounts(TestServer.pagila))
+        #expect(leaks.isEmpty, "no argv holds the key: \(leaks)")
+        for r in [none, wrong, right] {
+            #expect(!r.stdout.contains(key.secret) && !r.stderr.contains(key.secret))
+        }
+        #expect(Self.scratchDirectories() == scratchBefore, "the decrypted copy is removed")
+
+        // verify and its drill decrypt with the same key; without it they fail clearly.
+        let verify = try TestServer.pgkeep(["verify", "--all", "--dir", dir, "--identity", key.keyFile, "--restore-drill"])
+        #expect(verify.status == 0, "\(verify.stderr)")
+        #expect(verify.stderr.contains("row counts match the manifest"), "\(verify.stderr)")
+        let noKey = try TestServer.pgkeep(["verify", "--all", "--dir", dir])
+        #expect(noKey.status == ExitCodes.failure)
+        #expect(noKey.stderr.contains("give --identity FILE"), "\(noKey.stderr)")
+    }
+
+    @Test func aTamperedEncryptedFileIsRefusedBeforeDecrypting() throws {
+        let key = try TestServer.ageKey()
+        let dir = TestServer.tempDir("enctamper")
+        let b = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--schema-only", "--encrypt-to", key.recipient])
+        #expect(b.status == 0, "\(b.stderr)")
+        let (mpath, m) = try #require(try TestServer.manifests(dir).first)
+        let file = (mpath as NSString).deletingLastPathComponent + "/" + m.file
+        let h = try #require(FileHandle(forUpdatingAtPath: file))
+        try h.seek(toOffset: UInt64(m.size / 2))
+        try h.write(contentsOf: Data([0xde, 0xad]))
+        try h.close()
+        let target = TestServer.uniqueName("enctamper")
+        defer { TestServer.dropDatabase(target) }
+        let run = try TestServer.pgkeep(["restore", mpath, "--dbname", target, "--create", "--identity", key.keyFile])
+        #expect(run.status == ExitCodes.failure)
+        #expect(run.stderr.contains("does not match its manifest"), "\(run.stderr)")
+    }
+
+    @Test func theConfigEncryptsEveryRunAndNamesTheKey() throws {
+        let key = try TestServer.ageKey()
+        let dir = TestServer.tempDir("encrun")
+        try FileSystem.writePrivateFile(dir + "/pgkeep.toml", data: Data("""
+            [backup]
+            dir = "backups"
+            databases = ["\(TestServer.pagila)"]
+
+            [encryption]
+            recipients = ["\(key.recipient)"]
+            identity_file = "\(key.keyFile)"
+            """.utf8))
+        let run = try TestServer.pgkeep(["run", "--config", dir + "/pgkeep.toml", "--quiet"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let (_, m) = try #require(try TestServer.manifests(dir + "/backups").first)
+        #expect(m.file.hasSuffix(".dump.gz.age") && m.encryption != nil)
+        let verify = try TestServer.pgkeep(["verify", "--all", "--config", dir + "/pgkeep.toml"])
+        #expect(verify.status == 0, "the identity comes from the config: \(verify.stderr)")
+        // A secret key where a recipient belongs is refused without being echoed.
+        try FileSystem.writePrivateFile(dir + "/bad.toml", data: Data("[encryption]\nrecipients = [\"\(key.secret)\"]\n".utf8))
+        let bad = try TestServer.pgkeep(["config", "check", dir + "/bad.toml"])
+        #expect(bad.status == ExitCodes.usage)
+        #expect(bad.stderr.contains("bad.toml:2: encryption.recipients: --encrypt-to got a secret key"), "\(bad.stderr)")
+        #expect(!bad.stderr.contains(key.secret))
+    }
+}
