@@ -9,6 +9,7 @@
 #   pg_dump -Fp > file             (the floor: no compression)
 #   pg_dump -Fc -f file            vs  pgkeep backup             (default: custom, gzip -6)
 #   pg_dump -Fp | gzip -6          and pg_dump -Fp | pigz -6 -p 2   vs  pgkeep backup --format plain
+#   pgkeep backup --encrypt-to (age)                                 vs  pgkeep backup
 # then restores, each into a fresh database:
 #   pgkeep restore X.sql.gz        vs  gunzip -c | psql --single-transaction
 #   pgkeep restore X.dump.gz       vs  gunzip -c | pg_restore --single-transaction
@@ -35,7 +36,7 @@ while [ $# -gt 0 ]; do
 done
 
 . Scripts/lib.sh
-ensure_packages pigz time bc
+ensure_packages pigz time bc age
 export PATH="$PGBIN:$PATH"
 swift build -c release --product pgkeep >/dev/null
 pgkeep=$(swift build -c release --show-bin-path)/pgkeep
@@ -45,6 +46,8 @@ chmod 755 "$work"
 start_server "$work/server"
 trap 'Scripts/pg-server.sh stop "$SERVER_DIR" || true; [ "$keep" = 1 ] || rm -rf "$work"' EXIT
 export PGHOST=127.0.0.1 PGPORT=$SERVER_PORT PGUSER=postgres PGPASSWORD=$SERVER_PASSWORD
+age-keygen -o "$work/age-key.txt" 2>/dev/null
+recipient=$(age-keygen -y "$work/age-key.txt")
 
 now() { date +%s.%N; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
@@ -88,13 +91,18 @@ for size in $sizes; do
     times[pkplain]+="$(echo "$t1 - $t0" | bc) "; sizes_b[pkplain]=$(stat -c %s "$out"/pk/"$db"/*.sql.gz)
     r=$(awk -F': ' '/Maximum resident/ {print $2}' "$out/time.txt"); [ "$r" -gt "$rss_plain" ] && rss_plain=$r
     rm -rf "$out/pk"
+
+    # The default backup encrypted with age (issue 6: encryption adds at most 10%).
+    t0=$(now); "$pgkeep" backup -q -d "$db" --dir "$out/pk" --encrypt-to "$recipient"; t1=$(now)
+    times[pkenc]+="$(echo "$t1 - $t0" | bc) "; sizes_b[pkenc]=$(stat -c %s "$out"/pk/"$db"/*.dump.gz.age)
+    rm -rf "$out/pk"
     echo "   run $i done"
   done
 
   med() { echo "${times[$1]}" | tr ' ' '\n' | grep -v '^$' | median; }
   mb() { echo "scale=1; ${sizes_b[$1]} / 1000000" | bc; }
   ratio() { echo "scale=3; $1 / $2" | bc; }
-  floor=$(med floor); fc=$(med fc); pk=$(med pk); gz=$(med gzip); pz=$(med pigz); pkp=$(med pkplain)
+  floor=$(med floor); fc=$(med fc); pk=$(med pk); gz=$(med gzip); pz=$(med pigz); pkp=$(med pkplain); pke=$(med pkenc)
   printf '   %-34s %8s %10s\n' "command (median of $runs)" "seconds" "MB"
   printf '   %-34s %8.2f %10s\n' "pg_dump -Fp > file (floor)" "$floor" "$(mb floor)"
   printf '   %-34s %8.2f %10s\n' "pg_dump -Fc -f" "$fc" "$(mb fc)"
@@ -102,11 +110,13 @@ for size in $sizes; do
   printf '   %-34s %8.2f %10s\n' "pg_dump -Fp | gzip -6" "$gz" "$(mb gzip)"
   printf '   %-34s %8.2f %10s\n' "pg_dump -Fp | pigz -6 -p 2" "$pz" "$(mb pigz)"
   printf '   %-34s %8.2f %10s\n' "pgkeep backup --format plain" "$pkp" "$(mb pkplain)"
+  printf '   %-34s %8.2f %10s\n' "pgkeep backup --encrypt-to (age)" "$pke" "$(mb pkenc)"
   echo "   ratios (goal in brackets):"
   echo "     default time / pg_dump -Fc   $(ratio "$pk" "$fc")  [<= 0.75]"
   echo "     default size / pg_dump -Fc   $(ratio "${sizes_b[pk]}" "${sizes_b[fc]}")  [<= 1.05]"
   echo "     plain time / pigz -6 -p 2    $(ratio "$pkp" "$pz")  [<= 1.0]"
   echo "     plain time / gzip -6         $(ratio "$pkp" "$gz")  [well under 1]"
+  echo "     encrypted / default time     $(ratio "$pke" "$pk")  [<= 1.10]"
   echo "   pgkeep peak RSS: default $((rss_default / 1024)) MB, plain $((rss_plain / 1024)) MB  [< 64 MB]"
 
   # Restores: pgkeep against the stock commands doing the same work (one transaction, stop at the
