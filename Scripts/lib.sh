@@ -38,3 +38,22 @@ load_pagila() {
   "${psql[@]}" -d "$1" -v ON_ERROR_STOP=1 -f "$fixtures/pagila-schema.sql" >/dev/null
   "${psql[@]}" -d "$1" -v ON_ERROR_STOP=1 -f "$fixtures/pagila-data.sql" >/dev/null
 }
+
+# start_moto LOG: an S3 API on a loopback port (moto's server mode, `moto[server]` from PyPI,
+# installed when missing); sets MOTO_PORT and MOTO_PID.
+start_moto() {
+  if ! python3 -c 'import moto.server, flask' >/dev/null 2>&1; then
+    echo "installing moto[server] from PyPI" >&2
+    python3 -m pip install -q 'moto[server]' >/dev/null 2>&1 || python3 -m pip install -q 'moto[server]'
+  fi
+  MOTO_PORT=${MOTO_PORT:-$((55000 + RANDOM % 900))}
+  python3 -m moto.server -H 127.0.0.1 -p "$MOTO_PORT" >"$1" 2>&1 &
+  MOTO_PID=$!
+  for _ in $(seq 1 100); do
+    python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $MOTO_PORT), 0.2)" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "moto_server did not start:" >&2; cat "$1" >&2; return 1
+}
+
+stop_moto() { [ -n "${MOTO_PID:-}" ] && kill "$MOTO_PID" 2>/dev/null; true; }

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine: installs what is missing (Debian packages), starts a
-# throwaway PostgreSQL loaded with the Pagila fixture, builds, runs `swift test`, stops the server.
+# throwaway PostgreSQL loaded with the Pagila fixture and an S3 API on loopback (moto's server
+# mode, from PyPI) for the offsite tests, builds, runs `swift test`, stops both.
 # Run as root (the server itself runs as the postgres user; the fault tests mount a small tmpfs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . Scripts/lib.sh
 
-ensure_packages age
+ensure_packages age rclone
 work=$(mktemp -d /tmp/pgkeep-test.XXXXXX)
 chmod 755 "$work"
 start_server "$work/server"
-trap 'Scripts/pg-server.sh stop "$SERVER_DIR" || true; rm -rf "$work"' EXIT
+start_moto "$work/moto.log"
+trap 'Scripts/pg-server.sh stop "$SERVER_DIR" || true; stop_moto; rm -rf "$work"' EXIT
 echo "test.sh: PostgreSQL ($PGBIN) on 127.0.0.1:$SERVER_PORT, loading Pagila"
 load_pagila pagila
 
@@ -18,7 +20,7 @@ echo "test.sh: building"
 swift build
 export PGKEEP_BIN="$(swift build --show-bin-path)/pgkeep"
 export PGKEEP_TEST_HOST=127.0.0.1 PGKEEP_TEST_PORT=$SERVER_PORT PGKEEP_TEST_SOCKET=$SERVER_DIR
-export PGKEEP_TEST_PASSWORD=$SERVER_PASSWORD PGKEEP_TEST_PG_BIN=$PGBIN
+export PGKEEP_TEST_PASSWORD=$SERVER_PASSWORD PGKEEP_TEST_PG_BIN=$PGBIN PGKEEP_TEST_MOTO_PORT=$MOTO_PORT
 
 echo "test.sh: running swift test"
 # One test at a time: some tests back up the whole cluster (--all) while others create and drop

@@ -12,6 +12,8 @@ public final class BackupJob {
     public var onFailure: ((String, PGKeepError) -> Void)?
     /// Called after each prune that `options.prune` asked for.
     public var onPruned: ((PruneJob.Result) -> Void)?
+    /// Called after a backup was copied to `options.remote` and checked there.
+    public var onUploaded: ((BackupRecord, String) -> Void)?
 
     public init(options: BackupOptions, source: DumpSource) {
         self.options = options
@@ -83,15 +85,34 @@ public final class BackupJob {
         }
     }
 
-    /// With `options.prune`: prunes the database of a backup that was just recorded (and so
-    /// verified). A failed backup never gets here.
+    /// After a backup was recorded (and so verified): its upload with `options.remote`, then with
+    /// `options.prune` the prune of its database, locally and on the remote. A failed backup never
+    /// gets here; a failed upload keeps the local backup and stops before any prune.
     private func pruneAfter(_ record: BackupRecord) throws {
+        if let remote = options.remote {
+            let url: String
+            do {
+                url = try remote.upload(record)
+            } catch let e as PGKeepError {
+                throw PGKeepError(.backup, "the local backup \(record.path) is complete and verified, but its upload failed: \(e.message)",
+                                  command: e.command, stderrTail: e.stderrTail, hint: e.hint ?? "run the backup again, or copy it by hand")
+            }
+            onUploaded?(record, url)
+            if options.remoteOnly {
+                // The manifest first, as prune does: the local copy stops being a backup, then goes.
+                FileSystem.removeTree(record.manifestPath)
+                FileSystem.removeTree(record.path)
+                try? FileSystem.syncPath((record.path as NSString).deletingLastPathComponent)
+            }
+        }
         guard let policy = options.prune else { return }
-        var job = PruneJob(directory: options.directory,
-                           database: record.manifest.format == .globals ? BackupName.globalsDatabase : record.manifest.database,
-                           policy: policy)
+        let database = record.manifest.format == .globals ? BackupName.globalsDatabase : record.manifest.database
+        var job = PruneJob(directory: options.directory, database: database, policy: policy)
         job.lockHeld = true
         onPruned?(try job.run())
+        if let remote = options.remote {
+            onPruned?(try remote.prune(database: database, policy: policy, dryRun: false))
+        }
     }
 
     /// pg_dump's options for the chosen format (no connection details: those are the source's).

@@ -42,6 +42,10 @@ public struct BackupOptions: Sendable {
     public var prune: RetentionPolicy?
     /// age recipients (public keys): encrypt each file after compression. Empty: no encryption.
     public var encryptTo: [String] = []
+    /// Copy each verified backup here (and, with `prune`, prune it here too).
+    public var remote: RcloneRemote?
+    /// Remove the local copy once the remote one is verified.
+    public var remoteOnly = false
     /// Write the manifests pinned (snapshot): prune never deletes them until unpinned.
     public var pin = false
     /// Compression threads.
@@ -69,6 +73,9 @@ public struct BackupOptions: Sendable {
             throw PGKeepError(.usage, "--schema-only and --data-only cannot be used together")
         }
         try prune?.validate()
+        if remoteOnly && remote == nil {
+            throw PGKeepError(.usage, "--remote-only needs --remote REMOTE:bucket/prefix")
+        }
         if !encryptTo.isEmpty {
             for r in encryptTo { try AgeTool.checkRecipient(r) }
             if format == .directory {

@@ -49,6 +49,11 @@ public struct PGKeepConfig: Sendable, Equatable {
     // [status]
     public var maxAge: TimeInterval?
 
+    // [remote]
+    /// `REMOTE:bucket/prefix` (an rclone remote) every backup is copied to.
+    public var remote: String?
+    public var remoteOnly: Bool?
+
     // [encryption]
     /// age recipients every backup is encrypted to.
     public var recipients: [String]?
@@ -76,6 +81,7 @@ public struct PGKeepConfig: Sendable, Equatable {
         ("log", ["file", "quiet"]),
         ("status", ["max_age"]),
         ("encryption", ["recipients", "identity_file"]),
+        ("remote", ["target", "remote_only"]),
     ]
 
     /// Reads and checks `path`. A TOML syntax error, an unknown key or a bad value is a usage
@@ -210,6 +216,9 @@ private struct ConfigReader {
             c.recipients = list
         }
         c.identityFile = try string("encryption.identity_file").map(resolve)
+        c.remote = try string("remote.target")
+        c.remoteOnly = try bool("remote.remote_only")
+        if c.remoteOnly == true && c.remote == nil { throw fail("remote.remote_only", "needs target = \"REMOTE:bucket/prefix\"") }
         if let text = try string("status.max_age") {
             c.maxAge = try wrap("status.max_age") { try DurationText.parse(text) }
         }

@@ -16,6 +16,8 @@ public struct StatusCheck: Sendable {
 
     public struct Entry: Sendable {
         public var database: String
+        /// "local" or the remote's target.
+        public var location: String = "local"
         public var newestPath: String?
         public var newestTime: Date?
         public var age: TimeInterval?
@@ -28,23 +30,31 @@ public struct StatusCheck: Sendable {
         public var ok: Bool { !entries.isEmpty && entries.allSatisfy(\.fresh) }
     }
 
-    public func run(now: Date = Date()) throws -> Report {
+    /// The local directory, and with `remote` the remote too: each must be fresh.
+    public func run(remote: RcloneRemote? = nil, now: Date = Date()) throws -> Report {
         var scan = CatalogScan()
         if FileManager.default.fileExists(atPath: directory) {
             scan = try CatalogScan.scan(directory)
         }
+        var entries = evaluate(scan.backups, location: "local", now: now)
+        if let remote {
+            entries += evaluate(try remote.scan().backups, location: remote.target, now: now)
+        }
+        return Report(entries: entries, maxAge: maxAge)
+    }
+
+    func evaluate(_ backups: [CatalogScan.Backup], location: String, now: Date) -> [Entry] {
         var newest: [String: CatalogScan.Backup] = [:]
-        for b in scan.backups {
+        for b in backups {
             let key = b.name.format == .globals ? BackupName.globalsDatabase : b.name.database
             if let current = newest[key], current.name.time >= b.name.time { continue }
             newest[key] = b
         }
         let wanted = databases ?? newest.keys.sorted()
-        let entries = wanted.map { db -> Entry in
-            guard let b = newest[db] else { return Entry(database: db, fresh: false) }
+        return wanted.map { db -> Entry in
+            guard let b = newest[db] else { return Entry(database: db, location: location, fresh: false) }
             let age = now.timeIntervalSince(b.name.time)
-            return Entry(database: db, newestPath: b.dataPath, newestTime: b.name.time, age: age, fresh: age <= maxAge)
+            return Entry(database: db, location: location, newestPath: b.dataPath, newestTime: b.name.time, age: age, fresh: age <= maxAge)
         }
-        return Report(entries: entries, maxAge: maxAge)
     }
 }

@@ -49,6 +49,23 @@ struct IdentityOptions: ParsableArguments {
     func identity(config: PGKeepConfig?) -> String? { identity ?? config?.identityFile }
 }
 
+/// `--remote`: object storage through rclone.
+struct RemoteOptions: ParsableArguments {
+    @Option(name: .customLong("remote"), help: ArgumentHelp("An rclone remote, REMOTE:bucket/prefix (default: the config's [remote] target).", valueName: "remote"))
+    var remote: String?
+
+    /// The remote from the flag or the config, nil when neither names one (backup and run).
+    func remote(config: PGKeepConfig?, environment: [String: String]) throws -> RcloneRemote? {
+        guard let target = remote ?? config?.remote else { return nil }
+        return try RcloneRemote(target: target, environment: environment)
+    }
+
+    /// The remote only when --remote names it (list, prune, restore: the local directory otherwise).
+    func explicitRemote(environment: [String: String]) throws -> RcloneRemote? {
+        try remote.map { try RcloneRemote(target: $0, environment: environment) }
+    }
+}
+
 /// `--on-success` / `--on-failure`.
 struct HookOptions: ParsableArguments {
     /// Run after each database's verified backup.

@@ -14,6 +14,10 @@ extension PGKeepCommand {
         @OptionGroup var docker: DockerComposeFlags
         @OptionGroup var output: OutputOptions
         @OptionGroup var hookOptions: HookOptions
+        @OptionGroup var remoteOptions: RemoteOptions
+        /// Keep only the remote copy.
+        @Flag(name: .customLong("remote-only"), help: "Remove the local copy once the remote one is verified.")
+        var remoteOnly = false
 
 
         /// custom (default), plain or directory.
@@ -95,6 +99,8 @@ extension PGKeepCommand {
                 options.workers = threads ?? config?.threads ?? ProcessInfo.processInfo.activeProcessorCount
                 options.rowCounts = rowCounts || (config?.rowCounts ?? false)
                 options.encryptTo = encryptTo.isEmpty ? (config?.recipients ?? []) : encryptTo
+                options.remote = try remoteOptions.remote(config: config, environment: env)
+                options.remoteOnly = remoteOnly || (config?.remoteOnly ?? false)
                 options.prune = prune ? policy.policy(config: config) : nil
                 options.filters.tables = tables
                 options.filters.excludeTables = excludeTables
@@ -114,7 +120,8 @@ extension PGKeepCommand {
                 job.onProgress = reporter.progress
                 job.onRecorded = reporter.recorded
                 job.onFailure = reporter.failed
-                job.onPruned = { r in
+                job.onUploaded = { _, url in printInfo("pgkeep: uploaded and checked \(url)") }
+            job.onPruned = { r in
                     if !output.json { printInfo("pgkeep: pruned: kept \(r.items.count - r.deleted), deleted \(r.deleted)") }
                 }
                 let summary: BackupJob.Summary

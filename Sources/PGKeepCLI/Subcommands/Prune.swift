@@ -16,14 +16,19 @@ extension PGKeepCommand {
         var dryRun = false
         @OptionGroup var output: OutputOptions
         @OptionGroup var location: DirectoryOptions
+        @OptionGroup var remoteOptions: RemoteOptions
 
         func run() throws {
             try reportingErrors {
                 let env = ProcessInfo.processInfo.environment
                 let config = try location.config(environment: env)
                 try Settings.output(output, config: config)
-                let dir = try location.requireDirectory(environment: env, config: config)
                 let policy = self.policy.policy(config: config)
+                if let remote = try remoteOptions.explicitRemote(environment: env) {
+                    report(try remote.prune(database: database, policy: policy, dryRun: dryRun), policy: policy)
+                    return
+                }
+                let dir = try location.requireDirectory(environment: env, config: config)
                 var job = PruneJob(directory: dir, database: database, policy: policy)
                 job.dryRun = dryRun
                 let result = try job.run()
@@ -74,15 +79,17 @@ extension PGKeepCommand {
         @Flag(help: "Print JSON on stdout.")
         var json = false
         @OptionGroup var location: DirectoryOptions
+        @OptionGroup var remoteOptions: RemoteOptions
 
         func run() throws {
             try reportingErrors {
                 let env = ProcessInfo.processInfo.environment
                 let config = try location.config(environment: env)
-                let dir = try location.requireDirectory(environment: env, config: config)
                 let policy = self.policy.policy(config: config)
                 var mark = Date()
-                let scan = try CatalogScan.scan(dir, database: database)
+                let remote = try remoteOptions.explicitRemote(environment: env)
+                let dir = try remote?.target ?? location.requireDirectory(environment: env, config: config)
+                let scan = try remote?.scan(database: database) ?? CatalogScan.scan(dir, database: database)
                 mark = Trace.phase("scan", since: mark)
                 let items = PruneJob(directory: dir, database: database, policy: policy).plan(scan)
                 mark = Trace.phase("plan", since: mark)

@@ -21,6 +21,7 @@ extension PGKeepCommand {
         @OptionGroup var docker: DockerComposeFlags
         @OptionGroup var output: OutputOptions
         @OptionGroup var identity: IdentityOptions
+        @OptionGroup var remoteOptions: RemoteOptions
 
         @Flag(help: "Restore the newest backup of --database from --dir.")
         var latest = false
@@ -68,8 +69,25 @@ extension PGKeepCommand {
                 // Shared: prune cannot delete the backup while it is restored from a pgkeep
                 // directory; other restores and verifies may run beside it.
                 let path: String
-                let lock: DirectoryLock?
-                if latest {
+                var lock: DirectoryLock?
+                var download: String?
+                defer { if let download { FileSystem.removeTree(download) } }
+                if let remote = try remoteOptions.explicitRemote(environment: env) {
+                    // From the bucket: the backup (newest of --database, or the one named, as a
+                    // path under the remote) is downloaded into a private scratch directory.
+                    let scan = try remote.scan(database: latest ? database : nil)
+                    let chosen = latest ? scan.backups.first : scan.backups.first {
+                        $0.dataPath == remote.url(backup!) || $0.manifestPath == remote.url(backup!) || $0.dataPath.hasSuffix("/" + backup!)
+                    }
+                    guard let chosen else {
+                        throw PGKeepError(.usage, latest ? "no backup of database \"\(database!)\" on \(remote.target)"
+                                                         : "no backup \(backup!) on \(remote.target) (pgkeep list --remote \(remote.target) shows them)")
+                    }
+                    printInfo("pgkeep: downloading \(chosen.dataPath)")
+                    let fetched = try remote.fetch(chosen)
+                    download = fetched.scratch
+                    path = fetched.manifest
+                } else if latest {
                     let dir = try location.requireDirectory(environment: env, config: config)
                     lock = try DirectoryLock(directory: dir, shared: true)
                     path = try CatalogScan.latest(in: dir, database: database!).manifestPath

@@ -19,6 +19,10 @@ extension PGKeepCommand {
         @OptionGroup var docker: DockerComposeFlags
         @OptionGroup var output: OutputOptions
         @OptionGroup var hookOptions: HookOptions
+        @OptionGroup var remoteOptions: RemoteOptions
+        /// Keep only the remote copy.
+        @Flag(name: .customLong("remote-only"), help: "Remove the local copy once the remote one is verified.")
+        var remoteOnly = false
         @OptionGroup var policy: PolicyOptions
 
         @Option(name: .customLong("database"), help: ArgumentHelp("A database to back up (repeatable).", valueName: "name"))
@@ -56,6 +60,8 @@ extension PGKeepCommand {
             options.rowCounts = config?.rowCounts ?? false
             options.label = config?.label
             options.encryptTo = config?.recipients ?? []
+            options.remote = try remoteOptions.remote(config: config, environment: env)
+            options.remoteOnly = remoteOnly || (config?.remoteOnly ?? false)
             options.prune = policy.policy(config: config)
             let spec = try connection.spec(environment: env, config: config)
             if all || (databases.isEmpty && config?.databases == .all) {
@@ -77,6 +83,7 @@ extension PGKeepCommand {
             job.onProgress = reporter.progress
             job.onRecorded = reporter.recorded
             job.onFailure = reporter.failed
+            job.onUploaded = { _, url in printInfo("pgkeep: uploaded and checked \(url)") }
             job.onPruned = { r in printInfo("pgkeep: pruned \(r.items.first?.entry.manifest.database ?? ""): kept \(r.items.count - r.deleted), deleted \(r.deleted)") }
             let summary = try job.run()
             reporter.finish(summary)

@@ -103,6 +103,7 @@ extension PGKeepCommand {
         @Flag(help: "Print JSON on stdout.")
         var json = false
         @OptionGroup var location: DirectoryOptions
+        @OptionGroup var remoteOptions: RemoteOptions
 
         func run() throws {
             try reportingErrors {
@@ -112,7 +113,8 @@ extension PGKeepCommand {
                 let age = try maxAge.map(DurationText.parse) ?? config?.maxAge ?? 26 * 3600
                 var wanted: [String]? = databases.isEmpty ? nil : databases
                 if wanted == nil, case .list(let names)? = config?.databases { wanted = names }
-                let report = try StatusCheck(directory: dir, databases: wanted, maxAge: age).run()
+                let remote = try remoteOptions.remote(config: config, environment: env)
+                let report = try StatusCheck(directory: dir, databases: wanted, maxAge: age).run(remote: remote)
                 print(report, directory: dir)
                 if !report.ok { throw ExitCode(ExitCodes.failure) }
             }
@@ -121,7 +123,7 @@ extension PGKeepCommand {
         func print(_ report: StatusCheck.Report, directory: String) {
             if json {
                 let rows: [[String: Any]] = report.entries.map { e in
-                    var row: [String: Any] = ["database": e.database, "fresh": e.fresh]
+                    var row: [String: Any] = ["database": e.database, "where": e.location, "fresh": e.fresh]
                     row["newest"] = e.newestTime.map(BackupName.isoString) ?? NSNull()
                     row["path"] = e.newestPath ?? NSNull()
                     row["age_seconds"] = e.age.map { Int($0) } ?? NSNull()
@@ -135,12 +137,12 @@ extension PGKeepCommand {
                 return
             }
             if !json {
-                RetentionReport.printTable(["DATABASE", "NEWEST", "AGE", "STATUS"], report.entries.map { e in
-                    [e.database, e.newestTime.map(BackupName.isoString) ?? "-", e.age.map(DurationText.format) ?? "-",
+                RetentionReport.printTable(["DATABASE", "WHERE", "NEWEST", "AGE", "STATUS"], report.entries.map { e in
+                    [e.database, e.location, e.newestTime.map(BackupName.isoString) ?? "-", e.age.map(DurationText.format) ?? "-",
                      e.fresh ? "ok" : (e.newestTime == nil ? "STALE (no backup)" : "STALE")]
                 })
             }
-            let stale = report.entries.filter { !$0.fresh }.map(\.database)
+            let stale = report.entries.filter { !$0.fresh }.map { $0.location == "local" ? $0.database : "\($0.database) (\($0.location))" }
             if stale.isEmpty {
                 printStderr("pgkeep: status: ok: every database has a backup newer than \(DurationText.format(report.maxAge))")
             } else {

@@ -1,0 +1,151 @@
+import Foundation
+import Testing
+@testable import PGKeep
+
+/// `--remote` against a real S3 API on loopback: moto's server mode, started by Scripts/test.sh,
+/// with rclone configured through RCLONE_CONFIG_* variables only.
+@Suite(.enabled(if: TestServer.available && TestServer.env["PGKEEP_TEST_MOTO_PORT"] != nil, "needs the server and moto that Scripts/test.sh starts"))
+struct OffsiteTests {
+    static var motoPort: String? { TestServer.env["PGKEEP_TEST_MOTO_PORT"] }
+
+    /// pgkeep's environment with an rclone remote `s3test` on `port` (moto's unless a proxy's).
+    static func env(port: String? = motoPort) -> [String: String] {
+        var env = TestServer.connectionEnv
+        env["AWS_CA_BUNDLE"] = nil  // set on some machines; the S3 SDK in rclone rejects it for http
+        env["RCLONE_CONFIG_S3TEST_TYPE"] = "s3"
+        env["RCLONE_CONFIG_S3TEST_PROVIDER"] = "Other"
+        env["RCLONE_CONFIG_S3TEST_ENDPOINT"] = "http://127.0.0.1:\(port!)"
+        env["RCLONE_CONFIG_S3TEST_ACCESS_KEY_ID"] = "test"
+        env["RCLONE_CONFIG_S3TEST_SECRET_ACCESS_KEY"] = "test"
+        env["RCLONE_CONFIG_S3TEST_REGION"] = "us-east-1"
+        env["RCLONE_CONFIG"] = "/dev/null"
+        return env
+    }
+
+    /// A new bucket; returns `s3test:<bucket>`.
+    static func bucket() throws -> String {
+        let name = "pgkeep-\(UInt32.random(in: 0...UInt32.max))"
+        let r = try TestServer.run("/usr/bin/rclone", ["mkdir", "s3test:\(name)"], env: env())
+        try #require(r.status == 0, "\(r.stderr)")
+        return "s3test:\(name)"
+    }
+
+    static func remoteFiles(_ target: String) throws -> [String] {
+        let r = try TestServer.run("/usr/bin/rclone", ["lsf", "-R", "--files-only", target], env: env())
+        return r.stdout.split(separator: "\n").map(String.init).sorted()
+    }
+
+    @Test func backupListPruneAndRestoreThroughTheBucket() throws {
+        let remote = try Self.bucket() + "/prod"
+        let dir = TestServer.tempDir("offsite")
+        let env = Self.env()
+        let first = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--remote", remote, "--row-counts"], env: env)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stderr.contains("uploaded and checked \(remote)/\(TestServer.pagila)/"), "\(first.stderr)")
+        Thread.sleep(forTimeInterval: 1.1)
+        let second = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--remote", remote, "--format", "plain", "--remote-only"], env: env)
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(try TestServer.manifests(dir).count == 1, "--remote-only removed the local copy of the second")
+
+        // Objects pgkeep did not write: a note, a dump without a manifest, another tool's folder.
+        let foreign = TestServer.tempDir("foreign") + "/x"
+        try Data("keep me".utf8).write(to: URL(fileURLWithPath: foreign))
+        let lookalike = BackupName(database: TestServer.pagila, time: Date(timeIntervalSince1970: 1_600_000_000), format: .custom, compressed: true).fileName
+        for rel in ["\(TestServer.pagila)/notes.txt", "\(TestServer.pagila)/\(lookalike)", "pg_back/shop.dump"] {
+            _ = try TestServer.run("/usr/bin/rclone", ["copyto", foreign, "\(remote)/\(rel)"], env: env)
+        }
+
+        let list = try TestServer.pgkeep(["list", "--remote", remote, "--json"], env: env)
+        #expect(list.status == 0, "\(list.stderr)")
+        let rows = try #require((try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [String: Any])?["backups"] as? [[String: Any]])
+        #expect(rows.count == 2, "only the two backups with manifests: \(list.stdout)")
+
+        // Restore the newest (the plain one) straight from the bucket into a new database.
+        let target = TestServer.uniqueName("froms3")
+        defer { TestServer.dropDatabase(target) }
+        let restore = try TestServer.pgkeep(["restore", "--remote", remote, "--latest", "--database", TestServer.pagila,
+                                             "--dbname", target, "--create"], env: env)
+        #expect(restore.status == 0, "\(restore.stderr)")
+        #expect(try TestServer.rowCounts(target) == TestServer.rowCounts(TestServer.pagila))
+
+        // Prune to one: the older backup goes (manifest and data), the foreign objects stay.
+        let prune = try TestServer.pgkeep(["prune", "--remote", remote, "--keep-last", "1", "--keep-daily", "0", "--keep-weekly", "0", "--keep-monthly", "0"], env: env)
+        #expect(prune.status == 0, "\(prune.stderr)")
+        let left = try Self.remoteFiles(remote)
+        #expect(left.filter { $0.hasSuffix(".manifest.json") }.count == 1, "\(left)")
+        #expect(left.contains { $0.hasSuffix(".sql.gz") } && !left.contains { $0.hasSuffix(".dump.gz") && !$0.contains(lookalike) }, "\(left)")
+        for rel in ["\(TestServer.pagila)/notes.txt", "\(TestServer.pagila)/\(lookalike)", "pg_back/shop.dump"] {
+            #expect(left.contains(rel), "\(rel) is not pgkeep's: \(left)")
+        }
+        let status = try TestServer.pgkeep(["status", "--dir", dir, "--remote", remote, "--max-age", "1h"], env: env)
+        #expect(status.status == 0, "\(status.stderr)")
+    }
+
+    /// The store goes away halfway through the upload (a proxy in front of moto is killed, so
+    /// moto keeps what it received): no manifest on the remote, a non-zero exit that says the
+    /// local backup is fine, and the local backup intact.
+    @Test func anUploadCutOffHalfwayLeavesNoRemoteManifest() throws {
+        let remote = try Self.bucket() + "/cut"
+        let proxyPort = String(Int.random(in: 56_000...56_900))
+        let proxy = Process()
+        proxy.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Scripts/tcp-proxy.py").path
+        proxy.arguments = ["python3", script, proxyPort, Self.motoPort!]
+        let ready = Pipe()
+        proxy.standardOutput = ready
+        proxy.standardError = FileHandle.nullDevice
+        try proxy.run()
+        // SIGKILL: the test runner's children may inherit SIGTERM blocked.
+        defer { kill(proxy.processIdentifier, SIGKILL); proxy.waitUntilExit() }
+        _ = ready.fileHandleForReading.availableData  // "ready"
+
+        var env = Self.env(port: proxyPort)
+        env["RCLONE_BWLIMIT"] = "150k"  // about 5 s for the backup, so there is a middle to cut
+        let dir = TestServer.tempDir("cut")
+        let run = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--remote", remote], env: env) { _ in
+            #expect(OperationsTests.waitFor { FaultTests.processRunning(argvContains: "copyto") })
+            Thread.sleep(forTimeInterval: 1.5)
+            kill(proxy.processIdentifier, SIGKILL)
+        }
+        #expect(run.status == ExitCodes.failure)
+        #expect(run.stderr.contains("is complete and verified, but its upload failed"), "\(run.stderr)")
+        let local = try TestServer.manifests(dir)
+        #expect(local.count == 1)
+        let (mpath, m) = try #require(local.first)
+        #expect(try TestServer.sha256sum((mpath as NSString).deletingLastPathComponent + "/" + m.file) == m.sha256)
+        let left = try Self.remoteFiles(remote)
+        #expect(!left.contains { $0.hasSuffix(".manifest.json") }, "no remote manifest: \(left)")
+        let list = try TestServer.pgkeep(["list", "--remote", remote, "--json"], env: Self.env())
+        #expect(!list.stdout.contains("\"path\""), "nothing on the remote counts as a backup: \(list.stdout)")
+    }
+
+    @Test func aRunUploadsEncryptedBackupsFromTheConfig() throws {
+        let remote = try Self.bucket() + "/nightly"
+        let key = try TestServer.ageKey()
+        let dir = TestServer.tempDir("offrun")
+        try FileSystem.writePrivateFile(dir + "/pgkeep.toml", data: Data("""
+            [backup]
+            dir = "backups"
+            databases = ["\(TestServer.pagila)"]
+
+            [remote]
+            target = "\(remote)"
+
+            [encryption]
+            recipients = ["\(key.recipient)"]
+            """.utf8))
+        let env = Self.env()
+        let run = try TestServer.pgkeep(["run", "--config", dir + "/pgkeep.toml", "--quiet"], env: env)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stderr.isEmpty)
+        let files = try Self.remoteFiles(remote)
+        #expect(files.contains { $0.hasSuffix(".dump.gz.age") } && files.contains { $0.hasSuffix(".dump.gz.age.manifest.json") }, "\(files)")
+        let target = TestServer.uniqueName("fromage")
+        defer { TestServer.dropDatabase(target) }
+        let restore = try TestServer.pgkeep(["restore", "--remote", remote, "--latest", "--database", TestServer.pagila,
+                                             "--identity", key.keyFile, "--dbname", target, "--create"], env: env)
+        #expect(restore.status == 0, "\(restore.stderr)")
+        #expect(try TestServer.psql(target, "SELECT count(*) FROM rental") == "16044")
+    }
+}
