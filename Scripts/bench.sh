@@ -10,6 +10,7 @@
 #   pg_dump -Fc -f file            vs  pgkeep backup             (default: custom, gzip -6)
 #   pg_dump -Fp | gzip -6          and pg_dump -Fp | pigz -6 -p 2   vs  pgkeep backup --format plain
 #   pgkeep backup --encrypt-to (age)                                 vs  pgkeep backup
+#   pgkeep backup --remote (S3 API of moto on loopback)               vs  pgkeep backup
 # then restores, each into a fresh database:
 #   pgkeep restore X.sql.gz        vs  gunzip -c | psql --single-transaction
 #   pgkeep restore X.dump.gz       vs  gunzip -c | pg_restore --single-transaction
@@ -36,7 +37,7 @@ while [ $# -gt 0 ]; do
 done
 
 . Scripts/lib.sh
-ensure_packages pigz time bc age
+ensure_packages pigz time bc age rclone
 export PATH="$PGBIN:$PATH"
 swift build -c release --product pgkeep >/dev/null
 pgkeep=$(swift build -c release --show-bin-path)/pgkeep
@@ -44,10 +45,17 @@ pgkeep=$(swift build -c release --show-bin-path)/pgkeep
 work=$(mktemp -d /tmp/pgkeep-bench.XXXXXX)
 chmod 755 "$work"
 start_server "$work/server"
-trap 'Scripts/pg-server.sh stop "$SERVER_DIR" || true; [ "$keep" = 1 ] || rm -rf "$work"' EXIT
 export PGHOST=127.0.0.1 PGPORT=$SERVER_PORT PGUSER=postgres PGPASSWORD=$SERVER_PASSWORD
 age-keygen -o "$work/age-key.txt" 2>/dev/null
 recipient=$(age-keygen -y "$work/age-key.txt")
+# An S3 API on loopback (moto) for the cost of --remote; rclone configured by environment only.
+start_moto "$work/moto.log"
+trap 'Scripts/pg-server.sh stop "$SERVER_DIR" || true; stop_moto; [ "$keep" = 1 ] || rm -rf "$work"' EXIT
+export RCLONE_CONFIG=/dev/null RCLONE_CONFIG_BENCH_TYPE=s3 RCLONE_CONFIG_BENCH_PROVIDER=Other \
+  RCLONE_CONFIG_BENCH_ENDPOINT=http://127.0.0.1:$MOTO_PORT RCLONE_CONFIG_BENCH_ACCESS_KEY_ID=bench \
+  RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY=bench RCLONE_CONFIG_BENCH_REGION=us-east-1
+unset AWS_CA_BUNDLE
+rclone mkdir bench:pgkeep-bench 2>/dev/null
 
 now() { date +%s.%N; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
@@ -96,13 +104,18 @@ for size in $sizes; do
     t0=$(now); "$pgkeep" backup -q -d "$db" --dir "$out/pk" --encrypt-to "$recipient"; t1=$(now)
     times[pkenc]+="$(echo "$t1 - $t0" | bc) "; sizes_b[pkenc]=$(stat -c %s "$out"/pk/"$db"/*.dump.gz.age)
     rm -rf "$out/pk"
+
+    # The default backup with its upload to S3 (moto on loopback) and the remote check.
+    t0=$(now); "$pgkeep" backup -q -d "$db" --dir "$out/pk" --remote "bench:pgkeep-bench/run$i"; t1=$(now)
+    times[pkremote]+="$(echo "$t1 - $t0" | bc) "; sizes_b[pkremote]=$(stat -c %s "$out"/pk/"$db"/*.dump.gz)
+    rm -rf "$out/pk"
     echo "   run $i done"
   done
 
   med() { echo "${times[$1]}" | tr ' ' '\n' | grep -v '^$' | median; }
   mb() { echo "scale=1; ${sizes_b[$1]} / 1000000" | bc; }
   ratio() { echo "scale=3; $1 / $2" | bc; }
-  floor=$(med floor); fc=$(med fc); pk=$(med pk); gz=$(med gzip); pz=$(med pigz); pkp=$(med pkplain); pke=$(med pkenc)
+  floor=$(med floor); fc=$(med fc); pk=$(med pk); gz=$(med gzip); pz=$(med pigz); pkp=$(med pkplain); pke=$(med pkenc); pkr=$(med pkremote)
   printf '   %-34s %8s %10s\n' "command (median of $runs)" "seconds" "MB"
   printf '   %-34s %8.2f %10s\n' "pg_dump -Fp > file (floor)" "$floor" "$(mb floor)"
   printf '   %-34s %8.2f %10s\n' "pg_dump -Fc -f" "$fc" "$(mb fc)"
@@ -111,12 +124,14 @@ for size in $sizes; do
   printf '   %-34s %8.2f %10s\n' "pg_dump -Fp | pigz -6 -p 2" "$pz" "$(mb pigz)"
   printf '   %-34s %8.2f %10s\n' "pgkeep backup --format plain" "$pkp" "$(mb pkplain)"
   printf '   %-34s %8.2f %10s\n' "pgkeep backup --encrypt-to (age)" "$pke" "$(mb pkenc)"
+  printf '   %-34s %8.2f %10s\n' "pgkeep backup --remote (moto S3)" "$pkr" "$(mb pkremote)"
   echo "   ratios (goal in brackets):"
   echo "     default time / pg_dump -Fc   $(ratio "$pk" "$fc")  [<= 0.75]"
   echo "     default size / pg_dump -Fc   $(ratio "${sizes_b[pk]}" "${sizes_b[fc]}")  [<= 1.05]"
   echo "     plain time / pigz -6 -p 2    $(ratio "$pkp" "$pz")  [<= 1.0]"
   echo "     plain time / gzip -6         $(ratio "$pkp" "$gz")  [well under 1]"
   echo "     encrypted / default time     $(ratio "$pke" "$pk")  [<= 1.10]"
+  echo "     with upload / default time   $(ratio "$pkr" "$pk")  [for information: loopback S3]"
   echo "   pgkeep peak RSS: default $((rss_default / 1024)) MB, plain $((rss_plain / 1024)) MB  [< 64 MB]"
 
   # Restores: pgkeep against the stock commands doing the same work (one transaction, stop at the

@@ -65,6 +65,8 @@ import Testing
         ("[retention]\nkeep_daily = 0\nkeep_weekly = 0\nkeep_monthly = 0\n", "/c.toml:1: retention: every keep_* count is 0"),
         ("[hooks]\non_success = \"curl https://hc/ping\"\n", "/c.toml:2: hooks.on_success: must be an argument array"),
         ("[status]\nmax_age = \"soon\"\n", "/c.toml:2: status.max_age: \"soon\" is not a duration"),
+        ("[remote]\nremote_only = true\n", "/c.toml:2: remote.remote_only: needs target"),
+        ("[encryption]\nrecipients = [\"bob\"]\n", "/c.toml:2: encryption.recipients: --encrypt-to bob: not an age recipient"),
         ("[connection]\nport = 99999\n", "/c.toml:2: connection.port: must be a port number"),
         ("[backup\ndir = 1\n", "/c.toml:1:8: invalid TOML"),
     ])
@@ -78,6 +80,18 @@ import Testing
             #expect(!e.description.contains("hunter2"))
         } catch {
             Issue.record("\(error)")
+        }
+    }
+
+    /// The example configs in Examples/ stay valid.
+    @Test func theExamplesParse() throws {
+        let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Examples")
+        let files = try FileManager.default.contentsOfDirectory(atPath: examples.path).filter { $0.hasSuffix(".toml") }
+        #expect(files.count >= 2)
+        for f in files {
+            let c = try PGKeepConfig.load(path: examples.appendingPathComponent(f).path)
+            #expect(c.directory != nil, "\(f)")
         }
     }
 
