@@ -92,6 +92,9 @@ public final class ChildProcess: @unchecked Sendable {
     @discardableResult
     public func wait() -> ProcessResult {
         if let result { return result }
+        // Foundation's waitUntilExit spins a run loop in 50 ms steps, so every child would cost up
+        // to 50 ms after it ended; isRunning is updated as soon as the child is reaped.
+        while process.isRunning { usleep(500) }
         process.waitUntilExit()
         let err = stderr?.finish() ?? Data()
         let out = stdout?.finish() ?? Data()
