@@ -104,6 +104,35 @@ struct FaultTests {
         #expect(TestServer.listing(dir).filter { !$0.hasSuffix(TestServer.pagila) && $0 != ".pgkeep.lock" }.isEmpty, "\(TestServer.listing(dir))")
     }
 
+    /// pg_restore writes the script that psql runs as one transaction; when it dies partway the
+    /// part it wrote must not commit (before, psql saw the end of its input and committed).
+    @Test func aPgRestoreThatDiesHalfwayCommitsNothing() throws {
+        let dir = TestServer.tempDir("prdie")
+        let b = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir])
+        #expect(b.status == 0, "\(b.stderr)")
+        let (mpath, _) = try #require(try TestServer.manifests(dir).first)
+        let target = TestServer.uniqueName("prdie")
+        try TestServer.createDatabase(target)
+        defer { TestServer.dropDatabase(target) }
+        _ = try TestServer.psql(target, "CREATE TABLE keep_me AS SELECT 1 AS x")
+        let fake = TestServer.tempDir("fakerestore")
+        for tool in ["pg_dump", "psql", "pg_dumpall"] {
+            try FileManager.default.createSymbolicLink(atPath: fake + "/" + tool, withDestinationPath: TestServer.pgBin + "/" + tool)
+        }
+        let script = """
+            #!/bin/bash
+            REAL=\(TestServer.pgBin)/pg_restore
+            # Dies after the schema, at a statement boundary: what it wrote is valid SQL on its own.
+            for a in "$@"; do [ "$a" = --file=- ] && { "$REAL" "$@" | sed '/^COPY /,$d'; exit 1; }; done
+            exec "$REAL" "$@"
+            """
+        FileManager.default.createFile(atPath: fake + "/pg_restore", contents: Data(script.utf8), attributes: [.posixPermissions: 0o755])
+        let run = try TestServer.pgkeep(["restore", mpath, "--dbname", target, "--clean", "--yes", "--pg-bin", fake])
+        #expect(run.status == ExitCodes.failure, "\(run.stderr)")
+        #expect(try TestServer.psql(target, "SELECT string_agg(tablename, ',') FROM pg_tables WHERE schemaname = 'public'") == "keep_me",
+                "nothing of the partial script was committed")
+    }
+
     static func processRunning(argvContains needle: String) -> Bool {
         for pid in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where Int(pid) != nil {
             guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { continue }

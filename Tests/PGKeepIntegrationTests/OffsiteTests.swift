@@ -81,6 +81,52 @@ struct OffsiteTests {
         #expect(status.status == 0, "\(status.stderr)")
     }
 
+    /// A whole restore of a gzip backup reads as it downloads; the object's sha256 is checked
+    /// against the manifest before the transaction commits, so a damaged object changes nothing.
+    @Test func restoreStreamsAndADamagedObjectIsRolledBack() throws {
+        let remote = try Self.bucket() + "/stream"
+        let env = Self.env()
+        let b = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", TestServer.tempDir("stream"), "--remote", remote, "--remote-only"], env: env)
+        #expect(b.status == 0, "\(b.stderr)")
+        let target = TestServer.uniqueName("streamed")
+        defer { TestServer.dropDatabase(target) }
+        let scratchBefore = EncryptionTests.scratchDirectories()
+        let good = try TestServer.pgkeep(["restore", "--remote", remote, "--latest", "--database", TestServer.pagila,
+                                          "--dbname", target, "--create", "--json"], env: env)
+        #expect(good.status == 0, "\(good.stderr)")
+        #expect(good.stdout.contains("as it streamed"), "\(good.stdout)")
+        #expect(!good.stderr.contains("downloading"), "no local copy: \(good.stderr)")
+        #expect(EncryptionTests.scratchDirectories() == scratchBefore)
+        let expected = try TestServer.rowCounts(TestServer.pagila)
+        #expect(try TestServer.rowCounts(target) == expected)
+
+        // Damage the object in the middle (same size), then restore over the good copy with
+        // --clean: the check fails at the end, psql never commits, the target keeps its rows.
+        let object = try #require(try Self.remoteFiles(remote).first { $0.hasSuffix(".dump.gz") })
+        let local = TestServer.tempDir("dmg") + "/obj"
+        _ = try TestServer.run("/usr/bin/rclone", ["copyto", "\(remote)/\(object)", local], env: env)
+        let size = (try FileManager.default.attributesOfItem(atPath: local)[.size] as! NSNumber).intValue
+        let h = try #require(FileHandle(forUpdatingAtPath: local))
+        try h.seek(toOffset: UInt64(size - 64))
+        try h.write(contentsOf: Data(repeating: 0x42, count: 16))
+        try h.close()
+        _ = try TestServer.run("/usr/bin/rclone", ["copyto", local, "\(remote)/\(object)"], env: env)
+        _ = try TestServer.psql(target, "CREATE TABLE marker AS SELECT 1 AS x")
+        let bad = try TestServer.pgkeep(["restore", "--remote", remote, "--latest", "--database", TestServer.pagila,
+                                         "--dbname", target, "--clean", "--yes"], env: env)
+        #expect(bad.status == ExitCodes.failure)
+        #expect(bad.stderr.contains("refusing to restore") || bad.stderr.contains("does not match its manifest"), "\(bad.stderr)")
+        #expect(try TestServer.rowCounts(target).filter { $0.key != "public.marker" } == expected, "rolled back")
+        #expect(try TestServer.psql(target, "SELECT count(*) FROM marker") == "1")
+        // Into a new database: it is dropped again.
+        let fresh = TestServer.uniqueName("streamfail")
+        defer { TestServer.dropDatabase(fresh) }
+        let bad2 = try TestServer.pgkeep(["restore", "--remote", remote, "--latest", "--database", TestServer.pagila,
+                                          "--dbname", fresh, "--create"], env: env)
+        #expect(bad2.status == ExitCodes.failure)
+        #expect(try TestServer.psql("postgres", "SELECT count(*) FROM pg_database WHERE datname = '\(fresh)'") == "0")
+    }
+
     /// The store goes away halfway through the upload (a proxy in front of moto is killed, so
     /// moto keeps what it received): no manifest on the remote, a non-zero exit that says the
     /// local backup is fine, and the local backup intact.

@@ -189,6 +189,20 @@ extension RcloneRemote {
         return scan
     }
 
+    /// A remote backup's manifest, read without a local copy.
+    public func manifest(of backup: CatalogScan.Backup) throws -> Manifest {
+        let data = try run(["cat", backup.manifestPath], "reading \(backup.manifestPath)")
+        do { return try Manifest.decode(data) } catch {
+            throw PGKeepError(.backup, "the remote manifest \(backup.manifestPath) is not valid: \(error)")
+        }
+    }
+
+    /// `rclone cat URL`: the object's bytes on stdout, for a restore that reads as it downloads.
+    public func catCommand(_ url: String) -> Command {
+        Command(executable: rclone, arguments: ["cat", url, "--retries", "3", "--low-level-retries", "3", "--contimeout", "15s", "--timeout", "60s"],
+                environment: environment)
+    }
+
     /// Downloads one remote backup (data and manifest) into a private scratch directory and
     /// returns the local manifest path and the directory to remove afterwards.
     public func fetch(_ backup: CatalogScan.Backup) throws -> (manifest: String, scratch: String) {

@@ -33,6 +33,10 @@ public struct RestoreInput: Sendable {
     public var origin: String
     /// The scratch directory holding the decrypted file, removed by `removeScratch()`.
     public var scratch: String?
+    /// Set for a backup read straight from object storage: the command that writes its bytes
+    /// (`rclone cat`). It is read once, as it is restored; its sha256 and size are checked against
+    /// the manifest at the end, before the restore's transaction may commit.
+    public var stream: Command?
 
     public init(path: String, kind: ArchiveKind, manifest: Manifest?, origin: String? = nil, scratch: String? = nil) {
         self.path = path
@@ -40,6 +44,18 @@ public struct RestoreInput: Sendable {
         self.manifest = manifest
         self.origin = origin ?? path
         self.scratch = scratch
+    }
+
+    /// A gzipped custom archive or SQL script on a remote, restored as it downloads. Only for
+    /// what one pass can restore: a whole, single-transaction restore of a gzip backup.
+    public static func streaming(_ command: Command, origin: String, manifest: Manifest) throws -> RestoreInput {
+        guard manifest.encryption == nil, manifest.compression.algorithm == "gzip",
+              manifest.format == .custom || manifest.format == .plain else {
+            throw PGKeepError(.usage, "\(origin) cannot be restored while it downloads")
+        }
+        var input = RestoreInput(path: origin, kind: manifest.format == .custom ? .customGzip : .plainGzip, manifest: manifest, origin: origin)
+        input.stream = command
+        return input
     }
 
     public func removeScratch() {

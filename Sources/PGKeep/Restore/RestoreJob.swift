@@ -38,11 +38,20 @@ public final class RestoreJob {
             throw PGKeepError(.usage, "--verify needs row counts in the manifest, and \(input.origin) has none",
                               hint: "take backups with pgkeep backup --row-counts")
         }
-        // 1. The backup, before anything else.
-        let checked = try input.check { path in
-            try self.endpoint.tool("pg_restore", database: nil, arguments: ["--list"] + (path.map { [$0] } ?? []))
+        // 1. The backup, before anything else. A streamed one (from object storage) is checked as
+        // it is restored, and its single transaction is not let commit unless the check passes.
+        let checked: String
+        if input.stream != nil {
+            guard options.singleTransaction, !options.isPartial, endpoint is LocalRestoreEndpoint else {
+                throw PGKeepError(.usage, "a backup restored while it downloads must be restored whole, in one transaction, on this machine")
+            }
+            checked = "sha256 and size checked against the manifest as it streamed, before the transaction committed"
+        } else {
+            checked = try input.check { path in
+                try self.endpoint.tool("pg_restore", database: nil, arguments: ["--list"] + (path.map { [$0] } ?? []))
+            }
+            onStatus?("checked \(input.origin): \(checked)")
         }
-        onStatus?("checked \(input.origin): \(checked)")
         Trace.phase("check backup", since: started)
 
         // 2. The target.
@@ -222,10 +231,22 @@ public final class RestoreJob {
         scriptResult = script?.wait()
         // A feeder that failed because psql stopped reading is not the error to report.
         let feedError = psqlGone ? nil : feeder.current
+        if let feedError {
+            // The input was not read whole (or, streamed, did not match its manifest): psql must
+            // not see the end of its input, which would commit. Stopped, it rolls back.
+            psql.terminate(grace: 2)
+            psql.wait()
+            throw feedError
+        }
+        if let scriptResult, !scriptResult.succeeded, !psqlGone {
+            // pg_restore died partway (its script is incomplete): the same, never commit a part.
+            psql.terminate(grace: 2)
+            psql.wait()
+            return (scriptResult, nil)
+        }
         filter.finish(emit: send)
         psql.closeStdin()
         let psqlResult = psql.wait()
-        if let feedError { throw feedError }
         // psql's error first: when psql stops, pg_restore only sees a broken pipe.
         if !psqlResult.succeeded { return (psqlResult, nil) }
         if let scriptResult, !scriptResult.succeeded { return (scriptResult, nil) }

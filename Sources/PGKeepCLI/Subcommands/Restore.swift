@@ -71,6 +71,7 @@ extension PGKeepCommand {
                 let path: String
                 var lock: DirectoryLock?
                 var download: String?
+                var streamed: RestoreInput?
                 defer { if let download { FileSystem.removeTree(download) } }
                 if let remote = try remoteOptions.explicitRemote(environment: env) {
                     // From the bucket: the backup (newest of --database, or the one named, as a
@@ -83,10 +84,19 @@ extension PGKeepCommand {
                         throw PGKeepError(.usage, latest ? "no backup of database \"\(database!)\" on \(remote.target)"
                                                          : "no backup \(backup!) on \(remote.target) (pgkeep list --remote \(remote.target) shows them)")
                     }
-                    printInfo("pgkeep: downloading \(chosen.dataPath)")
-                    let fetched = try remote.fetch(chosen)
-                    download = fetched.scratch
-                    path = fetched.manifest
+                    // Whole, one-transaction restores of gzip backups read as they download;
+                    // the rest (partial, --jobs, encrypted, directory, compose) from a local copy.
+                    let manifest = try remote.manifest(of: chosen)
+                    if tables.isEmpty && schemas.isEmpty && !schemaOnly && !dataOnly && jobs == 1 && docker.options(config: config) == nil,
+                       let input = try? RestoreInput.streaming(remote.catCommand(chosen.dataPath), origin: chosen.dataPath, manifest: manifest) {
+                        streamed = input
+                        path = chosen.dataPath
+                    } else {
+                        printInfo("pgkeep: downloading \(chosen.dataPath)")
+                        let fetched = try remote.fetch(chosen)
+                        download = fetched.scratch
+                        path = fetched.manifest
+                    }
                 } else if latest {
                     let dir = try location.requireDirectory(environment: env, config: config)
                     lock = try DirectoryLock(directory: dir, shared: true)
@@ -96,7 +106,7 @@ extension PGKeepCommand {
                     lock = try DirectoryLock.forBackup(at: path, shared: true)
                 }
                 defer { _ = lock }
-                let input = try RestoreInput.open(path, identity: identity.identity(config: config), environment: env)
+                let input = try streamed ?? RestoreInput.open(path, identity: identity.identity(config: config), environment: env)
                 defer { input.removeScratch() }
                 var options = RestoreOptions()
                 options.create = create
