@@ -79,6 +79,43 @@ struct EncryptionTests {
         #expect(noKey.stderr.contains("give --identity FILE"), "\(noKey.stderr)")
     }
 
+    /// age reads passphrases from a terminal only: pgkeep gives it one (a pseudo-terminal) and
+    /// streams the data through FIFOs. The passphrase never reaches argv or output.
+    @Test func aPassphraseWorksLikeAKeyAndNeverShows() throws {
+        let dir = TestServer.tempDir("encpass")
+        let secret = "Pass-\(UUID().uuidString)"
+        try FileSystem.writePrivateFile(dir + "/pass", data: Data((secret + "\n").utf8))
+        try FileSystem.writePrivateFile(dir + "/wrong", data: Data("not-it\n".utf8))
+        var leaks: [String] = []
+        let sample: (Int32) -> Void = { pid in
+            while TestServer.alive(pid) {
+                for (_, argv) in SecurityTests.allArgv() where argv.contains(secret) { leaks.append(argv) }
+                usleep(2_000)
+            }
+        }
+        let b = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir + "/b", "--row-counts",
+                                       "--encrypt-passphrase-file", dir + "/pass"], whileRunning: sample)
+        #expect(b.status == 0, "\(b.stderr)")
+        let (mpath, m) = try #require(try TestServer.manifests(dir + "/b").first)
+        #expect(m.encryption?.passphrase == true && m.encryption?.recipients == [])
+        #expect(TestServer.listing(dir + "/b").allSatisfy { !$0.contains(".pgkeep-tmp-") }, "no FIFO or temporary file is left")
+        let target = TestServer.uniqueName("encpass")
+        defer { TestServer.dropDatabase(target) }
+        let none = try TestServer.pgkeep(["restore", mpath, "--dbname", target, "--create"])
+        #expect(none.status == ExitCodes.usage)
+        #expect(none.stderr.contains("give --passphrase-file FILE"), "\(none.stderr)")
+        let wrong = try TestServer.pgkeep(["restore", mpath, "--dbname", target, "--create", "--passphrase-file", dir + "/wrong"])
+        #expect(wrong.status == ExitCodes.failure)
+        #expect(wrong.stderr.contains("the passphrase is not the one it was encrypted with"), "\(wrong.stderr)")
+        let right = try TestServer.pgkeep(["restore", mpath, "--dbname", target, "--create", "--verify", "--passphrase-file", dir + "/pass"],
+                                          whileRunning: sample)
+        #expect(right.status == 0, "\(right.stderr)")
+        #expect(try TestServer.rowCounts(target) == TestServer.rowCounts(TestServer.pagila))
+        #expect(leaks.isEmpty, "\(leaks)")
+        for r in [b, none, wrong, right] { #expect(!r.stdout.contains(secret) && !r.stderr.contains(secret)) }
+        #expect(!String(decoding: FileManager.default.contents(atPath: mpath)!, as: UTF8.self).contains(secret))
+    }
+
     @Test func aTamperedEncryptedFileIsRefusedBeforeDecrypting() throws {
         let key = try TestServer.ageKey()
         let dir = TestServer.tempDir("enctamper")

@@ -49,6 +49,51 @@ public struct AgeTool: Sendable {
         }
     }
 
+    /// The shell line `script` runs: age with its arguments, each quoted (paths only, no secret).
+    func scriptLine(_ arguments: [String]) -> String {
+        "exec " + ([path] + arguments).map(Command.shellQuote).joined(separator: " ")
+    }
+
+    /// `script -qec LINE /dev/null`: age under a pseudo-terminal, because age reads passphrases
+    /// only from a terminal. The passphrase is written to the terminal (script's stdin), never to
+    /// argv; data goes through files or FIFOs named in LINE.
+    func underTerminal(_ arguments: [String], environment: [String: String]) throws -> Command {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else {
+            throw PGKeepError(.preflight, "/usr/bin/script (util-linux) is needed to give age a passphrase")
+        }
+        return Command(executable: "/usr/bin/script", arguments: ["-qec", scriptLine(arguments), "/dev/null"], environment: environment)
+    }
+
+    /// Reads a passphrase file (one line; the newline is not part of it) and registers it for redaction.
+    public static func readPassphrase(_ file: String) throws -> String {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw PGKeepError(.usage, "cannot read the passphrase file \(file)")
+        }
+        var text = String(decoding: data, as: UTF8.self)
+        while text.hasSuffix("\n") || text.hasSuffix("\r") { text.removeLast() }
+        guard !text.isEmpty, !text.contains("\n") else {
+            throw PGKeepError(.usage, "the passphrase file \(file) must hold one non-empty line")
+        }
+        Redaction.shared.register(text)
+        return text
+    }
+
+    /// `age -d` of a passphrase-encrypted file into `output`.
+    public func decrypt(_ input: String, passphrase: String, output: String, environment: [String: String]) throws {
+        let command = try underTerminal(["--decrypt", "--output", output, input], environment: environment)
+        let child = ChildProcess(command, stdin: .pipe, stdout: .collect)
+        try child.start()
+        _ = Data((passphrase + "\n").utf8).withUnsafeBytes { FileSystem.writeUntilClosed(child.stdinDescriptor, $0) }
+        child.closeStdin()
+        let result = child.wait()
+        guard result.succeeded else {
+            let said = String(decoding: result.stdout, as: UTF8.self)
+            let why = said.contains("incorrect passphrase") ? "the passphrase is not the one it was encrypted with"
+                : said.contains("identity") ? "it is not passphrase-encrypted (use --identity)" : "age \(result.termination)"
+            throw PGKeepError(.backup, "cannot decrypt \(input): \(why); the target was not touched")
+        }
+    }
+
     /// Whether the file at `path` starts like an age file.
     public static func isEncrypted(_ path: String) -> Bool {
         let fd = open(path, O_RDONLY | O_CLOEXEC)

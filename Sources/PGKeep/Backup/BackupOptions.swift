@@ -42,6 +42,9 @@ public struct BackupOptions: Sendable {
     public var prune: RetentionPolicy?
     /// age recipients (public keys): encrypt each file after compression. Empty: no encryption.
     public var encryptTo: [String] = []
+    /// Encrypt with this passphrase instead (age's scrypt mode); read from a file by the caller.
+    public var encryptPassphrase: String?
+    public var encrypted: Bool { !encryptTo.isEmpty || encryptPassphrase != nil }
     /// Copy each verified backup here (and, with `prune`, prune it here too).
     public var remote: RcloneRemote?
     /// Remove the local copy once the remote one is verified.
@@ -76,7 +79,10 @@ public struct BackupOptions: Sendable {
         if remoteOnly && remote == nil {
             throw PGKeepError(.usage, "--remote-only needs --remote REMOTE:bucket/prefix")
         }
-        if !encryptTo.isEmpty {
+        if !encryptTo.isEmpty && encryptPassphrase != nil {
+            throw PGKeepError(.usage, "--encrypt-to and --encrypt-passphrase-file cannot be used together (age encrypts to recipients or to a passphrase)")
+        }
+        if encrypted {
             for r in encryptTo { try AgeTool.checkRecipient(r) }
             if format == .directory {
                 throw PGKeepError(.usage, "--encrypt-to needs --format custom or plain: pg_dump writes a directory backup's files itself")

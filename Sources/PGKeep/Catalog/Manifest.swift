@@ -94,17 +94,20 @@ public struct Manifest: Codable, Sendable, Equatable {
     public struct Encryption: Codable, Sendable, Equatable {
         public var tool: String = "age"
         public var recipients: [String]
+        /// Encrypted with a passphrase (age's scrypt recipient) instead of recipients' keys.
+        public var passphrase: Bool?
         public var plaintextSize: Int64
         public var plaintextSha256: String
 
-        public init(recipients: [String], plaintextSize: Int64, plaintextSha256: String) {
+        public init(recipients: [String], passphrase: Bool? = nil, plaintextSize: Int64, plaintextSha256: String) {
             self.recipients = recipients
+            self.passphrase = passphrase
             self.plaintextSize = plaintextSize
             self.plaintextSha256 = plaintextSha256
         }
 
         enum CodingKeys: String, CodingKey {
-            case tool, recipients, plaintextSize = "plaintext_size", plaintextSha256 = "plaintext_sha256"
+            case tool, recipients, passphrase, plaintextSize = "plaintext_size", plaintextSha256 = "plaintext_sha256"
         }
     }
 

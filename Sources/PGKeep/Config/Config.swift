@@ -59,6 +59,8 @@ public struct PGKeepConfig: Sendable, Equatable {
     public var recipients: [String]?
     /// The age key file that restore, verify and the drill decrypt with.
     public var identityFile: String?
+    /// A file holding the passphrase to encrypt (and decrypt) with, instead of recipients.
+    public var passphraseFile: String?
 
     public init(path: String) {
         self.path = path
@@ -80,7 +82,7 @@ public struct PGKeepConfig: Sendable, Equatable {
         ("hooks", ["on_success", "on_failure"]),
         ("log", ["file", "quiet"]),
         ("status", ["max_age"]),
-        ("encryption", ["recipients", "identity_file"]),
+        ("encryption", ["recipients", "identity_file", "passphrase_file"]),
         ("remote", ["target", "remote_only"]),
     ]
 
@@ -216,6 +218,10 @@ private struct ConfigReader {
             c.recipients = list
         }
         c.identityFile = try string("encryption.identity_file").map(resolve)
+        c.passphraseFile = try string("encryption.passphrase_file").map(resolve)
+        if c.passphraseFile != nil && c.recipients != nil {
+            throw fail("encryption.passphrase_file", "cannot be used with recipients: age encrypts to recipients or to a passphrase")
+        }
         c.remote = try string("remote.target")
         c.remoteOnly = try bool("remote.remote_only")
         if c.remoteOnly == true && c.remote == nil { throw fail("remote.remote_only", "needs target = \"REMOTE:bucket/prefix\"") }

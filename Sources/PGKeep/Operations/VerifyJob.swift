@@ -13,6 +13,8 @@ public final class VerifyJob {
     public let drill: ConnectionSpec?
     /// The age key file for encrypted backups.
     public var identity: String?
+    /// The passphrase for passphrase-encrypted backups.
+    public var passphrase: String?
     public var onStatus: ((String) -> Void)?
 
     public init(tools: PostgresTools, environment: [String: String], drill: ConnectionSpec?) {
@@ -33,11 +35,11 @@ public final class VerifyJob {
     }
 
     public func verify(_ path: String) throws -> Outcome {
-        let input = try RestoreInput.open(path, identity: identity, environment: environment)
+        let input = try RestoreInput.open(path, identity: identity, passphrase: passphrase, environment: environment)
         defer { input.removeScratch() }
         var outcome = Outcome(path: input.origin, database: input.manifest?.database)
         if input.scratch != nil {
-            outcome.checks.append("age ciphertext matches the manifest; decrypted with \(identity ?? "")")
+            outcome.checks.append("age ciphertext matches the manifest; decrypted with " + (input.manifest?.encryption?.passphrase == true ? "the passphrase" : identity ?? ""))
         }
         if let manifest = input.manifest {
             // The sha256 against the manifest (the same check restore makes).

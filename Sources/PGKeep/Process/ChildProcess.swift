@@ -73,6 +73,9 @@ public final class ChildProcess: @unchecked Sendable {
         }
     }
 
+    /// Whether the child has not been reaped yet.
+    public var isRunning: Bool { process.isRunning }
+
     /// Closes our end of the child's stdin (EOF for the child).
     public func closeStdin() {
         try? stdinPipe?.fileHandleForWriting.close()

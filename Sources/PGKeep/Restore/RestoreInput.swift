@@ -66,12 +66,16 @@ public struct RestoreInput: Sendable {
     /// An age-encrypted one needs `identity` (an age key file): its ciphertext is first checked
     /// against the manifest, then it is decrypted into a 0600 file in a 0700 scratch directory
     /// (in TMPDIR), and that file is checked against the manifest's plaintext sha256.
-    public static func open(_ given: String, identity: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> RestoreInput {
+    public static func open(_ given: String, identity: String?, passphrase: String? = nil,
+                            environment: [String: String] = ProcessInfo.processInfo.environment) throws -> RestoreInput {
         let input = try open(given)
         guard input.kind == .encrypted else { return input }
-        let recipients = input.manifest?.encryption.map { " to " + $0.recipients.joined(separator: ", ") } ?? ""
-        guard let identity else {
-            throw PGKeepError(.usage, "\(input.path) is encrypted with age\(recipients); give --identity FILE (the key of one of its recipients); the target was not touched")
+        let withPassphrase = input.manifest?.encryption?.passphrase == true
+        let recipients = input.manifest?.encryption.map { $0.recipients.isEmpty ? "" : " to " + $0.recipients.joined(separator: ", ") } ?? ""
+        if withPassphrase ? passphrase == nil : (identity == nil && passphrase == nil) {
+            let give = withPassphrase ? "--passphrase-file FILE (it was encrypted with a passphrase)"
+                                      : "--identity FILE (the key of one of its recipients)"
+            throw PGKeepError(.usage, "\(input.path) is encrypted with age\(recipients); give \(give); the target was not touched")
         }
         if let manifest = input.manifest {
             _ = try input.check { _ in throw PGKeepError(.backup, "an encrypted file is checked against its manifest only") }
@@ -83,7 +87,11 @@ public struct RestoreInput: Sendable {
         let dir = try makeScratchDirectory()
         do {
             let plain = dir + "/decrypted"
-            try age.decrypt(input.path, identity: identity, output: plain, environment: environment)
+            if let identity, !withPassphrase {
+                try age.decrypt(input.path, identity: identity, output: plain, environment: environment)
+            } else if let passphrase {
+                try age.decrypt(input.path, passphrase: passphrase, output: plain, environment: environment)
+            }
             _ = chmod(plain, 0o600)
             var manifest = input.manifest
             if let e = manifest?.encryption {

@@ -46,7 +46,15 @@ struct IdentityOptions: ParsableArguments {
     @Option(name: .customLong("identity"), help: ArgumentHelp("age key file to decrypt encrypted backups (default: the config's [encryption] identity_file).", valueName: "file"))
     var identity: String?
 
+    @Option(name: .customLong("passphrase-file"), help: ArgumentHelp("File holding the passphrase of passphrase-encrypted backups (default: the config's passphrase_file).", valueName: "file"))
+    var passphraseFile: String?
+
     func identity(config: PGKeepConfig?) -> String? { identity ?? config?.identityFile }
+
+    /// The passphrase, read from its file (and registered for redaction), if one is given.
+    func passphrase(config: PGKeepConfig?) throws -> String? {
+        try (passphraseFile ?? config?.passphraseFile).map(AgeTool.readPassphrase)
+    }
 }
 
 /// `--remote`: object storage through rclone.

@@ -44,6 +44,10 @@ extension PGKeepCommand {
         @Option(name: .customLong("encrypt-to"), help: ArgumentHelp("Encrypt with age to this recipient (age1... public key; repeatable), after compression.", valueName: "recipient"))
         var encryptTo: [String] = []
 
+        /// A passphrase instead of recipients.
+        @Option(name: .customLong("encrypt-passphrase-file"), help: ArgumentHelp("Encrypt with age to the passphrase in this file (one line) instead of recipients.", valueName: "file"))
+        var encryptPassphraseFile: String?
+
         /// Free text stored in the manifest.
         @Option(help: "A label stored in the manifest.")
         var label: String?
@@ -98,7 +102,8 @@ extension PGKeepCommand {
                 options.all = all
                 options.workers = threads ?? config?.threads ?? ProcessInfo.processInfo.activeProcessorCount
                 options.rowCounts = rowCounts || (config?.rowCounts ?? false)
-                options.encryptTo = encryptTo.isEmpty ? (config?.recipients ?? []) : encryptTo
+                options.encryptTo = encryptTo.isEmpty && encryptPassphraseFile == nil ? (config?.recipients ?? []) : encryptTo
+                options.encryptPassphrase = try (encryptPassphraseFile ?? (encryptTo.isEmpty ? config?.passphraseFile : nil)).map(AgeTool.readPassphrase)
                 options.remote = try remoteOptions.remote(config: config, environment: env)
                 options.remoteOnly = remoteOnly || (config?.remoteOnly ?? false)
                 options.prune = prune ? policy.policy(config: config) : nil

@@ -106,7 +106,8 @@ extension PGKeepCommand {
                     lock = try DirectoryLock.forBackup(at: path, shared: true)
                 }
                 defer { _ = lock }
-                let input = try streamed ?? RestoreInput.open(path, identity: identity.identity(config: config), environment: env)
+                let input = try streamed ?? RestoreInput.open(path, identity: identity.identity(config: config),
+                                                                passphrase: try identity.passphrase(config: config), environment: env)
                 defer { input.removeScratch() }
                 var options = RestoreOptions()
                 options.create = create

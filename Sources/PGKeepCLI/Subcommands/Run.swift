@@ -60,6 +60,7 @@ extension PGKeepCommand {
             options.rowCounts = config?.rowCounts ?? false
             options.label = config?.label
             options.encryptTo = config?.recipients ?? []
+            options.encryptPassphrase = try config?.passphraseFile.map(AgeTool.readPassphrase)
             options.remote = try remoteOptions.remote(config: config, environment: env)
             options.remoteOnly = remoteOnly || (config?.remoteOnly ?? false)
             options.prune = policy.policy(config: config)

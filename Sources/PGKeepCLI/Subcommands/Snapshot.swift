@@ -40,6 +40,7 @@ extension PGKeepCommand {
                 options.compressLevel = config?.compressLevel ?? 6
                 options.workers = config?.threads ?? ProcessInfo.processInfo.activeProcessorCount
                 options.encryptTo = config?.recipients ?? []
+                options.encryptPassphrase = try config?.passphraseFile.map(AgeTool.readPassphrase)
                 let spec = try connection.spec(environment: env, config: config)
                 let pgBin = Settings.pgBin(flag: connection.pgBin, environment: env, config: config)
                 let compose = docker.options(config: config)
@@ -70,6 +71,7 @@ extension PGKeepCommand {
                     let verifier = VerifyJob(tools: PostgresTools(pgBin: pgBin, environment: env), environment: env, drill: drill)
                     verifier.onStatus = { printInfo("pgkeep: " + $0) }
                     verifier.identity = identity.identity(config: config)
+                    verifier.passphrase = try identity.passphrase(config: config)
                     for record in summary.records where record.manifest.format != .globals {
                         do {
                             let outcome = try verifier.verify(record.manifestPath)

@@ -63,6 +63,7 @@ extension PGKeepCommand {
                                     environment: env, drill: drill)
                 job.onStatus = { printInfo("pgkeep: " + $0) }
                 job.identity = identity.identity(config: config)
+                job.passphrase = try identity.passphrase(config: config)
                 var failures: [(String, PGKeepError)] = []
                 var rows: [[String: Any]] = []
                 for path in paths {
