@@ -59,7 +59,7 @@ struct IdentityOptions: ParsableArguments {
 
 /// `--remote`: object storage through rclone.
 struct RemoteOptions: ParsableArguments {
-    @Option(name: .customLong("remote"), help: ArgumentHelp("An rclone remote, REMOTE:bucket/prefix (default: the config's [remote] target).", valueName: "remote"))
+    @Option(name: .customLong("remote"), help: ArgumentHelp("An rclone remote, REMOTE:bucket/prefix (backup, run and status default to the config's [remote] target).", valueName: "remote"))
     var remote: String?
 
     /// The remote from the flag or the config, nil when neither names one (backup and run).
@@ -71,6 +71,21 @@ struct RemoteOptions: ParsableArguments {
     /// The remote only when --remote names it (list, prune, restore: the local directory otherwise).
     func explicitRemote(environment: [String: String]) throws -> RcloneRemote? {
         try remote.map { try RcloneRemote(target: $0, environment: environment) }
+    }
+}
+
+/// `--remote` and `--remote-only` for the commands that upload (backup, run).
+struct UploadOptions: ParsableArguments {
+    @OptionGroup var remote: RemoteOptions
+
+    /// Keep only the remote copy.
+    @Flag(name: .customLong("remote-only"), help: "Remove the local copy once the remote one is verified.")
+    var remoteOnly = false
+
+    /// The remote (flag, else config) and whether to keep only it.
+    func apply(to options: inout BackupOptions, config: PGKeepConfig?, environment: [String: String]) throws {
+        options.remote = try remote.remote(config: config, environment: environment)
+        options.remoteOnly = remoteOnly || (config?.remoteOnly ?? false)
     }
 }
 

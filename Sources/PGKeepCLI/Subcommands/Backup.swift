@@ -14,10 +14,7 @@ extension PGKeepCommand {
         @OptionGroup var docker: DockerComposeFlags
         @OptionGroup var output: OutputOptions
         @OptionGroup var hookOptions: HookOptions
-        @OptionGroup var remoteOptions: RemoteOptions
-        /// Keep only the remote copy.
-        @Flag(name: .customLong("remote-only"), help: "Remove the local copy once the remote one is verified.")
-        var remoteOnly = false
+        @OptionGroup var upload: UploadOptions
 
 
         /// custom (default), plain or directory.
@@ -104,8 +101,7 @@ extension PGKeepCommand {
                 options.rowCounts = rowCounts || (config?.rowCounts ?? false)
                 options.encryptTo = encryptTo.isEmpty && encryptPassphraseFile == nil ? (config?.recipients ?? []) : encryptTo
                 options.encryptPassphrase = try (encryptPassphraseFile ?? (encryptTo.isEmpty ? config?.passphraseFile : nil)).map(AgeTool.readPassphrase)
-                options.remote = try remoteOptions.remote(config: config, environment: env)
-                options.remoteOnly = remoteOnly || (config?.remoteOnly ?? false)
+                try upload.apply(to: &options, config: config, environment: env)
                 options.prune = prune ? policy.policy(config: config) : nil
                 options.filters.tables = tables
                 options.filters.excludeTables = excludeTables

@@ -19,10 +19,7 @@ extension PGKeepCommand {
         @OptionGroup var docker: DockerComposeFlags
         @OptionGroup var output: OutputOptions
         @OptionGroup var hookOptions: HookOptions
-        @OptionGroup var remoteOptions: RemoteOptions
-        /// Keep only the remote copy.
-        @Flag(name: .customLong("remote-only"), help: "Remove the local copy once the remote one is verified.")
-        var remoteOnly = false
+        @OptionGroup var upload: UploadOptions
         @OptionGroup var policy: PolicyOptions
 
         @Option(name: .customLong("database"), help: ArgumentHelp("A database to back up (repeatable).", valueName: "name"))
@@ -61,8 +58,7 @@ extension PGKeepCommand {
             options.label = config?.label
             options.encryptTo = config?.recipients ?? []
             options.encryptPassphrase = try config?.passphraseFile.map(AgeTool.readPassphrase)
-            options.remote = try remoteOptions.remote(config: config, environment: env)
-            options.remoteOnly = remoteOnly || (config?.remoteOnly ?? false)
+            try upload.apply(to: &options, config: config, environment: env)
             options.prune = policy.policy(config: config)
             let spec = try connection.spec(environment: env, config: config)
             if all || (databases.isEmpty && config?.databases == .all) {
