@@ -44,7 +44,9 @@ load_pagila() {
 start_moto() {
   if ! python3 -c 'import moto.server, flask' >/dev/null 2>&1; then
     echo "installing moto[server] from PyPI" >&2
-    python3 -m pip install -q 'moto[server]' >/dev/null 2>&1 || python3 -m pip install -q 'moto[server]'
+    # Debian's own python3 refuses installs into the system (PEP 668); this machine is throwaway.
+    python3 -m pip install -q 'moto[server]' >/dev/null 2>&1 \
+      || python3 -m pip install -q --break-system-packages 'moto[server]'
   fi
   MOTO_PORT=${MOTO_PORT:-$((55000 + RANDOM % 900))}
   python3 -m moto.server -H 127.0.0.1 -p "$MOTO_PORT" >"$1" 2>&1 &
