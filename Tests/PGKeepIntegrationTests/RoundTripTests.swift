@@ -127,6 +127,23 @@ struct RoundTripTests {
         }
     }
 
+    /// Another format in the same second takes the name's second too: the newest backup is never
+    /// ambiguous (restore --latest, the retention order).
+    @Test func anotherFormatInTheSameSecondGetsTheNextSequence() throws {
+        let dir = TestServer.tempDir("sameother")
+        let folder = dir + "/" + TestServer.pagila
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let now = Date()
+        for s in 0..<20 {
+            let name = BackupName(database: TestServer.pagila, time: now.addingTimeInterval(Double(s)), format: .plain, compressed: true)
+            FileManager.default.createFile(atPath: folder + "/" + name.fileName, contents: Data("decoy".utf8))
+        }
+        let run = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--schema-only"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let (_, manifest) = try #require(try TestServer.manifests(dir).first)
+        #expect(manifest.file.hasSuffix("Z-1.dump.gz"), "\(manifest.file)")
+    }
+
     @Test func awkwardDatabaseNames() throws {
         let name = "it's a/b \"café\" " + String(UInt16.random(in: 0...9999))
         let escaped = name.replacingOccurrences(of: "\"", with: "\"\"")

@@ -385,7 +385,7 @@ public final class BackupJob {
         while true {
             dataPath = (folder as NSString).appendingPathComponent(final.fileName)
             let manifestPath = (folder as NSString).appendingPathComponent(final.manifestName)
-            if !FileManager.default.fileExists(atPath: manifestPath) && !FileManager.default.fileExists(atPath: dataPath) {
+            if !FileManager.default.fileExists(atPath: manifestPath) && !Self.stemTaken(final, in: folder) {
                 manifest.file = final.fileName
                 manifestTemp = temporaryPath(in: folder, for: final) + BackupName.manifestSuffix
                 if let manifestToken { Cancellation.shared.unregister(manifestToken) }
@@ -413,6 +413,22 @@ public final class BackupJob {
             FileSystem.removeTree(manifestTemp)
             throw error
         }
+    }
+
+    /// Whether a backup of any format already has this name's stem (database, second, sequence):
+    /// a second backup in the same second gets the next sequence even in another format, so that
+    /// the newest backup is never ambiguous (`restore --latest`, retention).
+    static func stemTaken(_ name: BackupName, in folder: String) -> Bool {
+        for format in BackupFormat.allCases {
+            for compressed in [true, false] {
+                for encrypted in [false, true] {
+                    let other = BackupName(database: name.database, time: name.time, sequence: name.sequence,
+                                           format: format, compressed: compressed, encrypted: encrypted)
+                    if FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent(other.fileName)) { return true }
+                }
+            }
+        }
+        return false
     }
 
     /// A next step for common pg_dump failures.
