@@ -25,7 +25,7 @@ struct OffsiteTests {
     /// A new bucket; returns `s3test:<bucket>`.
     static func bucket() throws -> String {
         let name = "pgkeep-\(UInt32.random(in: 0...UInt32.max))"
-        let r = try TestServer.run("/usr/bin/rclone", ["mkdir", "s3test:\(name)"], env: env())
+        let r = try TestServer.run("/usr/bin/rclone", ["mkdir", "s3test:\(name)", "--retries", "1", "--low-level-retries", "2"], env: env())
         try #require(r.status == 0, "\(r.stderr)")
         return "s3test:\(name)"
     }
