@@ -168,6 +168,10 @@ struct OperationsTests {
         let dir = TestServer.tempDir("verify")
         let b = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--row-counts"])
         #expect(b.status == 0, "\(b.stderr)")
+        // An uncompressed SQL backup is read to its end too (no gzip layer to go through).
+        Thread.sleep(forTimeInterval: 1.1)
+        let plain = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--format", "plain", "--no-compress"])
+        #expect(plain.status == 0, "\(plain.stderr)")
         let ok = try TestServer.pgkeep(["verify", "--all", "--dir", dir, "--restore-drill"])
         #expect(ok.status == 0, "\(ok.stderr)")
         #expect(ok.stderr.contains("row counts match the manifest"), "\(ok.stderr)")

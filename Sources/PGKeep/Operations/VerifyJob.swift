@@ -57,53 +57,17 @@ public final class VerifyJob {
         return outcome
     }
 
-    /// The whole backup, read as its restore would read it.
+    /// The whole backup, read as its restore would read it; archives through
+    /// `pg_restore --file=/dev/null`, which reads every data block, not only the table of contents.
     func readToTheEnd(_ input: RestoreInput) throws -> String {
-        let what = input.origin
-        func damaged(_ reason: String) -> PGKeepError {
-            PGKeepError(.backup, "\(what) is damaged: \(reason)",
-                        hint: "this backup cannot be restored; keep an earlier one (pgkeep pin) and take a new backup")
-        }
-        switch input.kind {
-        case .encrypted:
-            throw PGKeepError(.usage, "\(what) is encrypted with age: give --identity FILE to verify it")
-        case .custom, .tar, .directory:
-            let command = Command(executable: try tools.path(of: "pg_restore"), arguments: ["--file=/dev/null", input.path], environment: environment)
-            let (_, result) = try ChildProcess.capture(command)
-            guard result.succeeded else { throw damaged("pg_restore cannot read it to the end: \(result.stderrTail(lines: 3))") }
-            return "pg_restore read every entry and data block"
-        case .customGzip:
-            let command = Command(executable: try tools.path(of: "pg_restore"), arguments: ["--file=/dev/null"], environment: environment)
-            let child = ChildProcess(command, stdin: .pipe)
-            try child.start()
-            var feeding = true
-            do {
-                try input.decompress { chunk in
-                    if feeding { feeding = FileSystem.writeUntilClosed(child.stdinDescriptor, chunk) }
-                    return true  // keep inflating: the gzip CRC and length are checked at the end
-                }
-            } catch let error as PGKeepError {
-                child.closeStdin()
-                child.terminate(grace: 1)
-                throw damaged(error.message)
-            }
-            child.closeStdin()
-            let result = child.wait()
-            guard result.succeeded, feeding else { throw damaged("pg_restore cannot read it to the end: \(result.stderrTail(lines: 3))") }
-            return "gzip stream complete and pg_restore read every entry and data block"
-        case .plainGzip, .plain:
-            var tail: [UInt8] = []
-            do {
-                try input.decompress { chunk in
-                    tail.append(contentsOf: chunk.suffix(256))
-                    if tail.count > 256 { tail.removeFirst(tail.count - 256) }
-                    return true
-                }
-                try Verifier.checkSQLTrailer(tail, path: input.origin)
-            } catch let error as PGKeepError {
-                throw damaged(error.message.replacingOccurrences(of: "verification failed: ", with: ""))
-            }
-            return (input.kind == .plainGzip ? "gzip stream complete, " : "") + "SQL script ends with pg_dump's \"dump complete\" line"
+        let pgRestore = try tools.path(of: "pg_restore")
+        do {
+            return try input.readWhole(reader: { path in
+                Command(executable: pgRestore, arguments: ["--file=/dev/null"] + (path.map { [$0] } ?? []), environment: self.environment)
+            }, readerDoes: "pg_restore read every entry and data block")
+        } catch let damage as ContentDamage {
+            throw PGKeepError(.backup, "\(input.origin) is damaged: \(damage.reason)",
+                              hint: "this backup cannot be restored; keep an earlier one (pgkeep pin) and take a new backup")
         }
     }
 

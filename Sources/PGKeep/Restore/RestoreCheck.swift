@@ -9,6 +9,18 @@ extension RestoreInput {
     /// pg_dump's "dump complete" line, so that a dump cut short is never restored as if whole.
     public func check(listCommand: (String?) throws -> Command) throws -> String {
         if let manifest { return try checkAgainst(manifest) }
+        do {
+            return try readWhole(reader: listCommand, readerDoes: "pg_restore --list read the table of contents")
+        } catch let damage as ContentDamage {
+            throw refusal(damage.reason)
+        }
+    }
+
+    /// Reads the whole backup as a restore would: a gzip stream to its end (CRC and length), an
+    /// archive through `reader` (a pg_restore command, fed on stdin, or given the directory), a SQL
+    /// script to pg_dump's closing line. Damage is thrown as `ContentDamage`, for the caller to
+    /// word (restore refuses; verify reports). `readerDoes` says what `reader` checks.
+    func readWhole(reader: (String?) throws -> Command, readerDoes: String) throws -> String {
         var lister: TOCLister?
         var tail: [UInt8] = []
         let consume: (UnsafeRawBufferPointer) -> Bool = { chunk in
@@ -17,40 +29,47 @@ extension RestoreInput {
             if tail.count > 256 { tail.removeFirst(tail.count - 256) }
             return true
         }
+        /// The reader's verdict, as damage when it could not read the archive.
+        func finishReader(_ lister: TOCLister) throws {
+            do { _ = try lister.finish() } catch let error as PGKeepError {
+                let said = error.stderrTail?.split(separator: "\n").suffix(2).joined(separator: " ") ?? ""
+                throw ContentDamage(reason: "pg_restore cannot read it" + (said.isEmpty ? "" : ": " + said))
+            }
+        }
         switch kind {
         case .customGzip, .plainGzip:
-            if kind == .customGzip { lister = try TOCLister(command: try listCommand(nil)) }
+            if kind == .customGzip { lister = try TOCLister(command: try reader(nil)) }
             let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw PGKeepError(.backup, "cannot open \(path): \(errnoText())") }
+            guard fd >= 0 else { lister?.abandon(); throw PGKeepError(.backup, "cannot open \(path): \(errnoText())") }
             defer { close(fd) }
             let r: GzipReader.Result
             do {
                 r = try GzipReader.decompress(fd: fd, path: path, consume: consume)
             } catch let error as PGKeepError {
                 lister?.abandon()
-                throw refusal(error.message)
+                throw ContentDamage(reason: error.message)
             }
-            guard r.uncompressedBytes > 0 else { lister?.abandon(); throw refusal("\(path) decompresses to nothing") }
-            if let lister { _ = try lister.finish() }
+            guard r.uncompressedBytes > 0 else { lister?.abandon(); throw ContentDamage(reason: "\(path) decompresses to nothing") }
+            if let lister { try finishReader(lister) }
             if kind == .plainGzip { try requireTrailer(tail) }
-            return "gzip stream read to its end (\(r.uncompressedBytes) bytes)"
+            return "gzip stream read to its end (\(r.uncompressedBytes) bytes)" + (kind == .customGzip ? "; " + readerDoes : "")
         case .custom, .tar:
             // Streamed on stdin, so the same check works for a pg_restore inside a container.
-            let lister = try TOCLister(command: try listCommand(nil))
+            let lister = try TOCLister(command: try reader(nil))
             let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { lister.abandon(); throw PGKeepError(.backup, "cannot open \(path): \(errnoText())") }
             defer { close(fd) }
             _ = try hashChunks(of: fd, path: path) { lister.feed($0) }
-            do { _ = try lister.finish() } catch let error as PGKeepError { throw refusal(error.message) }
-            return "pg_restore --list read the table of contents"
+            try finishReader(lister)
+            return readerDoes
         case .directory:
-            let (_, result) = try ChildProcess.capture(try listCommand(path))
+            let (_, result) = try ChildProcess.capture(try reader(path))
             guard result.succeeded else {
-                throw refusal("pg_restore --list cannot read \(path): \(result.stderrTail(lines: 2))")
+                throw ContentDamage(reason: "pg_restore cannot read \(path): \(result.stderrTail(lines: 2))")
             }
-            return "pg_restore --list read the table of contents"
+            return readerDoes
         case .encrypted:
-            throw PGKeepError(.usage, "\(path) is encrypted with age: give --identity FILE to decrypt it first; the target was not touched")
+            throw PGKeepError(.usage, "\(path) is encrypted with age: give --identity FILE (or --passphrase-file) to decrypt it first; the target was not touched")
         case .plain:
             let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { throw PGKeepError(.backup, "cannot open \(path): \(errnoText())") }
@@ -87,7 +106,7 @@ extension RestoreInput {
         do {
             try Verifier.checkSQLTrailer(tail, path: path)
         } catch let error as PGKeepError {
-            throw refusal(error.message.replacingOccurrences(of: "verification failed: ", with: ""))
+            throw ContentDamage(reason: error.message.replacingOccurrences(of: "verification failed: ", with: ""))
         }
     }
 
@@ -96,4 +115,9 @@ extension RestoreInput {
         PGKeepError(.backup, "the backup is damaged, refusing to restore: \(what); the target was not touched",
                     hint: "restore an earlier backup (pgkeep keeps several) or take a new one")
     }
+}
+
+/// Why a backup cannot be read whole, before it is worded for restore (a refusal) or verify.
+struct ContentDamage: Error {
+    let reason: String
 }
