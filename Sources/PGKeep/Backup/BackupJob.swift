@@ -268,38 +268,12 @@ public final class BackupJob {
         }
     }
 
-    /// `age --encrypt` between the compressor and the file: its output is copied into `file` on a
-    /// thread of its own (hashing what age wrote). Nil without encryption. With a passphrase, age
-    /// runs under a pseudo-terminal (it reads passphrases from a terminal only) and the data go
-    /// through two FIFOs in a private directory.
+    /// `age --encrypt` between the compressor and the file (nil without encryption).
     private func startEncryptor(into file: HashingSink) throws -> Encryptor? {
         guard options.encrypted else { return nil }
         let env = ProcessInfo.processInfo.environment
-        let age = try AgeTool(environment: env)
-        guard let passphrase = options.encryptPassphrase else {
-            let child = ChildProcess(age.encrypt(recipients: options.encryptTo, environment: env), stdin: .pipe, stdout: .pipe)
-            try child.start()
-            return Encryptor(child: child, input: child.stdinDescriptor, output: child.stdoutDescriptor, fifos: nil, file: file)
-        }
-        let dir = try makeScratchDirectory()
-        do {
-            let (inPath, outPath) = (dir + "/plain", dir + "/encrypted")
-            guard mkfifo(inPath, 0o600) == 0, mkfifo(outPath, 0o600) == 0 else {
-                throw PGKeepError(.backup, "cannot make FIFOs for age in \(dir): \(errnoText())")
-            }
-            let child = ChildProcess(try age.underTerminal(["--passphrase", "--output", outPath, inPath], environment: env),
-                                     stdin: .pipe, stdout: .collect)
-            try child.start()
-            // Asked twice: the passphrase and its confirmation.
-            _ = Data((passphrase + "\n" + passphrase + "\n").utf8).withUnsafeBytes { FileSystem.writeUntilClosed(child.stdinDescriptor, $0) }
-            child.closeStdin()
-            let output = Foundation.open(outPath, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-            let input = try Encryptor.openForWriting(inPath, while: child)
-            return Encryptor(child: child, input: input, output: output, fifos: dir, file: file)
-        } catch {
-            FileSystem.removeTree(dir)
-            throw error
-        }
+        return try AgeTool(environment: env).startEncrypting(recipients: options.encryptTo, passphrase: options.encryptPassphrase,
+                                                             into: file, environment: env)
     }
 
     /// directory: pg_dump --format=directory --jobs N writes (and compresses) the files itself.
@@ -443,121 +417,5 @@ public final class BackupJob {
             return "the disk is full"
         }
         return nil
-    }
-}
-
-/// A running `age --encrypt` and the thread that copies its output into the backup file.
-final class Encryptor: @unchecked Sendable {
-    let child: ChildProcess
-    /// Where the plaintext goes (age's stdin, or its input FIFO).
-    let input: Int32
-    private let output: Int32
-    private let fifos: String?
-    private let done = DispatchSemaphore(value: 0)
-    private var copyError: Error?
-    private var inputOpen = true
-    private let outputOpen = Locked(true)
-
-    init(child: ChildProcess, input: Int32, output: Int32, fifos: String?, file: HashingSink) {
-        self.child = child
-        self.input = input
-        self.output = output
-        self.fifos = fifos
-        Thread { [self] in
-            do {
-                if fifos == nil {
-                    _ = try copyStream(from: output, to: file, what: "the output of age")
-                } else {
-                    try copyFIFO(to: file)
-                }
-            } catch {
-                copyError = error
-                // age must not block on a pipe nobody reads: it gets EPIPE, the compressor then too.
-                if fifos == nil { child.closeStdout() } else { closeOutput() }
-            }
-            done.signal()
-        }.start()
-    }
-
-    /// Reads age's output FIFO (opened non-blocking, so that a reader without a writer yet does
-    /// not hang): waits for data while age runs, and stops at end of file once age has written.
-    private func copyFIFO(to file: HashingSink) throws {
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        var seen = false
-        while true {
-            var p = pollfd(fd: output, events: Int16(POLLIN), revents: 0)
-            if poll(&p, 1, 100) > 0 {
-                let n = buffer.withUnsafeMutableBytes { read(output, $0.baseAddress, $0.count) }
-                if n > 0 {
-                    seen = true
-                    try buffer.withUnsafeBytes { try file.write(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-                    continue
-                }
-                if n == 0 && seen { return }  // age closed its output: the end
-                if n < 0 && errno != EAGAIN && errno != EINTR {
-                    throw PGKeepError(.backup, "cannot read the output of age: \(errnoText())")
-                }
-                if n == 0 { usleep(10_000) }  // no writer yet
-            }
-            // age ended without ever opening its output: finish() reports how it ended.
-            if !seen && !child.isRunning { return }
-        }
-    }
-
-    /// Opens a FIFO for writing once age has opened it for reading (or fails if age ends first).
-    static func openForWriting(_ path: String, while child: ChildProcess) throws -> Int32 {
-        let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline {
-            let fd = Foundation.open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
-            if fd >= 0 {
-                _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
-                return fd
-            }
-            guard errno == ENXIO, child.isRunning else { break }
-            usleep(5_000)
-        }
-        child.terminate(grace: 1)
-        let said = String(decoding: child.wait().stdout, as: UTF8.self)
-        throw PGKeepError(.backup, "age did not start reading (passphrase encryption): \(Redaction.shared.apply(said).suffix(300))")
-    }
-
-    private func closeInput() {
-        guard inputOpen else { return }
-        inputOpen = false
-        if fifos == nil { child.closeStdin() } else { close(input) }
-    }
-
-    /// End of input: waits for age and the copy, and reports either failing.
-    func finish() throws {
-        closeInput()
-        let result = child.wait()
-        done.wait()
-        cleanUp()
-        if let copyError { throw copyError }
-        guard result.succeeded else { throw result.failure("age could not encrypt the backup; no backup was recorded") }
-    }
-
-    /// A failure elsewhere: stop age and the copy. Returns the copy's own error (a full disk),
-    /// which explains the failure better than the broken pipe it caused upstream.
-    @discardableResult
-    func abandon() -> Error? {
-        closeInput()
-        child.terminate(grace: 1)
-        child.wait()
-        done.wait()
-        cleanUp()
-        return copyError
-    }
-
-    private func closeOutput() {
-        let wasOpen = outputOpen.withLock { open in defer { open = false }; return open }
-        if wasOpen { close(output) }
-    }
-
-    private func cleanUp() {
-        if let fifos {
-            closeOutput()
-            FileSystem.removeTree(fifos)
-        }
     }
 }

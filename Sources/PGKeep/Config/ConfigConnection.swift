@@ -5,12 +5,10 @@ extension PGKeepConfig {
     /// the file itself). A trailing newline in the file is not part of it.
     public func password(environment: [String: String]) throws -> String? {
         if let file = passwordFile {
-            guard let data = FileManager.default.contents(atPath: file) else {
+            guard let text = FileSystem.readSecret(file) else {
                 throw PGKeepError(.preflight, "cannot read the password file \(file) (connection.password_file in \(path))",
                                   hint: "check that it exists and that this user can read it")
             }
-            var text = String(decoding: data, as: UTF8.self)
-            while text.hasSuffix("\n") || text.hasSuffix("\r") { text.removeLast() }
             guard !text.isEmpty else { throw PGKeepError(.preflight, "the password file \(file) is empty") }
             return text
         }

@@ -22,14 +22,9 @@ public struct DockerComposeOptions: Sendable, Equatable {
         guard let first = words.first else {
             throw PGKeepError(.usage, "--compose-command is empty; use \"docker compose\" or \"docker-compose\"")
         }
-        var executable = first
-        if !first.contains("/") {
-            guard let found = searchPath.map({ ($0 as NSString).appendingPathComponent(first) })
-                .first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-                throw PGKeepError(.preflight, "\(first) not found on PATH (needed for --docker-compose)",
-                                  hint: "install Docker with the compose plugin, or pass --compose-command docker-compose")
-            }
-            executable = found
+        guard let executable = Command.find(first, environment: [:], searchPath: searchPath) else {
+            throw PGKeepError(.preflight, "\(first) not found on PATH (needed for --docker-compose)",
+                              hint: "install Docker with the compose plugin, or pass --compose-command docker-compose")
         }
         var args = Array(words.dropFirst())
         for file in composeFiles { args += ["-f", file] }

@@ -52,14 +52,8 @@ public struct Hooks: Sendable, Equatable {
     public func run(_ event: Event, base: [String: String] = ProcessInfo.processInfo.environment) -> PGKeepError? {
         guard let argv = event.succeeded ? onSuccess : onFailure, let first = argv.first else { return nil }
         let which = event.succeeded ? "on-success" : "on-failure"
-        var executable = first
-        if !first.contains("/") {
-            let path = (base["PATH"] ?? "/usr/bin:/bin").split(separator: ":").map(String.init)
-            guard let found = path.map({ ($0 as NSString).appendingPathComponent(first) })
-                .first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-                return PGKeepError(.backup, "the \(which) hook \(first) was not found on PATH", hint: "give its absolute path")
-            }
-            executable = found
+        guard let executable = Command.find(first, environment: base) else {
+            return PGKeepError(.backup, "the \(which) hook \(first) was not found on PATH", hint: "give its absolute path")
         }
         let command = Command(executable: executable, arguments: Array(argv.dropFirst()), environment: environment(for: event, base: base))
         let child = ChildProcess(command, stdout: .collect)

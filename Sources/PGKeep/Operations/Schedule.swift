@@ -133,10 +133,7 @@ public struct Schedule: Sendable {
         if arg0.contains("/") {
             return ((FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(arg0) as NSString).standardizingPath
         }
-        for dir in (environment["PATH"] ?? "").split(separator: ":") {
-            let p = (String(dir) as NSString).appendingPathComponent(arg0)
-            if FileManager.default.isExecutableFile(atPath: p) { return p.hasPrefix("/") ? p : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(p) }
-        }
+        if let found = Command.find(arg0, environment: environment), found.hasPrefix("/") { return found }
         return (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? arg0
     }
 }

@@ -45,10 +45,7 @@ public struct PostgresTools: Sendable {
             throw PGKeepError(.preflight, "\(tool) not found in --pg-bin \(directory)",
                               hint: "point --pg-bin (or PGKEEP_PG_BIN) at a PostgreSQL bin directory, e.g. /usr/lib/postgresql/15/bin")
         }
-        for dir in searchPath where !dir.isEmpty {
-            let p = (dir as NSString).appendingPathComponent(tool)
-            if FileManager.default.isExecutableFile(atPath: p) { return p }
-        }
+        if let found = Command.find(tool, environment: [:], searchPath: searchPath) { return found }
         throw PGKeepError(.preflight, "\(tool) not found on PATH",
                           hint: "install the PostgreSQL client (Debian: apt-get install postgresql-client) or use --pg-bin DIR")
     }

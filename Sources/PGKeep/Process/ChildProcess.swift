@@ -76,6 +76,12 @@ public final class ChildProcess: @unchecked Sendable {
     /// Whether the child has not been reaped yet.
     public var isRunning: Bool { process.isRunning }
 
+    /// Writes `text` to the child's stdin (a `.pipe`) and closes it.
+    public func tell(_ text: String) {
+        _ = Data(text.utf8).withUnsafeBytes { FileSystem.writeUntilClosed(stdinDescriptor, $0) }
+        closeStdin()
+    }
+
     /// Closes our end of the child's stdin (EOF for the child).
     public func closeStdin() {
         try? stdinPipe?.fileHandleForWriting.close()

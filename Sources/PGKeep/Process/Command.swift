@@ -19,6 +19,16 @@ public struct Command: Sendable, CustomStringConvertible {
         ([executable] + arguments).map(Command.shellQuote).joined(separator: " ")
     }
 
+    /// Where `name` runs from: itself when it holds a `/`, else the first executable of that name
+    /// in `searchPath` (by default the PATH of `environment`, then /usr/bin, where Debian puts
+    /// pgkeep's helpers). Nil when there is none.
+    public static func find(_ name: String, environment: [String: String], searchPath: [String]? = nil) -> String? {
+        if name.contains("/") { return name }
+        let dirs = searchPath ?? ((environment["PATH"] ?? "").split(separator: ":").map(String.init) + ["/usr/bin", "/bin"])
+        return dirs.filter { !$0.isEmpty }.map { ($0 as NSString).appendingPathComponent(name) }
+            .first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
     static func shellQuote(_ s: String) -> String {
         let safe = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,@%+")
         if !s.isEmpty && s.unicodeScalars.allSatisfy({ safe.contains($0) }) { return s }

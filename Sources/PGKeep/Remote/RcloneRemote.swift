@@ -23,9 +23,7 @@ public final class RcloneRemote: @unchecked Sendable {
             throw PGKeepError(.usage, "--remote \(given): expected REMOTE:bucket/prefix, with REMOTE an rclone remote (rclone config, or RCLONE_CONFIG_<NAME>_TYPE=s3 and friends)")
         }
         target = t
-        let dirs = (environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").map(String.init) + ["/usr/bin"]
-        guard let found = dirs.map({ ($0 as NSString).appendingPathComponent("rclone") })
-            .first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+        guard let found = Command.find("rclone", environment: environment) else {
             throw PGKeepError(.preflight, "rclone not found on PATH (needed for --remote)", hint: "install it: apt-get install rclone")
         }
         rclone = found

@@ -128,4 +128,15 @@ public enum FileSystem {
         try data.withUnsafeBytes { try writeAll(fd, $0, path: path) }
         try sync(fd, path: path)
     }
+
+    /// A secret kept in a file (a password, a passphrase): its text without the trailing newline
+    /// editors and `echo` add; nil when the file cannot be read. The secret is registered for
+    /// redaction, so no message can show it.
+    public static func readSecret(_ path: String) -> String? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        var text = String(decoding: data, as: UTF8.self)
+        while text.hasSuffix("\n") || text.hasSuffix("\r") { text.removeLast() }
+        Redaction.shared.register(text)
+        return text
+    }
 }
