@@ -25,8 +25,8 @@ public enum Verifier {
         guard fd >= 0 else { throw PGKeepError(.backup, "verification cannot open \(path): \(errnoText())") }
         defer { close(fd) }
 
-        var lister: TOCLister?
-        if let listCommand { lister = try TOCLister(command: listCommand) }
+        var lister: PGRestoreReader?
+        if let listCommand { lister = try PGRestoreReader(command: listCommand) }
         let feed: (UnsafeRawBufferPointer) -> Bool = { chunk in
             guard let lister else { return false }
             lister.feed(chunk)
@@ -156,45 +156,5 @@ public enum Verifier {
     /// Lines of `pg_restore --list` output that are entries (comments start with ';').
     static func tocEntryCount(_ listing: String) -> Int {
         listing.split(separator: "\n").filter { !$0.hasPrefix(";") && !$0.trimmingCharacters(in: .whitespaces).isEmpty }.count
-    }
-}
-
-/// Feeds a custom archive to `pg_restore --list` on stdin while the file is read back. pg_restore
-/// reads the header and table of contents and exits; what follows is not needed, so feeding stops
-/// quietly at EPIPE.
-final class TOCLister {
-    private let child: ChildProcess
-    /// False once pg_restore has stopped reading (it has the table of contents).
-    private(set) var accepting = true
-
-    init(command: Command) throws {
-        child = ChildProcess(command, stdin: .pipe, stdout: .collect)
-        try child.start()
-    }
-
-    func feed(_ chunk: UnsafeRawBufferPointer) {
-        guard accepting else { return }
-        if !FileSystem.writeUntilClosed(child.stdinDescriptor, chunk) {
-            accepting = false  // EPIPE: pg_restore has read all it needs
-            child.closeStdin()
-        }
-    }
-
-    /// Closes stdin, waits, and returns the number of TOC entries listed.
-    func finish() throws -> Int {
-        child.closeStdin()
-        let result = child.wait()
-        guard result.succeeded else {
-            throw result.failure("verification failed: pg_restore --list cannot read the archive",
-                                 hint: "the archive is damaged; the earlier backups are untouched")
-        }
-        // An empty database has no entries; pg_restore reading the header and TOC is the check.
-        return Verifier.tocEntryCount(String(decoding: result.stdout, as: UTF8.self))
-    }
-
-    func abandon() {
-        child.closeStdin()
-        child.terminate(grace: 1)
-        child.wait()
     }
 }

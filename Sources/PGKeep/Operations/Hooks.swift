@@ -19,8 +19,6 @@ public struct Hooks: Sendable, Equatable {
         self.onFailure = onFailure
     }
 
-    public var isEmpty: Bool { onSuccess == nil && onFailure == nil }
-
     /// What one hook is told.
     public struct Event: Sendable {
         public var database: String

@@ -90,6 +90,13 @@ public struct Schedule: Sendable {
         return "\(weekday)*-\(convert(f[3], pad: false))-\(convert(f[2], pad: false)) \(convert(f[1], pad: true)):\(convert(f[0], pad: true)):00"
     }
 
+    /// Both units as `pgkeep schedule --systemd` prints them, with where each goes.
+    public func systemdText() throws -> String {
+        let units = try systemdUnits()
+        return "# /etc/systemd/system/pgkeep.service\n" + units.service + "\n# /etc/systemd/system/pgkeep.timer\n"
+            + units.timer + "\n# then: systemctl daemon-reload && systemctl enable --now pgkeep.timer\n"
+    }
+
     /// A oneshot service and its timer. `%` is special in unit files and is doubled.
     public func systemdUnits() throws -> (service: String, timer: String) {
         let exec = arguments.map { $0.contains(" ") || $0.contains("\"") ? "\"" + $0.replacingOccurrences(of: "\"", with: "\\\"") + "\"" : $0 }

@@ -36,3 +36,11 @@ public enum ShellWords {
         return words
     }
 }
+
+extension ShellWords {
+    /// Words joined back into one line a shell reads as the same words (for display).
+    public static func join(_ words: [String]) -> String {
+        words.map { $0.contains(" ") || $0.isEmpty ? "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" : $0 }
+            .joined(separator: " ")
+    }
+}

@@ -28,10 +28,8 @@ public final class VerifyJob {
         public var path: String
         public var database: String?
         public var checks: [String] = []
-        /// The drill's scratch database and the rows it restored; nil without a drill.
-        public var drillDatabase: String?
+        /// The rows the drill restored; nil without a drill.
         public var drillRows: Int?
-        public var drillTables: Int?
     }
 
     public func verify(_ path: String) throws -> Outcome {
@@ -43,7 +41,7 @@ public final class VerifyJob {
         }
         if let manifest = input.manifest {
             // The sha256 against the manifest (the same check restore makes).
-            outcome.checks.append(try input.check { _ in throw PGKeepError(.backup, "unreachable") })
+            outcome.checks.append(try input.checkAgainst(manifest))
             if manifest.format == .globals { outcome.database = BackupName.globalsDatabase }
         }
         outcome.checks.append(try readToTheEnd(input))
@@ -75,7 +73,6 @@ public final class VerifyJob {
     func runDrill(_ input: RestoreInput, into outcome: inout Outcome) throws {
         guard let spec = drill else { return }
         let scratch = "pgkeep_drill_" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
-        outcome.drillDatabase = scratch
         let endpoint = try LocalRestoreEndpoint(spec: spec, tools: tools, environment: environment)
         let dropSQL = "DROP DATABASE IF EXISTS \(SQL.identifier(scratch))"
         func drop() {
@@ -107,9 +104,49 @@ public final class VerifyJob {
             throw PGKeepError(.backup, "restore drill of \(input.origin): row counts differ from the manifest: " + shown.joined(separator: "; "))
         }
         outcome.drillRows = result.rowCounts.values.reduce(0, +)
-        outcome.drillTables = result.rowCounts.count
         outcome.checks.append("restore drill: \(result.rowCounts.count) tables, \(outcome.drillRows!) rows"
                               + (options.verify ? ", row counts match the manifest" : " (no row counts in the manifest to compare)")
                               + "; scratch database dropped")
+    }
+}
+
+extension VerifyJob {
+    /// What `verifyEach` found for one backup.
+    public enum Verdict {
+        case ok(Outcome)
+        case failed(path: String, error: PGKeepError)
+    }
+
+    /// Verifies each backup in turn; a failed one does not stop the others (but an interrupted
+    /// run stops at once). Returns how many failed.
+    public func verifyEach(_ paths: [String], report: (Verdict) -> Void) throws -> Int {
+        var failures = 0
+        for path in paths {
+            do {
+                report(.ok(try verify(path)))
+            } catch let error as PGKeepError {
+                if Cancellation.shared.signalReceived != nil { throw error }
+                failures += 1
+                report(.failed(path: path, error: error))
+            }
+        }
+        return failures
+    }
+
+    /// The backups `verify --all` reads: every one in `directory` (or of one database), with the
+    /// directory's lock held shared, so that a prune cannot delete what is being verified while
+    /// other readers may run. Named backups: the lock of the first one's directory.
+    public static func select(
+        all directory: String?, database: String?, paths: [String]
+    ) throws -> (paths: [String], lock: DirectoryLock?) {
+        guard let directory else {
+            return (paths, try paths.first.flatMap { try DirectoryLock.forBackup(at: $0, shared: true) })
+        }
+        let lock = try DirectoryLock(directory: directory, shared: true)
+        let found = try CatalogScan.scan(directory, database: database).backups.map(\.manifestPath)
+        if found.isEmpty {
+            throw PGKeepError(.usage, "no backups in \(directory)" + (database.map { " for database \"\($0)\"" } ?? ""))
+        }
+        return (found, lock)
     }
 }

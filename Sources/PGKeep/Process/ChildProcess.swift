@@ -77,7 +77,7 @@ public final class ChildProcess: @unchecked Sendable {
     public var isRunning: Bool { process.isRunning }
 
     /// Writes `text` to the child's stdin (a `.pipe`) and closes it.
-    public func tell(_ text: String) {
+    public func writeStdinAndClose(_ text: String) {
         _ = Data(text.utf8).withUnsafeBytes { FileSystem.writeUntilClosed(stdinDescriptor, $0) }
         closeStdin()
     }

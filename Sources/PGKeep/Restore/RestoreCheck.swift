@@ -21,7 +21,7 @@ extension RestoreInput {
     /// script to pg_dump's closing line. Damage is thrown as `ContentDamage`, for the caller to
     /// word (restore refuses; verify reports). `readerDoes` says what `reader` checks.
     func readWhole(reader: (String?) throws -> Command, readerDoes: String) throws -> String {
-        var lister: TOCLister?
+        var lister: PGRestoreReader?
         var tail: [UInt8] = []
         let consume: (UnsafeRawBufferPointer) -> Bool = { chunk in
             lister?.feed(chunk)
@@ -30,7 +30,7 @@ extension RestoreInput {
             return true
         }
         /// The reader's verdict, as damage when it could not read the archive.
-        func finishReader(_ lister: TOCLister) throws {
+        func finishReader(_ lister: PGRestoreReader) throws {
             do { _ = try lister.finish() } catch let error as PGKeepError {
                 let said = error.stderrTail?.split(separator: "\n").suffix(2).joined(separator: " ") ?? ""
                 throw ContentDamage(reason: "pg_restore cannot read it" + (said.isEmpty ? "" : ": " + said))
@@ -38,7 +38,7 @@ extension RestoreInput {
         }
         switch kind {
         case .customGzip, .plainGzip:
-            if kind == .customGzip { lister = try TOCLister(command: try reader(nil)) }
+            if kind == .customGzip { lister = try PGRestoreReader(command: try reader(nil)) }
             let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { lister?.abandon(); throw PGKeepError(.backup, "cannot open \(path): \(errnoText())") }
             defer { close(fd) }
@@ -55,7 +55,7 @@ extension RestoreInput {
             return "gzip stream read to its end (\(r.uncompressedBytes) bytes)" + (kind == .customGzip ? "; " + readerDoes : "")
         case .custom, .tar:
             // Streamed on stdin, so the same check works for a pg_restore inside a container.
-            let lister = try TOCLister(command: try reader(nil))
+            let lister = try PGRestoreReader(command: try reader(nil))
             let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { lister.abandon(); throw PGKeepError(.backup, "cannot open \(path): \(errnoText())") }
             defer { close(fd) }
@@ -80,7 +80,7 @@ extension RestoreInput {
         }
     }
 
-    private func checkAgainst(_ manifest: Manifest) throws -> String {
+    func checkAgainst(_ manifest: Manifest) throws -> String {
         if kind == .directory {
             for file in manifest.files ?? [] {
                 try requireMatch((path as NSString).appendingPathComponent(file.path), size: file.size, sha256: file.sha256)

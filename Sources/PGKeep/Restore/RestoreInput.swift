@@ -165,3 +165,40 @@ public struct RestoreInput: Sendable {
         return .plain
     }
 }
+
+extension RestoreInput {
+    /// Hands the decompressed content of a gzip input to `body`, chunk by chunk, while it
+    /// returns true.
+    func decompress(_ body: (UnsafeRawBufferPointer) throws -> Bool) throws {
+        if let stream { return try decompressStream(stream, body) }
+        let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw PGKeepError(.backup, "cannot open \(path): \(errnoText())") }
+        defer { close(fd) }
+        _ = try GzipReader.decompress(fd: fd, path: path, consume: body)
+    }
+
+    /// A streamed input: decompressed as it arrives, hashed on the way, and at its end checked
+    /// against the manifest. The caller must not let the restore commit before this returns.
+    private func decompressStream(_ command: Command, _ body: (UnsafeRawBufferPointer) throws -> Bool) throws {
+        let child = ChildProcess(command, stdout: .pipe)
+        try child.start()
+        let r: GzipReader.Result
+        do {
+            // Every byte is read (and hashed) even after `body` has what it needs.
+            r = try GzipReader.decompress(fd: child.stdoutDescriptor, path: origin, consume: body)
+        } catch {
+            child.closeStdout()
+            child.terminate(grace: 1)
+            child.wait()
+            if let e = error as? PGKeepError { throw refusal(e.message) }
+            throw error
+        }
+        let result = child.wait()
+        guard result.succeeded else {
+            throw result.failure("downloading \(origin) failed; the restore was rolled back", hint: "check the remote and try again")
+        }
+        if let manifest, r.sha256 != manifest.sha256 || r.compressedBytes != manifest.size {
+            throw refusal("\(origin) does not match its manifest: \(r.compressedBytes) bytes with sha256 \(r.sha256.prefix(12))…, expected \(manifest.size) bytes with sha256 \(manifest.sha256.prefix(12))…")
+        }
+    }
+}

@@ -157,106 +157,15 @@ public final class RestoreJob {
                              mismatches: mismatches, duration: Date().timeIntervalSince(started))
     }
 
-    /// Where a restore script comes from: a command writing it (pg_restore --file=-, fed the
-    /// decompressed input with `feedInput`) or a SQL backup read here.
-    enum ScriptSource {
-        case command(Command, feedInput: Bool)
-        case file(RestoreInput)
-    }
-
-    /// Runs a script through `ScriptFilter` into psql as one transaction that stops at the first
-    /// error; returns psql's result and the row counts of its COPY statements (nil if they do not
-    /// line up with the script's).
-    private func runScript(from source: ScriptSource, tolerantDrops: Bool) throws -> (ProcessResult, [String: Int]?) {
-        let psql = ChildProcess(try endpoint.tool("psql", database: database,
-                                                  arguments: ["--no-psqlrc", "--set=ON_ERROR_STOP=1", "--single-transaction", "--file=-"]),
-                                stdin: .pipe, stdout: .collect)
-        try psql.start()
-        var filter = ScriptFilter(tolerantDrops: tolerantDrops)
-        let to = psql.stdinDescriptor
-        var psqlGone = false
-        let send: (UnsafeRawBufferPointer) -> Void = { chunk in
-            if !psqlGone { psqlGone = !FileSystem.writeUntilClosed(to, chunk) }
-        }
-        // The script comes from pg_restore's stdout, or straight from the SQL backup
-        // (decompressed here), and goes to psql in one hop.
-        var scriptResult: ProcessResult?
-        var script: ChildProcess?
-        let feeder = Locked<Error?>(nil)
-        let fed = DispatchSemaphore(value: 0)
-        let from: Int32
-        switch source {
-        case .file(let input):
-            do {
-                if input.kind.isGzip {
-                    try input.decompress { filter.process($0, emit: send); return !psqlGone }
-                } else {
-                    let fd = Foundation.open(input.path, O_RDONLY | O_CLOEXEC)
-                    guard fd >= 0 else { throw PGKeepError(.backup, "cannot open \(input.path): \(errnoText())") }
-                    defer { close(fd) }
-                    _ = try hashChunks(of: fd, path: input.path) { filter.process($0, emit: send) }
-                }
-            } catch {
-                feeder.withLock { $0 = error }
-            }
-            fed.signal()
-            from = -1
-        case .command(let command, let feedInput):
-            let child = ChildProcess(command, stdin: feedInput ? .pipe : .null, stdout: .pipe)
-            try child.start()
-            script = child
-            from = child.stdoutDescriptor
-            if feedInput {
-                Thread { [self] in
-                    do { try feed(child) } catch { feeder.withLock { $0 = error } }
-                    fed.signal()
-                }.start()
-            } else {
-                fed.signal()
-            }
-        }
-        var buffer = [UInt8](repeating: 0, count: 1 << 18)
-        while from >= 0 {
-            let n = buffer.withUnsafeMutableBytes { read(from, $0.baseAddress, $0.count) }
-            if n > 0 {
-                buffer.withUnsafeBytes { filter.process(UnsafeRawBufferPointer(rebasing: $0[0..<n]), emit: send) }
-            } else if n < 0 && errno == EINTR {
-                continue
-            } else {
-                break
-            }
-        }
-        script?.closeStdout()
-        fed.wait()
-        scriptResult = script?.wait()
-        // A feeder that failed because psql stopped reading is not the error to report.
-        let feedError = psqlGone ? nil : feeder.current
-        if let feedError {
-            // The input was not read whole (or, streamed, did not match its manifest): psql must
-            // not see the end of its input, which would commit. Stopped, it rolls back.
-            psql.terminate(grace: 2)
-            psql.wait()
-            throw feedError
-        }
-        if let scriptResult, !scriptResult.succeeded, !psqlGone {
-            // pg_restore died partway (its script is incomplete): the same, never commit a part.
-            psql.terminate(grace: 2)
-            psql.wait()
-            return (scriptResult, nil)
-        }
-        filter.finish(emit: send)
-        psql.closeStdin()
-        let psqlResult = psql.wait()
-        // psql's error first: when psql stops, pg_restore only sees a broken pipe.
-        if !psqlResult.succeeded { return (psqlResult, nil) }
-        if let scriptResult, !scriptResult.succeeded { return (scriptResult, nil) }
-        // psql prints a command tag per statement; "COPY n" is the rows a COPY inserted.
-        let counts = String(decoding: psqlResult.stdout, as: UTF8.self).split(separator: "\n")
-            .compactMap { $0.hasPrefix("COPY ") ? Int($0.dropFirst(5)) : nil }
-        guard counts.count == filter.copyTables.count else { return (psqlResult, nil) }
-        var byTable: [String: Int] = [:]
-        for (table, n) in zip(filter.copyTables, counts) { byTable[table, default: 0] += n }
-        return (psqlResult, byTable)
+    /// Runs a script through `ScriptPipeline` into psql as one transaction.
+    private func runScript(
+        from source: ScriptPipeline.Source, tolerantDrops: Bool
+    ) throws -> (ProcessResult, [String: Int]?) {
+        let psql = try endpoint.tool(
+            "psql", database: database,
+            arguments: ["--no-psqlrc", "--set=ON_ERROR_STOP=1", "--single-transaction", "--file=-"])
+        let result = try ScriptPipeline(psql: psql, input: input, tolerantDrops: tolerantDrops).run(source)
+        return (result.process, result.copied)
     }
 
     /// Of `tables`, those this restore writes: the ones named by --table or in a --schema, or all.
@@ -323,12 +232,8 @@ public final class RestoreJob {
         return (result.stdout, result)
     }
 
-    /// Decompresses the (gzip) input into the child's stdin; stops quietly if the child stops
-    /// reading (its exit status tells why).
     private func feed(_ child: ChildProcess) throws {
-        defer { child.closeStdin() }
-        let stdin = child.stdinDescriptor
-        try input.decompress { FileSystem.writeUntilClosed(stdin, $0) }
+        try RestoreFeed.feed(input, to: child)
     }
 
     /// The error for a failed restore: how many errors, the first one, and the target's state.

@@ -20,6 +20,15 @@ public struct RetentionPolicy: Sendable, Equatable {
         (self.last, self.hourly, self.daily, self.weekly, self.monthly, self.yearly) = (last, hourly, daily, weekly, monthly, yearly)
     }
 
+    /// A count as written on the command line or in the config: a whole number from -1 up, or
+    /// `unlimited` (the same as -1). Nil for anything else.
+    public static func count(_ text: String) -> Int? {
+        let t = text.trimmingCharacters(in: .whitespaces).lowercased()
+        if t == "unlimited" { return -1 }
+        guard let n = Int(t), n >= -1 else { return nil }
+        return n
+    }
+
     /// The rules in the order they apply.
     public var rules: [(rule: Rule, count: Int)] {
         [(.last, last), (.hourly, hourly), (.daily, daily), (.weekly, weekly), (.monthly, monthly), (.yearly, yearly)]

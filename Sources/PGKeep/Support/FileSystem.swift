@@ -6,8 +6,16 @@ import Glibc
 /// File operations with the guarantees a backup needs: private modes whatever the umask,
 /// fsync of files and directories, renames that never replace an existing backup.
 public enum FileSystem {
-    /// Creates `path` and any missing parents with mode 0700. Existing directories keep their mode,
-    /// except the last one, which pgkeep owns and tightens to 0700.
+    /// `path` made absolute against the working directory (a relative path given on the command
+    /// line means the same when cron or systemd runs the command elsewhere).
+    public static func absolutePath(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        let cwd = FileManager.default.currentDirectoryPath
+        return ((cwd as NSString).appendingPathComponent(path) as NSString).standardizingPath
+    }
+
+    /// Creates `path` and any missing parents with mode 0700, whatever the umask. A directory that
+    /// already exists, `path` included, keeps its mode: pgkeep tightens only what it creates.
     public static func makePrivateDirectory(_ path: String) throws {
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
@@ -50,6 +58,21 @@ public enum FileSystem {
                                   hint: code == ENOSPC ? "the disk is full; free space or choose another --dir" : nil)
             }
             offset += n
+        }
+    }
+
+    /// Reads `fd` to its end (or to a read error) in 256 KiB chunks, handing each to `body`.
+    static func readChunks(_ fd: Int32, _ body: (UnsafeRawBufferPointer) -> Void) {
+        var buffer = [UInt8](repeating: 0, count: 1 << 18)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n > 0 {
+                buffer.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            } else if n < 0 && errno == EINTR {
+                continue
+            } else {
+                return
+            }
         }
     }
 

@@ -6,7 +6,9 @@ import PGKeep
 /// POSTGRESQL_URI / DATABASE_URL when nothing else names a server.
 struct ConnectionOptions: ParsableArguments {
     /// A database name, a URI (postgresql://user:pass@host:port/db?sslmode=require) or a conninfo string.
-    @Option(name: [.customShort("d"), .long], help: ArgumentHelp("Database name, postgresql:// URI, or conninfo string.", valueName: "dbname"))
+    @Option(
+        name: [.customShort("d"), .long],
+        help: ArgumentHelp("Database name, postgresql:// URI, or conninfo string.", valueName: "dbname"))
     var dbname: String?
 
     /// Server host or socket directory.
@@ -22,25 +24,27 @@ struct ConnectionOptions: ParsableArguments {
     var username: String?
 
     /// Directory holding pg_dump, pg_restore, psql and pg_dumpall.
-    @Option(name: .customLong("pg-bin"), help: ArgumentHelp("Directory of the PostgreSQL client tools (default: PGKEEP_PG_BIN, then PATH).", valueName: "dir"))
+    @Option(
+        name: .customLong("pg-bin"),
+        help: ArgumentHelp(
+            "Directory of the PostgreSQL client tools (default: PGKEEP_PG_BIN, then PATH).", valueName: "dir"))
     var pgBin: String?
 
-    /// The connection from the flags, the environment and the config file, in that order.
-    func spec(environment: [String: String], config: PGKeepConfig? = nil) throws -> ConnectionSpec {
-        let configured = try config?.connectionSpec(environment: environment)
-        Redaction.shared.register(configured?.password)
-        let spec = try ConnectionSpec.resolve(dbname: dbname, host: host, port: port, username: username,
-                                              environment: environment, configured: configured)
-        Redaction.shared.register(spec.password)
-        Redaction.shared.register(environment["PGPASSWORD"])
-        return spec
+    var flags: ConnectionFlags { ConnectionFlags(dbname: dbname, host: host, port: port, username: username) }
+
+    func validate() throws {
+        if let port, !port.isEmpty, Int(port).map({ !(1...65535).contains($0) }) ?? true {
+            throw ValidationError("--port must be a port number 1 to 65535 (got \"\(port)\")")
+        }
     }
 }
 
 /// Running pg_dump inside a docker compose service.
 struct DockerComposeFlags: ParsableArguments {
     /// The compose service that runs PostgreSQL.
-    @Option(name: .customLong("docker-compose"), help: ArgumentHelp("Run pg_dump inside this docker compose service (exec -T).", valueName: "service"))
+    @Option(
+        name: .customLong("docker-compose"),
+        help: ArgumentHelp("Run pg_dump inside this docker compose service (exec -T).", valueName: "service"))
     var service: String?
 
     /// Compose files (repeatable), as `docker compose -f`.
@@ -48,17 +52,23 @@ struct DockerComposeFlags: ParsableArguments {
     var composeFiles: [String] = []
 
     /// The compose project directory.
-    @Option(name: .customLong("project-directory"), help: ArgumentHelp("Compose project directory.", valueName: "dir"))
+    @Option(
+        name: .customLong("project-directory"), help: ArgumentHelp("Compose project directory.", valueName: "dir"))
     var projectDirectory: String?
 
     /// "docker compose" or "docker-compose".
-    @Option(name: .customLong("compose-command"), help: ArgumentHelp("\"docker compose\" or \"docker-compose\".", valueName: "command"))
+    @Option(
+        name: .customLong("compose-command"),
+        help: ArgumentHelp("\"docker compose\" or \"docker-compose\".", valueName: "command"))
     var composeCommand: String = "docker compose"
 
-    /// The flags' service, else the config file's [docker_compose].
-    func options(config: PGKeepConfig?) -> DockerComposeOptions? {
-        service.map { DockerComposeOptions(service: $0, composeFiles: composeFiles, projectDirectory: projectDirectory, composeCommand: composeCommand) }
-            ?? config?.dockerCompose
+    /// The service the flags name (nil: none; the config's `[docker_compose]` may still name one).
+    var flag: DockerComposeOptions? {
+        service.map {
+            DockerComposeOptions(
+                service: $0, composeFiles: composeFiles, projectDirectory: projectDirectory,
+                composeCommand: composeCommand)
+        }
     }
 }
 
@@ -69,10 +79,22 @@ struct OutputOptions: ParsableArguments {
     var json = false
 
     /// Nothing on success, so that cron mails only failures.
-    @Flag(name: [.customShort("q"), .long], help: "Print nothing on success; on failure, one block saying what failed and what to do.")
+    @Flag(
+        name: [.customShort("q"), .long],
+        help: "Print nothing on success; on failure, one block saying what failed and what to do.")
     var quiet = false
 
     /// A log that outlives the terminal.
-    @Option(name: .customLong("log-file"), help: ArgumentHelp("Append timestamped lines to this file (also with --quiet).", valueName: "file"))
+    @Option(
+        name: .customLong("log-file"),
+        help: ArgumentHelp("Append timestamped lines to this file (also with --quiet).", valueName: "file"))
     var logFile: String?
+
+    /// Sets up --quiet and --log-file (flag over config) for this process.
+    func apply(_ settings: Settings) throws {
+        Output.quiet = settings.quiet(flag: quiet)
+        if let path = settings.logFile(flag: logFile) {
+            Output.log = try LogFile(path: path)
+        }
+    }
 }

@@ -78,7 +78,7 @@ public struct AgeTool: Sendable {
         let command = try underTerminal(["--decrypt", "--output", output, input], environment: environment)
         let child = ChildProcess(command, stdin: .pipe, stdout: .collect)
         try child.start()
-        child.tell(passphrase + "\n")
+        child.writeStdinAndClose(passphrase + "\n")
         let result = child.wait()
         guard result.succeeded else {
             let said = String(decoding: result.stdout, as: UTF8.self)
@@ -118,7 +118,7 @@ public struct AgeTool: Sendable {
                                      stdin: .pipe, stdout: .collect)
             try child.start()
             // Asked twice: the passphrase and its confirmation.
-            child.tell(passphrase + "\n" + passphrase + "\n")
+            child.writeStdinAndClose(passphrase + "\n" + passphrase + "\n")
             let output = Foundation.open(outPath, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
             let input = try Encryptor.openForWriting(inPath, while: child)
             return Encryptor(child: child, input: input, output: output, fifos: dir, file: file)

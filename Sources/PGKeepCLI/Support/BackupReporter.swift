@@ -60,6 +60,25 @@ final class BackupReporter: @unchecked Sendable {
         printError(PGKeepError(error.kind, "\(database): " + error.message, command: error.command, stderrTail: error.stderrTail, hint: error.hint))
     }
 
+    /// Reports the job's progress, records and failures; with `prunes`, also its uploads and
+    /// prunes (`named`: each prune line names its database, as `run` prints them).
+    func attach(to job: BackupJob, prunes: Bool = true, named: Bool = false) {
+        job.onProgress = progress
+        job.onRecorded = recorded
+        job.onFailure = failed
+        guard prunes else { return }
+        let json = self.json
+        job.onUploaded = { _, url in printInfo("pgkeep: uploaded and checked \(url)") }
+        job.onPruned = { r in
+            let kept = "kept \(r.items.count - r.deleted), deleted \(r.deleted)"
+            if named {
+                printInfo("pgkeep: pruned \(r.items.first?.entry.manifest.database ?? ""): " + kept)
+            } else if !json {
+                printInfo("pgkeep: pruned: " + kept)
+            }
+        }
+    }
+
     func finish(_ summary: BackupJob.Summary) {
         guard json else { return }
         let backups: [[String: Any]] = summary.records.map { r in

@@ -1,0 +1,80 @@
+import Foundation
+
+/// What a backup command was told on its command line; nil (or empty) means "not given", so
+/// that the config file and then the defaults decide. `run` and `snapshot` fill in the few
+/// values they fix themselves (snapshot: custom format, pinned, no upload).
+public struct BackupFlags: Sendable {
+    public var format: BackupFormat?
+    /// gzip level; 0 is no compression (`--no-compress`).
+    public var compressLevel: Int?
+    public var jobs: Int?
+    public var threads: Int?
+    public var label: String?
+    /// true: `--row-counts`; nil: the config's `row_counts`; false: never (snapshot inside compose).
+    public var rowCounts: Bool?
+    public var encryptTo: [String] = []
+    public var encryptPassphraseFile: String?
+    /// Whether the backup may be uploaded at all (false for snapshot).
+    public var upload = true
+    public var remote: String?
+    public var remoteOnly = false
+    /// Prune each database after its verified backup with this policy.
+    public var prune: RetentionPolicy?
+    public var filters = DumpFilters()
+    public var all = false
+    public var pin = false
+
+    public init() {}
+}
+
+extension Settings {
+    /// The one builder of `BackupOptions`, for backup, run and snapshot: each flag over the
+    /// config file over the default.
+    public func backupOptions(_ flags: BackupFlags, directoryFlag: String?) throws -> BackupOptions {
+        var options = BackupOptions(directory: try directory(flag: directoryFlag))
+        options.format = flags.format ?? config?.format ?? .custom
+        options.compressLevel = flags.compressLevel ?? config?.compressLevel ?? 6
+        options.jobs = flags.jobs ?? config?.jobs ?? 1
+        options.workers = flags.threads ?? config?.threads ?? ProcessInfo.processInfo.activeProcessorCount
+        options.label = flags.label ?? config?.label
+        options.rowCounts = flags.rowCounts ?? config?.rowCounts ?? false
+        let flagsEncrypt = !flags.encryptTo.isEmpty || flags.encryptPassphraseFile != nil
+        options.encryptTo = flagsEncrypt ? flags.encryptTo : (config?.recipients ?? [])
+        let passphraseFile = flagsEncrypt ? flags.encryptPassphraseFile : config?.passphraseFile
+        options.encryptPassphrase = try passphraseFile.map(AgeTool.readPassphrase)
+        if flags.upload {
+            options.remote = try remote(flag: flags.remote)
+            options.remoteOnly = remoteOnly(flag: flags.remoteOnly)
+        }
+        options.prune = flags.prune
+        options.filters = flags.filters
+        options.all = flags.all
+        options.pin = flags.pin
+        return options
+    }
+
+    /// The databases of `pgkeep run`: `--all` (or the config's `databases = "all"`), else the
+    /// `--database` names, else the config's list, else the connection's database; with none
+    /// of these the server's default database (a compose service's POSTGRES_DB).
+    public func selectDatabases(
+        _ names: [String], all: Bool, connection spec: ConnectionSpec, into options: inout BackupOptions
+    ) {
+        if all || (names.isEmpty && config?.databases == .all) {
+            options.all = true
+        } else if !names.isEmpty {
+            options.databases = names
+        } else if case .list(let listed)? = config?.databases {
+            options.databases = listed
+        } else if let db = spec.database {
+            options.databases = [db]
+        }
+    }
+
+    /// pg_dump on this machine, or inside a docker compose service.
+    public func dumpSource(spec: ConnectionSpec, pgBinFlag: String?, docker: DockerComposeOptions?) throws -> DumpSource {
+        if let docker {
+            return try DockerComposeDumpSource(options: docker, spec: spec, environment: environment)
+        }
+        return try LocalDumpSource(spec: spec, tools: tools(pgBinFlag: pgBinFlag), environment: environment)
+    }
+}

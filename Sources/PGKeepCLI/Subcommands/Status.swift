@@ -1,0 +1,53 @@
+import ArgumentParser
+import Foundation
+import PGKeep
+
+extension PGKeepCommand {
+    /// `pgkeep status`: fresh backups for every database, for monitoring.
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Exit 0 only if every database has a verified backup newer than --max-age (for monitoring and healthchecks).",
+            discussion:
+                "The databases are the config file's list, else every database found in --dir. Exit 1 names the stale ones."
+        )
+
+        @Option(
+            name: .customLong("max-age"),
+            help: ArgumentHelp(
+                "How old the newest backup may be, e.g. 26h, 90m, 2d (default: the config's max_age, else 26h).",
+                valueName: "age"))
+        var maxAge: String?
+        @Option(
+            name: .customLong("database"),
+            help: ArgumentHelp(
+                "A database that must be fresh (repeatable; default: the config's, else all found).",
+                valueName: "name"))
+        var databases: [String] = []
+        @Flag(help: "Print JSON on stdout.")
+        var json = false
+        @OptionGroup var location: DirectoryOptions
+        @OptionGroup var remoteOptions: RemoteOptions
+
+        func validate() throws {
+            if let maxAge {
+                do { _ = try DurationText.parse(maxAge) } catch let error as PGKeepError {
+                    throw ValidationError("--max-age: " + error.message)
+                }
+            }
+        }
+
+        func run() throws {
+            try reportingErrors {
+                let settings = try location.settings()
+                let dir = try settings.directory(flag: location.directory)
+                let check = StatusCheck(
+                    directory: dir, databases: settings.statusDatabases(flags: databases),
+                    maxAge: try settings.maxAge(flag: maxAge))
+                let report = try check.run(remote: settings.remote(flag: remoteOptions.remote))
+                StatusReport(json: json).print(report, directory: dir)
+                try exitIfFailed(!report.ok)
+            }
+        }
+    }
+}

@@ -1,0 +1,45 @@
+import ArgumentParser
+import Foundation
+import PGKeep
+
+/// Process-wide output settings: --quiet and --log-file.
+enum Output {
+    /// Set once by `OutputOptions.apply` before any job starts; read afterwards, also from the
+    /// jobs' callback threads.
+    nonisolated(unsafe) static var quiet = false
+    /// Set once with `quiet`; `LogFile` serializes its appends.
+    nonisolated(unsafe) static var log: LogFile?
+}
+
+func printError(_ error: PGKeepError) {
+    printStderr("pgkeep: error: " + error.description)
+}
+
+/// A line on stderr (secrets masked), and in the log file when there is one.
+func printStderr(_ line: String) {
+    let text = Redaction.shared.apply(line)
+    Console.err(text + "\n")
+    Output.log?.append(text)
+}
+
+/// A line that --quiet keeps off the terminal; the log file gets it all the same.
+func printInfo(_ line: String) {
+    if Output.quiet {
+        Output.log?.append(line)
+    } else {
+        printStderr(line)
+    }
+}
+
+/// A JSON object on stdout, pretty-printed with sorted keys (the --json outputs).
+func printJSON(_ object: [String: Any]) {
+    let options: JSONSerialization.WritingOptions = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    if let data = try? JSONSerialization.data(withJSONObject: object, options: options) {
+        Console.write(STDOUT_FILENO, data + Data("\n".utf8))
+    }
+}
+
+/// Exit 1 (a backup, verify or status failed) when `failed`.
+func exitIfFailed(_ failed: Bool) throws {
+    if failed { throw ExitCode(ExitCodes.failure) }
+}

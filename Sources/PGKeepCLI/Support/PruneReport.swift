@@ -1,0 +1,89 @@
+import Foundation
+import PGKeep
+
+/// What `pgkeep prune` prints: a table of every backup and its fate, or JSON.
+struct PruneReport {
+    let json: Bool
+    let policy: RetentionPolicy
+
+    func print(_ r: PruneJob.Result) {
+        let kept = r.items.count - r.deleted
+        if json {
+            printJSON(r, kept: kept)
+            return
+        }
+        for path in r.broken {
+            printStderr("pgkeep: warning: \(path) has no readable data file beside it; it is not counted as a backup")
+        }
+        for path in r.orphans { printStderr("pgkeep: note: \(path) has no manifest: not a backup, not counted, left alone") }
+        let dry = r.dryRun ? "dry run: " : ""
+        guard !Output.quiet else {
+            Output.log?.append("pgkeep: \(dry)kept \(kept), deleted \(r.deleted) (policy: \(policy.description))")
+            return
+        }
+        let verb = r.dryRun ? "would delete" : "deleted"
+        RetentionReport.printTable(
+            ["DATABASE", "TIME", "FORMAT", "SIZE", "ACTION", "KEPT BY"],
+            r.items.map { RetentionReport.cells($0, keepWord: "keep", deleteWord: verb) })
+        let extra = r.leftovers.count + r.temporary.count
+        let removed = extra > 0 ? "; \(r.dryRun ? "would remove" : "removed") \(extra) leftover and temporary files" : ""
+        printStderr("pgkeep: \(dry)kept \(kept), \(verb) \(r.deleted) (policy: \(policy.description))" + removed)
+    }
+
+    private func printJSON(_ r: PruneJob.Result, kept: Int) {
+        struct Summary: Encodable {
+            var kept: Int, deleted: Int, dryRun: Bool, policy: String
+            var leftoversRemoved: [String], temporaryRemoved: [String], brokenManifests: [String]
+            var unmanagedFiles: [String]
+            enum CodingKeys: String, CodingKey {
+                case kept, deleted, policy, dryRun = "dry_run", leftoversRemoved = "leftovers_removed"
+                case temporaryRemoved = "temporary_removed", brokenManifests = "broken_manifests"
+                case unmanagedFiles = "unmanaged_files"
+            }
+        }
+        struct Tail: Encodable { var summary: Summary }
+        let summary = Summary(
+            kept: kept, deleted: r.deleted, dryRun: r.dryRun, policy: policy.description,
+            leftoversRemoved: r.leftovers, temporaryRemoved: r.temporary, brokenManifests: r.broken,
+            unmanagedFiles: r.orphans)
+        RetentionReport.printJSON(
+            rowsKey: "candidates", rows: r.items.map(RetentionReport.Row.init), tail: Tail(summary: summary))
+    }
+}
+
+/// What `pgkeep list` prints: every backup, newest first, with what keeps it; or JSON.
+struct ListReport {
+    let json: Bool
+    let policy: RetentionPolicy
+
+    func print(_ items: [PruneJob.Item], scan: CatalogScan) {
+        if json {
+            struct Tail: Encodable {
+                var leftovers: [String], unmanagedFiles: [String], brokenManifests: [String], policy: String
+                enum CodingKeys: String, CodingKey {
+                    case leftovers, policy, unmanagedFiles = "unmanaged_files", brokenManifests = "broken_manifests"
+                }
+            }
+            let tail = Tail(
+                leftovers: scan.leftovers, unmanagedFiles: scan.orphans, brokenManifests: scan.broken,
+                policy: policy.description)
+            RetentionReport.printJSON(rowsKey: "backups", rows: items.map(RetentionReport.Row.init), tail: tail)
+            return
+        }
+        RetentionReport.printTable(
+            ["DATABASE", "TIME", "FORMAT", "SIZE", "LABEL", "PINNED", "KEPT BY"],
+            items.map { item in
+                let m = item.entry.manifest
+                let keptBy = item.decision.keep ? item.decision.reasons.joined(separator: ", ") : "(prune would delete)"
+                return [
+                    m.database, BackupName.isoString(item.entry.name.time), m.format.rawValue,
+                    BackupReporter.size(m.size), m.label ?? "", m.pinned ? "yes" : "", keptBy,
+                ]
+            })
+        for path in scan.leftovers {
+            printStderr("pgkeep: leftover of an interrupted run (not a backup; prune removes it): \(path)")
+        }
+        for path in scan.orphans { printStderr("pgkeep: note: \(path) has no manifest: not a backup, left alone") }
+        for path in scan.broken { printStderr("pgkeep: warning: manifest without a readable data file: \(path)") }
+    }
+}

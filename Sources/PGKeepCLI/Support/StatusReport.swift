@@ -1,0 +1,45 @@
+import Foundation
+import PGKeep
+
+/// What `pgkeep status` prints: a table and a verdict on stderr, or JSON on stdout.
+struct StatusReport {
+    let json: Bool
+
+    func print(_ report: StatusCheck.Report, directory: String) {
+        if json {
+            let rows: [[String: Any]] = report.entries.map { e in
+                var row: [String: Any] = ["database": e.database, "where": e.location, "fresh": e.fresh]
+                row["newest"] = e.newestTime.map(BackupName.isoString) ?? NSNull()
+                row["path"] = e.newestPath ?? NSNull()
+                row["age_seconds"] = e.age.map { Int($0) } ?? NSNull()
+                return row
+            }
+            let object: [String: Any] = ["databases": rows, "ok": report.ok, "max_age_seconds": Int(report.maxAge)]
+            printJSON(object)
+        }
+        if report.entries.isEmpty {
+            printStderr("pgkeep: status: STALE: no backups at all in \(directory)")
+            return
+        }
+        if !json {
+            RetentionReport.printTable(
+                ["DATABASE", "WHERE", "NEWEST", "AGE", "STATUS"],
+                report.entries.map { e in
+                    [
+                        e.database, e.location, e.newestTime.map(BackupName.isoString) ?? "-",
+                        e.age.map(DurationText.format) ?? "-",
+                        e.fresh ? "ok" : (e.newestTime == nil ? "STALE (no backup)" : "STALE"),
+                    ]
+                })
+        }
+        let maxAge = DurationText.format(report.maxAge)
+        let stale = report.entries.filter { !$0.fresh }
+            .map { $0.location == "local" ? $0.database : "\($0.database) (\($0.location))" }
+        if stale.isEmpty {
+            printStderr("pgkeep: status: ok: every database has a backup newer than \(maxAge)")
+        } else {
+            printStderr(
+                "pgkeep: status: STALE: \(stale.joined(separator: ", ")) has no verified backup newer than \(maxAge)")
+        }
+    }
+}
