@@ -38,5 +38,5 @@ let package = Package(
             dependencies: ["PGKeep", "PGKeepCLI"]
         ),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -38,7 +38,7 @@ struct DockerComposeTests {
             exec "$@"
             """
         let path = bin + "/" + command
-        FileManager.default.createFile(atPath: path, contents: Data(script.utf8), attributes: [.posixPermissions: 0o755])
+        _ = FileManager.default.createFile(atPath: path, contents: Data(script.utf8), attributes: [.posixPermissions: 0o755])
         return (bin, log)
     }
 

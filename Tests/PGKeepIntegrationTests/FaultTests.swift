@@ -78,7 +78,7 @@ struct FaultTests {
             for a in "$@"; do [ "$a" = --version ] && { echo "pg_dump (PostgreSQL) 12.9"; exit 0; }; done
             exit 0
             """
-        FileManager.default.createFile(atPath: fake + "/pg_dump", contents: Data(script.utf8), attributes: [.posixPermissions: 0o755])
+        _ = FileManager.default.createFile(atPath: fake + "/pg_dump", contents: Data(script.utf8), attributes: [.posixPermissions: 0o755])
         let dir = TestServer.tempDir("old") + "/b"
         let run = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--pg-bin", fake])
         #expect(run.status == ExitCodes.preflight)
@@ -126,7 +126,7 @@ struct FaultTests {
             for a in "$@"; do [ "$a" = --file=- ] && { "$REAL" "$@" | sed '/^COPY /,$d'; exit 1; }; done
             exec "$REAL" "$@"
             """
-        FileManager.default.createFile(atPath: fake + "/pg_restore", contents: Data(script.utf8), attributes: [.posixPermissions: 0o755])
+        _ = FileManager.default.createFile(atPath: fake + "/pg_restore", contents: Data(script.utf8), attributes: [.posixPermissions: 0o755])
         let run = try TestServer.pgkeep(["restore", mpath, "--dbname", target, "--clean", "--yes", "--pg-bin", fake])
         #expect(run.status == ExitCodes.failure, "\(run.stderr)")
         #expect(try TestServer.psql(target, "SELECT string_agg(tablename, ',') FROM pg_tables WHERE schemaname = 'public'") == "keep_me",

@@ -115,7 +115,7 @@ struct RoundTripTests {
         for s in 0..<20 {
             let name = BackupName(database: TestServer.pagila, time: now.addingTimeInterval(Double(s)), format: .custom, compressed: true)
             let p = folder + "/" + name.fileName
-            FileManager.default.createFile(atPath: p, contents: Data("decoy \(s)".utf8))
+            _ = FileManager.default.createFile(atPath: p, contents: Data("decoy \(s)".utf8))
             decoys.append(p)
         }
         let run = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--schema-only"])
@@ -136,7 +136,7 @@ struct RoundTripTests {
         let now = Date()
         for s in 0..<20 {
             let name = BackupName(database: TestServer.pagila, time: now.addingTimeInterval(Double(s)), format: .plain, compressed: true)
-            FileManager.default.createFile(atPath: folder + "/" + name.fileName, contents: Data("decoy".utf8))
+            _ = FileManager.default.createFile(atPath: folder + "/" + name.fileName, contents: Data("decoy".utf8))
         }
         let run = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--schema-only"])
         #expect(run.status == 0, "\(run.stderr)")

@@ -101,7 +101,7 @@ struct SecurityTests {
         for rel in [""] + TestServer.listing(dir) {
             let p = rel.isEmpty ? dir : dir + "/" + rel
             var isDir: ObjCBool = false
-            FileManager.default.fileExists(atPath: p, isDirectory: &isDir)
+            _ = FileManager.default.fileExists(atPath: p, isDirectory: &isDir)
             #expect(mode(p) == (isDir.boolValue ? 0o700 : 0o600), "\(rel.isEmpty ? dir : rel): \(String(mode(p), radix: 8))")
         }
         #expect(mode(parent + "/new") == 0o700)

@@ -189,7 +189,7 @@ enum TestServer {
             \(script)
             """
         let path = (dir as NSString).appendingPathComponent("pg_dump")
-        FileManager.default.createFile(atPath: path, contents: Data(body.utf8), attributes: [.posixPermissions: 0o755])
+        _ = FileManager.default.createFile(atPath: path, contents: Data(body.utf8), attributes: [.posixPermissions: 0o755])
         return dir
     }
 }

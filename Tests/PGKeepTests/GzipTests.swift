@@ -36,7 +36,7 @@ import Testing
     func compress(_ data: Data, level: Int32 = 6, workers: Int = 2) throws -> (path: String, result: ParallelGzipWriter.Result, sha: String) {
         let dir = Self.tempDir()
         let input = (dir as NSString).appendingPathComponent("in")
-        FileManager.default.createFile(atPath: input, contents: data)
+        _ = FileManager.default.createFile(atPath: input, contents: data)
         let output = (dir as NSString).appendingPathComponent("out.gz")
         let inFD = open(input, O_RDONLY)
         defer { close(inFD) }
@@ -93,7 +93,7 @@ import Testing
         let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
         for cut in [5, 100, Int(result.compressedBytes) / 2, Int(result.compressedBytes) - 4] {
             let truncated = path + ".cut"
-            FileManager.default.createFile(atPath: truncated, contents: bytes.prefix(cut))
+            _ = FileManager.default.createFile(atPath: truncated, contents: bytes.prefix(cut))
             #expect(throws: PGKeepError.self) { _ = try readBack(truncated) }
         }
     }
@@ -103,7 +103,7 @@ import Testing
         let (path, _, _) = try compress(data)
         var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
         bytes[bytes.count / 2] ^= 0xff
-        FileManager.default.createFile(atPath: path, contents: bytes)
+        _ = FileManager.default.createFile(atPath: path, contents: bytes)
         #expect(throws: PGKeepError.self) { _ = try readBack(path) }
     }
 
@@ -111,7 +111,7 @@ import Testing
         let a = Self.sample(200_000, seed: 5), b = Self.sample(300_000, seed: 6)
         let pa = try compress(a).path, pb = try compress(b).path
         let joined = pa + ".joined"
-        FileManager.default.createFile(atPath: joined, contents: try Data(contentsOf: URL(fileURLWithPath: pa)) + Data(contentsOf: URL(fileURLWithPath: pb)))
+        _ = FileManager.default.createFile(atPath: joined, contents: try Data(contentsOf: URL(fileURLWithPath: pa)) + Data(contentsOf: URL(fileURLWithPath: pb)))
         #expect(try readBack(joined).0 == a + b)
     }
 
@@ -120,7 +120,7 @@ import Testing
         let data = Self.sample(1_000_000, seed: 8)
         let dir = Self.tempDir()
         let input = (dir as NSString).appendingPathComponent("in")
-        FileManager.default.createFile(atPath: input, contents: data)
+        _ = FileManager.default.createFile(atPath: input, contents: data)
         let inFD = open(input, O_RDONLY)
         defer { close(inFD) }
         let full = open("/dev/full", O_WRONLY)

@@ -60,7 +60,7 @@ import Testing
         let bin = NSTemporaryDirectory() + "pgkeep-docker-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
         for name in ["docker", "docker-compose"] {
-            FileManager.default.createFile(atPath: bin + "/" + name, contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755])
+            _ = FileManager.default.createFile(atPath: bin + "/" + name, contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755])
         }
         let base = try o.baseCommand(searchPath: [bin])
         #expect(base.executable == bin + "/docker")

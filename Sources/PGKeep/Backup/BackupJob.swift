@@ -7,7 +7,7 @@ import Foundation
 public final class BackupJob {
     public let options: BackupOptions
     public let source: DumpSource
-    public var onProgress: ((BackupProgress) -> Void)?
+    public var onProgress: (@Sendable (BackupProgress) -> Void)?
     public var onRecorded: ((BackupRecord) -> Void)?
     public var onFailure: ((String, PGKeepError) -> Void)?
     /// Called after each prune that `options.prune` asked for.

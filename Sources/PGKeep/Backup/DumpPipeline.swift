@@ -12,7 +12,7 @@ struct DumpPipeline {
     var recipients: [String] = []
     var passphrase: String?
     /// (bytes dumped, bytes written), as the stream goes.
-    var onProgress: ((Int64, Int64) -> Void)?
+    var onProgress: (@Sendable (Int64, Int64) -> Void)?
 
     var encrypted: Bool { !recipients.isEmpty || passphrase != nil }
 

@@ -13,6 +13,8 @@ import Foundation
 /// decompresses to exactly what pg_dump wrote, and costs no serial pass after the dump.
 ///
 /// Memory is bounded: at most `slots` blocks are in flight (about 450 KiB each).
+// The slots and results are shared under `condition` (an NSCondition); each slot's buffers belong
+// to the one thread that took the slot until it is handed back.
 public final class ParallelGzipWriter: @unchecked Sendable {
     public struct Result: Sendable {
         public var uncompressedBytes: Int64
@@ -85,7 +87,7 @@ public final class ParallelGzipWriter: @unchecked Sendable {
     /// Reads `inputFD` to EOF and writes the gzip stream into `sink`.
     /// `progress` is called from the writer thread with (bytes in, bytes out).
     public func compress(from inputFD: Int32, what: String, to sink: HashingSink,
-                         progress: ((Int64, Int64) -> Void)? = nil) throws -> Result {
+                         progress: (@Sendable (Int64, Int64) -> Void)? = nil) throws -> Result {
         var totalIn: Int64 = 0
 
         for i in 0..<workerCount {

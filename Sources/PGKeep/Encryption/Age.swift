@@ -130,6 +130,8 @@ public struct AgeTool: Sendable {
 }
 
 /// A running `age --encrypt` and the thread that copies its output into the backup file.
+// copyError is written by the copy thread only and read after `done` signals its end;
+// outputOpen is a Locked; the rest is set in init or used on the caller's thread only.
 final class Encryptor: @unchecked Sendable {
     let child: ChildProcess
     /// Where the plaintext goes (age's stdin, or its input FIFO).

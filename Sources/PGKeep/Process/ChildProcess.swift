@@ -8,6 +8,8 @@ import Glibc
 /// file descriptor, or nowhere; stderr is always read concurrently on its own thread (reading the
 /// two pipes one after the other hangs once either passes 64 KiB).
 /// While it runs, the child is registered with `Cancellation`, so Ctrl-C stops it.
+// Configured and started on one thread; afterwards its pipes are only closed (idempotent) and
+// Process is thread-safe for isRunning, terminate and waiting.
 public final class ChildProcess: @unchecked Sendable {
     /// Where the child's stdin comes from.
     public enum Input { case null, pipe, fileDescriptor(Int32) }
@@ -125,6 +127,7 @@ public final class ChildProcess: @unchecked Sendable {
 }
 
 /// Reads a pipe to its end on a thread of its own.
+// `buffer` is written by the draining thread only and read after `done` signals its end.
 private final class Drain: @unchecked Sendable {
     private var buffer = Data()
     private let done = DispatchSemaphore(value: 0)

@@ -10,7 +10,7 @@ import Foundation
 /// Upload order is the commit order: the data first, checked (size and MD5 against the local
 /// file), then the manifest, checked the same way. A remote backup exists only once its manifest
 /// does, so an interrupted upload never looks like a backup; deletion removes the manifest first.
-public final class RcloneRemote: @unchecked Sendable {
+public final class RcloneRemote: Sendable {
     /// `REMOTE:bucket/prefix`, without a trailing slash.
     public let target: String
     let rclone: String

@@ -65,7 +65,7 @@ public struct RetentionPolicy: Sendable, Equatable {
             case .weekly:
                 var buf = [CChar](repeating: 0, count: 16)
                 strftime(&buf, buf.count, "%G-%V", &p)
-                return String(cString: buf)
+                return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             case .monthly: return String(format: "%04d-%02d", y, m)
             case .yearly: return String(format: "%04d", y)
             }
@@ -105,7 +105,7 @@ struct PeriodKeys {
         day = Int(t).floorDiv(86400)
         var buf = [CChar](repeating: 0, count: 16)
         strftime(&buf, buf.count, "%G%V", &p)
-        week = Int(String(cString: buf)) ?? 0
+        week = Int(String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)) ?? 0
         year = Int(p.tm_year) + 1900
         month = year * 12 + Int(p.tm_mon)
     }

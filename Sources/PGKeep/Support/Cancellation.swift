@@ -6,6 +6,7 @@ import Glibc
 /// What SIGINT and SIGTERM undo: running children are stopped (SIGTERM, a short wait, SIGKILL)
 /// and temporary paths are removed before pgkeep exits with 128+signal.
 /// Modelled on SwiftPM's Cancellator.
+// Every mutable property is read and written under `lock` (gracePeriod: set before any signal).
 public final class Cancellation: @unchecked Sendable {
     public static let shared = Cancellation()
 
@@ -116,7 +117,7 @@ public final class Cancellation: @unchecked Sendable {
     }
 }
 
-/// Written once by `install()` before any handler can run; read by the handler only.
+/// Written once by `install()`, under its lock, before any handler can run; read by the handler only.
 nonisolated(unsafe) private var signalPipeWriteEnd: Int32 = -1
 
 private func pgkeepSignalHandler(_ sig: Int32) {

@@ -3,7 +3,9 @@ import Foundation
 
 /// The file a backup is written to: every byte that goes in is counted and hashed (SHA-256)
 /// on the way, so the checksum costs no second pass.
-public final class HashingSink {
+// Thread-confined: one thread writes at a time (the compressor's writer thread, or the thread
+// copying age's output), and the owner reads the totals only after that thread has signalled its end.
+public final class HashingSink: @unchecked Sendable {
     public let fd: Int32
     public let path: String
     private var hasher = SHA256()

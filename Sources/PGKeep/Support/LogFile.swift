@@ -4,7 +4,7 @@ import Foundation
 /// appended with a UTC timestamp and the process id. The file is created 0600; lines are written
 /// with one write(2) each on an O_APPEND descriptor, so runs that share a log do not interleave
 /// within a line. Secrets are masked like everything else pgkeep prints.
-public final class LogFile: @unchecked Sendable {
+public final class LogFile: Sendable {
     public let path: String
     private let fd: Int32
 

@@ -2,7 +2,7 @@ import Foundation
 
 /// The last line of defence for secrets in output: every message pgkeep prints passes through
 /// `apply`, which masks known passwords and anything shaped like one.
-public final class Redaction: @unchecked Sendable {
+public final class Redaction: Sendable {
     public static let shared = Redaction()
     private let secrets = Locked<[String]>([])
 

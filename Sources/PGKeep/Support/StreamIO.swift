@@ -59,7 +59,7 @@ func hashChunks(of fd: Int32, path: String,
 /// Copies `inputFD` to the sink unchanged (for --no-compress). Returns the byte count and the
 /// last bytes of the stream (up to 256).
 public func copyStream(from inputFD: Int32, to sink: HashingSink, what: String,
-                       progress: ((Int64, Int64) -> Void)? = nil) throws -> (bytes: Int64, tail: [UInt8]) {
+                       progress: (@Sendable (Int64, Int64) -> Void)? = nil) throws -> (bytes: Int64, tail: [UInt8]) {
     let size = 1 << 20
     let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
     defer { buffer.deallocate() }

@@ -3,6 +3,7 @@ import PGKeep
 
 /// Prints what a backup run did: one line per database on stderr, a live progress line only
 /// when stderr is a terminal, a JSON summary on stdout with --json, nothing on success with --quiet.
+// The live line's state (lastDraw, lineShown) is used under `lock`; the rest is set before the job starts.
 final class BackupReporter: @unchecked Sendable {
     let quiet: Bool
     let json: Bool

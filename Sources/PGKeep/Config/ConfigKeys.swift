@@ -1,0 +1,179 @@
+import Foundation
+
+/// One key of the config file: its table and name, the type of its value, and where the value
+/// goes in `PGKeepConfig`. The table of them, `ConfigKey.all`, is the only list of keys: the
+/// unknown-key check and the reading both walk it.
+struct ConfigKey: Sendable {
+    let table: String
+    let name: String
+    /// The value's type, as messages and `config check` name it.
+    let type: String
+    /// Reads the value (if the file has it) and stores it.
+    let apply: @Sendable (ConfigReader, inout PGKeepConfig) throws -> Void
+
+    var qualified: String { table + "." + name }
+
+    /// A key whose value (read as `kind`) goes to `store`.
+    static func key<T>(
+        _ table: String, _ name: String, _ kind: ConfigType<T>,
+        _ store: @escaping @Sendable (inout PGKeepConfig, T) -> Void
+    ) -> ConfigKey {
+        ConfigKey(table: table, name: name, type: kind.name) { reader, config in
+            if let value = try kind.read(reader, "\(table).\(name)") { store(&config, value) }
+        }
+    }
+
+    /// A key whose value (read as `kind`) goes to the property `path`.
+    static func key<T>(
+        _ table: String, _ name: String, _ kind: ConfigType<T>, _ path: WritableKeyPath<PGKeepConfig, T?> & Sendable
+    ) -> ConfigKey {
+        key(table, name, kind) { config, value in config[keyPath: path] = value }
+    }
+
+    /// Every key, in the order they are read (and their errors reported).
+    static let all: [ConfigKey] = [
+        key("connection", "uri", .uri, \.uri),
+        key("connection", "host", .string, \.host),
+        key("connection", "port", .port, \.port),
+        key("connection", "user", .string, \.user),
+        key("connection", "dbname", .string, \.dbname),
+        key("connection", "password_file", .path, \.passwordFile),
+        key("connection", "password_env", .string, \.passwordEnv),
+        key("connection", "pg_bin", .path, \.pgBin),
+        key("backup", "dir", .path, \.directory),
+        key("backup", "format", .format, \.format),
+        key("backup", "compress_level", .integer(0...9), \.compressLevel),
+        key("backup", "jobs", .integer(1...128), \.jobs),
+        key("backup", "threads", .integer(1...1024), \.threads),
+        key("backup", "databases", .databases, \.databases),
+        key("backup", "row_counts", .boolean, \.rowCounts),
+        key("backup", "label", .string, \.label),
+        key("retention", "keep_last", .count) { $0.retentionPolicy.last = $1 },
+        key("retention", "keep_hourly", .count) { $0.retentionPolicy.hourly = $1 },
+        key("retention", "keep_daily", .count) { $0.retentionPolicy.daily = $1 },
+        key("retention", "keep_weekly", .count) { $0.retentionPolicy.weekly = $1 },
+        key("retention", "keep_monthly", .count) { $0.retentionPolicy.monthly = $1 },
+        key("retention", "keep_yearly", .count) { $0.retentionPolicy.yearly = $1 },
+        key("docker_compose", "service", .string) { $0.compose.service = $1 },
+        key("docker_compose", "files", .paths) { $0.compose.composeFiles = $1 },
+        key("docker_compose", "project_directory", .path) { $0.compose.projectDirectory = $1 },
+        key("docker_compose", "command", .composeCommand) { $0.compose.composeCommand = $1 },
+        key("hooks", "on_success", .command, \.onSuccess),
+        key("hooks", "on_failure", .command, \.onFailure),
+        key("log", "file", .path, \.logFile),
+        key("log", "quiet", .boolean, \.quiet),
+        key("encryption", "recipients", .recipients, \.recipients),
+        key("encryption", "identity_file", .path, \.identityFile),
+        key("encryption", "passphrase_file", .path, \.passphraseFile),
+        key("remote", "target", .string, \.remote),
+        key("remote", "remote_only", .boolean, \.remoteOnly),
+        key("status", "max_age", .duration, \.maxAge),
+    ]
+
+    /// The tables, in the order of `all`.
+    static let tables: [String] = all.reduce(into: []) { if !$0.contains($1.table) { $0.append($1.table) } }
+}
+
+extension PGKeepConfig {
+    /// `[retention]` as read so far: the defaults until a key changes them.
+    fileprivate var retentionPolicy: RetentionPolicy {
+        get { retention ?? RetentionPolicy() }
+        set { retention = newValue }
+    }
+
+    /// `[docker_compose]` as read so far (its service is checked once the table is read).
+    fileprivate var compose: DockerComposeOptions {
+        get { dockerCompose ?? DockerComposeOptions(service: "") }
+        set { dockerCompose = newValue }
+    }
+}
+
+/// How a value of one type is read and checked.
+struct ConfigType<T>: Sendable {
+    let name: String
+    let read: @Sendable (ConfigReader, String) throws -> T?
+}
+
+extension ConfigType where T == String {
+    static var string: Self { Self(name: "string") { try $0.string($1) } }
+    /// A path; relative to the config file's folder.
+    static var path: Self { Self(name: "path") { r, key in try r.string(key).map(r.resolve) } }
+    static var port: Self { Self(name: "port") { try $0.port($1) } }
+    /// A URI or conninfo string, parsed to check it.
+    static var uri: Self {
+        Self(name: "URI") { r, key in
+            guard let uri = try r.string(key) else { return nil }
+            _ = try r.wrap(key) { try ConnectionSpec.parse(uri, source: key) }
+            return uri
+        }
+    }
+    static var composeCommand: Self {
+        Self(name: "command") { r, key in
+            guard let command = try r.string(key) else { return nil }
+            guard ["docker compose", "docker-compose"].contains(command) || command.hasPrefix("/") else {
+                throw r.fail(key, "must be \"docker compose\", \"docker-compose\" or an absolute path (got \"\(command)\")")
+            }
+            return command
+        }
+    }
+}
+
+extension ConfigType where T == Int {
+    static func integer(_ range: ClosedRange<Int>) -> Self {
+        Self(name: "integer \(range.lowerBound) to \(range.upperBound)") { try $0.int($1, in: range) }
+    }
+    /// A retention count: -1 (or "unlimited") up.
+    static var count: Self { Self(name: "count") { try $0.count($1) } }
+}
+
+extension ConfigType where T == Bool {
+    static var boolean: Self { Self(name: "boolean") { try $0.bool($1) } }
+}
+
+extension ConfigType where T == TimeInterval {
+    static var duration: Self {
+        Self(name: "duration") { r, key in
+            guard let text = try r.string(key) else { return nil }
+            return try r.wrap(key) { try DurationText.parse(text) }
+        }
+    }
+}
+
+extension ConfigType where T == [String] {
+    static var paths: Self { Self(name: "list of paths") { r, key in try r.stringArray(key)?.map(r.resolve) } }
+    static var command: Self { Self(name: "argument array") { try $0.command($1) } }
+    static var recipients: Self {
+        Self(name: "list of age recipients") { r, key in
+            guard let list = try r.stringArray(key) else { return nil }
+            for recipient in list { _ = try r.wrap(key) { try AgeTool.checkRecipient(recipient) } }
+            return list
+        }
+    }
+}
+
+extension ConfigType where T == BackupFormat {
+    static var format: Self {
+        Self(name: "format") { r, key in
+            guard let f = try r.string(key) else { return nil }
+            guard let format = BackupFormat(rawValue: f), [.custom, .plain, .directory].contains(format) else {
+                throw r.fail(key, "must be \"custom\", \"plain\" or \"directory\" (got \"\(f)\")")
+            }
+            return format
+        }
+    }
+}
+
+extension ConfigType where T == PGKeepConfig.DatabaseSelection {
+    static var databases: Self {
+        Self(name: "\"all\" or a list of names") { r, key in
+            guard let value = r.value(key) else { return nil }
+            if let s = value.string {
+                guard s == "all" else { throw r.fail(key, "must be \"all\" or a list of names (got \"\(s)\")") }
+                return .all
+            }
+            guard let list = try r.stringArray(key) else { return nil }
+            guard !list.isEmpty else { throw r.fail(key, "is an empty list; name the databases or write \"all\"") }
+            return .list(list)
+        }
+    }
+}

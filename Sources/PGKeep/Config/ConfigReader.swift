@@ -1,0 +1,178 @@
+import Foundation
+import TOMLKit
+
+/// Walks the parsed file along `ConfigKey.all`: first every key of the file must be in the
+/// table, then each key of the table is read, typed and checked, then the few rules that join
+/// keys are checked. Every error names the file, the line and the key.
+struct ConfigReader {
+    let root: TOMLTable
+    let locator: KeyLocator
+    let path: String
+    /// The config file's folder: relative paths in the file are relative to it, not to the
+    /// working directory (cron starts in $HOME, systemd in /).
+    let base: String
+
+    func fail(_ key: String, _ message: String, hint: String? = nil) -> PGKeepError {
+        let line = locator.line(of: key).map { ":\($0)" } ?? ""
+        return PGKeepError(.usage, "\(path)\(line): \(key): \(message)", hint: hint)
+    }
+
+    func read(into config: PGKeepConfig) throws -> PGKeepConfig {
+        try checkKeys()
+        var c = config
+        for key in ConfigKey.all { try key.apply(self, &c) }
+        return try checkTogether(c)
+    }
+
+    /// Every table and key of the file, in file order, must be one of `ConfigKey.all`.
+    private func checkKeys() throws {
+        let byLine = { (a: String, b: String) in (locator.line(of: a) ?? 0, a) < (locator.line(of: b) ?? 0, b) }
+        for name in root.keys.sorted(by: byLine) {
+            let keys = ConfigKey.all.filter { $0.table == name }.map(\.name)
+            guard !keys.isEmpty else {
+                throw fail(
+                    name, "unknown key", hint: "the tables are " + ConfigKey.tables.map { "[\($0)]" }.joined(separator: ", "))
+            }
+            guard let table = root[name]?.table else { throw fail(name, "must be a table ([\(name)])") }
+            for key in table.keys.map({ "\(name).\($0)" }).sorted(by: byLine) where !keys.contains(String(key.dropFirst(name.count + 1))) {
+                if key == "connection.password" {
+                    throw fail(
+                        key, "an inline password is not accepted",
+                        hint:
+                            "put it in a file (password_file = \"/etc/pgkeep/password\", mode 0600) or an environment variable (password_env = \"PGKEEP_PASSWORD\")"
+                    )
+                }
+                throw fail(key, "unknown key", hint: "[\(name)] accepts " + keys.joined(separator: ", "))
+            }
+        }
+    }
+
+    /// The rules that join keys.
+    private func checkTogether(_ config: PGKeepConfig) throws -> PGKeepConfig {
+        var c = config
+        if root["retention"] != nil {
+            c.retention = c.retention ?? RetentionPolicy()
+            if c.retention?.rules.allSatisfy({ $0.count == 0 }) == true {
+                throw fail("retention", "every keep_* count is 0, which would delete all but the newest backup")
+            }
+        }
+        if root["docker_compose"] != nil && (c.dockerCompose?.service ?? "").isEmpty {
+            throw fail("docker_compose", "needs service = \"NAME\" (the compose service that runs PostgreSQL)")
+        }
+        if c.passphraseFile != nil && c.recipients != nil {
+            throw fail(
+                "encryption.passphrase_file",
+                "cannot be used with recipients: age encrypts to recipients or to a passphrase")
+        }
+        if c.remoteOnly == true && c.remote == nil {
+            throw fail("remote.remote_only", "needs target = \"REMOTE:bucket/prefix\"")
+        }
+        return c
+    }
+
+    /// Relative paths are taken from the config file's folder.
+    func resolve(_ p: String) -> String {
+        p.hasPrefix("/") ? p : (base as NSString).appendingPathComponent(p)
+    }
+
+    func wrap<T>(_ key: String, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch let e as PGKeepError { throw fail(key, e.message, hint: e.hint) }
+    }
+
+    func value(_ key: String) -> TOMLValueConvertible? {
+        let parts = key.split(separator: ".", maxSplits: 1).map(String.init)
+        return root[parts[0]]?.table?[parts[1]]
+    }
+
+    func string(_ key: String) throws -> String? {
+        guard let v = value(key) else { return nil }
+        guard let s = v.string else { throw fail(key, "must be a string (got \(v.type))") }
+        guard !s.isEmpty else { throw fail(key, "is empty") }
+        return s
+    }
+
+    func int(_ key: String, in range: ClosedRange<Int>) throws -> Int? {
+        guard let v = value(key) else { return nil }
+        guard let n = v.int else { throw fail(key, "must be an integer (got \(v.type))") }
+        guard range.contains(n) else { throw fail(key, "must be \(range.lowerBound) to \(range.upperBound) (got \(n))") }
+        return n
+    }
+
+    /// A retention count: an integer from -1 (unlimited) up, or the word "unlimited".
+    func count(_ key: String) throws -> Int? {
+        guard let v = value(key) else { return nil }
+        if let s = v.string, let n = RetentionPolicy.count(s), n == -1 { return n }
+        guard let n = v.int else { throw fail(key, "must be an integer or \"unlimited\" (got \(v.type))") }
+        guard n >= -1 && n <= 1_000_000 else { throw fail(key, "must be -1 (unlimited) to 1000000 (got \(n))") }
+        return n
+    }
+
+    func port(_ key: String) throws -> String? {
+        guard let v = value(key) else { return nil }
+        if let n = v.int, (1...65535).contains(n) { return String(n) }
+        if let s = v.string, let n = Int(s), (1...65535).contains(n) { return s }
+        throw fail(key, "must be a port number 1 to 65535")
+    }
+
+    func bool(_ key: String) throws -> Bool? {
+        guard let v = value(key) else { return nil }
+        guard let b = v.bool else { throw fail(key, "must be true or false (got \(v.type))") }
+        return b
+    }
+
+    func stringArray(_ key: String) throws -> [String]? {
+        guard let v = value(key) else { return nil }
+        guard let array = v.array else { throw fail(key, "must be a list of strings (got \(v.type))") }
+        return try array.map { element in
+            guard let s = element.string, !s.isEmpty else { throw fail(key, "must be a list of non-empty strings") }
+            return s
+        }
+    }
+
+    /// A hook: an argument array (`["/usr/local/bin/notify", "--to", "ops"]`), never a shell string.
+    func command(_ key: String) throws -> [String]? {
+        guard let v = value(key) else { return nil }
+        guard v.array != nil else {
+            throw fail(
+                key, "must be an argument array, e.g. [\"/usr/local/bin/notify\", \"--channel\", \"ops\"]",
+                hint: "hooks run without a shell; for a shell pipeline write [\"/bin/sh\", \"-c\", \"...\"]")
+        }
+        let words = try stringArray(key) ?? []
+        guard !words.isEmpty else { throw fail(key, "is an empty list") }
+        return words
+    }
+}
+
+/// Finds the line of `table.key` in TOML text, for error messages only (TOMLKit does not expose
+/// node positions). It follows `[table]` headers and `key =` lines; a key it cannot place gets no line.
+struct KeyLocator {
+    private var lines: [String: Int] = [:]
+
+    init(text: String) {
+        var table = ""
+        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if line.hasPrefix("[") && !line.hasPrefix("[[") {
+                if let close = line.firstIndex(of: "]") {
+                    table = Self.unquote(String(line[line.index(after: line.startIndex)..<close]))
+                    if lines[table] == nil { lines[table] = index + 1 }
+                }
+                continue
+            }
+            guard !line.hasPrefix("#"), let eq = line.firstIndex(of: "=") else { continue }
+            let key = Self.unquote(String(line[..<eq]))
+            guard !key.isEmpty, !key.contains(" ") || key.contains(".") else { continue }
+            let full = table.isEmpty ? key : table + "." + key
+            if lines[full] == nil { lines[full] = index + 1 }
+        }
+    }
+
+    static func unquote(_ s: String) -> String {
+        s.split(separator: ".").map { part in
+            part.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\"'"))
+        }.joined(separator: ".")
+    }
+
+    func line(of key: String) -> Int? { lines[key] }
+}
+
