@@ -34,9 +34,13 @@ let package = Package(
         .executableTarget(name: "pgkeep", dependencies: ["PGKeepCLI"]),
         .testTarget(name: "PGKeepTests", dependencies: ["PGKeep"]),
         .testTarget(
-            name: "PGKeepIntegrationTests",
-            dependencies: ["PGKeep", "PGKeepCLI"]
+            name: "PGKeepCLITests",
+            dependencies: [
+                "PGKeep", "PGKeepCLI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
+        .testTarget(name: "PGKeepIntegrationTests", dependencies: ["PGKeep"]),
     ],
     swiftLanguageModes: [.v6]
 )

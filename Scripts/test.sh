@@ -16,6 +16,10 @@ trap 'Scripts/pg-server.sh stop "$SERVER_DIR" || true; stop_moto; rm -rf "$work"
 echo "test.sh: PostgreSQL ($PGBIN) on 127.0.0.1:$SERVER_PORT, loading Pagila"
 load_pagila pagila
 
+echo "test.sh: swift format lint --strict"
+# Formatting is checked first: a finding fails the suite (fix it with Scripts/format.sh).
+swift format lint --strict --recursive --parallel Sources Tests Package.swift
+
 echo "test.sh: building"
 swift build
 export PGKEEP_BIN="$(swift build --show-bin-path)/pgkeep"

@@ -5,7 +5,7 @@ import Testing
 /// `--docker-compose` against a stand-in `docker` (no engine runs here): it checks the arguments
 /// it gets (compose, -f/--project-directory, exec -T, never -t, variables by name only) and runs the
 /// inner command locally, the way the container would, with POSTGRES_USER and POSTGRES_DB set.
-@Suite(.enabled(if: TestServer.available, "needs the server Scripts/test.sh starts"))
+@Suite(.enabled(if: TestServer.enabled, "needs the server Scripts/test.sh starts"))
 struct DockerComposeTests {
     func standIn(command: String) throws -> (bin: String, log: String) {
         let bin = TestServer.tempDir("docker")

@@ -3,7 +3,7 @@ import Testing
 @testable import PGKeep
 
 /// `--encrypt-to` (age, after compression) and `--identity` on restore, verify and the drill.
-@Suite(.enabled(if: TestServer.available, "needs the server Scripts/test.sh starts"))
+@Suite(.enabled(if: TestServer.enabled, "needs the server Scripts/test.sh starts"))
 struct EncryptionTests {
     static func scratchDirectories() -> Set<String> {
         Set(((try? FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory())) ?? []).filter { $0.hasPrefix("pgkeep-restore.") })

@@ -4,7 +4,7 @@ import Testing
 
 /// `--remote` against a real S3 API on loopback: moto's server mode, started by Scripts/test.sh,
 /// with rclone configured through RCLONE_CONFIG_* variables only.
-@Suite(.enabled(if: TestServer.available && TestServer.env["PGKEEP_TEST_MOTO_PORT"] != nil, "needs the server and moto that Scripts/test.sh starts"))
+@Suite(.enabled(if: TestServer.enabled && (TestServer.s3Available || TestServer.required), "needs the server and moto that Scripts/test.sh starts"))
 struct OffsiteTests {
     static var motoPort: String? { TestServer.env["PGKEEP_TEST_MOTO_PORT"] }
 
@@ -42,7 +42,6 @@ struct OffsiteTests {
         let first = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--remote", remote, "--row-counts"], env: env)
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stderr.contains("uploaded and checked \(remote)/\(TestServer.pagila)/"), "\(first.stderr)")
-        Thread.sleep(forTimeInterval: 1.1)
         let second = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--remote", remote, "--format", "plain", "--remote-only"], env: env)
         #expect(second.status == 0, "\(second.stderr)")
         #expect(try TestServer.manifests(dir).count == 1, "--remote-only removed the local copy of the second")
@@ -144,6 +143,7 @@ struct OffsiteTests {
         try proxy.run()
         // SIGKILL: the test runner's children may inherit SIGTERM blocked.
         defer { kill(proxy.processIdentifier, SIGKILL); proxy.waitUntilExit() }
+        try #require(TestServer.waitReadable(ready.fileHandleForReading, seconds: 30), "the proxy did not start")
         _ = ready.fileHandleForReading.availableData  // "ready"
 
         var env = Self.env(port: proxyPort)

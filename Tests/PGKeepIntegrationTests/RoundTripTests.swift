@@ -4,7 +4,7 @@ import Testing
 
 /// Pagila backed up by pgkeep in each format and restored with the stock tools alone must come
 /// back with the same schema and the same row counts.
-@Suite(.enabled(if: TestServer.available, "needs the server Scripts/test.sh starts"))
+@Suite(.enabled(if: TestServer.enabled, "needs the server Scripts/test.sh starts"))
 struct RoundTripTests {
     @Test(arguments: ["custom", "plain", "directory"])
     func pagilaRoundTripsThroughStockTools(format: String) throws {

@@ -4,7 +4,7 @@ import Testing
 
 /// Passwords never reach argv, output or manifests; files are 0600 and directories 0700
 /// whatever the umask.
-@Suite(.enabled(if: TestServer.available, "needs the server Scripts/test.sh starts"))
+@Suite(.enabled(if: TestServer.enabled, "needs the server Scripts/test.sh starts"))
 struct SecurityTests {
     /// A superuser with a password no other test uses, so sampling /proc cannot be confused.
     func makeRole() throws -> (role: String, secret: String) {

@@ -8,6 +8,14 @@ import Testing
 enum TestServer {
     static let env = ProcessInfo.processInfo.environment
     static var available: Bool { env["PGKEEP_TEST_PORT"] != nil }
+    /// Under CI (`CI` set) the servers must be there: the suites run, and fail, instead of being skipped.
+    static var required: Bool { !(env["CI"] ?? "").isEmpty }
+    /// Whether the integration suites run: the server is there, or CI requires it.
+    static var enabled: Bool { available || required }
+    /// moto's S3 API, for the offsite suite.
+    static var s3Available: Bool { env["PGKEEP_TEST_MOTO_PORT"] != nil }
+    /// How long one program a test runs may take before it is killed and the test fails.
+    static let runTimeout: TimeInterval = 300
     static var host: String { env["PGKEEP_TEST_HOST"] ?? "127.0.0.1" }
     static var port: String { env["PGKEEP_TEST_PORT"] ?? "0" }
     static var socketDir: String { env["PGKEEP_TEST_SOCKET"] ?? "/tmp" }
@@ -58,6 +66,8 @@ enum TestServer {
         p.standardOutput = out
         p.standardError = err
         p.standardInput = FileHandle.nullDevice
+        let exited = DispatchSemaphore(value: 0)
+        p.terminationHandler = { _ in exited.signal() }
         try p.run()
         let outData = Locked(Data()), errData = Locked(Data())
         let group = DispatchGroup()
@@ -70,10 +80,23 @@ enum TestServer {
             }.start()
         }
         whileRunning?(p.processIdentifier)
-        p.waitUntilExit()
-        group.wait()
+        // Every wait is bounded: a hung program fails its test instead of hanging the suite.
+        if exited.wait(timeout: .now() + runTimeout) == .timedOut {
+            kill(p.processIdentifier, SIGKILL)
+            Issue.record("\(executable) \(args.joined(separator: " ")) ran longer than \(Int(runTimeout)) s; killed")
+            exited.wait()
+        }
+        if group.wait(timeout: .now() + 30) == .timedOut {
+            Issue.record("\(executable): its output pipes stayed open 30 s after it exited (a child of it holds them)")
+        }
         return Run(status: p.terminationStatus, stdout: String(decoding: outData.current, as: UTF8.self),
                    stderr: String(decoding: errData.current, as: UTF8.self), pid: p.processIdentifier)
+    }
+
+    /// Waits up to `seconds` for `handle` to have data (or its end); false on timeout.
+    static func waitReadable(_ handle: FileHandle, seconds: Double) -> Bool {
+        var p = pollfd(fd: handle.fileDescriptor, events: Int16(POLLIN), revents: 0)
+        return poll(&p, 1, Int32(seconds * 1000)) > 0
     }
 
     static func pgkeep(_ args: [String], env: [String: String]? = nil, umask: String? = nil,

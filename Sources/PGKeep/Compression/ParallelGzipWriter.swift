@@ -128,7 +128,7 @@ public final class ParallelGzipWriter: @unchecked Sendable {
         writer.name = "pgkeep-gzip-writer"
         threads.append(writer)
         runningThreads = threads.count
-        threads.forEach { $0.start() }
+        for thread in threads { thread.start() }
         defer { shutdown() }
 
         var sequence = 0

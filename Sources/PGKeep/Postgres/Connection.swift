@@ -31,7 +31,7 @@ public final class PostgresConnection {
         let keys = Array(params.keys)
         let cKeys = keys.map { strdup($0) }
         let cValues = keys.map { strdup(params[$0]!) }
-        defer { (cKeys + cValues).forEach { free($0) } }
+        defer { for pointer in cKeys + cValues { free(pointer) } }
         var keyPtrs: [UnsafePointer<CChar>?] = cKeys.map { UnsafePointer($0) } + [nil]
         var valPtrs: [UnsafePointer<CChar>?] = cValues.map { UnsafePointer($0) } + [nil]
         let c = keyPtrs.withUnsafeMutableBufferPointer { k in

@@ -66,8 +66,10 @@ public final class ChildProcess: @unchecked Sendable {
         }
         cancelToken = Cancellation.shared.register(process: process)
         // Bigger pipes: fewer wake-ups per megabyte on the hot paths (best effort).
-        if let p = stdoutPipe { _ = fcntl(p.fileHandleForReading.fileDescriptor, 1031 /* F_SETPIPE_SZ */, 1 << 20) }
-        if let p = stdinPipe { _ = fcntl(p.fileHandleForWriting.fileDescriptor, 1031 /* F_SETPIPE_SZ */, 1 << 20) }
+        // F_SETPIPE_SZ (1031), which Glibc does not export to Swift.
+        let setPipeSize: Int32 = 1031
+        if let p = stdoutPipe { _ = fcntl(p.fileHandleForReading.fileDescriptor, setPipeSize, 1 << 20) }
+        if let p = stdinPipe { _ = fcntl(p.fileHandleForWriting.fileDescriptor, setPipeSize, 1 << 20) }
         // stderr keeps its last 256 KiB (the tail is what messages show); collected stdout is whole.
         stderr = Drain(fd: stderrPipe.fileHandleForReading.fileDescriptor, keepAtMost: 256 * 1024, name: "pgkeep-stderr")
         if collecting, let p = stdoutPipe {

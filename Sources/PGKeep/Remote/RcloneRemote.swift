@@ -64,12 +64,13 @@ public final class RcloneRemote: Sendable {
         // An empty prefix is "directory not found" (exit 3) to rclone: no objects.
         let data = try run(["lsjson", "-R", "--files-only", "--hash", "--hash-type", "md5", url(relative)], "listing \(url(relative))", tolerating: [3])
         struct Entry: Decodable {
-            var Path: String
-            var Size: Int64
-            var Hashes: [String: String]?
+            var path: String
+            var size: Int64
+            var hashes: [String: String]?
+            enum CodingKeys: String, CodingKey { case path = "Path", size = "Size", hashes = "Hashes" }
         }
         let entries = (try? JSONDecoder().decode([Entry].self, from: data)) ?? []
-        return entries.map { Object(path: $0.Path, size: $0.Size, md5: $0.Hashes?["md5"]) }
+        return entries.map { Object(path: $0.path, size: $0.size, md5: $0.hashes?["md5"]) }
     }
 
     /// Copies a local file to `relative` and checks the remote copy's size and MD5.

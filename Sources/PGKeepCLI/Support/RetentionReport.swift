@@ -79,7 +79,7 @@ enum RetentionReport {
                 .joined(separator: "  ")
         }
         print(line(header))
-        rows.forEach { print(line($0)) }
+        for row in rows { print(line(row)) }
     }
 
     static func cells(_ item: PruneJob.Item, keepWord: String, deleteWord: String) -> [String] {

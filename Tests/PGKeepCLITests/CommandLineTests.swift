@@ -1,0 +1,132 @@
+import ArgumentParser
+import Foundation
+import Testing
+
+@testable import PGKeep
+@testable import PGKeepCLI
+
+/// The command line as users type it: every `pgkeep` line in README parses, and the spellings
+/// README promises mean what it says.
+@Suite struct CommandLineTests {
+    /// Every command line in README's shell blocks (comments dropped, continuations joined).
+    static func readmeCommands() throws -> [[String]] {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let text = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+        var commands: [[String]] = []
+        var inShell = false
+        var pending = ""
+        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            let line = String(raw)
+            if line.hasPrefix("```") {
+                inShell = line == "```sh" || line == "```bash"
+                continue
+            }
+            guard inShell else { continue }
+            var code = pending + line
+            pending = ""
+            if code.hasSuffix("\\") {
+                pending = String(code.dropLast()) + " "
+                continue
+            }
+            if let hash = code.range(of: "  #") ?? code.range(of: " # ") { code = String(code[..<hash.lowerBound]) }
+            let trimmed = code.trimmingCharacters(in: .whitespaces)
+            guard !trimmed.hasPrefix("#"), trimmed.contains("pgkeep") else { continue }
+            var words = try ShellWords.split(code, option: "README")
+            // `VAR=value pgkeep ...` and an absolute path to the binary, as in the crontab line.
+            while let first = words.first, first.contains("="), !first.hasPrefix("-") { words.removeFirst() }
+            if words.count >= 5, words[0].first?.isNumber == true || words[0] == "*" { words.removeFirst(5) }
+            guard let first = words.first, first == "pgkeep" || first.hasSuffix("/pgkeep") else { continue }
+            // Stop at a pipe or a redirection: the rest is another program's.
+            let args = Array(words.dropFirst().prefix { !["|", ">", "&&", ";"].contains($0) })
+            if !["help", "--help"].contains(args.first ?? "") { commands.append(args) }
+        }
+        return commands
+    }
+
+    @Test func everyCommandInReadmeParses() throws {
+        let commands = try Self.readmeCommands()
+        #expect(commands.count > 30, "README's examples were found")
+        for args in commands {
+            do {
+                _ = try PGKeepCommand.parseAsRoot(args)
+            } catch {
+                Issue.record("pgkeep \(args.joined(separator: " ")): \(PGKeepCommand.message(for: error))")
+            }
+        }
+    }
+
+    /// Parses `args` as the command `T` and returns it.
+    static func parse<T: ParsableCommand>(_ args: [String], as type: T.Type) throws -> T {
+        let command = try PGKeepCommand.parseAsRoot(args)
+        return try #require(command as? T, "\(args) parsed as \(Swift.type(of: command))")
+    }
+
+    static let retentionSpellings: [([String], RetentionFlags)] = [
+        (["prune", "--keep-daily", "-1"], RetentionFlags(daily: -1)),
+        (["prune", "--keep-daily=-1"], RetentionFlags(daily: -1)),
+        (["prune", "--keep-daily", "unlimited"], RetentionFlags(daily: -1)),
+        (["prune", "--keep-daily", "14", "--keep-monthly", "12"], RetentionFlags(daily: 14, monthly: 12)),
+        (["prune", "--keep-yearly", "-1", "--dry-run"], RetentionFlags(yearly: -1)),
+        (["list", "--keep-last", "3", "--keep-hourly", "unlimited"], RetentionFlags(last: 3, hourly: -1)),
+        (["run", "--keep-weekly", "-1", "--keep-monthly", "0"], RetentionFlags(weekly: -1, monthly: 0)),
+        (["backup", "--prune", "--keep-last", "-1"], RetentionFlags(last: -1)),
+    ]
+
+    @Test(arguments: retentionSpellings)
+    func retentionCountsWithASpaceOrAWord(args: [String], expected: RetentionFlags) throws {
+        let command = try PGKeepCommand.parseAsRoot(args)
+        let flags: RetentionFlags? =
+            switch command {
+            case let c as PGKeepCommand.Prune: c.policy.flags
+            case let c as PGKeepCommand.List: c.policy.flags
+            case let c as PGKeepCommand.Run: c.policy.flags
+            case let c as PGKeepCommand.Backup: c.policy.flags
+            default: nil
+            }
+        #expect(flags == expected, "\(args)")
+    }
+
+    static let refusals: [([String], String)] = [
+        (["prune", "--keep-daily", "-2"], "--keep-daily"),
+        (["prune", "--keep-weekly", "many"], "--keep-weekly"),
+        (["prune", "--keep-last"], "--keep-last"),
+        (["backup", "--compress-level", "12"], "--compress-level"),
+        (["backup", "-Z", "-1"], "--compress-level"),
+        (["backup", "--threads", "-4"], "--threads"),
+        (["backup", "--jobs", "0"], "--jobs"),
+        (["backup", "--threads", "0"], "--threads"),
+        (["backup", "--threads", "two"], "--threads"),
+        (["backup", "--port", "99999"], "--port"),
+        (["backup", "-p", "abc"], "--port"),
+        (["restore", "x.dump.gz", "--jobs", "0"], "--jobs"),
+        (["restore", "x.dump.gz", "-j", "two"], "-j"),
+        (["restore", "x.dump.gz", "--jobs", "-2"], "--jobs"),
+        (["status", "--max-age", "soon"], "--max-age"),
+    ]
+
+    @Test(arguments: refusals)
+    func nonsenseNumbersAreRefusedNamingTheFlag(args: [String], flag: String) {
+        do {
+            _ = try PGKeepCommand.parseAsRoot(args)
+            Issue.record("\(args) was accepted")
+        } catch {
+            let message = PGKeepCommand.message(for: error)
+            #expect(message.contains(flag), "\(args): \(message)")
+        }
+    }
+
+    @Test func backupFlagsMeanWhatReadmeSays() throws {
+        let b = try Self.parse(
+            ["backup", "-h", "127.0.0.1", "-U", "backup", "-d", "shop", "--dir", "/backups", "--format", "plain"],
+            as: PGKeepCommand.Backup.self)
+        #expect(b.connection.flags == ConnectionFlags(dbname: "shop", host: "127.0.0.1", username: "backup"))
+        #expect(b.location.directory == "/backups")
+        #expect(b.dump.flags.format == .plain)
+        #expect(try Self.parse(["backup", "--no-compress"], as: PGKeepCommand.Backup.self).dump.flags.compressLevel == 0)
+        #expect(try Self.parse(["backup", "-Z", "9"], as: PGKeepCommand.Backup.self).dump.flags.compressLevel == 9)
+        #expect(try Self.parse(["backup"], as: PGKeepCommand.Backup.self).dump.flags.rowCounts == nil, "not given: the config decides")
+        let d = try Self.parse(["backup", "--docker-compose", "db", "--compose-command", "docker-compose"], as: PGKeepCommand.Backup.self)
+        #expect(d.docker.flag == DockerComposeOptions(service: "db", composeCommand: "docker-compose"))
+    }
+}
