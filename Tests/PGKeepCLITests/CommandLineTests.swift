@@ -123,10 +123,14 @@ import Testing
         #expect(b.connection.flags == ConnectionFlags(dbname: "shop", host: "127.0.0.1", username: "backup"))
         #expect(b.location.directory == "/backups")
         #expect(b.dump.flags.format == .plain)
-        #expect(try Self.parse(["backup", "--no-compress"], as: PGKeepCommand.Backup.self).dump.flags.compressLevel == 0)
+        #expect(
+            try Self.parse(["backup", "--no-compress"], as: PGKeepCommand.Backup.self).dump.flags.compressLevel == 0)
         #expect(try Self.parse(["backup", "-Z", "9"], as: PGKeepCommand.Backup.self).dump.flags.compressLevel == 9)
-        #expect(try Self.parse(["backup"], as: PGKeepCommand.Backup.self).dump.flags.rowCounts == nil, "not given: the config decides")
-        let d = try Self.parse(["backup", "--docker-compose", "db", "--compose-command", "docker-compose"], as: PGKeepCommand.Backup.self)
+        #expect(
+            try Self.parse(["backup"], as: PGKeepCommand.Backup.self).dump.flags.rowCounts == nil,
+            "not given: the config decides")
+        let d = try Self.parse(
+            ["backup", "--docker-compose", "db", "--compose-command", "docker-compose"], as: PGKeepCommand.Backup.self)
         #expect(d.docker.flag == DockerComposeOptions(service: "db", composeCommand: "docker-compose"))
     }
 }

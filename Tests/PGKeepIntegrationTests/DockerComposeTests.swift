@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import PGKeep
 
 /// `--docker-compose` against a stand-in `docker` (no engine runs here): it checks the arguments
@@ -10,7 +11,9 @@ struct DockerComposeTests {
     func standIn(command: String) throws -> (bin: String, log: String) {
         let bin = TestServer.tempDir("docker")
         let log = bin + "/calls.log"
-        let compose = command == "docker" ? "[ \"$1\" = compose ] || { echo 'stand-in: expected compose' >&2; exit 97; }; shift" : ""
+        let compose =
+            command == "docker"
+            ? "[ \"$1\" = compose ] || { echo 'stand-in: expected compose' >&2; exit 97; }; shift" : ""
         let script = """
             #!/bin/bash
             printf '%s\\n' "ARGS $*" >> '\(log)'
@@ -38,7 +41,8 @@ struct DockerComposeTests {
             exec "$@"
             """
         let path = bin + "/" + command
-        _ = FileManager.default.createFile(atPath: path, contents: Data(script.utf8), attributes: [.posixPermissions: 0o755])
+        _ = FileManager.default.createFile(
+            atPath: path, contents: Data(script.utf8), attributes: [.posixPermissions: 0o755])
         return (bin, log)
     }
 
@@ -50,15 +54,20 @@ struct DockerComposeTests {
         for k in ["PGHOST", "PGPORT", "PGUSER", "PGPASSWORD"] { env[k] = nil }
         let dir = TestServer.tempDir("dc")
         let composeCommand = command == "docker" ? "docker compose" : "docker-compose"
-        let run = try TestServer.pgkeep(["backup", "--docker-compose", "db", "--compose-file", "/srv/app/compose.yml",
-                                         "--project-directory", "/srv/app", "--compose-command", composeCommand, "--dir", dir], env: env)
+        let run = try TestServer.pgkeep(
+            [
+                "backup", "--docker-compose", "db", "--compose-file", "/srv/app/compose.yml",
+                "--project-directory", "/srv/app", "--compose-command", composeCommand, "--dir", dir,
+            ], env: env)
         #expect(run.status == 0, "\(run.stderr)")
         let (path, manifest) = try #require(try TestServer.manifests(dir).first)
         #expect(manifest.database == TestServer.pagila, "the database defaults to POSTGRES_DB")
         #expect(manifest.dockerCompose?.service == "db")
         #expect(manifest.verification.pgRestoreList == true)
         let data = (path as NSString).deletingLastPathComponent + "/" + manifest.file
-        let listing = try TestServer.shell("gunzip -c '\(data)' > '\(dir)/plain.dump' && \(TestServer.pgBin)/pg_restore --list '\(dir)/plain.dump'").stdout
+        let listing = try TestServer.shell(
+            "gunzip -c '\(data)' > '\(dir)/plain.dump' && \(TestServer.pgBin)/pg_restore --list '\(dir)/plain.dump'"
+        ).stdout
         #expect(listing.contains("TABLE DATA public rental"))
         let calls = String(decoding: FileManager.default.contents(atPath: log) ?? Data(), as: UTF8.self)
         #expect(calls.contains("exec -T db pg_dump"), "\(calls)")
@@ -70,15 +79,18 @@ struct DockerComposeTests {
     @Test func runTakesTheServiceFromTheConfig() throws {
         let (bin, log) = try standIn(command: "docker")
         let dir = TestServer.tempDir("dcrun")
-        try FileSystem.writePrivateFile(dir + "/pgkeep.toml", data: Data("""
-            [backup]
-            dir = "backups"
+        try FileSystem.writePrivateFile(
+            dir + "/pgkeep.toml",
+            data: Data(
+                """
+                [backup]
+                dir = "backups"
 
-            [docker_compose]
-            service = "db"
-            files = ["compose.yml"]
-            project_directory = "/srv/app"
-            """.utf8))
+                [docker_compose]
+                service = "db"
+                files = ["compose.yml"]
+                project_directory = "/srv/app"
+                """.utf8))
         var env = TestServer.connectionEnv
         env["PATH"] = bin + ":" + env["PATH"]!
         for k in ["PGHOST", "PGPORT", "PGUSER", "PGPASSWORD"] { env[k] = nil }
@@ -88,7 +100,8 @@ struct DockerComposeTests {
         let (_, manifest) = try #require(try TestServer.manifests(dir + "/backups").first)
         #expect(manifest.database == TestServer.pagila, "the service's POSTGRES_DB")
         let calls = String(decoding: FileManager.default.contents(atPath: log) ?? Data(), as: UTF8.self)
-        #expect(calls.contains("compose -f \(dir)/compose.yml --project-directory /srv/app exec -T db pg_dump"), "\(calls)")
+        #expect(
+            calls.contains("compose -f \(dir)/compose.yml --project-directory /srv/app exec -T db pg_dump"), "\(calls)")
     }
 
     @Test func snapshotInsideTheService() throws {
@@ -100,7 +113,9 @@ struct DockerComposeTests {
         let run = try TestServer.pgkeep(["snapshot", "--docker-compose", "db", "--dir", dir, "--no-drill"], env: env)
         #expect(run.status == 0, "\(run.stderr)")
         let manifests = try TestServer.manifests(dir)
-        #expect(manifests.contains { $0.manifest.format == .globals } && manifests.contains { $0.manifest.database == TestServer.pagila })
+        #expect(
+            manifests.contains { $0.manifest.format == .globals }
+                && manifests.contains { $0.manifest.database == TestServer.pagila })
         #expect(manifests.allSatisfy { $0.manifest.pinned })
         let calls = String(decoding: FileManager.default.contents(atPath: log) ?? Data(), as: UTF8.self)
         #expect(calls.contains("exec -T db pg_dumpall"), "\(calls)")
@@ -113,7 +128,8 @@ struct DockerComposeTests {
         env["PATH"] = bin + ":" + env["PATH"]!
         for k in ["PGHOST", "PGPORT", "PGUSER", "PGPASSWORD"] { env[k] = nil }
         env["DATABASE_URL"] = "postgresql://postgres:\(secret)@localhost/\(TestServer.pagila)"
-        let run = try TestServer.pgkeep(["backup", "--docker-compose", "db", "--dir", TestServer.tempDir("dcpw")], env: env)
+        let run = try TestServer.pgkeep(
+            ["backup", "--docker-compose", "db", "--dir", TestServer.tempDir("dcpw")], env: env)
         #expect(run.status == 0, "\(run.stderr)")
         let calls = String(decoding: FileManager.default.contents(atPath: log) ?? Data(), as: UTF8.self)
         #expect(calls.contains("exec -T -e PGPASSWORD db"), "\(calls)")
@@ -151,27 +167,38 @@ struct DockerComposeTests {
         let target = TestServer.uniqueName("dc_full")
         try TestServer.createDatabase(target)
         defer { TestServer.dropDatabase(target) }
-        let run = try TestServer.pgkeep(["restore", manifest, "--docker-compose", "db", "--compose-command", composeCommand],
-                                        env: composeEnv(bin, ["STANDIN_DB": target]))
+        let run = try TestServer.pgkeep(
+            ["restore", manifest, "--docker-compose", "db", "--compose-command", composeCommand],
+            env: composeEnv(bin, ["STANDIN_DB": target]))
         #expect(run.status == 0, "\(run.stderr)")
         #expect(try TestServer.schema(target) == TestServer.schema(TestServer.pagila))
         #expect(try TestServer.rowCounts(target) == TestServer.rowCounts(TestServer.pagila))
         let calls = String(decoding: FileManager.default.contents(atPath: log) ?? Data(), as: UTF8.self)
         #expect(calls.contains("exec -T db dd of=/tmp/pgkeep-restore-"), "the backup is copied in")
         #expect(calls.contains("exec -T db sha256sum /tmp/pgkeep-restore-"), "and checked inside the container")
-        #expect(calls.contains("exec -T db pg_restore --file=- "), "the container's pg_restore reads the copy: \(calls)")
-        #expect(calls.contains("exec -T db psql --username=postgres --dbname=\(target)"), "the container's psql restores it: \(calls)")
+        #expect(
+            calls.contains("exec -T db pg_restore --file=- "), "the container's pg_restore reads the copy: \(calls)")
+        #expect(
+            calls.contains("exec -T db psql --username=postgres --dbname=\(target)"),
+            "the container's psql restores it: \(calls)")
         #expect(calls.contains("exec -T db rm -f /tmp/pgkeep-restore-"), "and removed afterwards")
-        let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: "/tmp"))?.filter { $0.hasPrefix("pgkeep-restore-") } ?? []
+        let leftovers =
+            (try? FileManager.default.contentsOfDirectory(atPath: "/tmp"))?.filter { $0.hasPrefix("pgkeep-restore-") }
+            ?? []
         #expect(leftovers.isEmpty, "\(leftovers)")
 
         // One table, into a database given by name.
         let partial = TestServer.uniqueName("dc_table")
         defer { TestServer.dropDatabase(partial) }
-        let one = try TestServer.pgkeep(["restore", manifest, "--docker-compose", "db", "--compose-command", composeCommand,
-                                         "-d", partial, "--create", "--table", "actor"], env: composeEnv(bin))
+        let one = try TestServer.pgkeep(
+            [
+                "restore", manifest, "--docker-compose", "db", "--compose-command", composeCommand,
+                "-d", partial, "--create", "--table", "actor",
+            ], env: composeEnv(bin))
         #expect(one.status == 0, "\(one.stderr)")
-        #expect(try TestServer.psql(partial, "SELECT string_agg(tablename, ',') FROM pg_tables WHERE schemaname = 'public'") == "actor")
+        #expect(
+            try TestServer.psql(partial, "SELECT string_agg(tablename, ',') FROM pg_tables WHERE schemaname = 'public'")
+                == "actor")
         #expect(try TestServer.psql(partial, "SELECT count(*) FROM actor") == "200")
     }
 
@@ -183,8 +210,9 @@ struct DockerComposeTests {
         let target = TestServer.uniqueName("dc_bad")
         try TestServer.createDatabase(target)
         defer { TestServer.dropDatabase(target) }
-        let run = try TestServer.pgkeep(["restore", manifest, "--docker-compose", "db"],
-                                        env: composeEnv(bin, ["STANDIN_DB": target, "STANDIN_CORRUPT": "1"]))
+        let run = try TestServer.pgkeep(
+            ["restore", manifest, "--docker-compose", "db"],
+            env: composeEnv(bin, ["STANDIN_DB": target, "STANDIN_CORRUPT": "1"]))
         #expect(run.status == ExitCodes.failure, "\(run.stderr)")
         #expect(run.stderr.contains("does not match what was sent"), "\(run.stderr)")
         #expect(try TestServer.rowCounts(target).isEmpty)

@@ -1,12 +1,16 @@
 import Foundation
 import Testing
+
 @testable import PGKeep
 
 /// `--encrypt-to` (age, after compression) and `--identity` on restore, verify and the drill.
 @Suite(.enabled(if: TestServer.enabled, "needs the server Scripts/test.sh starts"))
 struct EncryptionTests {
     static func scratchDirectories() -> Set<String> {
-        Set(((try? FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory())) ?? []).filter { $0.hasPrefix("pgkeep-restore.") })
+        Set(
+            ((try? FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory())) ?? []).filter {
+                $0.hasPrefix("pgkeep-restore.")
+            })
     }
 
     @Test func anEncryptedBackupHoldsNoPlaintext() throws {
@@ -14,17 +18,24 @@ struct EncryptionTests {
         let dir = TestServer.tempDir("encplain")
         // Uncompressed SQL, so that only the encryption can hide the rows; the control shows the
         // check would see them.
-        let control = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir + "/control", "--format", "plain", "--no-compress"])
+        let control = try TestServer.pgkeep([
+            "backup", "-d", TestServer.pagila, "--dir", dir + "/control", "--format", "plain", "--no-compress",
+        ])
         #expect(control.status == 0, "\(control.stderr)")
-        let run = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir + "/enc", "--format", "plain", "--no-compress",
-                                         "--encrypt-to", key.recipient])
+        let run = try TestServer.pgkeep([
+            "backup", "-d", TestServer.pagila, "--dir", dir + "/enc", "--format", "plain", "--no-compress",
+            "--encrypt-to", key.recipient,
+        ])
         #expect(run.status == 0, "\(run.stderr)")
         let row = Data("ACADEMY DINOSAUR".utf8)
         let (cpath, cm) = try #require(try TestServer.manifests(dir + "/control").first)
-        #expect(FileManager.default.contents(atPath: (cpath as NSString).deletingLastPathComponent + "/" + cm.file)!.range(of: row) != nil)
+        #expect(
+            FileManager.default.contents(atPath: (cpath as NSString).deletingLastPathComponent + "/" + cm.file)!.range(
+                of: row) != nil)
         let (mpath, m) = try #require(try TestServer.manifests(dir + "/enc").first)
         #expect(m.file.hasSuffix(".sql.age"))
-        let data = try #require(FileManager.default.contents(atPath: (mpath as NSString).deletingLastPathComponent + "/" + m.file))
+        let data = try #require(
+            FileManager.default.contents(atPath: (mpath as NSString).deletingLastPathComponent + "/" + m.file))
         #expect(data.range(of: row) == nil, "no plaintext row in the encrypted file")
         #expect(data.starts(with: AgeTool.header))
         #expect(m.encryption?.recipients == [key.recipient])
@@ -40,7 +51,9 @@ struct EncryptionTests {
         let key = try TestServer.ageKey()
         let other = try TestServer.ageKey()
         let dir = TestServer.tempDir("enc")
-        let b = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--row-counts", "--encrypt-to", key.recipient])
+        let b = try TestServer.pgkeep([
+            "backup", "-d", TestServer.pagila, "--dir", dir, "--row-counts", "--encrypt-to", key.recipient,
+        ])
         #expect(b.status == 0, "\(b.stderr)")
         let (mpath, _) = try #require(try TestServer.manifests(dir).first)
         let target = TestServer.uniqueName("encrestore")
@@ -49,14 +62,19 @@ struct EncryptionTests {
 
         let none = try TestServer.pgkeep(["restore", mpath, "--dbname", target, "--create"])
         #expect(none.status == ExitCodes.usage)
-        #expect(none.stderr.contains("is encrypted with age to \(key.recipient); give --identity FILE"), "\(none.stderr)")
-        let wrong = try TestServer.pgkeep(["restore", mpath, "--dbname", target, "--create", "--identity", other.keyFile])
+        #expect(
+            none.stderr.contains("is encrypted with age to \(key.recipient); give --identity FILE"), "\(none.stderr)")
+        let wrong = try TestServer.pgkeep([
+            "restore", mpath, "--dbname", target, "--create", "--identity", other.keyFile,
+        ])
         #expect(wrong.status == ExitCodes.failure)
         #expect(wrong.stderr.contains("is not one of its recipients; the target was not touched"), "\(wrong.stderr)")
         #expect(try TestServer.psql("postgres", "SELECT count(*) FROM pg_database WHERE datname = '\(target)'") == "0")
 
         var leaks: [String] = []
-        let right = try TestServer.pgkeep(["restore", mpath, "--dbname", target, "--create", "--verify", "--identity", key.keyFile]) { pid in
+        let right = try TestServer.pgkeep([
+            "restore", mpath, "--dbname", target, "--create", "--verify", "--identity", key.keyFile,
+        ]) { pid in
             while TestServer.alive(pid) {
                 for (_, argv) in SecurityTests.allArgv() where argv.contains("AGE-SECRET-KEY") { leaks.append(argv) }
                 usleep(2_000)
@@ -71,7 +89,9 @@ struct EncryptionTests {
         #expect(Self.scratchDirectories() == scratchBefore, "the decrypted copy is removed")
 
         // verify and its drill decrypt with the same key; without it they fail clearly.
-        let verify = try TestServer.pgkeep(["verify", "--all", "--dir", dir, "--identity", key.keyFile, "--restore-drill"])
+        let verify = try TestServer.pgkeep([
+            "verify", "--all", "--dir", dir, "--identity", key.keyFile, "--restore-drill",
+        ])
         #expect(verify.status == 0, "\(verify.stderr)")
         #expect(verify.stderr.contains("row counts match the manifest"), "\(verify.stderr)")
         let noKey = try TestServer.pgkeep(["verify", "--all", "--dir", dir])
@@ -93,22 +113,30 @@ struct EncryptionTests {
                 usleep(2_000)
             }
         }
-        let b = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir + "/b", "--row-counts",
-                                       "--encrypt-passphrase-file", dir + "/pass"], whileRunning: sample)
+        let b = try TestServer.pgkeep(
+            [
+                "backup", "-d", TestServer.pagila, "--dir", dir + "/b", "--row-counts",
+                "--encrypt-passphrase-file", dir + "/pass",
+            ], whileRunning: sample)
         #expect(b.status == 0, "\(b.stderr)")
         let (mpath, m) = try #require(try TestServer.manifests(dir + "/b").first)
         #expect(m.encryption?.passphrase == true && m.encryption?.recipients == [])
-        #expect(TestServer.listing(dir + "/b").allSatisfy { !$0.contains(".pgkeep-tmp-") }, "no FIFO or temporary file is left")
+        #expect(
+            TestServer.listing(dir + "/b").allSatisfy { !$0.contains(".pgkeep-tmp-") },
+            "no FIFO or temporary file is left")
         let target = TestServer.uniqueName("encpass")
         defer { TestServer.dropDatabase(target) }
         let none = try TestServer.pgkeep(["restore", mpath, "--dbname", target, "--create"])
         #expect(none.status == ExitCodes.usage)
         #expect(none.stderr.contains("give --passphrase-file FILE"), "\(none.stderr)")
-        let wrong = try TestServer.pgkeep(["restore", mpath, "--dbname", target, "--create", "--passphrase-file", dir + "/wrong"])
+        let wrong = try TestServer.pgkeep([
+            "restore", mpath, "--dbname", target, "--create", "--passphrase-file", dir + "/wrong",
+        ])
         #expect(wrong.status == ExitCodes.failure)
         #expect(wrong.stderr.contains("the passphrase is not the one it was encrypted with"), "\(wrong.stderr)")
-        let right = try TestServer.pgkeep(["restore", mpath, "--dbname", target, "--create", "--verify", "--passphrase-file", dir + "/pass"],
-                                          whileRunning: sample)
+        let right = try TestServer.pgkeep(
+            ["restore", mpath, "--dbname", target, "--create", "--verify", "--passphrase-file", dir + "/pass"],
+            whileRunning: sample)
         #expect(right.status == 0, "\(right.stderr)")
         #expect(try TestServer.rowCounts(target) == TestServer.rowCounts(TestServer.pagila))
         #expect(leaks.isEmpty, "\(leaks)")
@@ -119,7 +147,9 @@ struct EncryptionTests {
     @Test func aTamperedEncryptedFileIsRefusedBeforeDecrypting() throws {
         let key = try TestServer.ageKey()
         let dir = TestServer.tempDir("enctamper")
-        let b = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--schema-only", "--encrypt-to", key.recipient])
+        let b = try TestServer.pgkeep([
+            "backup", "-d", TestServer.pagila, "--dir", dir, "--schema-only", "--encrypt-to", key.recipient,
+        ])
         #expect(b.status == 0, "\(b.stderr)")
         let (mpath, m) = try #require(try TestServer.manifests(dir).first)
         let file = (mpath as NSString).deletingLastPathComponent + "/" + m.file
@@ -137,15 +167,18 @@ struct EncryptionTests {
     @Test func theConfigEncryptsEveryRunAndNamesTheKey() throws {
         let key = try TestServer.ageKey()
         let dir = TestServer.tempDir("encrun")
-        try FileSystem.writePrivateFile(dir + "/pgkeep.toml", data: Data("""
-            [backup]
-            dir = "backups"
-            databases = ["\(TestServer.pagila)"]
+        try FileSystem.writePrivateFile(
+            dir + "/pgkeep.toml",
+            data: Data(
+                """
+                [backup]
+                dir = "backups"
+                databases = ["\(TestServer.pagila)"]
 
-            [encryption]
-            recipients = ["\(key.recipient)"]
-            identity_file = "\(key.keyFile)"
-            """.utf8))
+                [encryption]
+                recipients = ["\(key.recipient)"]
+                identity_file = "\(key.keyFile)"
+                """.utf8))
         let run = try TestServer.pgkeep(["run", "--config", dir + "/pgkeep.toml", "--quiet"])
         #expect(run.status == 0, "\(run.stderr)")
         let (_, m) = try #require(try TestServer.manifests(dir + "/backups").first)
@@ -153,10 +186,12 @@ struct EncryptionTests {
         let verify = try TestServer.pgkeep(["verify", "--all", "--config", dir + "/pgkeep.toml"])
         #expect(verify.status == 0, "the identity comes from the config: \(verify.stderr)")
         // A secret key where a recipient belongs is refused without being echoed.
-        try FileSystem.writePrivateFile(dir + "/bad.toml", data: Data("[encryption]\nrecipients = [\"\(key.secret)\"]\n".utf8))
+        try FileSystem.writePrivateFile(
+            dir + "/bad.toml", data: Data("[encryption]\nrecipients = [\"\(key.secret)\"]\n".utf8))
         let bad = try TestServer.pgkeep(["config", "check", dir + "/bad.toml"])
         #expect(bad.status == ExitCodes.usage)
-        #expect(bad.stderr.contains("bad.toml:2: encryption.recipients: --encrypt-to got a secret key"), "\(bad.stderr)")
+        #expect(
+            bad.stderr.contains("bad.toml:2: encryption.recipients: --encrypt-to got a secret key"), "\(bad.stderr)")
         #expect(!bad.stderr.contains(key.secret))
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import PGKeep
 
 /// Nothing pgkeep reports as a backup is ever partial: a pg_dump that fails or dies, a full disk
@@ -26,10 +27,14 @@ struct FaultTests {
         let earlier = try earlierBackup(in: dir)
         let fake = try TestServer.fakeToolDir(pgDump: script)
         for format in ["custom", "plain"] {
-            let run = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--pg-bin", fake, "--format", format])
+            let run = try TestServer.pgkeep([
+                "backup", "-d", TestServer.pagila, "--dir", dir, "--pg-bin", fake, "--format", format,
+            ])
             #expect(run.status == ExitCodes.failure, "\(format): \(run.stderr)")
             #expect(run.stderr.contains(expected), "\(format): \(run.stderr)")
-            #expect(run.stderr.contains("no backup was recorded") || run.stderr.contains("verification failed"), "\(run.stderr)")
+            #expect(
+                run.stderr.contains("no backup was recorded") || run.stderr.contains("verification failed"),
+                "\(run.stderr)")
             #expect(TestServer.listing(dir) == earlier.files, "only the earlier backup remains")
             #expect(try TestServer.sha256sum(earlier.path) == earlier.sha)
         }
@@ -42,8 +47,10 @@ struct FaultTests {
         defer { _ = try? TestServer.run("/bin/umount", ["-l", dir]) }
         let earlier = try earlierBackup(in: dir)
         let key = try TestServer.ageKey()
-        for args in [["--format", "plain", "--no-compress"], ["--no-compress"], ["--format", "directory", "--no-compress"],
-                     ["--no-compress", "--encrypt-to", key.recipient]] {
+        for args in [
+            ["--format", "plain", "--no-compress"], ["--no-compress"], ["--format", "directory", "--no-compress"],
+            ["--no-compress", "--encrypt-to", key.recipient],
+        ] {
             let run = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir] + args)
             #expect(run.status != 0, "\(args)")
             #expect(run.stderr.contains("No space left on device"), "\(args): \(run.stderr)")
@@ -56,11 +63,17 @@ struct FaultTests {
         ("wrong password", ["-d", "pagila"], ["PGPASSWORD": "not-the-password"], "password authentication failed"),
         ("unknown host", ["-d", "pagila", "-h", "no-such-host.invalid"], [:], "unknown host"),
         ("refused port", ["-d", "pagila", "-p", "1"], [:], "connection refused"),
-        ("missing database", ["-d", "no_such_database_here"], [:], "database \"no_such_database_here\" does not exist"),
+        (
+            "missing database", ["-d", "no_such_database_here"], [:],
+            "database \"no_such_database_here\" does not exist"
+        ),
     ])
-    func connectionFailuresGiveOneClearLine(what: String, args: [String], env: [String: String], expected: String) throws {
+    func connectionFailuresGiveOneClearLine(what: String, args: [String], env: [String: String], expected: String)
+        throws
+    {
         let dir = TestServer.tempDir("conn") + "/backups"
-        let run = try TestServer.pgkeep(["backup", "--dir", dir] + args, env: TestServer.connectionEnv.merging(env) { $1 })
+        let run = try TestServer.pgkeep(
+            ["backup", "--dir", dir] + args, env: TestServer.connectionEnv.merging(env) { $1 })
         #expect(run.status == ExitCodes.preflight, "\(what): \(run.stderr)")
         let lines = run.stderr.split(separator: "\n")
         #expect(lines.count == 1, "\(what): \(run.stderr)")
@@ -76,7 +89,8 @@ struct FaultTests {
             for a in "$@"; do [ "$a" = --version ] && { echo "pg_dump (PostgreSQL) 12.9"; exit 0; }; done
             exit 0
             """
-        _ = FileManager.default.createFile(atPath: fake + "/pg_dump", contents: Data(script.utf8), attributes: [.posixPermissions: 0o755])
+        _ = FileManager.default.createFile(
+            atPath: fake + "/pg_dump", contents: Data(script.utf8), attributes: [.posixPermissions: 0o755])
         let dir = TestServer.tempDir("old") + "/b"
         let run = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--pg-bin", fake])
         #expect(run.status == ExitCodes.preflight)
@@ -99,7 +113,9 @@ struct FaultTests {
         #expect(run.stderr.contains("interrupted"), "\(run.stderr)")
         #expect(!Self.processRunning(argvContains: marker), "pg_dump was stopped")
         // Only the (empty) folder and the lock file, which stays: flock locks live on the open file.
-        #expect(TestServer.listing(dir).filter { !$0.hasSuffix(TestServer.pagila) && $0 != ".pgkeep.lock" }.isEmpty, "\(TestServer.listing(dir))")
+        #expect(
+            TestServer.listing(dir).filter { !$0.hasSuffix(TestServer.pagila) && $0 != ".pgkeep.lock" }.isEmpty,
+            "\(TestServer.listing(dir))")
     }
 
     /// pg_restore writes the script that psql runs as one transaction; when it dies partway the
@@ -115,7 +131,8 @@ struct FaultTests {
         _ = try TestServer.psql(target, "CREATE TABLE keep_me AS SELECT 1 AS x")
         let fake = TestServer.tempDir("fakerestore")
         for tool in ["pg_dump", "psql", "pg_dumpall"] {
-            try FileManager.default.createSymbolicLink(atPath: fake + "/" + tool, withDestinationPath: TestServer.pgBin + "/" + tool)
+            try FileManager.default.createSymbolicLink(
+                atPath: fake + "/" + tool, withDestinationPath: TestServer.pgBin + "/" + tool)
         }
         let script = """
             #!/bin/bash
@@ -124,11 +141,14 @@ struct FaultTests {
             for a in "$@"; do [ "$a" = --file=- ] && { "$REAL" "$@" | sed '/^COPY /,$d'; exit 1; }; done
             exec "$REAL" "$@"
             """
-        _ = FileManager.default.createFile(atPath: fake + "/pg_restore", contents: Data(script.utf8), attributes: [.posixPermissions: 0o755])
+        _ = FileManager.default.createFile(
+            atPath: fake + "/pg_restore", contents: Data(script.utf8), attributes: [.posixPermissions: 0o755])
         let run = try TestServer.pgkeep(["restore", mpath, "--dbname", target, "--clean", "--yes", "--pg-bin", fake])
         #expect(run.status == ExitCodes.failure, "\(run.stderr)")
-        #expect(try TestServer.psql(target, "SELECT string_agg(tablename, ',') FROM pg_tables WHERE schemaname = 'public'") == "keep_me",
-                "nothing of the partial script was committed")
+        #expect(
+            try TestServer.psql(target, "SELECT string_agg(tablename, ',') FROM pg_tables WHERE schemaname = 'public'")
+                == "keep_me",
+            "nothing of the partial script was committed")
     }
 
     static func processRunning(argvContains needle: String) -> Bool {

@@ -1,10 +1,14 @@
 import Foundation
 import Testing
+
 @testable import PGKeep
 
 /// `--remote` against a real S3 API on loopback: moto's server mode, started by Scripts/test.sh,
 /// with rclone configured through RCLONE_CONFIG_* variables only.
-@Suite(.enabled(if: TestServer.enabled && (TestServer.s3Available || TestServer.required), "needs the server and moto that Scripts/test.sh starts"))
+@Suite(
+    .enabled(
+        if: TestServer.enabled && (TestServer.s3Available || TestServer.required),
+        "needs the server and moto that Scripts/test.sh starts"))
 struct OffsiteTests {
     static var motoPort: String? { TestServer.env["PGKEEP_TEST_MOTO_PORT"] }
 
@@ -25,7 +29,8 @@ struct OffsiteTests {
     /// A new bucket; returns `s3test:<bucket>`.
     static func bucket() throws -> String {
         let name = "pgkeep-\(UInt32.random(in: 0...UInt32.max))"
-        let r = try TestServer.run("/usr/bin/rclone", ["mkdir", "s3test:\(name)", "--retries", "1", "--low-level-retries", "2"], env: env())
+        let r = try TestServer.run(
+            "/usr/bin/rclone", ["mkdir", "s3test:\(name)", "--retries", "1", "--low-level-retries", "2"], env: env())
         try #require(r.status == 0, "\(r.stderr)")
         return "s3test:\(name)"
     }
@@ -39,40 +44,59 @@ struct OffsiteTests {
         let remote = try Self.bucket() + "/prod"
         let dir = TestServer.tempDir("offsite")
         let env = Self.env()
-        let first = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--remote", remote, "--row-counts"], env: env)
+        let first = try TestServer.pgkeep(
+            ["backup", "-d", TestServer.pagila, "--dir", dir, "--remote", remote, "--row-counts"], env: env)
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stderr.contains("uploaded and checked \(remote)/\(TestServer.pagila)/"), "\(first.stderr)")
-        let second = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--remote", remote, "--format", "plain", "--remote-only"], env: env)
+        let second = try TestServer.pgkeep(
+            [
+                "backup", "-d", TestServer.pagila, "--dir", dir, "--remote", remote, "--format", "plain",
+                "--remote-only",
+            ], env: env)
         #expect(second.status == 0, "\(second.stderr)")
         #expect(try TestServer.manifests(dir).count == 1, "--remote-only removed the local copy of the second")
 
         // Objects pgkeep did not write: a note, a dump without a manifest, another tool's folder.
         let foreign = TestServer.tempDir("foreign") + "/x"
         try Data("keep me".utf8).write(to: URL(fileURLWithPath: foreign))
-        let lookalike = BackupName(database: TestServer.pagila, time: Date(timeIntervalSince1970: 1_600_000_000), format: .custom, compressed: true).fileName
+        let lookalike = BackupName(
+            database: TestServer.pagila, time: Date(timeIntervalSince1970: 1_600_000_000), format: .custom,
+            compressed: true
+        ).fileName
         for rel in ["\(TestServer.pagila)/notes.txt", "\(TestServer.pagila)/\(lookalike)", "pg_back/shop.dump"] {
             _ = try TestServer.run("/usr/bin/rclone", ["copyto", foreign, "\(remote)/\(rel)"], env: env)
         }
 
         let list = try TestServer.pgkeep(["list", "--remote", remote, "--json"], env: env)
         #expect(list.status == 0, "\(list.stderr)")
-        let rows = try #require((try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [String: Any])?["backups"] as? [[String: Any]])
+        let rows = try #require(
+            (try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [String: Any])?["backups"]
+                as? [[String: Any]])
         #expect(rows.count == 2, "only the two backups with manifests: \(list.stdout)")
 
         // Restore the newest (the plain one) straight from the bucket into a new database.
         let target = TestServer.uniqueName("froms3")
         defer { TestServer.dropDatabase(target) }
-        let restore = try TestServer.pgkeep(["restore", "--remote", remote, "--latest", "--database", TestServer.pagila,
-                                             "--dbname", target, "--create"], env: env)
+        let restore = try TestServer.pgkeep(
+            [
+                "restore", "--remote", remote, "--latest", "--database", TestServer.pagila,
+                "--dbname", target, "--create",
+            ], env: env)
         #expect(restore.status == 0, "\(restore.stderr)")
         #expect(try TestServer.rowCounts(target) == TestServer.rowCounts(TestServer.pagila))
 
         // Prune to one: the older backup goes (manifest and data), the foreign objects stay.
-        let prune = try TestServer.pgkeep(["prune", "--remote", remote, "--keep-last", "1", "--keep-daily", "0", "--keep-weekly", "0", "--keep-monthly", "0"], env: env)
+        let prune = try TestServer.pgkeep(
+            [
+                "prune", "--remote", remote, "--keep-last", "1", "--keep-daily", "0", "--keep-weekly", "0",
+                "--keep-monthly", "0",
+            ], env: env)
         #expect(prune.status == 0, "\(prune.stderr)")
         let left = try Self.remoteFiles(remote)
         #expect(left.filter { $0.hasSuffix(".manifest.json") }.count == 1, "\(left)")
-        #expect(left.contains { $0.hasSuffix(".sql.gz") } && !left.contains { $0.hasSuffix(".dump.gz") && !$0.contains(lookalike) }, "\(left)")
+        #expect(
+            left.contains { $0.hasSuffix(".sql.gz") }
+                && !left.contains { $0.hasSuffix(".dump.gz") && !$0.contains(lookalike) }, "\(left)")
         for rel in ["\(TestServer.pagila)/notes.txt", "\(TestServer.pagila)/\(lookalike)", "pg_back/shop.dump"] {
             #expect(left.contains(rel), "\(rel) is not pgkeep's: \(left)")
         }
@@ -85,13 +109,20 @@ struct OffsiteTests {
     @Test func restoreStreamsAndADamagedObjectIsRolledBack() throws {
         let remote = try Self.bucket() + "/stream"
         let env = Self.env()
-        let b = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", TestServer.tempDir("stream"), "--remote", remote, "--remote-only"], env: env)
+        let b = try TestServer.pgkeep(
+            [
+                "backup", "-d", TestServer.pagila, "--dir", TestServer.tempDir("stream"), "--remote", remote,
+                "--remote-only",
+            ], env: env)
         #expect(b.status == 0, "\(b.stderr)")
         let target = TestServer.uniqueName("streamed")
         defer { TestServer.dropDatabase(target) }
         let scratchBefore = EncryptionTests.scratchDirectories()
-        let good = try TestServer.pgkeep(["restore", "--remote", remote, "--latest", "--database", TestServer.pagila,
-                                          "--dbname", target, "--create", "--json"], env: env)
+        let good = try TestServer.pgkeep(
+            [
+                "restore", "--remote", remote, "--latest", "--database", TestServer.pagila,
+                "--dbname", target, "--create", "--json",
+            ], env: env)
         #expect(good.status == 0, "\(good.stderr)")
         #expect(good.stdout.contains("as it streamed"), "\(good.stdout)")
         #expect(!good.stderr.contains("downloading"), "no local copy: \(good.stderr)")
@@ -111,17 +142,25 @@ struct OffsiteTests {
         try h.close()
         _ = try TestServer.run("/usr/bin/rclone", ["copyto", local, "\(remote)/\(object)"], env: env)
         _ = try TestServer.psql(target, "CREATE TABLE marker AS SELECT 1 AS x")
-        let bad = try TestServer.pgkeep(["restore", "--remote", remote, "--latest", "--database", TestServer.pagila,
-                                         "--dbname", target, "--clean", "--yes"], env: env)
+        let bad = try TestServer.pgkeep(
+            [
+                "restore", "--remote", remote, "--latest", "--database", TestServer.pagila,
+                "--dbname", target, "--clean", "--yes",
+            ], env: env)
         #expect(bad.status == ExitCodes.failure)
-        #expect(bad.stderr.contains("refusing to restore") || bad.stderr.contains("does not match its manifest"), "\(bad.stderr)")
+        #expect(
+            bad.stderr.contains("refusing to restore") || bad.stderr.contains("does not match its manifest"),
+            "\(bad.stderr)")
         #expect(try TestServer.rowCounts(target).filter { $0.key != "public.marker" } == expected, "rolled back")
         #expect(try TestServer.psql(target, "SELECT count(*) FROM marker") == "1")
         // Into a new database: it is dropped again.
         let fresh = TestServer.uniqueName("streamfail")
         defer { TestServer.dropDatabase(fresh) }
-        let bad2 = try TestServer.pgkeep(["restore", "--remote", remote, "--latest", "--database", TestServer.pagila,
-                                          "--dbname", fresh, "--create"], env: env)
+        let bad2 = try TestServer.pgkeep(
+            [
+                "restore", "--remote", remote, "--latest", "--database", TestServer.pagila,
+                "--dbname", fresh, "--create",
+            ], env: env)
         #expect(bad2.status == ExitCodes.failure)
         #expect(try TestServer.psql("postgres", "SELECT count(*) FROM pg_database WHERE datname = '\(fresh)'") == "0")
     }
@@ -134,7 +173,8 @@ struct OffsiteTests {
         let proxyPort = String(Int.random(in: 56_000...56_900))
         let proxy = Process()
         proxy.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
             .appendingPathComponent("Scripts/tcp-proxy.py").path
         proxy.arguments = ["python3", script, proxyPort, Self.motoPort!]
         let ready = Pipe()
@@ -142,14 +182,19 @@ struct OffsiteTests {
         proxy.standardError = FileHandle.nullDevice
         try proxy.run()
         // SIGKILL: the test runner's children may inherit SIGTERM blocked.
-        defer { kill(proxy.processIdentifier, SIGKILL); proxy.waitUntilExit() }
+        defer {
+            kill(proxy.processIdentifier, SIGKILL)
+            proxy.waitUntilExit()
+        }
         try #require(TestServer.waitReadable(ready.fileHandleForReading, seconds: 30), "the proxy did not start")
         _ = ready.fileHandleForReading.availableData  // "ready"
 
         var env = Self.env(port: proxyPort)
         env["RCLONE_BWLIMIT"] = "150k"  // about 5 s for the backup, so there is a middle to cut
         let dir = TestServer.tempDir("cut")
-        let run = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--remote", remote], env: env) { _ in
+        let run = try TestServer.pgkeep(
+            ["backup", "-d", TestServer.pagila, "--dir", dir, "--remote", remote], env: env
+        ) { _ in
             #expect(OperationsTests.waitFor { FaultTests.processRunning(argvContains: "copyto") })
             Thread.sleep(forTimeInterval: 1.5)
             kill(proxy.processIdentifier, SIGKILL)
@@ -170,27 +215,35 @@ struct OffsiteTests {
         let remote = try Self.bucket() + "/nightly"
         let key = try TestServer.ageKey()
         let dir = TestServer.tempDir("offrun")
-        try FileSystem.writePrivateFile(dir + "/pgkeep.toml", data: Data("""
-            [backup]
-            dir = "backups"
-            databases = ["\(TestServer.pagila)"]
+        try FileSystem.writePrivateFile(
+            dir + "/pgkeep.toml",
+            data: Data(
+                """
+                [backup]
+                dir = "backups"
+                databases = ["\(TestServer.pagila)"]
 
-            [remote]
-            target = "\(remote)"
+                [remote]
+                target = "\(remote)"
 
-            [encryption]
-            recipients = ["\(key.recipient)"]
-            """.utf8))
+                [encryption]
+                recipients = ["\(key.recipient)"]
+                """.utf8))
         let env = Self.env()
         let run = try TestServer.pgkeep(["run", "--config", dir + "/pgkeep.toml", "--quiet"], env: env)
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stderr.isEmpty)
         let files = try Self.remoteFiles(remote)
-        #expect(files.contains { $0.hasSuffix(".dump.gz.age") } && files.contains { $0.hasSuffix(".dump.gz.age.manifest.json") }, "\(files)")
+        #expect(
+            files.contains { $0.hasSuffix(".dump.gz.age") }
+                && files.contains { $0.hasSuffix(".dump.gz.age.manifest.json") }, "\(files)")
         let target = TestServer.uniqueName("fromage")
         defer { TestServer.dropDatabase(target) }
-        let restore = try TestServer.pgkeep(["restore", "--remote", remote, "--latest", "--database", TestServer.pagila,
-                                             "--identity", key.keyFile, "--dbname", target, "--create"], env: env)
+        let restore = try TestServer.pgkeep(
+            [
+                "restore", "--remote", remote, "--latest", "--database", TestServer.pagila,
+                "--identity", key.keyFile, "--dbname", target, "--create",
+            ], env: env)
         #expect(restore.status == 0, "\(restore.stderr)")
         #expect(try TestServer.psql(target, "SELECT count(*) FROM rental") == "16044")
     }

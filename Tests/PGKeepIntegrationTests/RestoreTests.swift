@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import PGKeep
 
 /// `pgkeep restore` against the real server, on Pagila.
@@ -67,11 +68,23 @@ struct RestoreTests {
         defer { TestServer.dropDatabase(target) }
         let run = try restore([manifest, "-d", target, "--create", "--table", "public.actor"])
         #expect(run.status == 0, "\(run.stderr)")
-        #expect(try TestServer.psql(target, "SELECT string_agg(tablename, ',') FROM pg_tables WHERE schemaname = 'public'") == "actor")
+        #expect(
+            try TestServer.psql(target, "SELECT string_agg(tablename, ',') FROM pg_tables WHERE schemaname = 'public'")
+                == "actor")
         #expect(try TestServer.psql(target, "SELECT count(*) FROM actor") == "200")
-        #expect(try TestServer.psql(target, "SELECT count(*) FROM pg_indexes WHERE tablename = 'actor' AND indexname IN ('actor_pkey', 'idx_actor_last_name')") == "2")
-        #expect(try TestServer.psql(target, "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'actor'::regclass AND NOT tgisinternal") == "1")
-        #expect(try TestServer.psql(target, "SELECT count(*) FROM pg_constraint WHERE conrelid = 'actor'::regclass AND contype = 'p'") == "1")
+        #expect(
+            try TestServer.psql(
+                target,
+                "SELECT count(*) FROM pg_indexes WHERE tablename = 'actor' AND indexname IN ('actor_pkey', 'idx_actor_last_name')"
+            ) == "2")
+        #expect(
+            try TestServer.psql(
+                target, "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'actor'::regclass AND NOT tgisinternal") == "1"
+        )
+        #expect(
+            try TestServer.psql(
+                target, "SELECT count(*) FROM pg_constraint WHERE conrelid = 'actor'::regclass AND contype = 'p'")
+                == "1")
         // The sequence came along, so inserting works.
         _ = try TestServer.psql(target, "INSERT INTO actor (first_name, last_name) VALUES ('A', 'B')")
     }
@@ -103,7 +116,9 @@ struct RestoreTests {
         let bad = TestServer.uniqueName("verify_bad")
         try TestServer.createDatabase(bad)
         defer { TestServer.dropDatabase(bad) }
-        _ = try TestServer.psql(bad, """
+        _ = try TestServer.psql(
+            bad,
+            """
             CREATE SCHEMA sabotage;
             CREATE FUNCTION sabotage.lose_one() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN IF NEW.payment_id % 100 = 7 THEN RETURN NULL; END IF; RETURN NEW; END $$;
@@ -158,7 +173,10 @@ struct RestoreTests {
         try TestServer.createDatabase(source)
         defer { TestServer.dropDatabase(source) }
         _ = try TestServer.psql("postgres", "CREATE ROLE \(role)")
-        _ = try TestServer.psql(source, "CREATE TABLE a AS SELECT g FROM generate_series(1, 1000) g; CREATE TABLE b (x int); ALTER TABLE b OWNER TO \(role)")
+        _ = try TestServer.psql(
+            source,
+            "CREATE TABLE a AS SELECT g FROM generate_series(1, 1000) g; CREATE TABLE b (x int); ALTER TABLE b OWNER TO \(role)"
+        )
         let dir = TestServer.tempDir("mid")
         #expect(try TestServer.pgkeep(["backup", "-d", source, "--dir", dir]).status == 0)
         _ = try TestServer.psql(source, "DROP TABLE b")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import PGKeep
 
 /// prune, list, pin and backup --prune on real directories.
@@ -49,12 +50,20 @@ struct RetentionTests {
         // Foreign things: notes, a dump without a manifest, a pgkeep-looking file without one, another
         // tool's files, and symlinks to a directory elsewhere (which holds pgkeep-looking files).
         let elsewhere = TestServer.tempDir("elsewhere")
-        let lookalike = BackupName(database: TestServer.pagila, time: Self.end.addingTimeInterval(-400 * 86400), format: .custom, compressed: true)
+        let lookalike = BackupName(
+            database: TestServer.pagila, time: Self.end.addingTimeInterval(-400 * 86400), format: .custom,
+            compressed: true)
         try Data("x".utf8).write(to: URL(fileURLWithPath: elsewhere + "/" + lookalike.fileName))
         try Data("{}".utf8).write(to: URL(fileURLWithPath: elsewhere + "/" + lookalike.manifestName))
         try FileManager.default.createDirectory(atPath: dir + "/pg_back", withIntermediateDirectories: true)
-        let foreign = [dir + "/notes.txt", folder + "/notes.txt", folder + "/manual.dump", dir + "/pg_back/shop_2020.dump",
-                       folder + "/" + BackupName(database: TestServer.pagila, time: Self.end.addingTimeInterval(-500 * 86400), format: .custom, compressed: true).fileName]
+        let foreign = [
+            dir + "/notes.txt", folder + "/notes.txt", folder + "/manual.dump", dir + "/pg_back/shop_2020.dump",
+            folder + "/"
+                + BackupName(
+                    database: TestServer.pagila, time: Self.end.addingTimeInterval(-500 * 86400), format: .custom,
+                    compressed: true
+                ).fileName,
+        ]
         for f in foreign { try Data("keep me \(f)".utf8).write(to: URL(fileURLWithPath: f)) }
         try FileManager.default.createSymbolicLink(atPath: folder + "/linked", withDestinationPath: elsewhere)
         try FileManager.default.createSymbolicLink(atPath: dir + "/otherdb", withDestinationPath: elsewhere)
@@ -83,7 +92,9 @@ struct RetentionTests {
         for c in candidates where c["action"] as? String == "delete" {
             #expect(!FileManager.default.fileExists(atPath: c["path"] as! String))
         }
-        #expect(try fingerprint(foreign + outside + [folder + "/linked", dir + "/otherdb"]) == before, "foreign files are untouched")
+        #expect(
+            try fingerprint(foreign + outside + [folder + "/linked", dir + "/otherdb"]) == before,
+            "foreign files are untouched")
         // Pruning again deletes nothing.
         let again = try TestServer.pgkeep(["prune", "--dir", dir, "--json"])
         #expect(again.stdout.contains("\"deleted\" : 0"), "\(again.stdout)")
@@ -91,7 +102,8 @@ struct RetentionTests {
 
     @Test func aCrashBetweenTheTwoDeletionsLeavesListAndPruneConsistent() throws {
         let (dir, folder) = try history(days: 3)
-        let victim = try #require(try TestServer.manifests(dir).sorted { $0.manifest.startedAt < $1.manifest.startedAt }.first)
+        let victim = try #require(
+            try TestServer.manifests(dir).sorted { $0.manifest.startedAt < $1.manifest.startedAt }.first)
         // Prune's first step, then a crash: the manifest is a tombstone, the data is still there.
         let tombstone = folder + "/" + CatalogScan.tombstonePrefix + (victim.path as NSString).lastPathComponent
         #expect(rename(victim.path, tombstone) == 0)
@@ -109,12 +121,17 @@ struct RetentionTests {
 
     @Test func pinnedBackupsSurvive() throws {
         let (dir, folder) = try history(days: 40)
-        let oldest = try #require(try TestServer.manifests(dir).sorted { $0.manifest.startedAt < $1.manifest.startedAt }.first)
-        let middle = BackupName(database: TestServer.pagila, time: Self.end.addingTimeInterval(-20 * 86400), format: .custom, compressed: true)
+        let oldest = try #require(
+            try TestServer.manifests(dir).sorted { $0.manifest.startedAt < $1.manifest.startedAt }.first)
+        let middle = BackupName(
+            database: TestServer.pagila, time: Self.end.addingTimeInterval(-20 * 86400), format: .custom,
+            compressed: true)
         #expect(try TestServer.pgkeep(["pin", folder + "/" + middle.fileName]).status == 0)
         #expect(try TestServer.pgkeep(["pin", oldest.path]).status == 0)
         #expect(try TestServer.pgkeep(["unpin", oldest.path]).status == 0)
-        let run = try TestServer.pgkeep(["prune", "--dir", dir, "--keep-daily", "2", "--keep-weekly", "0", "--keep-monthly", "0"])
+        let run = try TestServer.pgkeep([
+            "prune", "--dir", dir, "--keep-daily", "2", "--keep-weekly", "0", "--keep-monthly", "0",
+        ])
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout.contains("pinned"), "\(run.stdout)")
         let left = Set(try TestServer.manifests(dir).map(\.manifest.file))
@@ -134,7 +151,8 @@ struct RetentionTests {
         #expect(run.stdout.contains("(prune would delete)"))
         // A reader that goes away early (| head) ends the output quietly, without a crash.
         for args in ["list --dir '\(dir)' --json", "list --dir '\(dir)'"] {
-            let piped = try TestServer.run("/bin/bash", ["-c", "'\(TestServer.binary)' \(args) | head -c 10 > /dev/null; echo ${PIPESTATUS[0]}"])
+            let piped = try TestServer.run(
+                "/bin/bash", ["-c", "'\(TestServer.binary)' \(args) | head -c 10 > /dev/null; echo ${PIPESTATUS[0]}"])
             #expect(piped.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "\(args): \(piped.stderr)")
         }
     }
@@ -142,11 +160,15 @@ struct RetentionTests {
     @Test func backupPrunesOnlyAfterItSucceeded() throws {
         let (dir, _) = try history(days: 30)
         let failing = try TestServer.fakeToolDir(pgDump: "exit 1")
-        let bad = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--pg-bin", failing, "--prune", "--keep-last", "1"])
+        let bad = try TestServer.pgkeep([
+            "backup", "-d", TestServer.pagila, "--dir", dir, "--pg-bin", failing, "--prune", "--keep-last", "1",
+        ])
         #expect(bad.status == ExitCodes.failure)
         #expect(try TestServer.manifests(dir).count == 30, "a failed backup never prunes")
-        let good = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--schema-only", "--prune",
-                                          "--keep-last", "2", "--keep-daily", "0", "--keep-weekly", "0", "--keep-monthly", "0"])
+        let good = try TestServer.pgkeep([
+            "backup", "-d", TestServer.pagila, "--dir", dir, "--schema-only", "--prune",
+            "--keep-last", "2", "--keep-daily", "0", "--keep-weekly", "0", "--keep-monthly", "0",
+        ])
         #expect(good.status == 0, "\(good.stderr)")
         let left = try TestServer.manifests(dir)
         #expect(left.count == 2)

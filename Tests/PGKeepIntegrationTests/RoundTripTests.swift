@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import PGKeep
 
 /// Pagila backed up by pgkeep in each format and restored with the stock tools alone must come
@@ -71,18 +72,22 @@ struct RoundTripTests {
         // film_actor has no sequence, so it restores on its own.
         // pg_restore stops reading once it has the table, so gunzip's SIGPIPE is expected: the
         // status that matters is pg_restore's.
-        try TestServer.shell("\(TestServer.pgBin)/pg_restore --exit-on-error -t film_actor -d \(target) < <(gunzip -c '\(path)')")
+        try TestServer.shell(
+            "\(TestServer.pgBin)/pg_restore --exit-on-error -t film_actor -d \(target) < <(gunzip -c '\(path)')")
         #expect(try TestServer.psql(target, "SELECT count(*) FROM film_actor") == "5462")
     }
 
     @Test func filtersPassThroughToPgDump() throws {
         let dir = TestServer.tempDir("filter")
-        let run = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--format", "plain",
-                                         "--table", "public.actor", "--no-owner", "--no-privileges"])
+        let run = try TestServer.pgkeep([
+            "backup", "-d", TestServer.pagila, "--dir", dir, "--format", "plain",
+            "--table", "public.actor", "--no-owner", "--no-privileges",
+        ])
         #expect(run.status == 0, "\(run.stderr)")
         let (path, manifest) = try #require(try TestServer.manifests(dir).first)
         #expect(manifest.pgDumpOptions.contains("--table=public.actor"))
-        let sql = try TestServer.shell("gunzip -c '\((path as NSString).deletingLastPathComponent)/\(manifest.file)'").stdout
+        let sql = try TestServer.shell("gunzip -c '\((path as NSString).deletingLastPathComponent)/\(manifest.file)'")
+            .stdout
         #expect(sql.contains("CREATE TABLE public.actor"))
         #expect(!sql.contains("CREATE TABLE public.film "))
         #expect(!sql.contains("OWNER TO"))
@@ -99,7 +104,9 @@ struct RoundTripTests {
         #expect(!databases.contains("template1"))
         let globals = try #require(manifests.first { $0.manifest.format == .globals })
         #expect(globals.path.contains("/@globals/"))
-        let sql = try TestServer.shell("gunzip -c '\((globals.path as NSString).deletingLastPathComponent)/\(globals.manifest.file)'").stdout
+        let sql = try TestServer.shell(
+            "gunzip -c '\((globals.path as NSString).deletingLastPathComponent)/\(globals.manifest.file)'"
+        ).stdout
         #expect(sql.contains("CREATE ROLE postgres"))
         #expect(globals.manifest.verification.sqlTrailer == true)
     }
@@ -113,7 +120,8 @@ struct RoundTripTests {
         let now = Date()
         var decoys: [String] = []
         for s in 0..<20 {
-            let name = BackupName(database: TestServer.pagila, time: now.addingTimeInterval(Double(s)), format: .custom, compressed: true)
+            let name = BackupName(
+                database: TestServer.pagila, time: now.addingTimeInterval(Double(s)), format: .custom, compressed: true)
             let p = folder + "/" + name.fileName
             _ = FileManager.default.createFile(atPath: p, contents: Data("decoy \(s)".utf8))
             decoys.append(p)
@@ -135,7 +143,8 @@ struct RoundTripTests {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let now = Date()
         for s in 0..<20 {
-            let name = BackupName(database: TestServer.pagila, time: now.addingTimeInterval(Double(s)), format: .plain, compressed: true)
+            let name = BackupName(
+                database: TestServer.pagila, time: now.addingTimeInterval(Double(s)), format: .plain, compressed: true)
             _ = FileManager.default.createFile(atPath: folder + "/" + name.fileName, contents: Data("decoy".utf8))
         }
         let run = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--schema-only"])
@@ -151,7 +160,9 @@ struct RoundTripTests {
         defer { _ = try? TestServer.psql("postgres", "DROP DATABASE IF EXISTS \"\(escaped)\"") }
         _ = try TestServer.psql(name, "CREATE TABLE t AS SELECT 1 AS x")
         let dir = TestServer.tempDir("names")
-        let run = try TestServer.pgkeep(["backup", "-d", "dbname='\(name.replacingOccurrences(of: "'", with: "\\'"))'", "--dir", dir])
+        let run = try TestServer.pgkeep([
+            "backup", "-d", "dbname='\(name.replacingOccurrences(of: "'", with: "\\'"))'", "--dir", dir,
+        ])
         #expect(run.status == 0, "\(run.stderr)")
         let (path, manifest) = try #require(try TestServer.manifests(dir).first)
         #expect(manifest.database == name)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import PGKeep
 
 /// Passwords never reach argv, output or manifests; files are 0600 and directories 0700
@@ -18,7 +19,9 @@ struct SecurityTests {
 
     static func allArgv() -> [(pid: String, argv: String)] {
         ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { pid in
-            guard Int(pid) != nil, let d = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
+            guard Int(pid) != nil, let d = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else {
+                return nil
+            }
             return (pid, String(decoding: d.map { $0 == 0 ? 32 : $0 }, as: UTF8.self))
         }
     }
@@ -30,11 +33,16 @@ struct SecurityTests {
         let uri = "postgresql://\(role):\(secret)@\(TestServer.host):\(TestServer.port)/\(TestServer.pagila)"
         var env = TestServer.connectionEnv
         env["PGPASSWORD"] = nil
-        env["PGHOST"] = nil; env["PGPORT"] = nil; env["PGUSER"] = nil
+        env["PGHOST"] = nil
+        env["PGPORT"] = nil
+        env["PGUSER"] = nil
         var args = ["backup", "--dir", TestServer.tempDir("sec"), "--format", "plain", "--no-compress", "--json"]
         if via == "--dbname conninfo" {
             // The user's own argv holds it here; what is checked is that no child gets it.
-            args += ["--dbname", "host=\(TestServer.host) port=\(TestServer.port) user=\(role) dbname=\(TestServer.pagila) password=\(secret)"]
+            args += [
+                "--dbname",
+                "host=\(TestServer.host) port=\(TestServer.port) user=\(role) dbname=\(TestServer.pagila) password=\(secret)",
+            ]
         } else {
             env[via] = uri
         }
@@ -48,7 +56,10 @@ struct SecurityTests {
                         if argv.contains("pg_dump") && argv.contains("--dbname") {
                             sawPgDump = true
                             if let e = FileManager.default.contents(atPath: "/proc/\(pid)/environ"),
-                               String(decoding: e, as: UTF8.self).contains(secret) { environLeaks.append(pid) }
+                                String(decoding: e, as: UTF8.self).contains(secret)
+                            {
+                                environLeaks.append(pid)
+                            }
                         }
                         // With the conninfo variant pgkeep's own argv holds the password (the user
                         // typed it), and so does a child between fork and exec; neither is a child's.
@@ -76,9 +87,11 @@ struct SecurityTests {
         let secret = "Leak-\(UUID().uuidString)"
         var env = TestServer.connectionEnv
         for k in ["PGHOST", "PGPORT", "PGUSER", "PGPASSWORD"] { env[k] = nil }
-        for uri in ["postgresql://postgres:\(secret)@\(TestServer.host):\(TestServer.port)/pagila",
-                    "postgresql://postgres:\(secret)@\(TestServer.host):\(TestServer.port)/missing_db",
-                    "postgresql://postgres:\(secret)@\(TestServer.host):notaport/pagila"] {
+        for uri in [
+            "postgresql://postgres:\(secret)@\(TestServer.host):\(TestServer.port)/pagila",
+            "postgresql://postgres:\(secret)@\(TestServer.host):\(TestServer.port)/missing_db",
+            "postgresql://postgres:\(secret)@\(TestServer.host):notaport/pagila",
+        ] {
             env["DATABASE_URL"] = uri
             let run = try TestServer.pgkeep(["backup", "--dir", TestServer.tempDir("leak"), "--json"], env: env)
             #expect(run.status != 0)
@@ -91,7 +104,8 @@ struct SecurityTests {
     func privateModesUnderUmask000(format: String) throws {
         let parent = TestServer.tempDir("mode")
         let dir = parent + "/new/backups"
-        let run = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--format", format], umask: "000")
+        let run = try TestServer.pgkeep(
+            ["backup", "-d", TestServer.pagila, "--dir", dir, "--format", format], umask: "000")
         #expect(run.status == 0, "\(run.stderr)")
         func mode(_ p: String) -> Int {
             var st = stat()
@@ -102,7 +116,9 @@ struct SecurityTests {
             let p = rel.isEmpty ? dir : dir + "/" + rel
             var isDir: ObjCBool = false
             _ = FileManager.default.fileExists(atPath: p, isDirectory: &isDir)
-            #expect(mode(p) == (isDir.boolValue ? 0o700 : 0o600), "\(rel.isEmpty ? dir : rel): \(String(mode(p), radix: 8))")
+            #expect(
+                mode(p) == (isDir.boolValue ? 0o700 : 0o600), "\(rel.isEmpty ? dir : rel): \(String(mode(p), radix: 8))"
+            )
         }
         #expect(mode(parent + "/new") == 0o700)
     }

@@ -11,6 +11,7 @@ import Testing
         #expect(
             TestServer.s3Available,
             "CI is set but PGKEEP_TEST_MOTO_PORT is not: Scripts/test.sh starts moto's S3 API for the offsite tests")
-        #expect(FileManager.default.isExecutableFile(atPath: TestServer.binary), "no pgkeep binary at \(TestServer.binary)")
+        #expect(
+            FileManager.default.isExecutableFile(atPath: TestServer.binary), "no pgkeep binary at \(TestServer.binary)")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import PGKeep
 
 /// The throwaway server started by Scripts/test.sh, and helpers that drive the built `pgkeep`
@@ -26,7 +27,8 @@ enum TestServer {
 
     static var binary: String {
         if let b = env["PGKEEP_BIN"] { return b }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         return root.appendingPathComponent(".build/debug/pgkeep").path
     }
 
@@ -51,8 +53,10 @@ enum TestServer {
 
     /// Runs a program to completion; `umask` is applied through /bin/sh before exec.
     @discardableResult
-    static func run(_ executable: String, _ args: [String], env: [String: String]? = nil, umask: String? = nil,
-                    whileRunning: ((Int32) -> Void)? = nil) throws -> Run {
+    static func run(
+        _ executable: String, _ args: [String], env: [String: String]? = nil, umask: String? = nil,
+        whileRunning: ((Int32) -> Void)? = nil
+    ) throws -> Run {
         let p = Process()
         if let umask {
             p.executableURL = URL(fileURLWithPath: "/bin/sh")
@@ -62,14 +66,16 @@ enum TestServer {
             p.arguments = args
         }
         p.environment = env ?? connectionEnv
-        let out = Pipe(), err = Pipe()
+        let out = Pipe()
+        let err = Pipe()
         p.standardOutput = out
         p.standardError = err
         p.standardInput = FileHandle.nullDevice
         let exited = DispatchSemaphore(value: 0)
         p.terminationHandler = { _ in exited.signal() }
         try p.run()
-        let outData = Locked(Data()), errData = Locked(Data())
+        let outData = Locked(Data())
+        let errData = Locked(Data())
         let group = DispatchGroup()
         for (pipe, box) in [(out, outData), (err, errData)] {
             group.enter()
@@ -89,8 +95,9 @@ enum TestServer {
         if group.wait(timeout: .now() + 30) == .timedOut {
             Issue.record("\(executable): its output pipes stayed open 30 s after it exited (a child of it holds them)")
         }
-        return Run(status: p.terminationStatus, stdout: String(decoding: outData.current, as: UTF8.self),
-                   stderr: String(decoding: errData.current, as: UTF8.self), pid: p.processIdentifier)
+        return Run(
+            status: p.terminationStatus, stdout: String(decoding: outData.current, as: UTF8.self),
+            stderr: String(decoding: errData.current, as: UTF8.self), pid: p.processIdentifier)
     }
 
     /// Waits up to `seconds` for `handle` to have data (or its end); false on timeout.
@@ -99,8 +106,10 @@ enum TestServer {
         return poll(&p, 1, Int32(seconds * 1000)) > 0
     }
 
-    static func pgkeep(_ args: [String], env: [String: String]? = nil, umask: String? = nil,
-                       whileRunning: ((Int32) -> Void)? = nil) throws -> Run {
+    static func pgkeep(
+        _ args: [String], env: [String: String]? = nil, umask: String? = nil,
+        whileRunning: ((Int32) -> Void)? = nil
+    ) throws -> Run {
         try run(binary, args, env: env, umask: umask, whileRunning: whileRunning)
     }
 
@@ -149,11 +158,14 @@ enum TestServer {
 
     /// Exact row counts of every ordinary and partition table.
     static func rowCounts(_ db: String) throws -> [String: Int] {
-        let conn = try PostgresConnection(spec: ConnectionSpec(parameters: ["host": socketDir, "port": port, "user": "postgres", "dbname": db]))
-        let tables = try conn.query("""
+        let conn = try PostgresConnection(
+            spec: ConnectionSpec(parameters: ["host": socketDir, "port": port, "user": "postgres", "dbname": db]))
+        let tables = try conn.query(
+            """
             SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1
-            """).compactMap { $0[0] }
+            """
+        ).compactMap { $0[0] }
         var counts: [String: Int] = [:]
         for t in tables {
             counts[t] = Int(try conn.query("SELECT count(*) FROM \(t)")[0][0]!)!
@@ -162,7 +174,8 @@ enum TestServer {
     }
 
     static func tempDir(_ tag: String = "t") -> String {
-        let dir = (NSTemporaryDirectory() as NSString).appendingPathComponent("pgkeep-\(tag)-\(UUID().uuidString.prefix(8))")
+        let dir = (NSTemporaryDirectory() as NSString).appendingPathComponent(
+            "pgkeep-\(tag)-\(UUID().uuidString.prefix(8))")
         try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         return dir
     }
@@ -191,8 +204,10 @@ enum TestServer {
         let key = dir + "/key.txt"
         let gen = try run("/usr/bin/age-keygen", ["-o", key])
         guard gen.status == 0 else { throw PGKeepError(.backup, "age-keygen failed: \(gen.stderr)") }
-        let recipient = try run("/usr/bin/age-keygen", ["-y", key]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        let secret = String(decoding: FileManager.default.contents(atPath: key) ?? Data(), as: UTF8.self)
+        let recipient = try run("/usr/bin/age-keygen", ["-y", key]).stdout.trimmingCharacters(
+            in: .whitespacesAndNewlines)
+        let secret =
+            String(decoding: FileManager.default.contents(atPath: key) ?? Data(), as: UTF8.self)
             .split(separator: "\n").first { $0.hasPrefix("AGE-SECRET-KEY-") }.map(String.init) ?? ""
         return (key, recipient, secret)
     }
@@ -202,8 +217,9 @@ enum TestServer {
     static func fakeToolDir(pgDump script: String) throws -> String {
         let dir = tempDir("fakebin")
         for tool in ["pg_restore", "psql", "pg_dumpall"] {
-            try FileManager.default.createSymbolicLink(atPath: (dir as NSString).appendingPathComponent(tool),
-                                                       withDestinationPath: pgBin + "/" + tool)
+            try FileManager.default.createSymbolicLink(
+                atPath: (dir as NSString).appendingPathComponent(tool),
+                withDestinationPath: pgBin + "/" + tool)
         }
         let body = """
             #!/bin/bash
@@ -212,7 +228,8 @@ enum TestServer {
             \(script)
             """
         let path = (dir as NSString).appendingPathComponent("pg_dump")
-        _ = FileManager.default.createFile(atPath: path, contents: Data(body.utf8), attributes: [.posixPermissions: 0o755])
+        _ = FileManager.default.createFile(
+            atPath: path, contents: Data(body.utf8), attributes: [.posixPermissions: 0o755])
         return dir
     }
 }

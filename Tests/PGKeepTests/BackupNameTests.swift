@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import PGKeep
 
 @Suite struct BackupNameTests {
@@ -10,18 +11,22 @@ import Testing
         #expect(name.folder == "mydb")
         #expect(name.fileName == "mydb_2026-04-02T020000Z.dump.gz")
         #expect(name.manifestName == "mydb_2026-04-02T020000Z.dump.gz.manifest.json")
-        #expect(BackupName(database: "mydb", time: time, sequence: 2, format: .plain, compressed: true).fileName
+        #expect(
+            BackupName(database: "mydb", time: time, sequence: 2, format: .plain, compressed: true).fileName
                 == "mydb_2026-04-02T020000Z-2.sql.gz")
-        #expect(BackupName(database: "mydb", time: time, format: .directory, compressed: true).fileName
+        #expect(
+            BackupName(database: "mydb", time: time, format: .directory, compressed: true).fileName
                 == "mydb_2026-04-02T020000Z.dir")
-        #expect(BackupName(database: "mydb", time: time, format: .custom, compressed: false).fileName
+        #expect(
+            BackupName(database: "mydb", time: time, format: .custom, compressed: false).fileName
                 == "mydb_2026-04-02T020000Z.dump")
     }
 
     @Test(arguments: [
         ("my db", "my%20db"), ("a/b", "a%2Fb"), ("it's \"q\"", "it%27s%20%22q%22"), ("café", "caf%C3%A9"),
         (".hidden", "%2Ehidden"), ("..", "%2E."), ("@globals", "%40globals"), ("a%2Fb", "a%252Fb"),
-        ("Ünïcødé_名前", "%C3%9Cn%C3%AFc%C3%B8d%C3%A9_%E5%90%8D%E5%89%8D"), ("under_score-dash.dot", "under_score-dash.dot"),
+        ("Ünïcødé_名前", "%C3%9Cn%C3%AFc%C3%B8d%C3%A9_%E5%90%8D%E5%89%8D"),
+        ("under_score-dash.dot", "under_score-dash.dot"),
     ])
     func awkwardDatabaseNamesGiveSafeReversibleFolders(database: String, folder: String) {
         #expect(BackupName.folderName(for: database) == folder)
@@ -50,7 +55,9 @@ import Testing
             for compressed in [true, false] where !(format == .directory && !compressed) {
                 for seq in [0, 1, 12] {
                     for encrypted in [false, true] where !(format == .directory && encrypted) {
-                        let name = BackupName(database: "shop_db", time: time, sequence: seq, format: format, compressed: compressed, encrypted: encrypted)
+                        let name = BackupName(
+                            database: "shop_db", time: time, sequence: seq, format: format, compressed: compressed,
+                            encrypted: encrypted)
                         #expect(BackupName.parse(fileName: name.fileName) == name, "\(name.fileName)")
                         #expect(name.fileName.hasSuffix(".age") == encrypted)
                     }
@@ -60,7 +67,8 @@ import Testing
     }
 
     @Test(arguments: [
-        "notes.txt", "mydb.dump.gz", "mydb_2026-04-02T020000Z.dir.age", "mydb_2026-04-02T020000Z.age", "mydb_2026-13-02T020000Z.dump.gz", "mydb_2026-02-30T020000Z.dump.gz",
+        "notes.txt", "mydb.dump.gz", "mydb_2026-04-02T020000Z.dir.age", "mydb_2026-04-02T020000Z.age",
+        "mydb_2026-13-02T020000Z.dump.gz", "mydb_2026-02-30T020000Z.dump.gz",
         "mydb_2026-04-02T250000Z.dump.gz", "mydb_2026-04-02T020000Z.dump.gz.manifest.json",
         ".pgkeep-tmp-123-abc-mydb_2026-04-02T020000Z.dump.gz", "mydb_2026-04-02T020000Z-0.dump.gz",
         "mydb_2026-04-02T020000Z.tar", "bad%ZZ_2026-04-02T020000Z.dump.gz", "%41_2026-04-02T020000Z.dump.gz",
@@ -73,6 +81,8 @@ import Testing
     @Test func timestampsAreUTCToTheSecond() {
         let t = Date(timeIntervalSince1970: 1_775_095_200.987)
         #expect(BackupName.timestampString(t) == "2026-04-02T020000Z")
-        #expect(BackupName.isoString(BackupName(database: "d", time: t, format: .custom, compressed: true).time) == "2026-04-02T02:00:00Z")
+        #expect(
+            BackupName.isoString(BackupName(database: "d", time: t, format: .custom, compressed: true).time)
+                == "2026-04-02T02:00:00Z")
     }
 }

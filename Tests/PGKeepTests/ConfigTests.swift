@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import PGKeep
 
 @Suite struct ConfigTests {
@@ -57,16 +58,25 @@ import Testing
     @Test(arguments: [
         ("[backup]\ndir = \"/b\"\ncompres_level = 3\n", "/c.toml:3: backup.compres_level: unknown key"),
         ("[backup]\ndir = \"/b\"\n\n[retension]\nkeep_daily = 3\n", "/c.toml:4: retension: unknown key"),
-        ("[connection]\nhost = \"h\"\npassword = \"hunter2\"\n", "/c.toml:3: connection.password: an inline password is not accepted"),
+        (
+            "[connection]\nhost = \"h\"\npassword = \"hunter2\"\n",
+            "/c.toml:3: connection.password: an inline password is not accepted"
+        ),
         ("[backup]\ncompress_level = \"high\"\n", "/c.toml:2: backup.compress_level: must be an integer"),
         ("[backup]\ncompress_level = 12\n", "/c.toml:2: backup.compress_level: must be 0 to 9 (got 12)"),
         ("[backup]\nformat = \"tar\"\n", "/c.toml:2: backup.format: must be \"custom\", \"plain\" or \"directory\""),
         ("[backup]\ndatabases = []\n", "/c.toml:2: backup.databases: is an empty list"),
-        ("[retention]\nkeep_daily = 0\nkeep_weekly = 0\nkeep_monthly = 0\n", "/c.toml:1: retention: every keep_* count is 0"),
+        (
+            "[retention]\nkeep_daily = 0\nkeep_weekly = 0\nkeep_monthly = 0\n",
+            "/c.toml:1: retention: every keep_* count is 0"
+        ),
         ("[hooks]\non_success = \"curl https://hc/ping\"\n", "/c.toml:2: hooks.on_success: must be an argument array"),
         ("[status]\nmax_age = \"soon\"\n", "/c.toml:2: status.max_age: \"soon\" is not a duration"),
         ("[remote]\nremote_only = true\n", "/c.toml:2: remote.remote_only: needs target"),
-        ("[encryption]\nrecipients = [\"bob\"]\n", "/c.toml:2: encryption.recipients: --encrypt-to bob: not an age recipient"),
+        (
+            "[encryption]\nrecipients = [\"bob\"]\n",
+            "/c.toml:2: encryption.recipients: --encrypt-to bob: not an age recipient"
+        ),
         ("[connection]\nport = 99999\n", "/c.toml:2: connection.port: must be a port number"),
         ("[backup\ndir = 1\n", "/c.toml:1:8: invalid TOML"),
     ])
@@ -100,9 +110,13 @@ import Testing
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try "s3cret\n".write(toFile: dir + "/pw", atomically: true, encoding: .utf8)
-        let fromFile = try PGKeepConfig.parse("[connection]\nhost = \"h\"\npassword_file = \"pw\"\n", path: dir + "/c.toml")
-        #expect(try fromFile.connectionSpec(environment: [:])?.password == "s3cret", "the trailing newline is not part of it")
-        let fromEnv = try PGKeepConfig.parse("[connection]\nhost = \"h\"\npassword_env = \"DB_PW\"\n", path: dir + "/c.toml")
+        let fromFile = try PGKeepConfig.parse(
+            "[connection]\nhost = \"h\"\npassword_file = \"pw\"\n", path: dir + "/c.toml")
+        #expect(
+            try fromFile.connectionSpec(environment: [:])?.password == "s3cret",
+            "the trailing newline is not part of it")
+        let fromEnv = try PGKeepConfig.parse(
+            "[connection]\nhost = \"h\"\npassword_env = \"DB_PW\"\n", path: dir + "/c.toml")
         #expect(try fromEnv.connectionSpec(environment: ["DB_PW": "x"])?.password == "x")
         #expect(throws: PGKeepError.self) { try fromEnv.connectionSpec(environment: [:]) }
         let inline = try PGKeepConfig.parse("[connection]\nuri = \"postgresql://u:pw@h/db\"\n", path: dir + "/c.toml")
@@ -110,17 +124,22 @@ import Testing
     }
 
     @Test func flagsOverEnvironmentOverFile() throws {
-        let configured = ConnectionSpec(parameters: ["host": "filehost", "port": "5433", "user": "fileuser", "dbname": "filedb"], password: "filepw")
+        let configured = ConnectionSpec(
+            parameters: ["host": "filehost", "port": "5433", "user": "fileuser", "dbname": "filedb"], password: "filepw"
+        )
         // The file alone.
-        var spec = try ConnectionSpec.resolve(dbname: nil, host: nil, port: nil, username: nil, environment: [:], configured: configured)
+        var spec = try ConnectionSpec.resolve(
+            dbname: nil, host: nil, port: nil, username: nil, environment: [:], configured: configured)
         #expect(spec == configured)
         // PG* variables win over the file, field by field (libpq applies them).
-        spec = try ConnectionSpec.resolve(dbname: nil, host: nil, port: nil, username: nil,
-                                          environment: ["PGHOST": "envhost", "PGPASSWORD": "envpw"], configured: configured)
+        spec = try ConnectionSpec.resolve(
+            dbname: nil, host: nil, port: nil, username: nil,
+            environment: ["PGHOST": "envhost", "PGPASSWORD": "envpw"], configured: configured)
         #expect(spec.host == nil && spec.port == "5433" && spec.password == nil)
         // Flags win over both; the file beats DATABASE_URL.
-        spec = try ConnectionSpec.resolve(dbname: "flagdb", host: "flaghost", port: nil, username: nil,
-                                          environment: ["DATABASE_URL": "postgresql://x@urlhost/urldb"], configured: configured)
+        spec = try ConnectionSpec.resolve(
+            dbname: "flagdb", host: "flaghost", port: nil, username: nil,
+            environment: ["DATABASE_URL": "postgresql://x@urlhost/urldb"], configured: configured)
         #expect(spec.host == "flaghost" && spec.database == "flagdb" && spec.user == "fileuser")
     }
 
@@ -136,7 +155,8 @@ import Testing
     }
 
     @Test func shellWordsSplitWithoutAShell() throws {
-        #expect(try ShellWords.split("notify --to 'ops team' \"a \\\"b\\\"\" c\\ d", option: "--on-success")
+        #expect(
+            try ShellWords.split("notify --to 'ops team' \"a \\\"b\\\"\" c\\ d", option: "--on-success")
                 == ["notify", "--to", "ops team", "a \"b\"", "c d"])
         #expect(try ShellWords.split("echo $HOME; rm -rf /", option: "x") == ["echo", "$HOME;", "rm", "-rf", "/"])
         #expect(throws: PGKeepError.self) { try ShellWords.split("unbalanced 'quote", option: "x") }
@@ -145,16 +165,26 @@ import Testing
     @Test func hooksAreToldWhatHappenedButNoPassword() {
         var hooks = Hooks(onSuccess: ["/bin/true"])
         hooks.withheld.append("MY_DB_PASSWORD")
-        let env = hooks.environment(for: .init(database: "shop", backupPath: nil, error: "pg_dump failed"),
-                                    base: ["PGPASSWORD": "x", "DATABASE_URL": "postgresql://u:x@h/d", "MY_DB_PASSWORD": "x", "PATH": "/bin"])
-        #expect(env == ["PATH": "/bin", "PGKEEP_STATUS": "failure", "PGKEEP_DATABASE": "shop", "PGKEEP_BACKUP_PATH": "", "PGKEEP_ERROR": "pg_dump failed"])
+        let env = hooks.environment(
+            for: .init(database: "shop", backupPath: nil, error: "pg_dump failed"),
+            base: ["PGPASSWORD": "x", "DATABASE_URL": "postgresql://u:x@h/d", "MY_DB_PASSWORD": "x", "PATH": "/bin"])
+        #expect(
+            env == [
+                "PATH": "/bin", "PGKEEP_STATUS": "failure", "PGKEEP_DATABASE": "shop", "PGKEEP_BACKUP_PATH": "",
+                "PGKEEP_ERROR": "pg_dump failed",
+            ])
     }
 }
 
 @Suite struct ScheduleTests {
     @Test func crontabLineRunsTheCronJobQuietly() throws {
-        let s = try Schedule(cron: "0 2 * * *", binary: "/usr/local/bin/pgkeep", config: "/etc/pgkeep/my config.toml", logFile: "/var/log/pgkeep-%d.log")
-        #expect(s.crontabLine == "0 2 * * * /usr/local/bin/pgkeep run --config '/etc/pgkeep/my config.toml' --quiet --log-file /var/log/pgkeep-\\%d.log")
+        let s = try Schedule(
+            cron: "0 2 * * *", binary: "/usr/local/bin/pgkeep", config: "/etc/pgkeep/my config.toml",
+            logFile: "/var/log/pgkeep-%d.log")
+        #expect(
+            s.crontabLine
+                == "0 2 * * * /usr/local/bin/pgkeep run --config '/etc/pgkeep/my config.toml' --quiet --log-file /var/log/pgkeep-\\%d.log"
+        )
     }
 
     @Test(arguments: [
@@ -171,7 +201,9 @@ import Testing
 
     @Test func badExpressionsAreRefused() {
         for bad in ["0 2 * *", "61 2 * * *", "0 24 * * *", "x 2 * * *", "0 2 1 * 1"] {
-            #expect(throws: PGKeepError.self, "\(bad)") { try Schedule(cron: bad, binary: "/b", config: nil, logFile: nil).onCalendar() }
+            #expect(throws: PGKeepError.self, "\(bad)") {
+                try Schedule(cron: bad, binary: "/b", config: nil, logFile: nil).onCalendar()
+            }
         }
     }
 }

@@ -1,18 +1,24 @@
 import Foundation
 import Testing
+
 @testable import PGKeep
 
 @Suite struct ConnectionSpecTests {
     @Test func uriIsParsedByLibpqAndThePasswordKeptApart() throws {
-        let spec = try ConnectionSpec.parse("postgresql://alice:p%40ss:w0rd@db.example.com:6543/shop?sslmode=require", source: "--dbname")
+        let spec = try ConnectionSpec.parse(
+            "postgresql://alice:p%40ss:w0rd@db.example.com:6543/shop?sslmode=require", source: "--dbname")
         #expect(spec.password == "p@ss:w0rd")
-        #expect(spec.parameters == ["user": "alice", "host": "db.example.com", "port": "6543", "dbname": "shop", "sslmode": "require"])
+        #expect(
+            spec.parameters == [
+                "user": "alice", "host": "db.example.com", "port": "6543", "dbname": "shop", "sslmode": "require",
+            ])
         #expect(!spec.conninfo().contains("w0rd"))
         #expect(spec.displayURI() == "postgresql://alice:****@db.example.com:6543/shop?sslmode=require")
     }
 
     @Test func conninfoStringsAndBareNames() throws {
-        let spec = try ConnectionSpec.parse("host=/var/run/postgresql dbname='my db' password=hunter2 user=bob", source: "--dbname")
+        let spec = try ConnectionSpec.parse(
+            "host=/var/run/postgresql dbname='my db' password=hunter2 user=bob", source: "--dbname")
         #expect(spec.password == "hunter2")
         #expect(spec.database == "my db")
         #expect(spec.conninfo() == "dbname='my db' host='/var/run/postgresql' user='bob'")
@@ -25,23 +31,38 @@ import Testing
     }
 
     @Test func flagsOverrideTheURI() throws {
-        let spec = try ConnectionSpec.resolve(dbname: "postgresql://a@h1:1/db", host: "h2", port: "2", username: "b", environment: [:])
+        let spec = try ConnectionSpec.resolve(
+            dbname: "postgresql://a@h1:1/db", host: "h2", port: "2", username: "b", environment: [:])
         #expect(spec.parameters == ["host": "h2", "port": "2", "user": "b", "dbname": "db"])
     }
 
     @Test func environmentURIsOnlyWhenNothingElseNamesAServer() throws {
         let env = ["DATABASE_URL": "postgresql://u:pw@dbhost/app", "POSTGRESQL_URI": "postgresql://v@other/x"]
-        #expect(try ConnectionSpec.resolve(dbname: nil, host: nil, port: nil, username: nil, environment: env).host == "other")
-        #expect(try ConnectionSpec.resolve(dbname: nil, host: nil, port: nil, username: nil,
-                                           environment: ["DATABASE_URL": "postgresql://u:pw@dbhost/app"]).password == "pw")
-        #expect(try ConnectionSpec.resolve(dbname: nil, host: nil, port: nil, username: nil,
-                                           environment: env.merging(["PGHOST": "x"]) { $1 }).parameters.isEmpty)
-        #expect(try ConnectionSpec.resolve(dbname: nil, host: "h", port: nil, username: nil, environment: env).parameters == ["host": "h"])
+        #expect(
+            try ConnectionSpec.resolve(dbname: nil, host: nil, port: nil, username: nil, environment: env).host
+                == "other")
+        #expect(
+            try ConnectionSpec.resolve(
+                dbname: nil, host: nil, port: nil, username: nil,
+                environment: ["DATABASE_URL": "postgresql://u:pw@dbhost/app"]
+            ).password == "pw")
+        #expect(
+            try ConnectionSpec.resolve(
+                dbname: nil, host: nil, port: nil, username: nil,
+                environment: env.merging(["PGHOST": "x"]) { $1 }
+            ).parameters.isEmpty)
+        #expect(
+            try ConnectionSpec.resolve(dbname: nil, host: "h", port: nil, username: nil, environment: env).parameters
+                == ["host": "h"])
         // A bare name picks the database on the environment's server.
         let named = try ConnectionSpec.resolve(dbname: "d", host: nil, port: nil, username: nil, environment: env)
         #expect(named.parameters == ["user": "v", "host": "other", "dbname": "d"])
-        #expect(try ConnectionSpec.resolve(dbname: "d", host: "h", port: nil, username: nil, environment: env).parameters == ["host": "h", "dbname": "d"])
-        #expect(try ConnectionSpec.resolve(dbname: "d", host: nil, port: nil, username: nil, environment: [:]).parameters == ["dbname": "d"])
+        #expect(
+            try ConnectionSpec.resolve(dbname: "d", host: "h", port: nil, username: nil, environment: env).parameters
+                == ["host": "h", "dbname": "d"])
+        #expect(
+            try ConnectionSpec.resolve(dbname: "d", host: nil, port: nil, username: nil, environment: [:]).parameters
+                == ["dbname": "d"])
     }
 
     @Test func invalidStringsFailWithoutEchoingThePassword() {
@@ -61,7 +82,8 @@ import Testing
     }
 
     @Test func freeTextIsMasked() {
-        #expect(ConnectionSpec.maskSecrets(in: "failed: postgresql://u:pa55@h/db") == "failed: postgresql://u:****@h/db")
+        #expect(
+            ConnectionSpec.maskSecrets(in: "failed: postgresql://u:pa55@h/db") == "failed: postgresql://u:****@h/db")
         #expect(ConnectionSpec.maskSecrets(in: "host=h password='a b' user=u") == "host=h password=**** user=u")
         #expect(ConnectionSpec.maskSecrets(in: "password=abc") == "password=****")
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import PGKeep
 
 /// The parallel writer must produce one standard gzip stream that both zlib (GzipReader) and
@@ -17,12 +18,16 @@ import Testing
         var bytes = [UInt8](repeating: 0, count: count)
         var i = 0
         while i < count {
-            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
             let run = Int(state % 5000) + 1
             let random = state % 3 == 0
             for j in 0..<min(run, count - i) {
                 if random {
-                    state ^= state << 13; state ^= state >> 7; state ^= state << 17
+                    state ^= state << 13
+                    state ^= state >> 7
+                    state ^= state << 17
                     bytes[i + j] = UInt8(truncatingIfNeeded: state)
                 } else {
                     bytes[i + j] = UInt8(ascii: "a") + UInt8((i + j) % 26)
@@ -33,7 +38,9 @@ import Testing
         return Data(bytes)
     }
 
-    func compress(_ data: Data, level: Int32 = 6, workers: Int = 2) throws -> (path: String, result: ParallelGzipWriter.Result, sha: String) {
+    func compress(_ data: Data, level: Int32 = 6, workers: Int = 2) throws -> (
+        path: String, result: ParallelGzipWriter.Result, sha: String
+    ) {
         let dir = Self.tempDir()
         let input = (dir as NSString).appendingPathComponent("in")
         _ = FileManager.default.createFile(atPath: input, contents: data)
@@ -43,7 +50,8 @@ import Testing
         let outFD = try FileSystem.createPrivateFile(output)
         defer { close(outFD) }
         let sink = HashingSink(fd: outFD, path: output)
-        let result = try ParallelGzipWriter(level: level, workers: workers).compress(from: inFD, what: "test input", to: sink)
+        let result = try ParallelGzipWriter(level: level, workers: workers).compress(
+            from: inFD, what: "test input", to: sink)
         return (output, result, sink.finalizeHex())
     }
 
@@ -51,7 +59,10 @@ import Testing
         let fd = open(path, O_RDONLY)
         defer { close(fd) }
         var out = Data()
-        let r = try GzipReader.decompress(fd: fd, path: path) { out.append(contentsOf: $0); return true }
+        let r = try GzipReader.decompress(fd: fd, path: path) {
+            out.append(contentsOf: $0)
+            return true
+        }
         return (out, r)
     }
 
@@ -108,10 +119,14 @@ import Testing
     }
 
     @Test func concatenatedMembersAreReadLikeGunzip() throws {
-        let a = Self.sample(200_000, seed: 5), b = Self.sample(300_000, seed: 6)
-        let pa = try compress(a).path, pb = try compress(b).path
+        let a = Self.sample(200_000, seed: 5)
+        let b = Self.sample(300_000, seed: 6)
+        let pa = try compress(a).path
+        let pb = try compress(b).path
         let joined = pa + ".joined"
-        _ = FileManager.default.createFile(atPath: joined, contents: try Data(contentsOf: URL(fileURLWithPath: pa)) + Data(contentsOf: URL(fileURLWithPath: pb)))
+        _ = FileManager.default.createFile(
+            atPath: joined,
+            contents: try Data(contentsOf: URL(fileURLWithPath: pa)) + Data(contentsOf: URL(fileURLWithPath: pb)))
         #expect(try readBack(joined).0 == a + b)
     }
 
@@ -126,7 +141,8 @@ import Testing
         let full = open("/dev/full", O_WRONLY)
         defer { close(full) }
         do {
-            _ = try ParallelGzipWriter(level: 6).compress(from: inFD, what: "x", to: HashingSink(fd: full, path: "/dev/full"))
+            _ = try ParallelGzipWriter(level: 6).compress(
+                from: inFD, what: "x", to: HashingSink(fd: full, path: "/dev/full"))
             Issue.record("expected ENOSPC")
         } catch let error as PGKeepError {
             #expect(error.description.contains("No space left on device"))

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import PGKeep
 
 @Suite struct TableSelectionTests {
@@ -69,7 +70,9 @@ import Testing
     }
 
     @Test func whatTheTargetHasIsNotRecreated() throws {
-        let chosen = try TableSelection.select(entries: entries(), tables: ["actor"]) { e in e.type == "SCHEMA" || e.type == "FUNCTION" }
+        let chosen = try TableSelection.select(entries: entries(), tables: ["actor"]) { e in
+            e.type == "SCHEMA" || e.type == "FUNCTION"
+        }
         #expect(!chosen.contains { $0.id == 5 || $0.id == 230 })
         #expect(chosen.contains { $0.id == 216 })
     }
@@ -82,12 +85,16 @@ import Testing
     }
 
     @Test func unknownTablesAreAnError() {
-        #expect(throws: PGKeepError.self) { try TableSelection.select(entries: entries(), tables: ["nope"]) { _ in false } }
+        #expect(throws: PGKeepError.self) {
+            try TableSelection.select(entries: entries(), tables: ["nope"]) { _ in false }
+        }
     }
 
     @Test func existenceQueriesQuote() {
         let e = TOCEntry(id: 1, type: "SEQUENCE", schema: "My Schema", tag: "s", line: "")
-        #expect(TableSelection.existsQuery(e, literal: SQL.literal) == "SELECT 1 WHERE to_regclass('\"My Schema\".s') IS NOT NULL")
+        #expect(
+            TableSelection.existsQuery(e, literal: SQL.literal)
+                == "SELECT 1 WHERE to_regclass('\"My Schema\".s') IS NOT NULL")
         #expect(SQL.literal("it's") == "'it''s'")
         #expect(SQL.identifier("a\"b") == "\"a\"\"b\"")
     }
@@ -131,17 +138,25 @@ import Testing
     @Test(arguments: [1, 7, 64, 100_000])
     func dropsBecomeTolerantAndTheRestPassesUnchanged(chunkSize: Int) {
         let out = run(chunkSize: chunkSize)
-        #expect(out.contains("DO $pgkeep_clean$ BEGIN EXECUTE $pgkeep_stmt$ALTER TABLE IF EXISTS ONLY public.p1 DROP CONSTRAINT IF EXISTS p1_pkey;$pgkeep_stmt$; EXCEPTION WHEN OTHERS"))
-        #expect(out.contains("EXECUTE $pgkeep_stmt$DROP FUNCTION IF EXISTS public.f(a integer,\n    b text);$pgkeep_stmt$"))
+        #expect(
+            out.contains(
+                "DO $pgkeep_clean$ BEGIN EXECUTE $pgkeep_stmt$ALTER TABLE IF EXISTS ONLY public.p1 DROP CONSTRAINT IF EXISTS p1_pkey;$pgkeep_stmt$; EXCEPTION WHEN OTHERS"
+            ))
+        #expect(
+            out.contains("EXECUTE $pgkeep_stmt$DROP FUNCTION IF EXISTS public.f(a integer,\n    b text);$pgkeep_stmt$"))
         #expect(out.contains("SET client_min_messages = warning;\n"))
         let body = out[out.range(of: "-- Name: t;")!.lowerBound...]
-        #expect(body == script[script.range(of: "-- Name: t;")!.lowerBound...], "after the first entry header nothing changes")
+        #expect(
+            body == script[script.range(of: "-- Name: t;")!.lowerBound...],
+            "after the first entry header nothing changes")
     }
 }
 
 @Suite struct RestoreOptionsTests {
     @Test func sqlScriptsRefusePartialsJobsAndClean() {
-        let changes: [(inout RestoreOptions) -> Void] = [{ $0.tables = ["t"] }, { $0.schemaOnly = true }, { $0.jobs = 2 }, { $0.clean = true }]
+        let changes: [(inout RestoreOptions) -> Void] = [
+            { $0.tables = ["t"] }, { $0.schemaOnly = true }, { $0.jobs = 2 }, { $0.clean = true },
+        ]
         for change in changes {
             var o = RestoreOptions()
             change(&o)

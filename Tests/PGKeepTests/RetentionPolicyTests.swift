@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import PGKeep
 
 @Suite struct RetentionPolicyTests {
@@ -18,17 +19,19 @@ import Testing
         // 400 nightly backups up to Thursday 2026-04-02 (ISO week 2026-W14).
         let end = Self.date("2026-04-02")
         let items = (0..<400).map { i in
-            RetentionItem(id: BackupName.timestampString(end.addingTimeInterval(Double(-i) * 86400)).prefix(10).description,
-                          time: end.addingTimeInterval(Double(-i) * 86400))
+            RetentionItem(
+                id: BackupName.timestampString(end.addingTimeInterval(Double(-i) * 86400)).prefix(10).description,
+                time: end.addingTimeInterval(Double(-i) * 86400))
         }
         let d = RetentionPolicy().apply(items)
         let keep = items.filter { d[$0.id]!.keep }.map(\.id).sorted()
-        #expect(keep == [
-            "2025-09-30", "2025-10-31", "2025-11-30", "2025-12-31", "2026-01-31", "2026-02-28",  // monthly
-            "2026-03-01", "2026-03-08", "2026-03-15", "2026-03-22",                            // weekly (Sundays)
-            // daily
-            "2026-03-27", "2026-03-28", "2026-03-29", "2026-03-30", "2026-03-31", "2026-04-01", "2026-04-02",
-        ])
+        #expect(
+            keep == [
+                "2025-09-30", "2025-10-31", "2025-11-30", "2025-12-31", "2026-01-31", "2026-02-28",  // monthly
+                "2026-03-01", "2026-03-08", "2026-03-15", "2026-03-22",  // weekly (Sundays)
+                // daily
+                "2026-03-27", "2026-03-28", "2026-03-29", "2026-03-30", "2026-03-31", "2026-04-01", "2026-04-02",
+            ])
         #expect(d["2026-04-02"]!.reasons == ["daily 1/7"])
         #expect(d["2026-03-22"]!.reasons == ["weekly 1/4"])
         #expect(d["2025-09-30"]!.reasons == ["monthly 6/6"])
@@ -40,12 +43,16 @@ import Testing
         #expect(RetentionPolicy.Rule.weekly.period(Self.date("2021-01-03"), index: 0) == "2020-53")
         #expect(RetentionPolicy.Rule.weekly.period(Self.date("2021-01-04"), index: 0) == "2021-01")
         #expect(RetentionPolicy.Rule.weekly.period(Self.date("2026-12-31"), index: 0) == "2026-53")
-        let items = ["2020-12-31", "2021-01-01", "2021-01-03", "2021-01-04"].map { RetentionItem(id: $0, time: Self.date($0)) }
+        let items = ["2020-12-31", "2021-01-01", "2021-01-03", "2021-01-04"].map {
+            RetentionItem(id: $0, time: Self.date($0))
+        }
         #expect(kept(RetentionPolicy(weekly: 2), items) == ["2021-01-03", "2021-01-04"])
     }
 
     @Test func monthsOfEveryLength() {
-        let items = ["2026-01-31", "2026-02-28", "2026-03-01", "2026-03-31", "2024-02-29"].map { RetentionItem(id: $0, time: Self.date($0)) }
+        let items = ["2026-01-31", "2026-02-28", "2026-03-01", "2026-03-31", "2024-02-29"].map {
+            RetentionItem(id: $0, time: Self.date($0))
+        }
         #expect(kept(RetentionPolicy(monthly: 3), items) == ["2026-01-31", "2026-02-28", "2026-03-31"])
         #expect(kept(RetentionPolicy(monthly: 4), items) == ["2024-02-29", "2026-01-31", "2026-02-28", "2026-03-31"])
     }
@@ -58,16 +65,20 @@ import Testing
     }
 
     @Test func weeksWithoutBackupsDoNotCount() {
-        let items = ["2026-01-05", "2026-01-19", "2026-02-02", "2025-12-01"].map { RetentionItem(id: $0, time: Self.date($0)) }
+        let items = ["2026-01-05", "2026-01-19", "2026-02-02", "2025-12-01"].map {
+            RetentionItem(id: $0, time: Self.date($0))
+        }
         #expect(kept(RetentionPolicy(weekly: 3), items) == ["2026-01-05", "2026-01-19", "2026-02-02"])
     }
 
     @Test func pinnedBackupsAreKeptAndDoNotCount() {
-        let items = [RetentionItem(id: "old-pinned", time: Self.date("2020-01-01"), pinned: true),
-                     RetentionItem(id: "new-pinned", time: Self.date("2026-04-02"), pinned: true),
-                     RetentionItem(id: "a", time: Self.date("2026-04-01")),
-                     RetentionItem(id: "b", time: Self.date("2026-03-31")),
-                     RetentionItem(id: "c", time: Self.date("2026-03-30"))]
+        let items = [
+            RetentionItem(id: "old-pinned", time: Self.date("2020-01-01"), pinned: true),
+            RetentionItem(id: "new-pinned", time: Self.date("2026-04-02"), pinned: true),
+            RetentionItem(id: "a", time: Self.date("2026-04-01")),
+            RetentionItem(id: "b", time: Self.date("2026-03-31")),
+            RetentionItem(id: "c", time: Self.date("2026-03-30")),
+        ]
         let d = RetentionPolicy(daily: 2).apply(items)
         #expect(d["old-pinned"]! == RetentionDecision(keep: true, reasons: ["pinned"]))
         #expect(d["new-pinned"]! == RetentionDecision(keep: true, reasons: ["pinned"]))
@@ -86,7 +97,9 @@ import Testing
     }
 
     @Test func unlimitedAndRefusedPolicies() throws {
-        let items = (0..<30).map { RetentionItem(id: "\($0)", time: Self.date("2026-04-02").addingTimeInterval(Double(-$0) * 86400)) }
+        let items = (0..<30).map {
+            RetentionItem(id: "\($0)", time: Self.date("2026-04-02").addingTimeInterval(Double(-$0) * 86400))
+        }
         #expect(kept(RetentionPolicy(daily: -1), items).count == 30)
         #expect(throws: PGKeepError.self) { try RetentionPolicy(daily: 0, weekly: 0, monthly: 0).validate() }
         #expect(throws: PGKeepError.self) { try RetentionPolicy(daily: -2).validate() }
@@ -96,17 +109,23 @@ import Testing
 
     /// Properties over random histories.
     @Test func propertiesOverRandomHistories() {
-        var rng = SplitMix(seed: 20261121)
+        var rng = SplitMix(seed: 20_261_121)
         for _ in 0..<300 {
             let start = Self.date("2024-01-01").timeIntervalSince1970
             let n = Int(rng.next() % 80) + 1
             var items: [RetentionItem] = []
             for i in 0..<n {
                 let t = start + Double(rng.next() % (800 * 86400))
-                items.append(RetentionItem(id: "b\(i)", time: Date(timeIntervalSince1970: floor(t)), pinned: rng.next() % 10 == 0))
+                items.append(
+                    RetentionItem(
+                        id: "b\(i)", time: Date(timeIntervalSince1970: floor(t)), pinned: rng.next() % 10 == 0))
             }
-            func r(_ max: UInt64) -> Int { let v = Int(rng.next() % (max + 2)); return v == Int(max) + 1 ? -1 : v }
-            var policy = RetentionPolicy(last: r(3), hourly: r(3), daily: r(10), weekly: r(6), monthly: r(8), yearly: r(2))
+            func r(_ max: UInt64) -> Int {
+                let v = Int(rng.next() % (max + 2))
+                return v == Int(max) + 1 ? -1 : v
+            }
+            var policy = RetentionPolicy(
+                last: r(3), hourly: r(3), daily: r(10), weekly: r(6), monthly: r(8), yearly: r(2))
             if policy.rules.allSatisfy({ $0.count == 0 }) { policy.daily = 1 }
 
             let d = policy.apply(items)

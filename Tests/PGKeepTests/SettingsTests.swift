@@ -18,7 +18,8 @@ import Testing
     }
 
     @Test func pgBinQuietLogAndMaxAge() throws {
-        let file = "[connection]\npg_bin = \"bin\"\n[log]\nquiet = true\nfile = \"pgkeep.log\"\n[status]\nmax_age = \"2d\"\n"
+        let file =
+            "[connection]\npg_bin = \"bin\"\n[log]\nquiet = true\nfile = \"pgkeep.log\"\n[status]\nmax_age = \"2d\"\n"
         let s = try Self.settings(file, env: ["PGKEEP_PG_BIN": "/env/bin"])
         #expect(s.pgBin(flag: "/flag/bin") == "/flag/bin")
         #expect(s.pgBin(flag: nil) == "/env/bin")
@@ -35,7 +36,9 @@ import Testing
     @Test func eachKeepFlagOverridesOnlyItsRule() throws {
         let s = try Self.settings("[retention]\nkeep_daily = 10\nkeep_monthly = \"unlimited\"\n")
         #expect(s.policy(RetentionFlags()) == RetentionPolicy(daily: 10, weekly: 4, monthly: -1))
-        #expect(s.policy(RetentionFlags(daily: 3, yearly: -1)) == RetentionPolicy(daily: 3, weekly: 4, monthly: -1, yearly: -1))
+        #expect(
+            s.policy(RetentionFlags(daily: 3, yearly: -1))
+                == RetentionPolicy(daily: 3, weekly: 4, monthly: -1, yearly: -1))
         #expect(try Self.settings(nil).policy(RetentionFlags()) == RetentionPolicy())
     }
 
@@ -61,7 +64,8 @@ import Testing
         #expect(fromFlags.directory == "/other" && fromFlags.format == .custom && !fromFlags.compressed)
         #expect(fromFlags.label == "before-migration" && fromFlags.workers == 3)
         // snapshot fixes its own: custom, pinned, all, no row counts inside compose
-        let snap = try s.backupOptions(SnapshotJob.backupFlags(label: "pre-upgrade", inCompose: true), directoryFlag: nil)
+        let snap = try s.backupOptions(
+            SnapshotJob.backupFlags(label: "pre-upgrade", inCompose: true), directoryFlag: nil)
         #expect(snap.format == .custom && snap.pin && snap.all && !snap.rowCounts && snap.label == "pre-upgrade")
         #expect(snap.jobs == 1 && snap.compressLevel == 4)
     }

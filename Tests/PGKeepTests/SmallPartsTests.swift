@@ -1,10 +1,13 @@
 import Foundation
 import Testing
+
 @testable import PGKeep
 
 @Suite struct ToolVersionTests {
     @Test func parsesVersionOutputs() {
-        #expect(ToolVersion.parse("pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)") == ToolVersion(string: "15.18", majorKey: 1500))
+        #expect(
+            ToolVersion.parse("pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)")
+                == ToolVersion(string: "15.18", majorKey: 1500))
         #expect(ToolVersion.parse("pg_dump (PostgreSQL) 9.6.24") == ToolVersion(string: "9.6.24", majorKey: 906))
         #expect(ToolVersion.parse("pg_restore (PostgreSQL) 17beta1")?.majorKey == 1700)
         #expect(ToolVersion.parse("something else") == nil)
@@ -13,12 +16,18 @@ import Testing
     @Test func olderPgDumpIsRefused() throws {
         let server = ServerInfo(versionNumber: 160_002, version: "16.2", database: "d", user: "u")
         #expect(server.majorKey == 1600)
-        #expect(throws: PGKeepError.self) { try checkDumpVersion(ToolVersion(string: "15.18", majorKey: 1500), server: server, dumpPath: "pg_dump") }
+        #expect(throws: PGKeepError.self) {
+            try checkDumpVersion(ToolVersion(string: "15.18", majorKey: 1500), server: server, dumpPath: "pg_dump")
+        }
         try checkDumpVersion(ToolVersion(string: "17.0", majorKey: 1700), server: server, dumpPath: "pg_dump")
         #expect(throws: PGKeepError.self) {
-            try checkRestoreVersion(ToolVersion(string: "14.1", majorKey: 1400), dump: ToolVersion(string: "15.18", majorKey: 1500), restorePath: "pg_restore")
+            try checkRestoreVersion(
+                ToolVersion(string: "14.1", majorKey: 1400), dump: ToolVersion(string: "15.18", majorKey: 1500),
+                restorePath: "pg_restore")
         }
-        try checkRestoreVersion(ToolVersion(string: "16.0", majorKey: 1600), dump: ToolVersion(string: "15.18", majorKey: 1500), restorePath: "pg_restore")
+        try checkRestoreVersion(
+            ToolVersion(string: "16.0", majorKey: 1600), dump: ToolVersion(string: "15.18", majorKey: 1500),
+            restorePath: "pg_restore")
         #expect(ServerInfo(versionNumber: 90624, version: "9.6.24", database: "d", user: "u").majorKey == 906)
     }
 }
@@ -32,8 +41,11 @@ import Testing
         f.schemaOnly = true
         f.noOwner = true
         f.noPrivileges = true
-        #expect(f.arguments == ["--table=public.film", "--table=actor", "--exclude-table=big", "--schema=s",
-                                "--schema-only", "--no-owner", "--no-privileges"])
+        #expect(
+            f.arguments == [
+                "--table=public.film", "--table=actor", "--exclude-table=big", "--schema=s",
+                "--schema-only", "--no-owner", "--no-privileges",
+            ])
     }
 
     @Test func incompatibleOptionsAreUsageErrors() {
@@ -60,27 +72,34 @@ import Testing
         let bin = NSTemporaryDirectory() + "pgkeep-docker-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
         for name in ["docker", "docker-compose"] {
-            _ = FileManager.default.createFile(atPath: bin + "/" + name, contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755])
+            _ = FileManager.default.createFile(
+                atPath: bin + "/" + name, contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755])
         }
         let base = try o.baseCommand(searchPath: [bin])
         #expect(base.executable == bin + "/docker")
         #expect(base.arguments == ["compose", "-f", "a.yml", "-f", "b.yml", "--project-directory", "/srv/app"])
-        let legacy = try DockerComposeOptions(service: "db", composeCommand: "docker-compose").baseCommand(searchPath: [bin])
+        let legacy = try DockerComposeOptions(service: "db", composeCommand: "docker-compose").baseCommand(searchPath: [
+            bin
+        ])
         #expect(legacy.arguments.isEmpty)
     }
 }
 
 @Suite struct ManifestTests {
     @Test func encodesSnakeCaseAndRoundTrips() throws {
-        let m = Manifest(database: "db", file: "db_2026-04-02T020000Z.dump.gz", format: .custom,
-                         compression: .init(algorithm: "gzip", level: 6, appliedBy: "pgkeep"), size: 10, sha256: "ab",
-                         uncompressedSize: 20, files: nil, startedAt: "2026-04-02T02:00:00Z", finishedAt: "2026-04-02T02:00:01Z",
-                         durationSeconds: 1.0, label: "before migration", serverVersion: "15.18", serverVersionNum: 150018,
-                         pgDumpVersion: "15.18", pgDumpOptions: ["--format=custom"], source: "postgresql://u@h/db",
-                         dockerCompose: nil, verification: .init(verifiedAt: "2026-04-02T02:00:01Z", sha256Reread: true))
+        let m = Manifest(
+            database: "db", file: "db_2026-04-02T020000Z.dump.gz", format: .custom,
+            compression: .init(algorithm: "gzip", level: 6, appliedBy: "pgkeep"), size: 10, sha256: "ab",
+            uncompressedSize: 20, files: nil, startedAt: "2026-04-02T02:00:00Z", finishedAt: "2026-04-02T02:00:01Z",
+            durationSeconds: 1.0, label: "before migration", serverVersion: "15.18", serverVersionNum: 150018,
+            pgDumpVersion: "15.18", pgDumpOptions: ["--format=custom"], source: "postgresql://u@h/db",
+            dockerCompose: nil, verification: .init(verifiedAt: "2026-04-02T02:00:01Z", sha256Reread: true))
         let data = try m.encoded()
         let text = String(decoding: data, as: UTF8.self)
-        for key in ["\"manifest_version\"", "\"uncompressed_size\"", "\"started_at\"", "\"pg_dump_options\"", "\"server_version_num\"", "\"sha256_reread\""] {
+        for key in [
+            "\"manifest_version\"", "\"uncompressed_size\"", "\"started_at\"", "\"pg_dump_options\"",
+            "\"server_version_num\"", "\"sha256_reread\"",
+        ] {
             #expect(text.contains(key), "\(key)")
         }
         #expect(try Manifest.decode(data) == m)
@@ -90,7 +109,8 @@ import Testing
 @Suite struct ChildProcessTests {
     @Test func largeStderrDoesNotBlockStdout() throws {
         // 300 KiB on stderr before anything on stdout: reading the pipes one after the other would hang.
-        let cmd = Command(executable: "/bin/sh", arguments: ["-c", "head -c 307200 /dev/zero | tr '\\0' e >&2; echo done"])
+        let cmd = Command(
+            executable: "/bin/sh", arguments: ["-c", "head -c 307200 /dev/zero | tr '\\0' e >&2; echo done"])
         let (out, result) = try ChildProcess.capture(cmd)
         #expect(String(decoding: out, as: UTF8.self) == "done\n")
         #expect(result.succeeded)
@@ -98,7 +118,9 @@ import Testing
     }
 
     @Test func exitStatusAndSignalsAreReported() throws {
-        let failed = try ChildProcess.capture(Command(executable: "/bin/sh", arguments: ["-c", "echo oops >&2; exit 3"])).result
+        let failed = try ChildProcess.capture(
+            Command(executable: "/bin/sh", arguments: ["-c", "echo oops >&2; exit 3"])
+        ).result
         #expect(failed.termination == .exited(3))
         #expect(failed.stderrTail() == "oops")
         let killed = try ChildProcess.capture(Command(executable: "/bin/sh", arguments: ["-c", "kill -9 $$"])).result

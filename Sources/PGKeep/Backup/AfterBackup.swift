@@ -29,8 +29,10 @@ struct AfterBackup {
             url = try remote.upload(record)
         } catch let e as PGKeepError {
             throw PGKeepError(
-                .backup, "the local backup \(record.path) is complete and verified, but its upload failed: \(e.message)",
-                command: e.command, stderrTail: e.stderrTail, hint: e.hint ?? "run the backup again, or copy it by hand")
+                .backup,
+                "the local backup \(record.path) is complete and verified, but its upload failed: \(e.message)",
+                command: e.command, stderrTail: e.stderrTail, hint: e.hint ?? "run the backup again, or copy it by hand"
+            )
         }
         onUploaded?(record, url)
         if options.remoteOnly {

@@ -13,7 +13,8 @@ public struct DumpFilters: Sendable, Equatable {
     public init() {}
 
     public var arguments: [String] {
-        tables.map { "--table=\($0)" } + excludeTables.map { "--exclude-table=\($0)" } + schemas.map { "--schema=\($0)" }
+        tables.map { "--table=\($0)" } + excludeTables.map { "--exclude-table=\($0)" }
+            + schemas.map { "--schema=\($0)" }
             + (schemaOnly ? ["--schema-only"] : []) + (dataOnly ? ["--data-only"] : [])
             + (noOwner ? ["--no-owner"] : []) + (noPrivileges ? ["--no-privileges"] : [])
     }
@@ -80,16 +81,24 @@ public struct BackupOptions: Sendable {
             throw PGKeepError(.usage, "--remote-only needs --remote REMOTE:bucket/prefix")
         }
         if !encryptTo.isEmpty && encryptPassphrase != nil {
-            throw PGKeepError(.usage, "--encrypt-to and --encrypt-passphrase-file cannot be used together (age encrypts to recipients or to a passphrase)")
+            throw PGKeepError(
+                .usage,
+                "--encrypt-to and --encrypt-passphrase-file cannot be used together (age encrypts to recipients or to a passphrase)"
+            )
         }
         if encrypted {
             for r in encryptTo { try AgeTool.checkRecipient(r) }
             if format == .directory {
-                throw PGKeepError(.usage, "--encrypt-to needs --format custom or plain: pg_dump writes a directory backup's files itself")
+                throw PGKeepError(
+                    .usage,
+                    "--encrypt-to needs --format custom or plain: pg_dump writes a directory backup's files itself")
             }
         }
         if (all || databases.count > 1) && (!filters.tables.isEmpty || !filters.schemas.isEmpty) {
-            throw PGKeepError(.usage, "--table and --schema select objects of one database; they cannot be used with --all or several databases")
+            throw PGKeepError(
+                .usage,
+                "--table and --schema select objects of one database; they cannot be used with --all or several databases"
+            )
         }
     }
 }

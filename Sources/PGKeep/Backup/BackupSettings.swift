@@ -71,7 +71,8 @@ extension Settings {
     }
 
     /// pg_dump on this machine, or inside a docker compose service.
-    public func dumpSource(spec: ConnectionSpec, pgBinFlag: String?, docker: DockerComposeOptions?) throws -> DumpSource {
+    public func dumpSource(spec: ConnectionSpec, pgBinFlag: String?, docker: DockerComposeOptions?) throws -> DumpSource
+    {
         if let docker {
             return try DockerComposeDumpSource(options: docker, spec: spec, environment: environment)
         }

@@ -37,7 +37,8 @@ struct DumpPipeline {
         // gzip → age → (hashed here) → the file. The first sink hashes the plaintext stream;
         // the file's sink hashes the ciphertext age writes.
         let encryptor = try startEncryptor(into: fileSink)
-        let sink = encryptor.map { HashingSink(fd: $0.input, path: "the input of age (encrypting \(temp))") } ?? fileSink
+        let sink =
+            encryptor.map { HashingSink(fd: $0.input, path: "the input of age (encrypting \(temp))") } ?? fileSink
         let child = ChildProcess(command, stdout: .pipe)
         do {
             try child.start()
@@ -64,7 +65,8 @@ struct DumpPipeline {
             throw result.failure("\(what) failed; no backup was recorded", hint: Self.hint(result.stderr))
         }
         guard stream.uncompressed > 0 else {
-            throw PGKeepError(.backup, "\(what) produced no output; no backup was recorded", command: command.description)
+            throw PGKeepError(
+                .backup, "\(what) produced no output; no backup was recorded", command: command.description)
         }
         if sqlScript { try Verifier.checkSQLTrailer(stream.tail, path: temp) }
         var encryption: Manifest.Encryption?
@@ -88,12 +90,15 @@ struct DumpPipeline {
         uncompressed: Int64, tail: [UInt8], trailer: Verifier.GzipTrailer?
     ) {
         guard compressLevel > 0 else {
-            let (bytes, tail) = try copyStream(from: input, to: sink, what: "the output of \(what)", progress: onProgress)
+            let (bytes, tail) = try copyStream(
+                from: input, to: sink, what: "the output of \(what)", progress: onProgress)
             return (bytes, tail, nil)
         }
         let r = try ParallelGzipWriter(level: Int32(compressLevel), workers: workers)
             .compress(from: input, what: "the output of \(what)", to: sink, progress: onProgress)
-        return (r.uncompressedBytes, r.tail, Verifier.GzipTrailer(crc32: r.crc32, uncompressedBytes: r.uncompressedBytes))
+        return (
+            r.uncompressedBytes, r.tail, Verifier.GzipTrailer(crc32: r.crc32, uncompressedBytes: r.uncompressedBytes)
+        )
     }
 
     /// `age --encrypt` between the compressor and the file (nil without encryption).

@@ -30,10 +30,13 @@ public protocol DumpSource: AnyObject {
 /// Refuses a pg_dump older than the server: it cannot dump it reliably.
 func checkDumpVersion(_ dump: ToolVersion, server: ServerInfo, dumpPath: String) throws {
     if dump.majorKey < server.majorKey {
-        throw PGKeepError(.preflight,
-                          "pg_dump \(dump) is older than the server (PostgreSQL \(server.version)); an older pg_dump cannot dump a newer server",
-                          command: dumpPath,
-                          hint: "install a pg_dump of major version \(server.majorKey / 100) or newer and pass its directory with --pg-bin (or PGKEEP_PG_BIN)")
+        throw PGKeepError(
+            .preflight,
+            "pg_dump \(dump) is older than the server (PostgreSQL \(server.version)); an older pg_dump cannot dump a newer server",
+            command: dumpPath,
+            hint:
+                "install a pg_dump of major version \(server.majorKey / 100) or newer and pass its directory with --pg-bin (or PGKEEP_PG_BIN)"
+        )
     }
 }
 
@@ -41,10 +44,13 @@ func checkDumpVersion(_ dump: ToolVersion, server: ServerInfo, dumpPath: String)
 /// verification would fail after the whole dump.
 func checkRestoreVersion(_ restore: ToolVersion, dump: ToolVersion, restorePath: String) throws {
     if restore.majorKey < dump.majorKey {
-        throw PGKeepError(.preflight,
-                          "pg_restore \(restore) is older than pg_dump \(dump) and cannot read its archives, which pgkeep needs to verify them",
-                          command: restorePath,
-                          hint: "use client tools of one version: --pg-bin /usr/lib/postgresql/\(dump.majorKey / 100)/bin (or PGKEEP_PG_BIN)")
+        throw PGKeepError(
+            .preflight,
+            "pg_restore \(restore) is older than pg_dump \(dump) and cannot read its archives, which pgkeep needs to verify them",
+            command: restorePath,
+            hint:
+                "use client tools of one version: --pg-bin /usr/lib/postgresql/\(dump.majorKey / 100)/bin (or PGKEEP_PG_BIN)"
+        )
     }
 }
 
@@ -56,7 +62,9 @@ public final class LocalDumpSource: DumpSource {
     /// pg_dump's and pg_restore's versions, read once per run (`--all` preflights every database).
     private var toolVersions: (dump: ToolVersion, restore: ToolVersion)?
 
-    public init(spec: ConnectionSpec, tools: PostgresTools, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+    public init(
+        spec: ConnectionSpec, tools: PostgresTools, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws {
         self.spec = spec
         self.tools = tools
         self.env = try ChildEnvironment(spec: spec, base: environment)
@@ -66,13 +74,17 @@ public final class LocalDumpSource: DumpSource {
 
     public func preflight(database: String?) throws -> Preflight {
         let dumpPath = try tools.path(of: "pg_dump")
-        let (dumpVersion, restoreVersion) = try toolVersions ?? {
-            let restorePath = try tools.path(of: "pg_restore")
-            let versions = (try tools.version(of: dumpPath, environment: env.environment),
-                            try tools.version(of: restorePath, environment: env.environment))
-            try checkRestoreVersion(versions.1, dump: versions.0, restorePath: restorePath)
-            return versions
-        }()
+        let (dumpVersion, restoreVersion) =
+            try toolVersions
+            ?? {
+                let restorePath = try tools.path(of: "pg_restore")
+                let versions = (
+                    try tools.version(of: dumpPath, environment: env.environment),
+                    try tools.version(of: restorePath, environment: env.environment)
+                )
+                try checkRestoreVersion(versions.1, dump: versions.0, restorePath: restorePath)
+                return versions
+            }()
         toolVersions = (dumpVersion, restoreVersion)
         let connection = try PostgresConnection(spec: spec, database: database)
         let server = try connection.serverInfo()
@@ -87,20 +99,25 @@ public final class LocalDumpSource: DumpSource {
     }
 
     public func pgDump(database: String, options: [String]) throws -> Command {
-        Command(executable: try tools.path(of: "pg_dump"),
-                arguments: ["--dbname=" + spec.conninfo(overridingDatabase: database), "--no-password"] + options,
-                environment: env.environment)
+        Command(
+            executable: try tools.path(of: "pg_dump"),
+            arguments: ["--dbname=" + spec.conninfo(overridingDatabase: database), "--no-password"] + options,
+            environment: env.environment)
     }
 
     public func pgDumpallGlobals() throws -> Command {
-        var args = ["--dbname=" + spec.conninfo(overridingDatabase: spec.database ?? "postgres"), "--no-password", "--globals-only"]
+        var args = [
+            "--dbname=" + spec.conninfo(overridingDatabase: spec.database ?? "postgres"), "--no-password",
+            "--globals-only",
+        ]
         args.removeAll { $0.isEmpty }
         return Command(executable: try tools.path(of: "pg_dumpall"), arguments: args, environment: env.environment)
     }
 
     public func pgRestoreList(path: String?) throws -> Command {
-        Command(executable: try tools.path(of: "pg_restore"), arguments: ["--list"] + (path.map { [$0] } ?? []),
-                environment: env.environment)
+        Command(
+            executable: try tools.path(of: "pg_restore"), arguments: ["--list"] + (path.map { [$0] } ?? []),
+            environment: env.environment)
     }
 
     public func close() { env.remove() }

@@ -19,8 +19,10 @@ public enum Verifier {
     }
 
     /// Verifies a `.dump[.gz]`, `.sql[.gz]` or `.globals.sql[.gz]` file.
-    public static func verifyStream(path: String, sha256 expected: String, size: Int64,
-                                    gzip: GzipTrailer?, listCommand: Command?) throws -> Manifest.Verification {
+    public static func verifyStream(
+        path: String, sha256 expected: String, size: Int64,
+        gzip: GzipTrailer?, listCommand: Command?
+    ) throws -> Manifest.Verification {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw PGKeepError(.backup, "verification cannot open \(path): \(errnoText())") }
         defer { close(fd) }
@@ -52,8 +54,10 @@ public enum Verifier {
 
         guard onDisk == size, sha == expected else {
             lister?.abandon()
-            throw PGKeepError(.backup, "verification failed: \(path) on disk (\(onDisk) bytes, sha256 \(sha.prefix(12))…) differs from what was written (\(size) bytes, sha256 \(expected.prefix(12))…)",
-                              hint: "the disk or filesystem may be failing; check dmesg and try another --dir")
+            throw PGKeepError(
+                .backup,
+                "verification failed: \(path) on disk (\(onDisk) bytes, sha256 \(sha.prefix(12))…) differs from what was written (\(size) bytes, sha256 \(expected.prefix(12))…)",
+                hint: "the disk or filesystem may be failing; check dmesg and try another --dir")
         }
         if let gzip {
             do {
@@ -63,8 +67,9 @@ public enum Verifier {
                 throw error
             }
         }
-        var verification = Manifest.Verification(verifiedAt: BackupName.isoString(Date()), sha256Reread: true,
-                                                  gzipComplete: gzip != nil ? true : nil)
+        var verification = Manifest.Verification(
+            verifiedAt: BackupName.isoString(Date()), sha256Reread: true,
+            gzipComplete: gzip != nil ? true : nil)
         if let lister {
             verification.tocEntries = try lister.finish()
             verification.pgRestoreList = true
@@ -82,8 +87,11 @@ public enum Verifier {
         let crc = UInt32(tail[0]) | UInt32(tail[1]) << 8 | UInt32(tail[2]) << 16 | UInt32(tail[3]) << 24
         let isize = UInt32(tail[4]) | UInt32(tail[5]) << 8 | UInt32(tail[6]) << 16 | UInt32(tail[7]) << 24
         guard head == [0x1f, 0x8b, 8], crc == trailer.crc32,
-              isize == UInt32(truncatingIfNeeded: trailer.uncompressedBytes) else {
-            throw PGKeepError(.backup, "verification failed: the gzip header or trailer of \(path) does not match the stream that was written")
+            isize == UInt32(truncatingIfNeeded: trailer.uncompressedBytes)
+        else {
+            throw PGKeepError(
+                .backup,
+                "verification failed: the gzip header or trailer of \(path) does not match the stream that was written")
         }
     }
 
@@ -91,7 +99,10 @@ public enum Verifier {
     public static func checkSQLTrailer(_ tail: [UInt8], path: String) throws {
         let text = String(decoding: tail, as: UTF8.self)
         guard sqlTrailers.contains(where: { text.contains($0) }) else {
-            throw PGKeepError(.backup, "verification failed: \(path) does not end with pg_dump's \"dump complete\" line; the SQL script is incomplete")
+            throw PGKeepError(
+                .backup,
+                "verification failed: \(path) does not end with pg_dump's \"dump complete\" line; the SQL script is incomplete"
+            )
         }
     }
 
@@ -121,7 +132,9 @@ public enum Verifier {
                 let filePath = (path as NSString).appendingPathComponent(name)
                 do {
                     let fd = open(filePath, O_RDONLY | O_CLOEXEC)
-                    guard fd >= 0 else { throw PGKeepError(.backup, "verification cannot open \(filePath): \(errnoText())") }
+                    guard fd >= 0 else {
+                        throw PGKeepError(.backup, "verification cannot open \(filePath): \(errnoText())")
+                    }
                     defer { close(fd) }
                     let entry: Manifest.FileEntry
                     if name.hasSuffix(".gz") {
@@ -141,9 +154,10 @@ public enum Verifier {
         if let error = firstError.current { throw error }
         let files = entriesOut.current.compactMap { $0 }
         return DirectoryCheck(
-            verification: Manifest.Verification(verifiedAt: BackupName.isoString(Date()), sha256Reread: true,
-                                                gzipComplete: files.contains { $0.path.hasSuffix(".gz") } ? true : nil,
-                                                pgRestoreList: true, tocEntries: entries),
+            verification: Manifest.Verification(
+                verifiedAt: BackupName.isoString(Date()), sha256Reread: true,
+                gzipComplete: files.contains { $0.path.hasSuffix(".gz") } ? true : nil,
+                pgRestoreList: true, tocEntries: entries),
             files: files, size: files.reduce(0) { $0 + $1.size }, sha256: directoryDigest(files))
     }
 
@@ -155,6 +169,7 @@ public enum Verifier {
 
     /// Lines of `pg_restore --list` output that are entries (comments start with ';').
     static func tocEntryCount(_ listing: String) -> Int {
-        listing.split(separator: "\n").filter { !$0.hasPrefix(";") && !$0.trimmingCharacters(in: .whitespaces).isEmpty }.count
+        listing.split(separator: "\n").filter { !$0.hasPrefix(";") && !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+            .count
     }
 }

@@ -45,7 +45,9 @@ public struct BackupName: Sendable, Equatable {
     /// Encrypted with age after compression: the name ends in `.age` (`.dump.gz.age`).
     public var encrypted: Bool
 
-    public init(database: String, time: Date, sequence: Int = 0, format: BackupFormat, compressed: Bool, encrypted: Bool = false) {
+    public init(
+        database: String, time: Date, sequence: Int = 0, format: BackupFormat, compressed: Bool, encrypted: Bool = false
+    ) {
         self.database = database
         self.time = Date(timeIntervalSince1970: floor(time.timeIntervalSince1970))
         self.sequence = sequence
@@ -62,7 +64,8 @@ public struct BackupName: Sendable, Equatable {
         let bytes = Array(database.utf8)
         for (i, b) in bytes.enumerated() {
             let c = Character(UnicodeScalar(b))
-            let plain = (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a)
+            let plain =
+                (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a)
                 || b == 0x5f || b == 0x2d || (b == 0x2e && i > 0)
             out += plain ? String(c) : String(format: "%%%02X", b)
         }
@@ -75,7 +78,9 @@ public struct BackupName: Sendable, Equatable {
         var it = Array(folder.utf8)[...]
         while let b = it.popFirst() {
             if b == 0x25 {
-                guard it.count >= 2, let v = UInt8(String(decoding: it.prefix(2), as: UTF8.self), radix: 16) else { return nil }
+                guard it.count >= 2, let v = UInt8(String(decoding: it.prefix(2), as: UTF8.self), radix: 16) else {
+                    return nil
+                }
                 bytes.append(v)
                 it = it.dropFirst(2)
             } else {
@@ -89,13 +94,15 @@ public struct BackupName: Sendable, Equatable {
     /// `2026-04-02T020000Z`.
     public static func timestampString(_ date: Date) -> String {
         let c = utc(date)
-        return pad(c.year, 4) + "-" + pad(c.month, 2) + "-" + pad(c.day, 2) + "T" + pad(c.hour, 2) + pad(c.minute, 2) + pad(c.second, 2) + "Z"
+        return pad(c.year, 4) + "-" + pad(c.month, 2) + "-" + pad(c.day, 2) + "T" + pad(c.hour, 2) + pad(c.minute, 2)
+            + pad(c.second, 2) + "Z"
     }
 
     /// ISO 8601 with separators, for manifests and output: `2026-04-02T02:00:00Z`.
     public static func isoString(_ date: Date) -> String {
         let c = utc(date)
-        return pad(c.year, 4) + "-" + pad(c.month, 2) + "-" + pad(c.day, 2) + "T" + pad(c.hour, 2) + ":" + pad(c.minute, 2) + ":" + pad(c.second, 2) + "Z"
+        return pad(c.year, 4) + "-" + pad(c.month, 2) + "-" + pad(c.day, 2) + "T" + pad(c.hour, 2) + ":"
+            + pad(c.minute, 2) + ":" + pad(c.second, 2) + "Z"
     }
 
     /// UTC calendar fields of a time (whole seconds).
@@ -118,7 +125,9 @@ public struct BackupName: Sendable, Equatable {
     }
 
     /// The data file (or directory) name.
-    public var fileName: String { stem + format.fileExtension(compressed: compressed) + (encrypted ? Self.encryptedSuffix : "") }
+    public var fileName: String {
+        stem + format.fileExtension(compressed: compressed) + (encrypted ? Self.encryptedSuffix : "")
+    }
 
     /// The manifest beside it: the data name plus `.manifest.json`.
     public var manifestName: String { fileName + BackupName.manifestSuffix }
@@ -140,13 +149,15 @@ public struct BackupName: Sendable, Equatable {
         let encrypted = given.hasSuffix(encryptedSuffix)
         let fileName = encrypted ? String(given.dropLast(encryptedSuffix.count)) : given
         guard let (ext, format, compressed) = extensions.first(where: { fileName.hasSuffix($0.0) }),
-              !(encrypted && format == .directory) else { return nil }
+            !(encrypted && format == .directory)
+        else { return nil }
         var stem = Array(fileName.utf8.dropLast(ext.utf8.count))
         var sequence = 0
         if stem.last != UInt8(ascii: "Z") {
             guard let dash = stem.lastIndex(of: UInt8(ascii: "-")), dash + 1 < stem.count,
-                  stem[dash + 1] != UInt8(ascii: "0"), stem.count - dash - 1 <= 6,
-                  let n = digits(stem[(dash + 1)...]), n > 0 else { return nil }
+                stem[dash + 1] != UInt8(ascii: "0"), stem.count - dash - 1 <= 6,
+                let n = digits(stem[(dash + 1)...]), n > 0
+            else { return nil }
             sequence = n
             stem = Array(stem[..<dash])
         }
@@ -154,13 +165,18 @@ public struct BackupName: Sendable, Equatable {
         guard stem.count > 19 else { return nil }
         let ts = Array(stem.suffix(18))
         guard stem[stem.count - 19] == UInt8(ascii: "_"), ts[4] == UInt8(ascii: "-"), ts[7] == UInt8(ascii: "-"),
-              ts[10] == UInt8(ascii: "T"), ts[17] == UInt8(ascii: "Z"),
-              let year = digits(ts[0..<4]), let month = digits(ts[5..<7]), let day = digits(ts[8..<10]),
-              let hour = digits(ts[11..<13]), let minute = digits(ts[13..<15]), let second = digits(ts[15..<17]),
-              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 60 else { return nil }
+            ts[10] == UInt8(ascii: "T"), ts[17] == UInt8(ascii: "Z"),
+            let year = digits(ts[0..<4]), let month = digits(ts[5..<7]), let day = digits(ts[8..<10]),
+            let hour = digits(ts[11..<13]), let minute = digits(ts[13..<15]), let second = digits(ts[15..<17]),
+            (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 60
+        else { return nil }
         var parts = tm()
-        parts.tm_year = Int32(year - 1900); parts.tm_mon = Int32(month - 1); parts.tm_mday = Int32(day)
-        parts.tm_hour = Int32(hour); parts.tm_min = Int32(minute); parts.tm_sec = Int32(second)
+        parts.tm_year = Int32(year - 1900)
+        parts.tm_mon = Int32(month - 1)
+        parts.tm_mday = Int32(day)
+        parts.tm_hour = Int32(hour)
+        parts.tm_min = Int32(minute)
+        parts.tm_sec = Int32(second)
         let t = timegm(&parts)
         let date = Date(timeIntervalSince1970: TimeInterval(t))
         // Rejects days a month does not have (timegm normalizes 2026-02-30 to March).
@@ -177,7 +193,9 @@ public struct BackupName: Sendable, Equatable {
             guard let name = self.database(forFolder: folder) else { return nil }
             database = name
         }
-        return BackupName(database: database, time: date, sequence: sequence, format: format, compressed: compressed, encrypted: encrypted)
+        return BackupName(
+            database: database, time: date, sequence: sequence, format: format, compressed: compressed,
+            encrypted: encrypted)
     }
 
     private static func digits<C: Collection>(_ bytes: C) -> Int? where C.Element == UInt8 {

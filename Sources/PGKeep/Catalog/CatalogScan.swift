@@ -53,7 +53,9 @@ public struct CatalogScan: Sendable {
             guard lstat(folderPath, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { continue }
             result.add(folder: folderPath, folderName: folder, database: database)
         }
-        result.backups.sort { ($0.name.time, $0.name.sequence, $0.dataPath) > ($1.name.time, $1.name.sequence, $1.dataPath) }
+        result.backups.sort {
+            ($0.name.time, $0.name.sequence, $0.dataPath) > ($1.name.time, $1.name.sequence, $1.dataPath)
+        }
         return result
     }
 
@@ -102,7 +104,10 @@ public struct CatalogScan: Sendable {
             let stem = String(file.dropLast(BackupName.manifestSuffix.count))
             if file.hasPrefix(CatalogScan.tombstonePrefix) {
                 marked.insert(String(stem.dropFirst(CatalogScan.tombstonePrefix.count)))
-            } else if file.hasPrefix(".pgkeep-tmp-"), let range = stem.range(of: "-", options: [], range: stem.index(stem.startIndex, offsetBy: 12)..<stem.endIndex) {
+            } else if file.hasPrefix(".pgkeep-tmp-"),
+                let range = stem.range(
+                    of: "-", options: [], range: stem.index(stem.startIndex, offsetBy: 12)..<stem.endIndex)
+            {
                 // .pgkeep-tmp-<pid>-<random>-<data name>.manifest.json
                 let rest = stem[range.upperBound...]
                 if let dash = rest.firstIndex(of: "-") { marked.insert(String(rest[rest.index(after: dash)...])) }
@@ -126,7 +131,8 @@ public struct CatalogScan: Sendable {
                 }
                 pending.append((name, dataPath, path, dataName))
             } else if kind != .other, BackupName.parse(fileName: file, folder: known) != nil,
-                      kinds[file + BackupName.manifestSuffix] == nil {
+                kinds[file + BackupName.manifestSuffix] == nil
+            {
                 if marked.contains(file) { leftovers.append(path) } else { orphans.append(path) }
             }
         }
@@ -135,7 +141,9 @@ public struct CatalogScan: Sendable {
 
 extension CatalogScan {
     /// Decodes the manifests on every core: a directory can hold 100,000 of them.
-    private mutating func load(_ pending: [(name: BackupName, dataPath: String, manifestPath: String, dataName: String)]) {
+    private mutating func load(
+        _ pending: [(name: BackupName, dataPath: String, manifestPath: String, dataName: String)]
+    ) {
         let loaded = Locked([ManifestSummary?](repeating: nil, count: pending.count))
         DispatchQueue.concurrentPerform(iterations: pending.count) { i in
             let m = ManifestSummary.load(path: pending[i].manifestPath)
@@ -157,7 +165,8 @@ extension CatalogScan {
     public static func latest(in directory: String, database: String) throws -> Backup {
         guard let newest = try scan(directory, database: database).backups.first else {
             let folder = database == BackupName.globalsDatabase ? database : BackupName.folderName(for: database)
-            throw PGKeepError(.usage, "no backup of database \"\(database)\" in \(directory) (looked in \(directory)/\(folder))")
+            throw PGKeepError(
+                .usage, "no backup of database \"\(database)\" in \(directory) (looked in \(directory)/\(folder))")
         }
         return newest
     }

@@ -32,8 +32,9 @@ public final class DirectoryLock {
             let code = errno
             close(fd)
             if code == EWOULDBLOCK {
-                throw PGKeepError(.locked, "another pgkeep run holds \(directory) (lock \(path)); nothing was done",
-                                  hint: "wait for it to finish; a killed run releases the lock by itself")
+                throw PGKeepError(
+                    .locked, "another pgkeep run holds \(directory) (lock \(path)); nothing was done",
+                    hint: "wait for it to finish; a killed run releases the lock by itself")
             }
             throw PGKeepError(.backup, "cannot lock \(path): \(errnoText(code))")
         }
@@ -44,7 +45,8 @@ public final class DirectoryLock {
     public static func forBackup(at backupPath: String, shared: Bool) throws -> DirectoryLock? {
         let absolute = URL(fileURLWithPath: backupPath).standardizedFileURL.path
         let directory = ((absolute as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
-        guard FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent(".pgkeep.lock")) else { return nil }
+        guard FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent(".pgkeep.lock"))
+        else { return nil }
         return try DirectoryLock(directory: directory, shared: shared)
     }
 

@@ -14,7 +14,10 @@ public struct Manifest: Codable, Sendable, Equatable {
         /// "pgkeep" (one gzip stream over the whole dump) or "pg_dump" (per file, directory format).
         public var appliedBy: String?
 
-        enum CodingKeys: String, CodingKey { case algorithm, level, appliedBy = "applied_by" }
+        enum CodingKeys: String, CodingKey {
+            case algorithm, level
+            case appliedBy = "applied_by"
+        }
     }
 
     /// One file of a directory-format backup.
@@ -39,8 +42,12 @@ public struct Manifest: Codable, Sendable, Equatable {
         public var sqlTrailer: Bool?
 
         enum CodingKeys: String, CodingKey {
-            case verifiedAt = "verified_at", sha256Reread = "sha256_reread", gzipComplete = "gzip_complete"
-            case pgRestoreList = "pg_restore_list", tocEntries = "toc_entries", sqlTrailer = "sql_trailer"
+            case verifiedAt = "verified_at"
+            case sha256Reread = "sha256_reread"
+            case gzipComplete = "gzip_complete"
+            case pgRestoreList = "pg_restore_list"
+            case tocEntries = "toc_entries"
+            case sqlTrailer = "sql_trailer"
         }
     }
 
@@ -49,7 +56,10 @@ public struct Manifest: Codable, Sendable, Equatable {
         public var service: String
         public var composeCommand: String
 
-        enum CodingKeys: String, CodingKey { case service, composeCommand = "compose_command" }
+        enum CodingKeys: String, CodingKey {
+            case service
+            case composeCommand = "compose_command"
+        }
     }
 
     public var manifestVersion: Int = Manifest.currentVersion
@@ -107,18 +117,35 @@ public struct Manifest: Codable, Sendable, Equatable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case tool, recipients, passphrase, plaintextSize = "plaintext_size", plaintextSha256 = "plaintext_sha256"
+            case tool, recipients, passphrase
+            case plaintextSize = "plaintext_size"
+            case plaintextSha256 = "plaintext_sha256"
         }
     }
 
     // Explicit keys: JSONDecoder's key conversion costs more than the rest of a decode, and
     // `pgkeep list` decodes every manifest in the directory.
     enum CodingKeys: String, CodingKey {
-        case manifestVersion = "manifest_version", tool, pgkeepVersion = "pgkeep_version", database, file, format
-        case compression, size, sha256, uncompressedSize = "uncompressed_size", files, startedAt = "started_at"
-        case finishedAt = "finished_at", durationSeconds = "duration_seconds", label, serverVersion = "server_version"
-        case serverVersionNum = "server_version_num", pgDumpVersion = "pg_dump_version", pgDumpOptions = "pg_dump_options"
-        case source, dockerCompose = "docker_compose", verification, rowCounts = "row_counts", pinned, encryption
+        case manifestVersion = "manifest_version"
+        case tool
+        case pgkeepVersion = "pgkeep_version"
+        case database, file, format
+        case compression, size, sha256
+        case uncompressedSize = "uncompressed_size"
+        case files
+        case startedAt = "started_at"
+        case finishedAt = "finished_at"
+        case durationSeconds = "duration_seconds"
+        case label
+        case serverVersion = "server_version"
+        case serverVersionNum = "server_version_num"
+        case pgDumpVersion = "pg_dump_version"
+        case pgDumpOptions = "pg_dump_options"
+        case source
+        case dockerCompose = "docker_compose"
+        case verification
+        case rowCounts = "row_counts"
+        case pinned, encryption
     }
 
     public func encoded() throws -> Data {

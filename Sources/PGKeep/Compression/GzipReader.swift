@@ -18,8 +18,10 @@ public enum GzipReader {
         public var complete: Bool
     }
 
-    public static func decompress(fd: Int32, path: String,
-                                  consume: (UnsafeRawBufferPointer) throws -> Bool) throws -> Result {
+    public static func decompress(
+        fd: Int32, path: String,
+        consume: (UnsafeRawBufferPointer) throws -> Bool
+    ) throws -> Result {
         let outSize = 1 << 18
         let output = UnsafeMutableRawPointer.allocate(byteCount: outSize, alignment: 16)
         let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
@@ -54,13 +56,17 @@ public enum GzipReader {
         let sha = try hashChunks(of: fd, path: path) { chunk in
             compressed += Int64(chunk.count)
             guard inflating else { return }
-            stream.pointee.next_in = UnsafeMutablePointer(mutating: chunk.baseAddress!.assumingMemoryBound(to: Bytef.self))
+            stream.pointee.next_in = UnsafeMutablePointer(
+                mutating: chunk.baseAddress!.assumingMemoryBound(to: Bytef.self))
             stream.pointee.avail_in = uInt(chunk.count)
             while inflating && stream.pointee.avail_in > 0 {
                 if !inMember {
                     // A new member must start with the gzip magic; anything else is garbage.
                     if membersEnded > 0 && stream.pointee.next_in.pointee != 0x1f {
-                        throw PGKeepError(.backup, "\(path) has data after the end of its gzip stream (at byte \(compressed - Int64(stream.pointee.avail_in)))")
+                        throw PGKeepError(
+                            .backup,
+                            "\(path) has data after the end of its gzip stream (at byte \(compressed - Int64(stream.pointee.avail_in)))"
+                        )
                     }
                     inMember = true
                 }
@@ -76,7 +82,10 @@ public enum GzipReader {
                     }
                 default:
                     let msg = stream.pointee.msg.map { String(cString: $0) } ?? "error \(rc)"
-                    throw PGKeepError(.backup, "\(path) is corrupt: gzip data error near byte \(compressed - Int64(stream.pointee.avail_in)): \(msg)")
+                    throw PGKeepError(
+                        .backup,
+                        "\(path) is corrupt: gzip data error near byte \(compressed - Int64(stream.pointee.avail_in)): \(msg)"
+                    )
                 }
             }
         }.sha256
@@ -86,11 +95,16 @@ public enum GzipReader {
         // Drain output zlib still holds for the current member (the last chunk filled `output`).
         while inMember {
             let (rc, produced) = try step()
-            if rc == Z_STREAM_END { inMember = false; membersEnded += 1; break }
+            if rc == Z_STREAM_END {
+                inMember = false
+                membersEnded += 1
+                break
+            }
             if produced == 0 { break }
         }
         if inMember || membersEnded == 0 {
-            throw PGKeepError(.backup, "\(path) is truncated: the gzip stream ends before its end marker (\(compressed) bytes read)")
+            throw PGKeepError(
+                .backup, "\(path) is truncated: the gzip stream ends before its end marker (\(compressed) bytes read)")
         }
         return Result(compressedBytes: compressed, uncompressedBytes: uncompressed, sha256: sha, complete: true)
     }

@@ -86,8 +86,10 @@ public final class ParallelGzipWriter: @unchecked Sendable {
 
     /// Reads `inputFD` to EOF and writes the gzip stream into `sink`.
     /// `progress` is called from the writer thread with (bytes in, bytes out).
-    public func compress(from inputFD: Int32, what: String, to sink: HashingSink,
-                         progress: (@Sendable (Int64, Int64) -> Void)? = nil) throws -> Result {
+    public func compress(
+        from inputFD: Int32, what: String, to sink: HashingSink,
+        progress: (@Sendable (Int64, Int64) -> Void)? = nil
+    ) throws -> Result {
         var totalIn: Int64 = 0
 
         for i in 0..<workerCount {
@@ -103,7 +105,8 @@ public final class ParallelGzipWriter: @unchecked Sendable {
                 var tail: [UInt8] = []
                 while let slot = takeNextDone() {
                     try sink.write(UnsafeRawBufferPointer(start: slot.output, count: slot.outputCount))
-                    combinedCRC = slot.sequence == 0
+                    combinedCRC =
+                        slot.sequence == 0
                         ? slot.crc
                         : UInt(crc32_combine(uLong(combinedCRC), uLong(slot.crc), off_t(slot.inputCount)))
                     written += Int64(slot.inputCount)
@@ -114,8 +117,9 @@ public final class ParallelGzipWriter: @unchecked Sendable {
                     if last {
                         try writeTrailer(sink, crc: combinedCRC, size: written)
                         condition.lock()
-                        self.writerResult = Result(uncompressedBytes: written, compressedBytes: sink.bytesWritten,
-                                                   crc32: UInt32(truncatingIfNeeded: combinedCRC), tail: tail)
+                        self.writerResult = Result(
+                            uncompressedBytes: written, compressedBytes: sink.bytesWritten,
+                            crc32: UInt32(truncatingIfNeeded: combinedCRC), tail: tail)
                         condition.unlock()
                         break
                     }
@@ -123,7 +127,11 @@ public final class ParallelGzipWriter: @unchecked Sendable {
             } catch {
                 fail(error)
             }
-            condition.lock(); finished = true; runningThreads -= 1; condition.broadcast(); condition.unlock()
+            condition.lock()
+            finished = true
+            runningThreads -= 1
+            condition.broadcast()
+            condition.unlock()
         }
         writer.name = "pgkeep-gzip-writer"
         threads.append(writer)
@@ -137,7 +145,10 @@ public final class ParallelGzipWriter: @unchecked Sendable {
             let slot = slots[sequence % slots.count]
             condition.lock()
             while slot.state != .free && failure == nil { condition.wait() }
-            if failure != nil { condition.unlock(); break produce }
+            if failure != nil {
+                condition.unlock()
+                break produce
+            }
             condition.unlock()
 
             let n: Int
@@ -203,7 +214,8 @@ public final class ParallelGzipWriter: @unchecked Sendable {
     private var writerResult: Result?
 
     private func takeNextDone() -> Slot? {
-        condition.lock(); defer { condition.unlock() }
+        condition.lock()
+        defer { condition.unlock() }
         let slot = slots[nextToWrite % slots.count]
         while !(slot.state == .done && slot.sequence == nextToWrite) {
             if failure != nil || shuttingDown { return nil }
@@ -229,15 +241,27 @@ public final class ParallelGzipWriter: @unchecked Sendable {
     }
 
     private func workerLoop() {
-        defer { condition.lock(); runningThreads -= 1; condition.broadcast(); condition.unlock() }
+        defer {
+            condition.lock()
+            runningThreads -= 1
+            condition.broadcast()
+            condition.unlock()
+        }
         let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
         stream.initialize(to: z_stream())
-        defer { deflateEnd(stream); stream.deallocate() }
+        defer {
+            deflateEnd(stream)
+            stream.deallocate()
+        }
         let inflater = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
         inflater.initialize(to: z_stream())
-        defer { inflateEnd(inflater); inflater.deallocate() }
-        let rc = deflateInit2_(stream, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY,
-                               ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+        defer {
+            inflateEnd(inflater)
+            inflater.deallocate()
+        }
+        let rc = deflateInit2_(
+            stream, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY,
+            ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
         let irc = inflateInit2_(inflater, -15, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
         guard rc == Z_OK, irc == Z_OK else {
             fail(PGKeepError(.backup, "zlib could not start a compressor (deflateInit2 returned \(rc))"))
@@ -246,10 +270,16 @@ public final class ParallelGzipWriter: @unchecked Sendable {
         while true {
             condition.lock()
             while queueHead >= queue.count && !shuttingDown && failure == nil { condition.wait() }
-            if shuttingDown || failure != nil { condition.unlock(); return }
+            if shuttingDown || failure != nil {
+                condition.unlock()
+                return
+            }
             let index = queue[queueHead]
             queueHead += 1
-            if queueHead > 64 { queue.removeFirst(queueHead); queueHead = 0 }
+            if queueHead > 64 {
+                queue.removeFirst(queueHead)
+                queueHead = 0
+            }
             condition.unlock()
 
             let slot = slots[index]
@@ -270,7 +300,8 @@ public final class ParallelGzipWriter: @unchecked Sendable {
     private func deflateBlock(_ slot: Slot, stream: UnsafeMutablePointer<z_stream>) throws {
         deflateReset(stream)
         if slot.dictionaryCount > 0 {
-            deflateSetDictionary(stream, slot.dictionary.assumingMemoryBound(to: Bytef.self), uInt(slot.dictionaryCount))
+            deflateSetDictionary(
+                stream, slot.dictionary.assumingMemoryBound(to: Bytef.self), uInt(slot.dictionaryCount))
         }
         stream.pointee.next_in = slot.input.assumingMemoryBound(to: Bytef.self)
         stream.pointee.avail_in = uInt(slot.inputCount)
@@ -290,7 +321,8 @@ public final class ParallelGzipWriter: @unchecked Sendable {
     private func verifyBlock(_ slot: Slot, inflater: UnsafeMutablePointer<z_stream>) throws {
         inflateReset(inflater)
         if slot.dictionaryCount > 0 {
-            inflateSetDictionary(inflater, slot.dictionary.assumingMemoryBound(to: Bytef.self), uInt(slot.dictionaryCount))
+            inflateSetDictionary(
+                inflater, slot.dictionary.assumingMemoryBound(to: Bytef.self), uInt(slot.dictionaryCount))
         }
         inflater.pointee.next_in = slot.output.assumingMemoryBound(to: Bytef.self)
         inflater.pointee.avail_in = uInt(slot.outputCount)
@@ -300,9 +332,12 @@ public final class ParallelGzipWriter: @unchecked Sendable {
         let produced = ParallelGzipWriter.blockSize + 64 - Int(inflater.pointee.avail_out)
         let endedRight = slot.isLast ? rc == Z_STREAM_END : (rc == Z_OK || rc == Z_BUF_ERROR)
         guard endedRight, inflater.pointee.avail_in == 0, produced == slot.inputCount,
-              memcmp(slot.check, slot.input, slot.inputCount) == 0 else {
-            throw PGKeepError(.backup, "verification failed: block \(slot.sequence) of the gzip stream does not decompress to what pg_dump wrote (inflate returned \(rc), \(produced) of \(slot.inputCount) bytes)",
-                              hint: "this points at memory or library corruption on this machine; no backup was recorded")
+            memcmp(slot.check, slot.input, slot.inputCount) == 0
+        else {
+            throw PGKeepError(
+                .backup,
+                "verification failed: block \(slot.sequence) of the gzip stream does not decompress to what pg_dump wrote (inflate returned \(rc), \(produced) of \(slot.inputCount) bytes)",
+                hint: "this points at memory or library corruption on this machine; no backup was recorded")
         }
     }
 

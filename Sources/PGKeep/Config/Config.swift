@@ -77,9 +77,11 @@ public struct PGKeepConfig: Sendable, Equatable {
     /// error that names the file, the key and its line.
     public static func load(path: String) throws -> PGKeepConfig {
         guard let data = FileManager.default.contents(atPath: path) else {
-            let reason = FileManager.default.fileExists(atPath: path) ? "it cannot be read (permissions?)" : "no such file"
-            throw PGKeepError(.usage, "cannot read the config file \(path): \(reason)",
-                              hint: "pass an existing file with --config, or unset PGKEEP_CONFIG")
+            let reason =
+                FileManager.default.fileExists(atPath: path) ? "it cannot be read (permissions?)" : "no such file"
+            throw PGKeepError(
+                .usage, "cannot read the config file \(path): \(reason)",
+                hint: "pass an existing file with --config, or unset PGKEEP_CONFIG")
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw PGKeepError(.usage, "the config file \(path) is not UTF-8 text")
@@ -94,10 +96,13 @@ public struct PGKeepConfig: Sendable, Equatable {
         do {
             root = try TOMLTable(string: text)
         } catch let error as TOMLParseError {
-            throw PGKeepError(.usage, "\(path):\(error.source.begin.line):\(error.source.begin.column): invalid TOML: \(error.description)")
+            throw PGKeepError(
+                .usage,
+                "\(path):\(error.source.begin.line):\(error.source.begin.column): invalid TOML: \(error.description)")
         }
-        let reader = ConfigReader(root: root, locator: KeyLocator(text: text), path: path,
-                                  base: (absolute as NSString).deletingLastPathComponent)
+        let reader = ConfigReader(
+            root: root, locator: KeyLocator(text: text), path: path,
+            base: (absolute as NSString).deletingLastPathComponent)
         return try reader.read(into: PGKeepConfig(path: absolute))
     }
 }

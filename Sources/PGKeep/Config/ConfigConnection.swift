@@ -6,16 +6,18 @@ extension PGKeepConfig {
     public func password(environment: [String: String]) throws -> String? {
         if let file = passwordFile {
             guard let text = FileSystem.readSecret(file) else {
-                throw PGKeepError(.preflight, "cannot read the password file \(file) (connection.password_file in \(path))",
-                                  hint: "check that it exists and that this user can read it")
+                throw PGKeepError(
+                    .preflight, "cannot read the password file \(file) (connection.password_file in \(path))",
+                    hint: "check that it exists and that this user can read it")
             }
             guard !text.isEmpty else { throw PGKeepError(.preflight, "the password file \(file) is empty") }
             return text
         }
         if let name = passwordEnv {
             guard let value = environment[name], !value.isEmpty else {
-                throw PGKeepError(.preflight, "the environment variable \(name) (connection.password_env in \(path)) is not set",
-                                  hint: "cron and systemd start with an almost empty environment; password_file is easier there")
+                throw PGKeepError(
+                    .preflight, "the environment variable \(name) (connection.password_env in \(path)) is not set",
+                    hint: "cron and systemd start with an almost empty environment; password_file is easier there")
             }
             return value
         }
@@ -26,8 +28,10 @@ extension PGKeepConfig {
     /// then the password from file or environment (unless `readPassword` is false, for display).
     /// Nil when the file names no connection.
     public func connectionSpec(environment: [String: String], readPassword: Bool = true) throws -> ConnectionSpec? {
-        guard uri != nil || host != nil || port != nil || user != nil || dbname != nil
-                || passwordFile != nil || passwordEnv != nil else { return nil }
+        guard
+            uri != nil || host != nil || port != nil || user != nil || dbname != nil
+                || passwordFile != nil || passwordEnv != nil
+        else { return nil }
         var spec = try uri.map { try ConnectionSpec.parse($0, source: "connection.uri in \(path)") } ?? ConnectionSpec()
         if let host { spec.parameters["host"] = host }
         if let port { spec.parameters["port"] = port }
@@ -62,7 +66,9 @@ extension PGKeepConfig {
         if let file = passwordFile {
             var st = stat()
             if stat(file, &st) == 0, st.st_mode & 0o077 != 0 {
-                out.append("the password file \(file) can be read by others (mode \(String(st.st_mode & 0o777, radix: 8))); chmod 600 it")
+                out.append(
+                    "the password file \(file) can be read by others (mode \(String(st.st_mode & 0o777, radix: 8))); chmod 600 it"
+                )
             } else if !FileManager.default.fileExists(atPath: file) {
                 out.append("the password file \(file) does not exist")
             }

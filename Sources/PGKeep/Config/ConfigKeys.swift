@@ -111,7 +111,8 @@ extension ConfigType where T == String {
         Self(name: "command") { r, key in
             guard let command = try r.string(key) else { return nil }
             guard ["docker compose", "docker-compose"].contains(command) || command.hasPrefix("/") else {
-                throw r.fail(key, "must be \"docker compose\", \"docker-compose\" or an absolute path (got \"\(command)\")")
+                throw r.fail(
+                    key, "must be \"docker compose\", \"docker-compose\" or an absolute path (got \"\(command)\")")
             }
             return command
         }

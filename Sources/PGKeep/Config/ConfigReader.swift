@@ -31,10 +31,12 @@ struct ConfigReader {
             let keys = ConfigKey.all.filter { $0.table == name }.map(\.name)
             guard !keys.isEmpty else {
                 throw fail(
-                    name, "unknown key", hint: "the tables are " + ConfigKey.tables.map { "[\($0)]" }.joined(separator: ", "))
+                    name, "unknown key",
+                    hint: "the tables are " + ConfigKey.tables.map { "[\($0)]" }.joined(separator: ", "))
             }
             guard let table = root[name]?.table else { throw fail(name, "must be a table ([\(name)])") }
-            for key in table.keys.map({ "\(name).\($0)" }).sorted(by: byLine) where !keys.contains(String(key.dropFirst(name.count + 1))) {
+            for key in table.keys.map({ "\(name).\($0)" }).sorted(by: byLine)
+            where !keys.contains(String(key.dropFirst(name.count + 1))) {
                 if key == "connection.password" {
                     throw fail(
                         key, "an inline password is not accepted",
@@ -94,7 +96,9 @@ struct ConfigReader {
     func int(_ key: String, in range: ClosedRange<Int>) throws -> Int? {
         guard let v = value(key) else { return nil }
         guard let n = v.int else { throw fail(key, "must be an integer (got \(v.type))") }
-        guard range.contains(n) else { throw fail(key, "must be \(range.lowerBound) to \(range.upperBound) (got \(n))") }
+        guard range.contains(n) else {
+            throw fail(key, "must be \(range.lowerBound) to \(range.upperBound) (got \(n))")
+        }
         return n
     }
 
@@ -175,4 +179,3 @@ struct KeyLocator {
 
     func line(of key: String) -> Int? { lines[key] }
 }
-

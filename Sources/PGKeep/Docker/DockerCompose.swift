@@ -9,7 +9,10 @@ public struct DockerComposeOptions: Sendable, Equatable {
     /// "docker compose" (the plugin) or "docker-compose" (the standalone binary).
     public var composeCommand: String = "docker compose"
 
-    public init(service: String, composeFiles: [String] = [], projectDirectory: String? = nil, composeCommand: String = "docker compose") {
+    public init(
+        service: String, composeFiles: [String] = [], projectDirectory: String? = nil,
+        composeCommand: String = "docker compose"
+    ) {
         self.service = service
         self.composeFiles = composeFiles
         self.projectDirectory = projectDirectory
@@ -23,8 +26,9 @@ public struct DockerComposeOptions: Sendable, Equatable {
             throw PGKeepError(.usage, "--compose-command is empty; use \"docker compose\" or \"docker-compose\"")
         }
         guard let executable = Command.find(first, environment: [:], searchPath: searchPath) else {
-            throw PGKeepError(.preflight, "\(first) not found on PATH (needed for --docker-compose)",
-                              hint: "install Docker with the compose plugin, or pass --compose-command docker-compose")
+            throw PGKeepError(
+                .preflight, "\(first) not found on PATH (needed for --docker-compose)",
+                hint: "install Docker with the compose plugin, or pass --compose-command docker-compose")
         }
         var args = Array(words.dropFirst())
         for file in composeFiles { args += ["-f", file] }
@@ -70,9 +74,10 @@ public final class DockerComposeService {
     /// `exec -T` of `inner` in the service; a password is passed by name only.
     public func exec(_ inner: [String]) -> Command {
         let names = password != nil ? ["PGPASSWORD"] : []
-        return Command(executable: executable,
-                       arguments: baseArguments + options.execArguments(passingEnvironment: names, inner: inner),
-                       environment: environment)
+        return Command(
+            executable: executable,
+            arguments: baseArguments + options.execArguments(passingEnvironment: names, inner: inner),
+            environment: environment)
     }
 
     /// POSTGRES_USER and POSTGRES_DB as the container sees them (read with `env`, not a shell).
@@ -80,8 +85,9 @@ public final class DockerComposeService {
         if let containerEnv { return containerEnv }
         let (out, result) = try ChildProcess.capture(exec(["env"]))
         guard result.succeeded else {
-            throw result.failure("cannot run a command in docker compose service \"\(options.service)\"", kind: .preflight,
-                                 hint: "is the service running (docker compose ps)? Check --compose-file and --project-directory")
+            throw result.failure(
+                "cannot run a command in docker compose service \"\(options.service)\"", kind: .preflight,
+                hint: "is the service running (docker compose ps)? Check --compose-file and --project-directory")
         }
         var env: [String: String] = [:]
         for line in String(decoding: out, as: UTF8.self).split(separator: "\n") {
@@ -107,14 +113,21 @@ public final class DockerComposeService {
     /// psql in the service: rows of unaligned, unit-separated text; NULL as nil.
     public func query(_ sql: String, database: String) throws -> [[String?]] {
         let null = "\u{1E}"
-        let (out, res) = try ChildProcess.capture(exec(["psql", "--no-password", "--no-psqlrc", "-X", "-At", "-F", "\u{1F}",
-                                                        "--pset=null=\(null)", "--username=\(try user())", "--dbname=\(database)",
-                                                        "-c", sql]))
+        let (out, res) = try ChildProcess.capture(
+            exec([
+                "psql", "--no-password", "--no-psqlrc", "-X", "-At", "-F", "\u{1F}",
+                "--pset=null=\(null)", "--username=\(try user())", "--dbname=\(database)",
+                "-c", sql,
+            ]))
         guard res.succeeded else {
             let line = res.stderrTail(lines: 3).split(separator: "\n").last.map(String.init) ?? "\(res.termination)"
-            throw PGKeepError(.preflight, "query in docker compose service \"\(options.service)\", database \"\(database)\" failed: \(ConnectionSpec.maskSecrets(in: line))")
+            throw PGKeepError(
+                .preflight,
+                "query in docker compose service \"\(options.service)\", database \"\(database)\" failed: \(ConnectionSpec.maskSecrets(in: line))"
+            )
         }
-        return String(decoding: out, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true).map { line in
+        return String(decoding: out, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true).map {
+            line in
             line.split(separator: "\u{1F}", omittingEmptySubsequences: false).map { $0 == null ? nil : String($0) }
         }
     }
@@ -126,7 +139,10 @@ public final class DockerComposeDumpSource: DumpSource {
     public let service: DockerComposeService
     public var options: DockerComposeOptions { service.options }
 
-    public init(options: DockerComposeOptions, spec: ConnectionSpec, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+    public init(
+        options: DockerComposeOptions, spec: ConnectionSpec,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws {
         service = try DockerComposeService(options: options, spec: spec, environment: environment)
     }
 
@@ -137,12 +153,15 @@ public final class DockerComposeDumpSource: DumpSource {
         let u = try service.user()
         let (vout, vres) = try ChildProcess.capture(service.exec(["pg_dump", "--version"]))
         guard vres.succeeded, let dumpVersion = ToolVersion.parse(String(decoding: vout, as: UTF8.self)) else {
-            throw vres.failure("cannot run pg_dump in docker compose service \"\(options.service)\"", kind: .preflight,
-                               hint: "the service must be a PostgreSQL container with pg_dump on its PATH")
+            throw vres.failure(
+                "cannot run pg_dump in docker compose service \"\(options.service)\"", kind: .preflight,
+                hint: "the service must be a PostgreSQL container with pg_dump on its PATH")
         }
         let rows: [[String?]]
         do {
-            rows = try service.query("SELECT current_setting('server_version_num'), current_setting('server_version'), current_database(), current_user", database: db)
+            rows = try service.query(
+                "SELECT current_setting('server_version_num'), current_setting('server_version'), current_database(), current_user",
+                database: db)
         } catch let error as PGKeepError {
             throw PGKeepError(.preflight, "cannot connect to database \"\(db)\" as \"\(u)\": " + error.message)
         }
@@ -155,16 +174,22 @@ public final class DockerComposeDumpSource: DumpSource {
     }
 
     public func listDatabases() throws -> [String] {
-        try service.query("SELECT datname FROM pg_catalog.pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname",
-                          database: try service.defaultDatabase()).compactMap { $0.first ?? nil }
+        try service.query(
+            "SELECT datname FROM pg_catalog.pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname",
+            database: try service.defaultDatabase()
+        ).compactMap { $0.first ?? nil }
     }
 
     public func pgDump(database: String, options dumpOptions: [String]) throws -> Command {
-        service.exec(["pg_dump", "--no-password", "--username=\(try service.user())", "--dbname=\(database)"] + dumpOptions)
+        service.exec(
+            ["pg_dump", "--no-password", "--username=\(try service.user())", "--dbname=\(database)"] + dumpOptions)
     }
 
     public func pgDumpallGlobals() throws -> Command {
-        service.exec(["pg_dumpall", "--no-password", "--username=\(try service.user())", "--database=\(try service.defaultDatabase())", "--globals-only"])
+        service.exec([
+            "pg_dumpall", "--no-password", "--username=\(try service.user())",
+            "--database=\(try service.defaultDatabase())", "--globals-only",
+        ])
     }
 
     public func pgRestoreList(path: String?) throws -> Command {

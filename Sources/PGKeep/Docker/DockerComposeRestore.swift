@@ -23,17 +23,24 @@ public final class DockerComposeRestoreEndpoint: RestoreEndpoint {
     }
 
     public func tool(_ name: String, database: String?, arguments: [String]) throws -> Command {
-        let connect = try database.map { ["--username=\(try service.user())", "--dbname=\($0)", "--no-password"] } ?? []
+        let connect =
+            try database.map { ["--username=\(try service.user())", "--dbname=\($0)", "--no-password"] } ?? []
         return service.exec([name] + connect + arguments)
     }
 
     public func stage(_ input: RestoreInput, needsFile: Bool) throws -> String? {
         guard input.kind != .directory else {
-            throw PGKeepError(.usage, "directory-format backups cannot be restored through --docker-compose; use a custom-format backup (the default)")
+            throw PGKeepError(
+                .usage,
+                "directory-format backups cannot be restored through --docker-compose; use a custom-format backup (the default)"
+            )
         }
         return try copyIn { send in
             if input.kind.isGzip {
-                try input.decompress { try send($0); return true }
+                try input.decompress {
+                    try send($0)
+                    return true
+                }
             } else {
                 let fd = Foundation.open(input.path, O_RDONLY | O_CLOEXEC)
                 guard fd >= 0 else { throw PGKeepError(.backup, "cannot open \(input.path): \(errnoText())") }
@@ -74,8 +81,10 @@ public final class DockerComposeRestoreEndpoint: RestoreEndpoint {
         let (out, sumResult) = try ChildProcess.capture(service.exec(["sha256sum", path]))
         let inside = String(decoding: out, as: UTF8.self).split(separator: " ").first.map(String.init) ?? ""
         guard sumResult.succeeded, inside == sent else {
-            throw PGKeepError(.backup, "the copy in docker compose service \"\(service.name)\" does not match what was sent (sha256 \(inside.prefix(12))… inside, \(sent.prefix(12))… sent); the target was not touched",
-                              command: sumResult.command.description, stderrTail: sumResult.stderrTail())
+            throw PGKeepError(
+                .backup,
+                "the copy in docker compose service \"\(service.name)\" does not match what was sent (sha256 \(inside.prefix(12))… inside, \(sent.prefix(12))… sent); the target was not touched",
+                command: sumResult.command.description, stderrTail: sumResult.stderrTail())
         }
         return path
     }

@@ -10,8 +10,9 @@ public struct AgeTool: Sendable {
 
     public init(environment: [String: String]) throws {
         guard let found = Command.find("age", environment: environment) else {
-            throw PGKeepError(.preflight, "age not found on PATH (needed to encrypt or decrypt backups)",
-                              hint: "install it: apt-get install age")
+            throw PGKeepError(
+                .preflight, "age not found on PATH (needed to encrypt or decrypt backups)",
+                hint: "install it: apt-get install age")
         }
         path = found
     }
@@ -20,30 +21,45 @@ public struct AgeTool: Sendable {
     /// secret, so that it cannot end up in argv or a manifest.
     public static func checkRecipient(_ r: String) throws {
         if r.uppercased().hasPrefix("AGE-SECRET-KEY-") {
-            throw PGKeepError(.usage, "--encrypt-to got a secret key (AGE-SECRET-KEY-...); give the public recipient (age1...), which `age-keygen -y KEYFILE` prints")
+            throw PGKeepError(
+                .usage,
+                "--encrypt-to got a secret key (AGE-SECRET-KEY-...); give the public recipient (age1...), which `age-keygen -y KEYFILE` prints"
+            )
         }
         guard r.hasPrefix("age1") || r.hasPrefix("ssh-ed25519 ") || r.hasPrefix("ssh-rsa ") else {
-            throw PGKeepError(.usage, "--encrypt-to \(r): not an age recipient (age1...) or an SSH public key (ssh-ed25519 ...)")
+            throw PGKeepError(
+                .usage, "--encrypt-to \(r): not an age recipient (age1...) or an SSH public key (ssh-ed25519 ...)")
         }
     }
 
     /// `age -e -r R...`: plaintext on stdin, ciphertext on stdout.
     public func encrypt(recipients: [String], environment: [String: String]) -> Command {
-        Command(executable: path, arguments: ["--encrypt"] + recipients.flatMap { ["--recipient", $0] }, environment: environment)
+        Command(
+            executable: path, arguments: ["--encrypt"] + recipients.flatMap { ["--recipient", $0] },
+            environment: environment)
     }
 
     /// `age -d -i FILE -o OUT IN`.
     public func decrypt(_ input: String, identity: String, output: String, environment: [String: String]) throws {
         guard FileManager.default.isReadableFile(atPath: identity) else {
-            throw PGKeepError(.usage, "cannot read the identity file \(identity)", hint: "give the age key file (age-keygen -o FILE) that matches one of the backup's recipients")
+            throw PGKeepError(
+                .usage, "cannot read the identity file \(identity)",
+                hint: "give the age key file (age-keygen -o FILE) that matches one of the backup's recipients")
         }
-        let command = Command(executable: path, arguments: ["--decrypt", "--identity", identity, "--output", output, input], environment: environment)
+        let command = Command(
+            executable: path, arguments: ["--decrypt", "--identity", identity, "--output", output, input],
+            environment: environment)
         let (_, result) = try ChildProcess.capture(command)
         guard result.succeeded else {
-            let why = result.stderr.contains("no identity matched") ? "the identity \(identity) is not one of its recipients" : result.stderrTail(lines: 2)
-            throw PGKeepError(.backup, "cannot decrypt \(input): \(why); the target was not touched",
-                              command: command.description,
-                              hint: "use the key of a recipient listed in the manifest (`age-keygen -y KEYFILE` prints a key's recipient)")
+            let why =
+                result.stderr.contains("no identity matched")
+                ? "the identity \(identity) is not one of its recipients" : result.stderrTail(lines: 2)
+            throw PGKeepError(
+                .backup, "cannot decrypt \(input): \(why); the target was not touched",
+                command: command.description,
+                hint:
+                    "use the key of a recipient listed in the manifest (`age-keygen -y KEYFILE` prints a key's recipient)"
+            )
         }
     }
 
@@ -59,7 +75,9 @@ public struct AgeTool: Sendable {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else {
             throw PGKeepError(.preflight, "/usr/bin/script (util-linux) is needed to give age a passphrase")
         }
-        return Command(executable: "/usr/bin/script", arguments: ["-qec", scriptLine(arguments), "/dev/null"], environment: environment)
+        return Command(
+            executable: "/usr/bin/script", arguments: ["-qec", scriptLine(arguments), "/dev/null"],
+            environment: environment)
     }
 
     /// Reads a passphrase file (one line; the newline is not part of it) and registers it for redaction.
@@ -82,8 +100,11 @@ public struct AgeTool: Sendable {
         let result = child.wait()
         guard result.succeeded else {
             let said = String(decoding: result.stdout, as: UTF8.self)
-            let why = said.contains("incorrect passphrase") ? "the passphrase is not the one it was encrypted with"
-                : said.contains("identity") ? "it is not passphrase-encrypted (use --identity)" : "age \(result.termination)"
+            let why =
+                said.contains("incorrect passphrase")
+                ? "the passphrase is not the one it was encrypted with"
+                : said.contains("identity")
+                    ? "it is not passphrase-encrypted (use --identity)" : "age \(result.termination)"
             throw PGKeepError(.backup, "cannot decrypt \(input): \(why); the target was not touched")
         }
     }
@@ -101,12 +122,15 @@ public struct AgeTool: Sendable {
     /// Starts `age --encrypt` whose output is copied into `file` on a thread of its own (hashing
     /// what age wrote). With a passphrase, age runs under a pseudo-terminal (it reads passphrases
     /// from a terminal only) and the data go through two FIFOs in a private directory.
-    func startEncrypting(recipients: [String], passphrase: String?, into file: HashingSink,
-                         environment env: [String: String]) throws -> Encryptor {
+    func startEncrypting(
+        recipients: [String], passphrase: String?, into file: HashingSink,
+        environment env: [String: String]
+    ) throws -> Encryptor {
         guard let passphrase else {
             let child = ChildProcess(encrypt(recipients: recipients, environment: env), stdin: .pipe, stdout: .pipe)
             try child.start()
-            return Encryptor(child: child, input: child.stdinDescriptor, output: child.stdoutDescriptor, fifos: nil, file: file)
+            return Encryptor(
+                child: child, input: child.stdinDescriptor, output: child.stdoutDescriptor, fifos: nil, file: file)
         }
         let dir = try makeScratchDirectory()
         do {
@@ -114,8 +138,9 @@ public struct AgeTool: Sendable {
             guard mkfifo(inPath, 0o600) == 0, mkfifo(outPath, 0o600) == 0 else {
                 throw PGKeepError(.backup, "cannot make FIFOs for age in \(dir): \(errnoText())")
             }
-            let child = ChildProcess(try underTerminal(["--passphrase", "--output", outPath, inPath], environment: env),
-                                     stdin: .pipe, stdout: .collect)
+            let child = ChildProcess(
+                try underTerminal(["--passphrase", "--output", outPath, inPath], environment: env),
+                stdin: .pipe, stdout: .collect)
             try child.start()
             // Asked twice: the passphrase and its confirmation.
             child.writeStdinAndClose(passphrase + "\n" + passphrase + "\n")
@@ -203,7 +228,8 @@ final class Encryptor: @unchecked Sendable {
         }
         child.terminate(grace: 1)
         let said = String(decoding: child.wait().stdout, as: UTF8.self)
-        throw PGKeepError(.backup, "age did not start reading (passphrase encryption): \(Redaction.shared.apply(said).suffix(300))")
+        throw PGKeepError(
+            .backup, "age did not start reading (passphrase encryption): \(Redaction.shared.apply(said).suffix(300))")
     }
 
     private func closeInput() {
@@ -235,7 +261,10 @@ final class Encryptor: @unchecked Sendable {
     }
 
     private func closeOutput() {
-        let wasOpen = outputOpen.withLock { open in defer { open = false }; return open }
+        let wasOpen = outputOpen.withLock { open in
+            defer { open = false }
+            return open
+        }
         if wasOpen { close(output) }
     }
 

@@ -51,9 +51,12 @@ public struct Hooks: Sendable, Equatable {
         guard let argv = event.succeeded ? onSuccess : onFailure, let first = argv.first else { return nil }
         let which = event.succeeded ? "on-success" : "on-failure"
         guard let executable = Command.find(first, environment: base) else {
-            return PGKeepError(.backup, "the \(which) hook \(first) was not found on PATH", hint: "give its absolute path")
+            return PGKeepError(
+                .backup, "the \(which) hook \(first) was not found on PATH", hint: "give its absolute path")
         }
-        let command = Command(executable: executable, arguments: Array(argv.dropFirst()), environment: environment(for: event, base: base))
+        let command = Command(
+            executable: executable, arguments: Array(argv.dropFirst()), environment: environment(for: event, base: base)
+        )
         let child = ChildProcess(command, stdout: .collect)
         do {
             try child.start()
@@ -67,8 +70,9 @@ public struct Hooks: Sendable, Equatable {
         let result = child.wait()
         timer.cancel()
         guard result.succeeded else {
-            return PGKeepError(.backup, "the \(which) hook for \(event.database) \(result.termination)", command: command.description,
-                               stderrTail: result.stderr + String(decoding: result.stdout, as: UTF8.self))
+            return PGKeepError(
+                .backup, "the \(which) hook for \(event.database) \(result.termination)", command: command.description,
+                stderrTail: result.stderr + String(decoding: result.stdout, as: UTF8.self))
         }
         return nil
     }

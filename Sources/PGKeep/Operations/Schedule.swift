@@ -22,24 +22,31 @@ public struct Schedule: Sendable {
 
     /// The command both forms run.
     public var arguments: [String] {
-        [binary, "run"] + (config.map { ["--config", $0] } ?? []) + ["--quiet"] + (logFile.map { ["--log-file", $0] } ?? [])
+        [binary, "run"] + (config.map { ["--config", $0] } ?? []) + ["--quiet"]
+            + (logFile.map { ["--log-file", $0] } ?? [])
     }
 
     /// A crontab line. `%` is special to cron (it ends the command), so it is escaped.
     public var crontabLine: String {
-        let command = arguments.map(Command.shellQuote).joined(separator: " ").replacingOccurrences(of: "%", with: "\\%")
+        let command = arguments.map(Command.shellQuote).joined(separator: " ").replacingOccurrences(
+            of: "%", with: "\\%")
         return "\(cron) \(command)"
     }
 
-    static let nicknames = ["@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
-                            "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *", "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *"]
+    static let nicknames = [
+        "@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
+        "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *", "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *",
+    ]
 
     /// The five fields, checked: numbers in range, lists, ranges and steps.
     func fields() throws -> [String] {
         let expanded = Self.nicknames[cron] ?? cron
         let f = expanded.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
         guard f.count == 5 else {
-            throw PGKeepError(.usage, "--cron needs five fields (minute hour day-of-month month day-of-week), e.g. \"0 2 * * *\"; got \"\(cron)\"")
+            throw PGKeepError(
+                .usage,
+                "--cron needs five fields (minute hour day-of-month month day-of-week), e.g. \"0 2 * * *\"; got \"\(cron)\""
+            )
         }
         let ranges = [0...59, 0...23, 1...31, 1...12, 0...7]
         let names = ["minute", "hour", "day of month", "month", "day of week"]
@@ -47,10 +54,13 @@ public struct Schedule: Sendable {
             for part in field.split(separator: ",", omittingEmptySubsequences: false) {
                 let pieces = part.split(separator: "/", omittingEmptySubsequences: false)
                 guard pieces.count <= 2, let base = pieces.first, !base.isEmpty,
-                      pieces.count == 1 || Int(pieces[1]).map({ $0 > 0 }) == true else { throw badField(names[i], field) }
+                    pieces.count == 1 || Int(pieces[1]).map({ $0 > 0 }) == true
+                else { throw badField(names[i], field) }
                 if base == "*" { continue }
                 let bounds = base.split(separator: "-", omittingEmptySubsequences: false)
-                guard (1...2).contains(bounds.count), bounds.allSatisfy({ Int($0).map { ranges[i].contains($0) } == true }) else {
+                guard (1...2).contains(bounds.count),
+                    bounds.allSatisfy({ Int($0).map { ranges[i].contains($0) } == true })
+                else {
                     throw badField(names[i], field)
                 }
             }
@@ -59,15 +69,20 @@ public struct Schedule: Sendable {
     }
 
     func badField(_ name: String, _ field: String) -> PGKeepError {
-        PGKeepError(.usage, "--cron: the \(name) field \"\(field)\" is not valid cron syntax (numbers, *, lists a,b, ranges a-b, steps */n)")
+        PGKeepError(
+            .usage,
+            "--cron: the \(name) field \"\(field)\" is not valid cron syntax (numbers, *, lists a,b, ranges a-b, steps */n)"
+        )
     }
 
     /// The cron expression as a systemd OnCalendar value.
     public func onCalendar() throws -> String {
         let f = try fields()
         if f[2] != "*" && f[4] != "*" {
-            throw PGKeepError(.usage, "--cron restricts both day of month and day of week, which cron ORs and systemd ANDs; there is no single OnCalendar for it",
-                              hint: "use --cron with only one of the two, or write two timers")
+            throw PGKeepError(
+                .usage,
+                "--cron restricts both day of month and day of week, which cron ORs and systemd ANDs; there is no single OnCalendar for it",
+                hint: "use --cron with only one of the two, or write two timers")
         }
         func convert(_ field: String, pad: Bool) -> String {
             field.split(separator: ",").map { part -> String in
@@ -82,12 +97,14 @@ public struct Schedule: Sendable {
         let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
         var weekday = ""
         if f[4] != "*" {
-            weekday = f[4].split(separator: ",").map { part -> String in
-                let bounds = part.split(separator: "-").compactMap { Int($0) }
-                return bounds.map { days[$0] }.joined(separator: "..")
-            }.joined(separator: ",") + " "
+            weekday =
+                f[4].split(separator: ",").map { part -> String in
+                    let bounds = part.split(separator: "-").compactMap { Int($0) }
+                    return bounds.map { days[$0] }.joined(separator: "..")
+                }.joined(separator: ",") + " "
         }
-        return "\(weekday)*-\(convert(f[3], pad: false))-\(convert(f[2], pad: false)) \(convert(f[1], pad: true)):\(convert(f[0], pad: true)):00"
+        return
+            "\(weekday)*-\(convert(f[3], pad: false))-\(convert(f[2], pad: false)) \(convert(f[1], pad: true)):\(convert(f[0], pad: true)):00"
     }
 
     /// Both units as `pgkeep schedule --systemd` prints them, with where each goes.
@@ -99,8 +116,10 @@ public struct Schedule: Sendable {
 
     /// A oneshot service and its timer. `%` is special in unit files and is doubled.
     public func systemdUnits() throws -> (service: String, timer: String) {
-        let exec = arguments.map { $0.contains(" ") || $0.contains("\"") ? "\"" + $0.replacingOccurrences(of: "\"", with: "\\\"") + "\"" : $0 }
-            .joined(separator: " ").replacingOccurrences(of: "%", with: "%%")
+        let exec = arguments.map {
+            $0.contains(" ") || $0.contains("\"") ? "\"" + $0.replacingOccurrences(of: "\"", with: "\\\"") + "\"" : $0
+        }
+        .joined(separator: " ").replacingOccurrences(of: "%", with: "%%")
         let service = """
             [Unit]
             Description=pgkeep: verified PostgreSQL backups
@@ -138,7 +157,8 @@ public struct Schedule: Sendable {
         let arg0 = CommandLine.arguments.first ?? "pgkeep"
         if arg0.hasPrefix("/") { return arg0 }
         if arg0.contains("/") {
-            return ((FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(arg0) as NSString).standardizingPath
+            return ((FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(arg0) as NSString)
+                .standardizingPath
         }
         if let found = Command.find(arg0, environment: environment), found.hasPrefix("/") { return found }
         return (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? arg0

@@ -12,20 +12,37 @@ public enum ShellWords {
         var escaped = false
         for ch in text {
             if escaped {
-                current.append(ch); escaped = false; inWord = true
+                current.append(ch)
+                escaped = false
+                inWord = true
                 continue
             }
             if let q = quote {
-                if ch == q { quote = nil } else if ch == "\\" && q == "\"" { escaped = true } else { current.append(ch) }
+                if ch == q {
+                    quote = nil
+                } else if ch == "\\" && q == "\"" {
+                    escaped = true
+                } else {
+                    current.append(ch)
+                }
                 continue
             }
             switch ch {
-            case "\\": escaped = true; inWord = true
-            case "'", "\"": quote = ch; inWord = true
+            case "\\":
+                escaped = true
+                inWord = true
+            case "'", "\"":
+                quote = ch
+                inWord = true
             case " ", "\t", "\n":
-                if inWord { words.append(current); current = ""; inWord = false }
+                if inWord {
+                    words.append(current)
+                    current = ""
+                    inWord = false
+                }
             default:
-                current.append(ch); inWord = true
+                current.append(ch)
+                inWord = true
             }
         }
         guard quote == nil, !escaped else {

@@ -18,7 +18,8 @@ public final class SnapshotJob {
     public var onDrill: ((BackupRecord, String) -> Void)?
 
     public init(
-        backup: BackupJob, drill: ConnectionSpec?, verifier: VerifyJob, source: String, newServer: String?, label: String
+        backup: BackupJob, drill: ConnectionSpec?, verifier: VerifyJob, source: String, newServer: String?,
+        label: String
     ) {
         self.backup = backup
         self.drill = drill
@@ -83,7 +84,8 @@ public final class SnapshotJob {
                 }
             }
         }
-        let text = UpgradeInstructions.text(records: summary.records, source: source, newServer: newServer, label: label)
+        let text = UpgradeInstructions.text(
+            records: summary.records, source: source, newServer: newServer, label: label)
         return Result(summary: summary, instructions: text, failure: nil)
     }
 }

@@ -54,7 +54,9 @@ public struct StatusCheck: Sendable {
         return wanted.map { db -> Entry in
             guard let b = newest[db] else { return Entry(database: db, location: location, fresh: false) }
             let age = now.timeIntervalSince(b.name.time)
-            return Entry(database: db, location: location, newestPath: b.dataPath, newestTime: b.name.time, age: age, fresh: age <= maxAge)
+            return Entry(
+                database: db, location: location, newestPath: b.dataPath, newestTime: b.name.time, age: age,
+                fresh: age <= maxAge)
         }
     }
 }

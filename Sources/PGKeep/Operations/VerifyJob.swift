@@ -37,7 +37,9 @@ public final class VerifyJob {
         defer { input.removeScratch() }
         var outcome = Outcome(path: input.origin, database: input.manifest?.database)
         if input.scratch != nil {
-            outcome.checks.append("age ciphertext matches the manifest; decrypted with " + (input.manifest?.encryption?.passphrase == true ? "the passphrase" : identity ?? ""))
+            outcome.checks.append(
+                "age ciphertext matches the manifest; decrypted with "
+                    + (input.manifest?.encryption?.passphrase == true ? "the passphrase" : identity ?? ""))
         }
         if let manifest = input.manifest {
             // The sha256 against the manifest (the same check restore makes).
@@ -60,12 +62,16 @@ public final class VerifyJob {
     func readToTheEnd(_ input: RestoreInput) throws -> String {
         let pgRestore = try tools.path(of: "pg_restore")
         do {
-            return try input.readWhole(reader: { path in
-                Command(executable: pgRestore, arguments: ["--file=/dev/null"] + (path.map { [$0] } ?? []), environment: self.environment)
-            }, readerDoes: "pg_restore read every entry and data block")
+            return try input.readWhole(
+                reader: { path in
+                    Command(
+                        executable: pgRestore, arguments: ["--file=/dev/null"] + (path.map { [$0] } ?? []),
+                        environment: self.environment)
+                }, readerDoes: "pg_restore read every entry and data block")
         } catch let damage as ContentDamage {
-            throw PGKeepError(.backup, "\(input.origin) is damaged: \(damage.reason)",
-                              hint: "this backup cannot be restored; keep an earlier one (pgkeep pin) and take a new backup")
+            throw PGKeepError(
+                .backup, "\(input.origin) is damaged: \(damage.reason)",
+                hint: "this backup cannot be restored; keep an earlier one (pgkeep pin) and take a new backup")
         }
     }
 
@@ -96,17 +102,25 @@ public final class VerifyJob {
         do {
             result = try job.run()
         } catch let error as PGKeepError {
-            throw PGKeepError(error.kind, "restore drill of \(input.origin) failed: \(error.message)", command: error.command,
-                              stderrTail: error.stderrTail, hint: error.hint ?? "this backup does not restore; keep an earlier one and take a new backup")
+            throw PGKeepError(
+                error.kind, "restore drill of \(input.origin) failed: \(error.message)", command: error.command,
+                stderrTail: error.stderrTail,
+                hint: error.hint ?? "this backup does not restore; keep an earlier one and take a new backup")
         }
         guard result.mismatches.isEmpty else {
-            let shown = result.mismatches.prefix(5).map { "\($0.table): \($0.expected) in the manifest, \($0.found.map(String.init) ?? "missing") restored" }
-            throw PGKeepError(.backup, "restore drill of \(input.origin): row counts differ from the manifest: " + shown.joined(separator: "; "))
+            let shown = result.mismatches.prefix(5).map {
+                "\($0.table): \($0.expected) in the manifest, \($0.found.map(String.init) ?? "missing") restored"
+            }
+            throw PGKeepError(
+                .backup,
+                "restore drill of \(input.origin): row counts differ from the manifest: "
+                    + shown.joined(separator: "; "))
         }
         outcome.drillRows = result.rowCounts.values.reduce(0, +)
-        outcome.checks.append("restore drill: \(result.rowCounts.count) tables, \(outcome.drillRows!) rows"
-                              + (options.verify ? ", row counts match the manifest" : " (no row counts in the manifest to compare)")
-                              + "; scratch database dropped")
+        outcome.checks.append(
+            "restore drill: \(result.rowCounts.count) tables, \(outcome.drillRows!) rows"
+                + (options.verify ? ", row counts match the manifest" : " (no row counts in the manifest to compare)")
+                + "; scratch database dropped")
     }
 }
 

@@ -28,12 +28,14 @@ public final class ChildEnvironment {
             let template = (NSTemporaryDirectory() as NSString).appendingPathComponent("pgkeep-pass.XXXXXX")
             var buf = Array(template.utf8CString)
             guard let made = mkdtemp(&buf) else {
-                throw PGKeepError(.preflight, "cannot create a private temporary directory for the passfile: \(errnoText())")
+                throw PGKeepError(
+                    .preflight, "cannot create a private temporary directory for the passfile: \(errnoText())")
             }
             let dir = String(cString: made)
             _ = chmod(dir, 0o700)
             directory = dir
-            let escaped = password.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: ":", with: "\\:")
+            let escaped = password.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(
+                of: ":", with: "\\:")
             let path = (dir as NSString).appendingPathComponent("pgpass")
             try FileSystem.writePrivateFile(path, data: Data("*:*:*:*:\(escaped)\n".utf8))
             env["PGPASSFILE"] = path
@@ -63,9 +65,15 @@ public final class ChildEnvironment {
 
     /// Removes the passfile. Also done by Ctrl-C handling; calling twice is harmless.
     public func remove() {
-        if let token = backendsToken { Cancellation.shared.unregister(token); backendsToken = nil }
+        if let token = backendsToken {
+            Cancellation.shared.unregister(token)
+            backendsToken = nil
+        }
         if let directory { FileSystem.removeTree(directory) }
-        if let token = cancelToken { Cancellation.shared.unregister(token); cancelToken = nil }
+        if let token = cancelToken {
+            Cancellation.shared.unregister(token)
+            cancelToken = nil
+        }
     }
 
     deinit { remove() }

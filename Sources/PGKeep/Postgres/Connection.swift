@@ -40,7 +40,8 @@ public final class PostgresConnection {
             }
         }
         guard let c else {
-            throw PGKeepError(.preflight, "cannot connect to \(spec.displayURI(database: database)): libpq is out of memory")
+            throw PGKeepError(
+                .preflight, "cannot connect to \(spec.displayURI(database: database)): libpq is out of memory")
         }
         if PQstatus(c) != CONNECTION_OK {
             let raw = String(cString: PQerrorMessage(c))
@@ -61,22 +62,28 @@ public final class PostgresConnection {
     static func describe(connectionError raw: String, target: ConnectionSpec) -> PGKeepError {
         let uri = target.displayURI()
         let lines = raw.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        let detail = lines.first(where: { $0.contains("FATAL:") || $0.contains("could not") || $0.contains("timeout") })
+        let detail =
+            lines.first(where: { $0.contains("FATAL:") || $0.contains("could not") || $0.contains("timeout") })
             ?? lines.first ?? "unknown error"
         let clean = detail.replacingOccurrences(of: "FATAL:  ", with: "").replacingOccurrences(of: "FATAL: ", with: "")
         let message: String
         if raw.contains("password authentication failed") {
-            message = "cannot connect to \(uri): password authentication failed for user \"\(target.user ?? "")\"; check the password (in the URI, PGPASSWORD or ~/.pgpass)"
+            message =
+                "cannot connect to \(uri): password authentication failed for user \"\(target.user ?? "")\"; check the password (in the URI, PGPASSWORD or ~/.pgpass)"
         } else if raw.contains("no password supplied") || raw.contains("fe_sendauth") {
-            message = "cannot connect to \(uri): the server asks for a password and none was given; put it in ~/.pgpass, PGPASSWORD or the URI"
+            message =
+                "cannot connect to \(uri): the server asks for a password and none was given; put it in ~/.pgpass, PGPASSWORD or the URI"
         } else if raw.contains("could not translate host name") || raw.contains("Name or service not known") {
             message = "cannot connect to \(uri): unknown host \"\(target.host ?? "")\"; check --host or the URI"
         } else if raw.contains("Connection refused") {
-            message = "cannot connect to \(uri): connection refused; is PostgreSQL running and listening on that host and port?"
+            message =
+                "cannot connect to \(uri): connection refused; is PostgreSQL running and listening on that host and port?"
         } else if raw.contains("No such file or directory") && raw.contains("socket") {
-            message = "cannot connect to \(uri): no server socket found; is PostgreSQL running, or should --host name a TCP host?"
+            message =
+                "cannot connect to \(uri): no server socket found; is PostgreSQL running, or should --host name a TCP host?"
         } else if raw.contains("does not exist") && raw.contains("database") {
-            message = "cannot connect to \(uri): database \"\(target.database ?? "")\" does not exist; check --dbname (psql -l lists the databases)"
+            message =
+                "cannot connect to \(uri): database \"\(target.database ?? "")\" does not exist; check --dbname (psql -l lists the databases)"
         } else if raw.contains("timeout expired") {
             message = "cannot connect to \(uri): timed out; check the host, the port and any firewall"
         } else {
@@ -88,8 +95,9 @@ public final class PostgresConnection {
     public func serverInfo() throws -> ServerInfo {
         let num = Int(PQserverVersion(conn))
         let version = PQparameterStatus(conn, "server_version").map { String(cString: $0) } ?? "\(num)"
-        return ServerInfo(versionNumber: num, version: version,
-                          database: String(cString: PQdb(conn)), user: String(cString: PQuser(conn)))
+        return ServerInfo(
+            versionNumber: num, version: version,
+            database: String(cString: PQdb(conn)), user: String(cString: PQuser(conn)))
     }
 
     /// Runs a query without parameters and returns its rows as text (NULL as nil).
@@ -100,8 +108,10 @@ public final class PostgresConnection {
         defer { PQclear(res) }
         let status = PQresultStatus(res)
         guard status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK else {
-            throw PGKeepError(.preflight, "query failed: \(String(cString: PQresultErrorMessage(res)).trimmingCharacters(in: .whitespacesAndNewlines))",
-                              command: sql)
+            throw PGKeepError(
+                .preflight,
+                "query failed: \(String(cString: PQresultErrorMessage(res)).trimmingCharacters(in: .whitespacesAndNewlines))",
+                command: sql)
         }
         var rows: [[String?]] = []
         for r in 0..<PQntuples(res) {
@@ -116,7 +126,9 @@ public final class PostgresConnection {
 
     /// Databases that accept connections, templates excluded (for --all).
     public func connectableDatabases() throws -> [String] {
-        try query("SELECT datname FROM pg_catalog.pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname")
-            .compactMap { $0[0] }
+        try query(
+            "SELECT datname FROM pg_catalog.pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname"
+        )
+        .compactMap { $0[0] }
     }
 }

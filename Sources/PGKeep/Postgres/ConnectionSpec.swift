@@ -33,14 +33,18 @@ public struct ConnectionSpec: Sendable, Equatable {
     /// `configured` is the config file's connection: it stands below the flags and the PG*
     /// variables (a field that PGHOST, PGPORT, PGUSER, PGDATABASE or PGPASSWORD also sets is left
     /// to the variable) and above POSTGRESQL_URI and DATABASE_URL.
-    public static func resolve(dbname: String?, host: String?, port: String?, username: String?,
-                               environment: [String: String], configured: ConnectionSpec? = nil) throws -> ConnectionSpec {
+    public static func resolve(
+        dbname: String?, host: String?, port: String?, username: String?,
+        environment: [String: String], configured: ConnectionSpec? = nil
+    ) throws -> ConnectionSpec {
         var spec = ConnectionSpec()
         let given = (dbname?.isEmpty ?? true) ? nil : dbname
         if let given, isConnectionString(given) {
             spec = try parse(given, source: "--dbname")
         } else if var base = configured {
-            for (key, variable) in [("host", "PGHOST"), ("port", "PGPORT"), ("user", "PGUSER"), ("dbname", "PGDATABASE")]
+            for (key, variable) in [
+                ("host", "PGHOST"), ("port", "PGPORT"), ("user", "PGUSER"), ("dbname", "PGDATABASE"),
+            ]
             where environment[variable] != nil {
                 base.parameters[key] = nil
             }
@@ -49,7 +53,8 @@ public struct ConnectionSpec: Sendable, Equatable {
             if let given { spec.parameters["dbname"] = given }
         } else {
             if host == nil && port == nil && username == nil
-                && !libpqSelectors.contains(where: { environment[$0] != nil }) {
+                && !libpqSelectors.contains(where: { environment[$0] != nil })
+            {
                 if let uri = environment["POSTGRESQL_URI"], !uri.isEmpty {
                     spec = try parse(uri, source: "POSTGRESQL_URI")
                 } else if let uri = environment["DATABASE_URL"], !uri.isEmpty {
@@ -76,12 +81,14 @@ public struct ConnectionSpec: Sendable, Equatable {
         }
         var errmsg: UnsafeMutablePointer<CChar>?
         guard let options = PQconninfoParse(text, &errmsg) else {
-            let reason = errmsg.map { String(cString: $0).trimmingCharacters(in: .whitespacesAndNewlines) } ?? "unknown error"
+            let reason =
+                errmsg.map { String(cString: $0).trimmingCharacters(in: .whitespacesAndNewlines) } ?? "unknown error"
             if let errmsg { PQfreemem(errmsg) }
             // libpq's message quotes the offending part, which may hold the password: mask it.
             let masked = ConnectionSpec.maskSecrets(in: reason)
-            throw PGKeepError(.usage, "invalid connection string in \(source): \(masked)",
-                              hint: "use postgresql://user@host:port/dbname or 'host=... dbname=...'")
+            throw PGKeepError(
+                .usage, "invalid connection string in \(source): \(masked)",
+                hint: "use postgresql://user@host:port/dbname or 'host=... dbname=...'")
         }
         defer { PQconninfoFree(options) }
         var spec = ConnectionSpec()
@@ -93,8 +100,11 @@ public struct ConnectionSpec: Sendable, Equatable {
                 if key == "password" {
                     spec.password = val
                 } else if refusedSecrets.contains(key) {
-                    throw PGKeepError(.usage, "\(source) contains \(key), which pgkeep will not pass to pg_dump on its command line",
-                                      hint: "use a client key without a passphrase, or run pgkeep where libpq can read it from its default location")
+                    throw PGKeepError(
+                        .usage, "\(source) contains \(key), which pgkeep will not pass to pg_dump on its command line",
+                        hint:
+                            "use a client key without a passphrase, or run pgkeep where libpq can read it from its default location"
+                    )
                 } else {
                     spec.parameters[key] = val
                 }
@@ -124,7 +134,8 @@ public struct ConnectionSpec: Sendable, Equatable {
     /// A URI for messages: the password, when there is one, shows as ****.
     public func displayURI(database override: String? = nil) -> String {
         func enc(_ s: String) -> String {
-            s.addingPercentEncoding(withAllowedCharacters: .urlUserAllowed.subtracting(CharacterSet(charactersIn: ":@/"))) ?? s
+            s.addingPercentEncoding(
+                withAllowedCharacters: .urlUserAllowed.subtracting(CharacterSet(charactersIn: ":@/"))) ?? s
         }
         var uri = "postgresql://"
         if let user {
@@ -151,10 +162,14 @@ public struct ConnectionSpec: Sendable, Equatable {
     public static func maskSecrets(in text: String) -> String {
         var out = text
         if let regex = try? NSRegularExpression(pattern: "(://[^:/@\\s]*:)([^@\\s]*)(@)") {
-            out = regex.stringByReplacingMatches(in: out, range: NSRange(out.startIndex..., in: out), withTemplate: "$1****$3")
+            out = regex.stringByReplacingMatches(
+                in: out, range: NSRange(out.startIndex..., in: out), withTemplate: "$1****$3")
         }
-        if let regex = try? NSRegularExpression(pattern: "((?:ssl)?password\\s*=\\s*)('(?:[^'\\\\]|\\\\.)*'|\\S+)", options: [.caseInsensitive]) {
-            out = regex.stringByReplacingMatches(in: out, range: NSRange(out.startIndex..., in: out), withTemplate: "$1****")
+        if let regex = try? NSRegularExpression(
+            pattern: "((?:ssl)?password\\s*=\\s*)('(?:[^'\\\\]|\\\\.)*'|\\S+)", options: [.caseInsensitive])
+        {
+            out = regex.stringByReplacingMatches(
+                in: out, range: NSRange(out.startIndex..., in: out), withTemplate: "$1****")
         }
         return out
     }

@@ -26,8 +26,9 @@ final class PGRestoreReader {
         child.closeStdin()
         let result = child.wait()
         guard result.succeeded else {
-            throw result.failure("verification failed: pg_restore --list cannot read the archive",
-                                 hint: "the archive is damaged; the earlier backups are untouched")
+            throw result.failure(
+                "verification failed: pg_restore --list cannot read the archive",
+                hint: "the archive is damaged; the earlier backups are untouched")
         }
         // An empty database has no entries; pg_restore reading the header and TOC is the check.
         return Verifier.tocEntryCount(String(decoding: result.stdout, as: UTF8.self))

@@ -10,7 +10,8 @@ public struct ToolVersion: Sendable, Equatable, CustomStringConvertible {
     /// Parses "pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)" and the like.
     public static func parse(_ output: String) -> ToolVersion? {
         guard let regex = try? NSRegularExpression(pattern: "\\(PostgreSQL\\)\\s+(\\d+)(?:\\.(\\d+))?(?:\\.(\\d+))?"),
-              let m = regex.firstMatch(in: output, range: NSRange(output.startIndex..., in: output)) else { return nil }
+            let m = regex.firstMatch(in: output, range: NSRange(output.startIndex..., in: output))
+        else { return nil }
         func group(_ i: Int) -> Int? {
             guard let r = Range(m.range(at: i), in: output) else { return nil }
             return Int(output[r])
@@ -42,21 +43,26 @@ public struct PostgresTools: Sendable {
         if let directory {
             let p = (directory as NSString).appendingPathComponent(tool)
             if FileManager.default.isExecutableFile(atPath: p) { return p }
-            throw PGKeepError(.preflight, "\(tool) not found in --pg-bin \(directory)",
-                              hint: "point --pg-bin (or PGKEEP_PG_BIN) at a PostgreSQL bin directory, e.g. /usr/lib/postgresql/15/bin")
+            throw PGKeepError(
+                .preflight, "\(tool) not found in --pg-bin \(directory)",
+                hint: "point --pg-bin (or PGKEEP_PG_BIN) at a PostgreSQL bin directory, e.g. /usr/lib/postgresql/15/bin"
+            )
         }
         if let found = Command.find(tool, environment: [:], searchPath: searchPath) { return found }
-        throw PGKeepError(.preflight, "\(tool) not found on PATH",
-                          hint: "install the PostgreSQL client (Debian: apt-get install postgresql-client) or use --pg-bin DIR")
+        throw PGKeepError(
+            .preflight, "\(tool) not found on PATH",
+            hint: "install the PostgreSQL client (Debian: apt-get install postgresql-client) or use --pg-bin DIR")
     }
 
     /// Runs `tool --version` and parses it.
     public func version(of toolPath: String, environment: [String: String]) throws -> ToolVersion {
-        let (out, result) = try ChildProcess.capture(Command(executable: toolPath, arguments: ["--version"], environment: environment))
+        let (out, result) = try ChildProcess.capture(
+            Command(executable: toolPath, arguments: ["--version"], environment: environment))
         let text = String(decoding: out, as: UTF8.self)
         guard result.succeeded, let v = ToolVersion.parse(text) else {
-            throw PGKeepError(.preflight, "cannot read the version of \(toolPath)",
-                              command: result.command.description, stderrTail: result.stderrTail() + text)
+            throw PGKeepError(
+                .preflight, "cannot read the version of \(toolPath)",
+                command: result.command.description, stderrTail: result.stderrTail() + text)
         }
         return v
     }

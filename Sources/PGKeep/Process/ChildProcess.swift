@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One running child (pg_dump, pg_restore, psql, docker). stdout can go to a pipe the caller
@@ -12,9 +13,15 @@ import Glibc
 // Process is thread-safe for isRunning, terminate and waiting.
 public final class ChildProcess: @unchecked Sendable {
     /// Where the child's stdin comes from.
-    public enum Input { case null, pipe, fileDescriptor(Int32) }
+    public enum Input {
+        case null, pipe
+        case fileDescriptor(Int32)
+    }
     /// Where the child's stdout goes.
-    public enum Output { case null, pipe, collect, fileDescriptor(Int32) }
+    public enum Output {
+        case null, pipe, collect
+        case fileDescriptor(Int32)
+    }
 
     public let command: Command
     private let process = Process()
@@ -35,13 +42,17 @@ public final class ChildProcess: @unchecked Sendable {
         switch stdin {
         case .null: process.standardInput = FileHandle.nullDevice
         case .pipe:
-            let p = Pipe(); stdinPipe = p; process.standardInput = p
+            let p = Pipe()
+            stdinPipe = p
+            process.standardInput = p
         case .fileDescriptor(let fd): process.standardInput = FileHandle(fileDescriptor: fd, closeOnDealloc: false)
         }
         switch stdout {
         case .null: process.standardOutput = FileHandle.nullDevice
         case .pipe, .collect:
-            let p = Pipe(); stdoutPipe = p; process.standardOutput = p
+            let p = Pipe()
+            stdoutPipe = p
+            process.standardOutput = p
             if case .collect = stdout { collecting = true }
         case .fileDescriptor(let fd): process.standardOutput = FileHandle(fileDescriptor: fd, closeOnDealloc: false)
         }
@@ -56,8 +67,9 @@ public final class ChildProcess: @unchecked Sendable {
     /// Starts the child. A missing executable is a preflight error naming it.
     public func start() throws {
         guard FileManager.default.isExecutableFile(atPath: command.executable) else {
-            throw PGKeepError(.preflight, "cannot run \(command.executable): no such executable",
-                              hint: "install the PostgreSQL client tools or point --pg-bin at their directory")
+            throw PGKeepError(
+                .preflight, "cannot run \(command.executable): no such executable",
+                hint: "install the PostgreSQL client tools or point --pg-bin at their directory")
         }
         do {
             try process.run()
@@ -71,7 +83,8 @@ public final class ChildProcess: @unchecked Sendable {
         if let p = stdoutPipe { _ = fcntl(p.fileHandleForReading.fileDescriptor, setPipeSize, 1 << 20) }
         if let p = stdinPipe { _ = fcntl(p.fileHandleForWriting.fileDescriptor, setPipeSize, 1 << 20) }
         // stderr keeps its last 256 KiB (the tail is what messages show); collected stdout is whole.
-        stderr = Drain(fd: stderrPipe.fileHandleForReading.fileDescriptor, keepAtMost: 256 * 1024, name: "pgkeep-stderr")
+        stderr = Drain(
+            fd: stderrPipe.fileHandleForReading.fileDescriptor, keepAtMost: 256 * 1024, name: "pgkeep-stderr")
         if collecting, let p = stdoutPipe {
             stdout = Drain(fd: p.fileHandleForReading.fileDescriptor, keepAtMost: nil, name: "pgkeep-stdout")
         }
@@ -112,15 +125,18 @@ public final class ChildProcess: @unchecked Sendable {
         let err = stderr?.finish() ?? Data()
         let out = stdout?.finish() ?? Data()
         if let token = cancelToken { Cancellation.shared.unregister(token) }
-        let termination: Termination = process.terminationReason == .uncaughtSignal
+        let termination: Termination =
+            process.terminationReason == .uncaughtSignal
             ? .signaled(process.terminationStatus) : .exited(process.terminationStatus)
-        let r = ProcessResult(command: command, termination: termination, stderr: String(decoding: err, as: UTF8.self), stdout: out)
+        let r = ProcessResult(
+            command: command, termination: termination, stderr: String(decoding: err, as: UTF8.self), stdout: out)
         result = r
         return r
     }
 
     /// Runs a command to completion and returns its stdout and result (for small outputs).
-    public static func capture(_ command: Command, stdin: Input = .null) throws -> (stdout: Data, result: ProcessResult) {
+    public static func capture(_ command: Command, stdin: Input = .null) throws -> (stdout: Data, result: ProcessResult)
+    {
         let child = ChildProcess(command, stdin: stdin, stdout: .collect)
         try child.start()
         let result = child.wait()

@@ -8,7 +8,9 @@ public struct Command: Sendable, CustomStringConvertible {
     /// The complete environment of the child.
     public var environment: [String: String]
 
-    public init(executable: String, arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(
+        executable: String, arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment
+    ) {
         self.executable = executable
         self.arguments = arguments
         self.environment = environment
@@ -24,13 +26,15 @@ public struct Command: Sendable, CustomStringConvertible {
     /// pgkeep's helpers). Nil when there is none.
     public static func find(_ name: String, environment: [String: String], searchPath: [String]? = nil) -> String? {
         if name.contains("/") { return name }
-        let dirs = searchPath ?? ((environment["PATH"] ?? "").split(separator: ":").map(String.init) + ["/usr/bin", "/bin"])
+        let dirs =
+            searchPath ?? ((environment["PATH"] ?? "").split(separator: ":").map(String.init) + ["/usr/bin", "/bin"])
         return dirs.filter { !$0.isEmpty }.map { ($0 as NSString).appendingPathComponent(name) }
             .first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
     static func shellQuote(_ s: String) -> String {
-        let safe = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,@%+")
+        let safe = CharacterSet(
+            charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,@%+")
         if !s.isEmpty && s.unicodeScalars.allSatisfy({ safe.contains($0) }) { return s }
         return "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
@@ -69,7 +73,8 @@ public struct ProcessResult: Sendable {
 
     /// An error describing this failed child, with its command line and stderr tail.
     public func failure(_ what: String, kind: PGKeepError.Kind = .backup, hint: String? = nil) -> PGKeepError {
-        PGKeepError(kind, "\(what): \((command.executable as NSString).lastPathComponent) \(termination)",
-                    command: command.description, stderrTail: stderrTail(), hint: hint)
+        PGKeepError(
+            kind, "\(what): \((command.executable as NSString).lastPathComponent) \(termination)",
+            command: command.description, stderrTail: stderrTail(), hint: hint)
     }
 }

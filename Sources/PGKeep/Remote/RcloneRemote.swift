@@ -20,11 +20,16 @@ public final class RcloneRemote: Sendable {
         var t = given
         while t.hasSuffix("/") { t.removeLast() }
         guard let colon = t.firstIndex(of: ":"), colon != t.startIndex, !t.hasPrefix("/") else {
-            throw PGKeepError(.usage, "--remote \(given): expected REMOTE:bucket/prefix, with REMOTE an rclone remote (rclone config, or RCLONE_CONFIG_<NAME>_TYPE=s3 and friends)")
+            throw PGKeepError(
+                .usage,
+                "--remote \(given): expected REMOTE:bucket/prefix, with REMOTE an rclone remote (rclone config, or RCLONE_CONFIG_<NAME>_TYPE=s3 and friends)"
+            )
         }
         target = t
         guard let found = Command.find("rclone", environment: environment) else {
-            throw PGKeepError(.preflight, "rclone not found on PATH (needed for --remote)", hint: "install it: apt-get install rclone")
+            throw PGKeepError(
+                .preflight, "rclone not found on PATH (needed for --remote)", hint: "install it: apt-get install rclone"
+            )
         }
         rclone = found
         self.environment = environment
@@ -37,17 +42,26 @@ public final class RcloneRemote: Sendable {
     /// `tolerating` lists exit codes that are an answer rather than a failure (3: directory not found).
     /// `bestEffort`: one attempt, for clean-ups after a failure (the store may be gone).
     @discardableResult
-    func run(_ arguments: [String], _ what: String, tolerating: Set<Int32> = [], bestEffort: Bool = false) throws -> Data {
+    func run(_ arguments: [String], _ what: String, tolerating: Set<Int32> = [], bestEffort: Bool = false) throws
+        -> Data
+    {
         // Retries are rclone's own: 3 attempts of the whole operation, 3 of each low-level request,
         // and a store that does not answer within 15 s (connect) or 60 s (idle) is an error.
-        let retries = bestEffort ? ["--retries", "1", "--low-level-retries", "1"] : ["--retries", "3", "--low-level-retries", "3"]
-        let command = Command(executable: rclone, arguments: arguments + retries + ["--contimeout", "15s", "--timeout", "60s"], environment: environment)
+        let retries =
+            bestEffort
+            ? ["--retries", "1", "--low-level-retries", "1"] : ["--retries", "3", "--low-level-retries", "3"]
+        let command = Command(
+            executable: rclone, arguments: arguments + retries + ["--contimeout", "15s", "--timeout", "60s"],
+            environment: environment)
         let (out, result) = try ChildProcess.capture(command)
         if case .exited(let code) = result.termination, tolerating.contains(code) { return Data("[]".utf8) }
         guard result.succeeded else {
-            throw PGKeepError(.backup, "\(what) failed: rclone \(result.termination)", command: command.description,
-                              stderrTail: result.stderrTail(lines: 4),
-                              hint: "check the remote with: rclone lsd \(target.split(separator: ":").first.map { "\($0):" } ?? target)")
+            throw PGKeepError(
+                .backup, "\(what) failed: rclone \(result.termination)", command: command.description,
+                stderrTail: result.stderrTail(lines: 4),
+                hint:
+                    "check the remote with: rclone lsd \(target.split(separator: ":").first.map { "\($0):" } ?? target)"
+            )
         }
         return out
     }
@@ -62,12 +76,18 @@ public final class RcloneRemote: Sendable {
     /// Every object under `relative` (recursively), by path relative to it.
     public func objects(under relative: String = "") throws -> [Object] {
         // An empty prefix is "directory not found" (exit 3) to rclone: no objects.
-        let data = try run(["lsjson", "-R", "--files-only", "--hash", "--hash-type", "md5", url(relative)], "listing \(url(relative))", tolerating: [3])
+        let data = try run(
+            ["lsjson", "-R", "--files-only", "--hash", "--hash-type", "md5", url(relative)], "listing \(url(relative))",
+            tolerating: [3])
         struct Entry: Decodable {
             var path: String
             var size: Int64
             var hashes: [String: String]?
-            enum CodingKeys: String, CodingKey { case path = "Path", size = "Size", hashes = "Hashes" }
+            enum CodingKeys: String, CodingKey {
+                case path = "Path"
+                case size = "Size"
+                case hashes = "Hashes"
+            }
         }
         let entries = (try? JSONDecoder().decode([Entry].self, from: data)) ?? []
         return entries.map { Object(path: $0.path, size: $0.size, md5: $0.hashes?["md5"]) }
@@ -79,7 +99,10 @@ public final class RcloneRemote: Sendable {
         let (size, md5) = try Self.sizeAndMD5(of: local)
         let found = try objects(under: relative).first
         guard let found, found.size == size else {
-            throw PGKeepError(.backup, "the remote copy \(url(relative)) has \(found.map { "\($0.size) bytes" } ?? "gone missing"), expected \(size) bytes")
+            throw PGKeepError(
+                .backup,
+                "the remote copy \(url(relative)) has \(found.map { "\($0.size) bytes" } ?? "gone missing"), expected \(size) bytes"
+            )
         }
         if let remoteMD5 = found.md5, !remoteMD5.isEmpty, remoteMD5 != md5 {
             throw PGKeepError(.backup, "the remote copy \(url(relative)) has MD5 \(remoteMD5), the local file \(md5)")
@@ -101,7 +124,9 @@ public final class RcloneRemote: Sendable {
             }
             try put(file: record.manifestPath, as: dataRel + BackupName.manifestSuffix)
         } catch {
-            _ = try? run(["deletefile", url(dataRel + BackupName.manifestSuffix)], "removing a partial manifest", bestEffort: true)
+            _ = try? run(
+                ["deletefile", url(dataRel + BackupName.manifestSuffix)], "removing a partial manifest",
+                bestEffort: true)
             if record.manifest.format == .directory {
                 _ = try? run(["purge", url(dataRel)], "removing a partial upload", bestEffort: true)
             } else {
@@ -163,8 +188,11 @@ extension RcloneRemote {
         var candidates: [(BackupName, String)] = []
         for path in files.union(directories) {
             let parts = path.split(separator: "/").map(String.init)
-            guard parts.count == 2, let folderDatabase = BackupName.database(forFolder: parts[0]) ?? (parts[0] == BackupName.globalsDatabase ? parts[0] : nil),
-                  let name = BackupName.parse(fileName: parts[1], folder: (parts[0], folderDatabase)) else { continue }
+            guard parts.count == 2,
+                let folderDatabase = BackupName.database(forFolder: parts[0])
+                    ?? (parts[0] == BackupName.globalsDatabase ? parts[0] : nil),
+                let name = BackupName.parse(fileName: parts[1], folder: (parts[0], folderDatabase))
+            else { continue }
             if let database, name.database != database { continue }
             guard files.contains(path + BackupName.manifestSuffix) else {
                 scan.orphans.append(url(path))
@@ -175,14 +203,20 @@ extension RcloneRemote {
         guard !candidates.isEmpty else { return scan }
         let scratch = try makeScratchDirectory()
         defer { FileSystem.removeTree(scratch) }
-        try run(["copy", target, scratch, "--include", "*" + BackupName.manifestSuffix], "downloading the manifests from \(target)")
+        try run(
+            ["copy", target, scratch, "--include", "*" + BackupName.manifestSuffix],
+            "downloading the manifests from \(target)")
         for (name, path) in candidates {
             guard let summary = ManifestSummary.load(path: scratch + "/" + path + BackupName.manifestSuffix),
-                  summary.file == name.fileName else {
+                summary.file == name.fileName
+            else {
                 scan.broken.append(url(path + BackupName.manifestSuffix))
                 continue
             }
-            scan.backups.append(CatalogScan.Backup(name: name, dataPath: url(path), manifestPath: url(path + BackupName.manifestSuffix), manifest: summary))
+            scan.backups.append(
+                CatalogScan.Backup(
+                    name: name, dataPath: url(path), manifestPath: url(path + BackupName.manifestSuffix),
+                    manifest: summary))
         }
         scan.backups.sort { ($0.name.time, $0.name.sequence) > ($1.name.time, $1.name.sequence) }
         return scan
@@ -198,8 +232,12 @@ extension RcloneRemote {
 
     /// `rclone cat URL`: the object's bytes on stdout, for a restore that reads as it downloads.
     public func catCommand(_ url: String) -> Command {
-        Command(executable: rclone, arguments: ["cat", url, "--retries", "3", "--low-level-retries", "3", "--contimeout", "15s", "--timeout", "60s"],
-                environment: environment)
+        Command(
+            executable: rclone,
+            arguments: [
+                "cat", url, "--retries", "3", "--low-level-retries", "3", "--contimeout", "15s", "--timeout", "60s",
+            ],
+            environment: environment)
     }
 
     /// Downloads one remote backup (data and manifest) into a private scratch directory and

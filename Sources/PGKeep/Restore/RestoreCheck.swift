@@ -40,7 +40,10 @@ extension RestoreInput {
         case .customGzip, .plainGzip:
             if kind == .customGzip { lister = try PGRestoreReader(command: try reader(nil)) }
             let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { lister?.abandon(); throw PGKeepError(.backup, "cannot open \(path): \(errnoText())") }
+            guard fd >= 0 else {
+                lister?.abandon()
+                throw PGKeepError(.backup, "cannot open \(path): \(errnoText())")
+            }
             defer { close(fd) }
             let r: GzipReader.Result
             do {
@@ -49,15 +52,22 @@ extension RestoreInput {
                 lister?.abandon()
                 throw ContentDamage(reason: error.message)
             }
-            guard r.uncompressedBytes > 0 else { lister?.abandon(); throw ContentDamage(reason: "\(path) decompresses to nothing") }
+            guard r.uncompressedBytes > 0 else {
+                lister?.abandon()
+                throw ContentDamage(reason: "\(path) decompresses to nothing")
+            }
             if let lister { try finishReader(lister) }
             if kind == .plainGzip { try requireTrailer(tail) }
-            return "gzip stream read to its end (\(r.uncompressedBytes) bytes)" + (kind == .customGzip ? "; " + readerDoes : "")
+            return "gzip stream read to its end (\(r.uncompressedBytes) bytes)"
+                + (kind == .customGzip ? "; " + readerDoes : "")
         case .custom, .tar:
             // Streamed on stdin, so the same check works for a pg_restore inside a container.
             let lister = try PGRestoreReader(command: try reader(nil))
             let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { lister.abandon(); throw PGKeepError(.backup, "cannot open \(path): \(errnoText())") }
+            guard fd >= 0 else {
+                lister.abandon()
+                throw PGKeepError(.backup, "cannot open \(path): \(errnoText())")
+            }
             defer { close(fd) }
             _ = try hashChunks(of: fd, path: path) { lister.feed($0) }
             try finishReader(lister)
@@ -69,7 +79,10 @@ extension RestoreInput {
             }
             return readerDoes
         case .encrypted:
-            throw PGKeepError(.usage, "\(path) is encrypted with age: give --identity FILE (or --passphrase-file) to decrypt it first; the target was not touched")
+            throw PGKeepError(
+                .usage,
+                "\(path) is encrypted with age: give --identity FILE (or --passphrase-file) to decrypt it first; the target was not touched"
+            )
         case .plain:
             let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { throw PGKeepError(.backup, "cannot open \(path): \(errnoText())") }
@@ -83,7 +96,8 @@ extension RestoreInput {
     func checkAgainst(_ manifest: Manifest) throws -> String {
         if kind == .directory {
             for file in manifest.files ?? [] {
-                try requireMatch((path as NSString).appendingPathComponent(file.path), size: file.size, sha256: file.sha256)
+                try requireMatch(
+                    (path as NSString).appendingPathComponent(file.path), size: file.size, sha256: file.sha256)
             }
             return "every file matches the manifest's sha256"
         }
@@ -98,7 +112,9 @@ extension RestoreInput {
         defer { close(fd) }
         let (sha, size) = try hashChunks(of: fd, path: p)
         guard sha == expected, size == expectedSize else {
-            throw refusal("\(p) does not match its manifest: \(size) bytes with sha256 \(sha.prefix(12))…, expected \(expectedSize) bytes with sha256 \(expected.prefix(12))…")
+            throw refusal(
+                "\(p) does not match its manifest: \(size) bytes with sha256 \(sha.prefix(12))…, expected \(expectedSize) bytes with sha256 \(expected.prefix(12))…"
+            )
         }
     }
 
@@ -112,8 +128,9 @@ extension RestoreInput {
 
     /// A refusal says that nothing was touched.
     func refusal(_ what: String) -> PGKeepError {
-        PGKeepError(.backup, "the backup is damaged, refusing to restore: \(what); the target was not touched",
-                    hint: "restore an earlier backup (pgkeep keeps several) or take a new one")
+        PGKeepError(
+            .backup, "the backup is damaged, refusing to restore: \(what); the target was not touched",
+            hint: "restore an earlier backup (pgkeep keeps several) or take a new one")
     }
 }
 

@@ -37,7 +37,8 @@ public final class LocalRestoreEndpoint: RestoreEndpoint {
 
     public func tool(_ name: String, database: String?, arguments: [String]) throws -> Command {
         let connect = database.map { ["--dbname=" + spec.conninfo(overridingDatabase: $0), "--no-password"] } ?? []
-        return Command(executable: try tools.path(of: name), arguments: connect + arguments, environment: env.environment)
+        return Command(
+            executable: try tools.path(of: name), arguments: connect + arguments, environment: env.environment)
     }
 
     public func stage(_ input: RestoreInput, needsFile: Bool) throws -> String? {
@@ -49,7 +50,10 @@ public final class LocalRestoreEndpoint: RestoreEndpoint {
         let path = dir + "/archive"
         let out = try FileSystem.createPrivateFile(path)
         defer { close(out) }
-        try input.decompress { try FileSystem.writeAll(out, $0, path: path); return true }
+        try input.decompress {
+            try FileSystem.writeAll(out, $0, path: path)
+            return true
+        }
         return path
     }
 

@@ -50,10 +50,13 @@ public struct RestoreInput: Sendable {
     /// what one pass can restore: a whole, single-transaction restore of a gzip backup.
     public static func streaming(_ command: Command, origin: String, manifest: Manifest) throws -> RestoreInput {
         guard manifest.encryption == nil, manifest.compression.algorithm == "gzip",
-              manifest.format == .custom || manifest.format == .plain else {
+            manifest.format == .custom || manifest.format == .plain
+        else {
             throw PGKeepError(.usage, "\(origin) cannot be restored while it downloads")
         }
-        var input = RestoreInput(path: origin, kind: manifest.format == .custom ? .customGzip : .plainGzip, manifest: manifest, origin: origin)
+        var input = RestoreInput(
+            path: origin, kind: manifest.format == .custom ? .customGzip : .plainGzip, manifest: manifest,
+            origin: origin)
         input.stream = command
         return input
     }
@@ -66,19 +69,29 @@ public struct RestoreInput: Sendable {
     /// An age-encrypted one needs `identity` (an age key file): its ciphertext is first checked
     /// against the manifest, then it is decrypted into a 0600 file in a 0700 scratch directory
     /// (in TMPDIR), and that file is checked against the manifest's plaintext sha256.
-    public static func open(_ given: String, identity: String?, passphrase: String? = nil,
-                            environment: [String: String] = ProcessInfo.processInfo.environment) throws -> RestoreInput {
+    public static func open(
+        _ given: String, identity: String?, passphrase: String? = nil,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> RestoreInput {
         let input = try open(given)
         guard input.kind == .encrypted else { return input }
         let withPassphrase = input.manifest?.encryption?.passphrase == true
-        let recipients = input.manifest?.encryption.map { $0.recipients.isEmpty ? "" : " to " + $0.recipients.joined(separator: ", ") } ?? ""
+        let recipients =
+            input.manifest?.encryption.map {
+                $0.recipients.isEmpty ? "" : " to " + $0.recipients.joined(separator: ", ")
+            } ?? ""
         if withPassphrase ? passphrase == nil : (identity == nil && passphrase == nil) {
-            let give = withPassphrase ? "--passphrase-file FILE (it was encrypted with a passphrase)"
-                                      : "--identity FILE (the key of one of its recipients)"
-            throw PGKeepError(.usage, "\(input.path) is encrypted with age\(recipients); give \(give); the target was not touched")
+            let give =
+                withPassphrase
+                ? "--passphrase-file FILE (it was encrypted with a passphrase)"
+                : "--identity FILE (the key of one of its recipients)"
+            throw PGKeepError(
+                .usage, "\(input.path) is encrypted with age\(recipients); give \(give); the target was not touched")
         }
         if let manifest = input.manifest {
-            _ = try input.check { _ in throw PGKeepError(.backup, "an encrypted file is checked against its manifest only") }
+            _ = try input.check { _ in
+                throw PGKeepError(.backup, "an encrypted file is checked against its manifest only")
+            }
             guard manifest.encryption != nil else {
                 throw input.refusal("\(input.path) is encrypted but its manifest does not say so")
             }
@@ -99,8 +112,11 @@ public struct RestoreInput: Sendable {
                 manifest?.size = e.plaintextSize
                 manifest?.sha256 = e.plaintextSha256
             }
-            let decrypted = RestoreInput(path: plain, kind: try detectFile(plain), manifest: manifest, origin: input.path, scratch: dir)
-            guard decrypted.kind != .encrypted else { throw input.refusal("\(input.path) decrypts to another age file") }
+            let decrypted = RestoreInput(
+                path: plain, kind: try detectFile(plain), manifest: manifest, origin: input.path, scratch: dir)
+            guard decrypted.kind != .encrypted else {
+                throw input.refusal("\(input.path) decrypts to another age file")
+            }
             return decrypted
         } catch {
             FileSystem.removeTree(dir)
@@ -195,10 +211,13 @@ extension RestoreInput {
         }
         let result = child.wait()
         guard result.succeeded else {
-            throw result.failure("downloading \(origin) failed; the restore was rolled back", hint: "check the remote and try again")
+            throw result.failure(
+                "downloading \(origin) failed; the restore was rolled back", hint: "check the remote and try again")
         }
         if let manifest, r.sha256 != manifest.sha256 || r.compressedBytes != manifest.size {
-            throw refusal("\(origin) does not match its manifest: \(r.compressedBytes) bytes with sha256 \(r.sha256.prefix(12))…, expected \(manifest.size) bytes with sha256 \(manifest.sha256.prefix(12))…")
+            throw refusal(
+                "\(origin) does not match its manifest: \(r.compressedBytes) bytes with sha256 \(r.sha256.prefix(12))…, expected \(manifest.size) bytes with sha256 \(manifest.sha256.prefix(12))…"
+            )
         }
     }
 }

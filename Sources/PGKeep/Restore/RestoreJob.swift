@@ -24,26 +24,32 @@ public final class RestoreJob {
 
     /// The maintenance database, to look at or create the target.
     private func maintenanceQuery(_ sql: String) throws -> [[String?]] {
-        do { return try endpoint.query(sql, database: "postgres") } catch { return try endpoint.query(sql, database: "template1") }
+        do { return try endpoint.query(sql, database: "postgres") } catch {
+            return try endpoint.query(sql, database: "template1")
+        }
     }
 
     public func run() throws -> RestoreResult {
         let started = Date()
         try options.validate(for: input.kind)
         if ["template0", "template1"].contains(database) {
-            throw PGKeepError(.usage, "refusing to restore into \(database): it is a template every new database is copied from")
+            throw PGKeepError(
+                .usage, "refusing to restore into \(database): it is a template every new database is copied from")
         }
         defer { endpoint.cleanUp() }
         if options.verify && input.manifest?.rowCounts == nil {
-            throw PGKeepError(.usage, "--verify needs row counts in the manifest, and \(input.origin) has none",
-                              hint: "take backups with pgkeep backup --row-counts")
+            throw PGKeepError(
+                .usage, "--verify needs row counts in the manifest, and \(input.origin) has none",
+                hint: "take backups with pgkeep backup --row-counts")
         }
         // 1. The backup, before anything else. A streamed one (from object storage) is checked as
         // it is restored, and its single transaction is not let commit unless the check passes.
         let checked: String
         if input.stream != nil {
             guard options.singleTransaction, !options.isPartial, endpoint is LocalRestoreEndpoint else {
-                throw PGKeepError(.usage, "a backup restored while it downloads must be restored whole, in one transaction, on this machine")
+                throw PGKeepError(
+                    .usage,
+                    "a backup restored while it downloads must be restored whole, in one transaction, on this machine")
             }
             checked = "sha256 and size checked against the manifest as it streamed, before the transaction committed"
         } else {
@@ -56,9 +62,13 @@ public final class RestoreJob {
 
         // 2. The target.
         var created = false
-        if try maintenanceQuery("SELECT 1 FROM pg_catalog.pg_database WHERE datname = \(SQL.literal(database))").isEmpty {
+        if try maintenanceQuery("SELECT 1 FROM pg_catalog.pg_database WHERE datname = \(SQL.literal(database))").isEmpty
+        {
             guard options.create else {
-                throw PGKeepError(.preflight, "\(endpoint.describe(database: database)) does not exist; add --create to create it (UTF8, from template0)")
+                throw PGKeepError(
+                    .preflight,
+                    "\(endpoint.describe(database: database)) does not exist; add --create to create it (UTF8, from template0)"
+                )
             }
             _ = try maintenanceQuery("CREATE DATABASE \(SQL.identifier(database)) TEMPLATE template0 ENCODING 'UTF8'")
             created = true
@@ -82,14 +92,20 @@ public final class RestoreJob {
         let conflicts = options.dataOnly ? [] : written(before)
         if !conflicts.isEmpty && !options.clean {
             let shown = conflicts.prefix(5).joined(separator: ", ") + (conflicts.count > 5 ? ", ..." : "")
-            throw PGKeepError(.usage, "database \"\(database)\" already has \(conflicts.count) of the tables this restore writes (\(shown)); nothing was changed",
-                              hint: "add --clean to drop the archive's objects first, or restore into a new database with --create")
+            throw PGKeepError(
+                .usage,
+                "database \"\(database)\" already has \(conflicts.count) of the tables this restore writes (\(shown)); nothing was changed",
+                hint: "add --clean to drop the archive's objects first, or restore into a new database with --create")
         }
         if options.clean {
-            let question = "This drops and recreates the backup's objects in database \"\(database)\" (\(conflicts.count) existing tables affected)."
+            let question =
+                "This drops and recreates the backup's objects in database \"\(database)\" (\(conflicts.count) existing tables affected)."
             if !options.yes {
                 guard let confirm else {
-                    throw PGKeepError(.usage, "a restore with --clean replaces objects in \"\(database)\"; without a terminal to confirm, add --yes")
+                    throw PGKeepError(
+                        .usage,
+                        "a restore with --clean replaces objects in \"\(database)\"; without a terminal to confirm, add --yes"
+                    )
                 }
                 guard confirm(question) else { throw PGKeepError(.usage, "not confirmed; nothing was changed") }
             }
@@ -107,9 +123,12 @@ public final class RestoreJob {
             if endpoint is LocalRestoreEndpoint {
                 (result, copied) = try runScript(from: .file(input), tolerantDrops: false)
             } else {
-                let command = try endpoint.tool("psql", database: database,
-                                                arguments: ["--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1", "--single-transaction",
-                                                            "--file=" + (staged ?? "-")])
+                let command = try endpoint.tool(
+                    "psql", database: database,
+                    arguments: [
+                        "--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1", "--single-transaction",
+                        "--file=" + (staged ?? "-"),
+                    ])
                 result = try runFeeding(command, feedInput: streamed)
             }
         default:
@@ -125,9 +144,11 @@ public final class RestoreJob {
                 // pg_restore writes the script, psql runs it as one transaction (see ScriptFilter).
                 let scriptArgs = ["--file=-"] + args.filter { $0 != "--exit-on-error" && $0 != "--single-transaction" }
                 let script = try endpoint.tool("pg_restore", database: nil, arguments: scriptArgs)
-                (result, copied) = try runScript(from: .command(script, feedInput: streamed), tolerantDrops: options.clean)
+                (result, copied) = try runScript(
+                    from: .command(script, feedInput: streamed), tolerantDrops: options.clean)
             } else {
-                result = try runFeeding(try endpoint.tool("pg_restore", database: database, arguments: args), feedInput: streamed)
+                result = try runFeeding(
+                    try endpoint.tool("pg_restore", database: database, arguments: args), feedInput: streamed)
             }
         }
         guard result.succeeded else { throw failure(result) }
@@ -153,8 +174,9 @@ public final class RestoreJob {
                 mismatches.append((table, options.schemaOnly ? 0 : n, exact[table]))
             }
         }
-        return RestoreResult(target: database, input: input, checked: checked, rowCounts: counts,
-                             mismatches: mismatches, duration: Date().timeIntervalSince(started))
+        return RestoreResult(
+            target: database, input: input, checked: checked, rowCounts: counts,
+            mismatches: mismatches, duration: Date().timeIntervalSince(started))
     }
 
     /// Runs a script through `ScriptPipeline` into psql as one transaction.
@@ -171,14 +193,17 @@ public final class RestoreJob {
     /// Of `tables`, those this restore writes: the ones named by --table or in a --schema, or all.
     func written(_ tables: [String]) -> [String] {
         if !options.tables.isEmpty { return tables.filter { t in options.tables.contains { matches(t, $0) } } }
-        if !options.schemas.isEmpty { return tables.filter { t in options.schemas.contains { t.hasPrefix(TableSelection.quoteIdent($0) + ".") } } }
+        if !options.schemas.isEmpty {
+            return tables.filter { t in options.schemas.contains { t.hasPrefix(TableSelection.quoteIdent($0) + ".") } }
+        }
         return tables
     }
 
     /// `qualified` is "schema.table" as format('%I.%I') writes it; `name` is "table" or "schema.table".
     func matches(_ qualified: String, _ name: String) -> Bool {
         let parts = name.split(separator: ".", maxSplits: 1).map(String.init)
-        let wanted = parts.count == 2
+        let wanted =
+            parts.count == 2
             ? TableSelection.quoteIdent(parts[0]) + "." + TableSelection.quoteIdent(parts[1])
             : TableSelection.quoteIdent(name)
         return parts.count == 2 ? qualified == wanted : qualified.hasSuffix("." + wanted)
@@ -187,9 +212,13 @@ public final class RestoreJob {
     private func selectTables(staged: String?) throws -> [TOCEntry] {
         let feedInput = staged == nil
         let source = staged.map { [$0] } ?? []
-        let (listing, r1) = try capture(try endpoint.tool("pg_restore", database: nil, arguments: ["--list"] + source), feedInput: feedInput)
+        let (listing, r1) = try capture(
+            try endpoint.tool("pg_restore", database: nil, arguments: ["--list"] + source), feedInput: feedInput)
         guard r1.succeeded else { throw r1.failure("pg_restore --list failed") }
-        let (verbose, r2) = try capture(try endpoint.tool("pg_restore", database: nil, arguments: ["--schema-only", "--verbose", "--file=-"] + source), feedInput: feedInput)
+        let (verbose, r2) = try capture(
+            try endpoint.tool(
+                "pg_restore", database: nil, arguments: ["--schema-only", "--verbose", "--file=-"] + source),
+            feedInput: feedInput)
         guard r2.succeeded else { throw r2.failure("pg_restore could not print the archive's definitions") }
         var entries = TableSelection.parseList(String(decoding: listing, as: UTF8.self))
         let deps = TableSelection.parseDependencies(String(decoding: verbose, as: UTF8.self))
@@ -240,12 +269,17 @@ public final class RestoreJob {
     private func failure(_ result: ProcessResult) -> PGKeepError {
         let errors = result.stderr.split(separator: "\n").filter { $0.contains("ERROR:") || $0.contains("error:") }
         let first = errors.first.map { String($0).trimmingCharacters(in: .whitespaces) } ?? result.stderrTail(lines: 1)
-        let state = options.singleTransaction
+        let state =
+            options.singleTransaction
             ? "the restore ran in one transaction, so the target was left as it was"
             : "with --jobs the restore is not one transaction: objects restored before the error remain"
         let tool = (result.command.executable as NSString).lastPathComponent
-        return PGKeepError(.backup, "restore into \"\(database)\" failed: \(tool) \(result.termination) after \(errors.count) error\(errors.count == 1 ? "" : "s"); first: \(first); \(state)",
-                           command: result.command.description, stderrTail: result.stderrTail(lines: 6),
-                           hint: first.contains("role") ? "the archive names a role the target server lacks: create it, or restore with --no-owner --no-privileges" : nil)
+        return PGKeepError(
+            .backup,
+            "restore into \"\(database)\" failed: \(tool) \(result.termination) after \(errors.count) error\(errors.count == 1 ? "" : "s"); first: \(first); \(state)",
+            command: result.command.description, stderrTail: result.stderrTail(lines: 6),
+            hint: first.contains("role")
+                ? "the archive names a role the target server lacks: create it, or restore with --no-owner --no-privileges"
+                : nil)
     }
 }

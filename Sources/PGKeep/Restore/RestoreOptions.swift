@@ -28,16 +28,27 @@ public struct RestoreOptions: Sendable {
     public func validate(for kind: ArchiveKind) throws {
         guard jobs >= 1 else { throw PGKeepError(.usage, "--jobs must be at least 1") }
         if schemaOnly && dataOnly { throw PGKeepError(.usage, "--schema-only and --data-only cannot be used together") }
-        if clean && dataOnly { throw PGKeepError(.usage, "--clean drops objects and --data-only restores none: use one or the other") }
+        if clean && dataOnly {
+            throw PGKeepError(.usage, "--clean drops objects and --data-only restores none: use one or the other")
+        }
         if !kind.isArchive {
             if isPartial {
-                throw PGKeepError(.usage, "\(kind.rawValue) backups cannot be restored in part: --table, --schema, --schema-only and --data-only need pg_restore, which reads only custom, directory and tar archives",
-                                  hint: "restore the whole script into a scratch database (--create) and copy what you need, or take custom-format backups (the default)")
+                throw PGKeepError(
+                    .usage,
+                    "\(kind.rawValue) backups cannot be restored in part: --table, --schema, --schema-only and --data-only need pg_restore, which reads only custom, directory and tar archives",
+                    hint:
+                        "restore the whole script into a scratch database (--create) and copy what you need, or take custom-format backups (the default)"
+                )
             }
-            if jobs > 1 { throw PGKeepError(.usage, "--jobs needs a custom, directory or tar archive; psql runs a SQL script in one session") }
+            if jobs > 1 {
+                throw PGKeepError(
+                    .usage, "--jobs needs a custom, directory or tar archive; psql runs a SQL script in one session")
+            }
             if clean {
-                throw PGKeepError(.usage, "--clean needs an archive: a SQL script made without pg_dump --clean has no DROP statements for pgkeep to run",
-                                  hint: "restore into a new database with --create, or drop and recreate the target first")
+                throw PGKeepError(
+                    .usage,
+                    "--clean needs an archive: a SQL script made without pg_dump --clean has no DROP statements for pgkeep to run",
+                    hint: "restore into a new database with --create, or drop and recreate the target first")
             }
         }
     }

@@ -9,13 +9,15 @@ extension Settings {
     ) throws -> (endpoint: RestoreEndpoint, database: String) {
         if config?.database != nil && flags.dbname == nil && environment["PGDATABASE"] == nil && composeFlag == nil {
             throw PGKeepError(
-                .usage, "name the target database with --dbname: a restore never defaults to the config file's database")
+                .usage, "name the target database with --dbname: a restore never defaults to the config file's database"
+            )
         }
         if let compose = dockerCompose(flag: composeFlag) {
             let endpoint = try DockerComposeRestoreEndpoint(options: compose, spec: spec, environment: environment)
             return (endpoint, try endpoint.service.defaultDatabase())
         }
-        let endpoint = try LocalRestoreEndpoint(spec: spec, tools: tools(pgBinFlag: pgBinFlag), environment: environment)
+        let endpoint = try LocalRestoreEndpoint(
+            spec: spec, tools: tools(pgBinFlag: pgBinFlag), environment: environment)
         guard let name = spec.database ?? environment["PGDATABASE"] else {
             throw PGKeepError(.usage, "name the target database with --dbname (a name or a URI)")
         }

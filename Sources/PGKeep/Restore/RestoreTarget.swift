@@ -7,20 +7,24 @@ public enum TargetCatalog {
 
     /// `schema.table` (as format('%I.%I') writes it) of every ordinary and partitioned table.
     public static func userTables(_ query: Query) throws -> [String] {
-        try query("""
+        try query(
+            """
             SELECT format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c
             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
               AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
             ORDER BY 1
-            """).compactMap { $0.first ?? nil }
+            """
+        ).compactMap { $0.first ?? nil }
     }
 
     /// Exact row counts of the given tables (ordinary tables only: a partitioned parent's rows
     /// are its partitions'), in one statement.
     public static func rowCounts(_ query: Query, tables: [String]) throws -> [String: Int] {
         guard !tables.isEmpty else { return [:] }
-        let kinds = try query("SELECT t, c.relkind FROM unnest(ARRAY[\(tables.map(SQL.literal).joined(separator: ","))]) t JOIN pg_catalog.pg_class c ON c.oid = to_regclass(t)")
+        let kinds = try query(
+            "SELECT t, c.relkind FROM unnest(ARRAY[\(tables.map(SQL.literal).joined(separator: ","))]) t JOIN pg_catalog.pg_class c ON c.oid = to_regclass(t)"
+        )
         let ordinary = kinds.filter { $0.count == 2 && $0[1] == "r" }.compactMap { $0[0] }
         guard !ordinary.isEmpty else { return [:] }
         let sql = ordinary.map { "SELECT \(SQL.literal($0)), count(*) FROM \($0)" }.joined(separator: " UNION ALL ")

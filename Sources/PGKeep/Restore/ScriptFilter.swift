@@ -102,7 +102,8 @@ public struct ScriptFilter {
             if bytes.count == 2 && bytes[0] == 0x5c && bytes[1] == 0x2e { inCopy = false }
             return
         }
-        guard bytes.count > 5, bytes[0] == 0x43, bytes[1] == 0x4f, bytes[2] == 0x50, bytes[3] == 0x59, bytes[4] == 0x20 else { return }
+        guard bytes.count > 5, bytes[0] == 0x43, bytes[1] == 0x4f, bytes[2] == 0x50, bytes[3] == 0x59, bytes[4] == 0x20
+        else { return }
         let text = String(decoding: bytes, as: UTF8.self)
         guard text.hasSuffix("FROM stdin;") else { return }
         copyTables.append(ScriptFilter.qualifiedName(at: text.dropFirst(5)))
@@ -120,7 +121,16 @@ public struct ScriptFilter {
             if quoted {
                 out.append(c)
                 if c == "\"" {
-                    if let n = it.next() { if n == "\"" { out.append(n) } else { quoted = false; pending = n } } else { break }
+                    if let n = it.next() {
+                        if n == "\"" {
+                            out.append(n)
+                        } else {
+                            quoted = false
+                            pending = n
+                        }
+                    } else {
+                        break
+                    }
                 }
             } else if c == "\"" {
                 quoted = true
@@ -137,6 +147,7 @@ public struct ScriptFilter {
     static func tolerant(_ statement: String) -> String {
         let quote = "$pgkeep_stmt$"
         guard !statement.contains(quote), !statement.contains("$pgkeep_clean$") else { return statement }
-        return "DO $pgkeep_clean$ BEGIN EXECUTE \(quote)\(statement)\(quote); EXCEPTION WHEN OTHERS THEN RAISE NOTICE 'pgkeep --clean skipped: %', SQLERRM; END $pgkeep_clean$;"
+        return
+            "DO $pgkeep_clean$ BEGIN EXECUTE \(quote)\(statement)\(quote); EXCEPTION WHEN OTHERS THEN RAISE NOTICE 'pgkeep --clean skipped: %', SQLERRM; END $pgkeep_clean$;"
     }
 }

@@ -16,16 +16,20 @@ public struct TOCEntry: Sendable, Equatable {
 /// a table that is not restored is left out), and the sequences, types, domains, functions and
 /// schemas they rely on that the target does not have yet.
 public enum TableSelection {
-    static let multiWordTypes = ["TABLE DATA", "FK CONSTRAINT", "SEQUENCE SET", "SEQUENCE OWNED BY", "MATERIALIZED VIEW DATA",
-                                 "MATERIALIZED VIEW", "DEFAULT ACL", "LARGE OBJECT", "BLOB METADATA", "EVENT TRIGGER",
-                                 "INDEX ATTACH", "TABLE ATTACH", "ROW SECURITY", "PROCEDURAL LANGUAGE", "FOREIGN TABLE",
-                                 "FOREIGN DATA WRAPPER", "FOREIGN SERVER", "USER MAPPING", "TEXT SEARCH CONFIGURATION",
-                                 "TEXT SEARCH DICTIONARY", "TEXT SEARCH PARSER", "TEXT SEARCH TEMPLATE", "ACCESS METHOD",
-                                 "OPERATOR CLASS", "OPERATOR FAMILY", "PUBLICATION TABLE", "PUBLICATION TABLES IN SCHEMA",
-                                 "SHELL TYPE", "ENCODING", "STDSTRINGS", "SEARCHPATH"]
+    static let multiWordTypes = [
+        "TABLE DATA", "FK CONSTRAINT", "SEQUENCE SET", "SEQUENCE OWNED BY", "MATERIALIZED VIEW DATA",
+        "MATERIALIZED VIEW", "DEFAULT ACL", "LARGE OBJECT", "BLOB METADATA", "EVENT TRIGGER",
+        "INDEX ATTACH", "TABLE ATTACH", "ROW SECURITY", "PROCEDURAL LANGUAGE", "FOREIGN TABLE",
+        "FOREIGN DATA WRAPPER", "FOREIGN SERVER", "USER MAPPING", "TEXT SEARCH CONFIGURATION",
+        "TEXT SEARCH DICTIONARY", "TEXT SEARCH PARSER", "TEXT SEARCH TEMPLATE", "ACCESS METHOD",
+        "OPERATOR CLASS", "OPERATOR FAMILY", "PUBLICATION TABLE", "PUBLICATION TABLES IN SCHEMA",
+        "SHELL TYPE", "ENCODING", "STDSTRINGS", "SEARCHPATH",
+    ]
     /// Entries that belong to a table and come with it.
-    static let attached: Set<String> = ["INDEX", "CONSTRAINT", "FK CONSTRAINT", "TRIGGER", "DEFAULT", "RULE", "POLICY",
-                                        "ROW SECURITY", "COMMENT", "ACL", "INDEX ATTACH", "STATISTICS", "SEQUENCE OWNED BY"]
+    static let attached: Set<String> = [
+        "INDEX", "CONSTRAINT", "FK CONSTRAINT", "TRIGGER", "DEFAULT", "RULE", "POLICY",
+        "ROW SECURITY", "COMMENT", "ACL", "INDEX ATTACH", "STATISTICS", "SEQUENCE OWNED BY",
+    ]
     /// Objects a table relies on, restored only when the target lacks them.
     static let supporting: Set<String> = ["SEQUENCE", "TYPE", "DOMAIN", "FUNCTION", "SCHEMA", "COLLATION"]
 
@@ -33,17 +37,23 @@ public enum TableSelection {
     public static func parseList(_ text: String) -> [TOCEntry] {
         text.split(separator: "\n").compactMap { raw in
             let line = String(raw)
-            guard !line.hasPrefix(";"), let semi = line.firstIndex(of: ";"), let id = Int(line[..<semi]) else { return nil }
-            var fields = line[line.index(after: semi)...].split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+            guard !line.hasPrefix(";"), let semi = line.firstIndex(of: ";"), let id = Int(line[..<semi]) else {
+                return nil
+            }
+            var fields = line[line.index(after: semi)...].split(separator: " ", omittingEmptySubsequences: true).map(
+                String.init)
             guard fields.count >= 3 else { return nil }
             fields.removeFirst(2)  // catalog class and OID
             let rest = fields.joined(separator: " ")
             let type = multiWordTypes.first { rest.hasPrefix($0 + " ") } ?? fields[0]
             var words = rest.dropFirst(type.count).split(separator: " ").map(String.init)
-            guard words.count >= 2 else { return TOCEntry(id: id, type: type, schema: "", tag: words.first ?? "", line: line) }
+            guard words.count >= 2 else {
+                return TOCEntry(id: id, type: type, schema: "", tag: words.first ?? "", line: line)
+            }
             words.removeLast()  // owner
             let schema = words.removeFirst()
-            return TOCEntry(id: id, type: type, schema: schema == "-" ? "" : schema, tag: words.joined(separator: " "), line: line)
+            return TOCEntry(
+                id: id, type: type, schema: schema == "-" ? "" : schema, tag: words.joined(separator: " "), line: line)
         }
     }
 
@@ -63,8 +73,10 @@ public enum TableSelection {
 
     /// The entries to restore for `tables` (each `table` or `schema.table`). `exists` says whether
     /// the target already has a supporting object (type, name with schema) so it is not recreated.
-    public static func select(entries: [TOCEntry], tables: [String],
-                              exists: (TOCEntry) throws -> Bool) throws -> [TOCEntry] {
+    public static func select(
+        entries: [TOCEntry], tables: [String],
+        exists: (TOCEntry) throws -> Bool
+    ) throws -> [TOCEntry] {
         let byId = Dictionary(entries.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         var chosen = Set<Int>()
         var tableIds = Set<Int>()
@@ -74,8 +86,9 @@ public enum TableSelection {
                 e.type == "TABLE" && (parts.count == 2 ? (e.schema == parts[0] && e.tag == parts[1]) : e.tag == name)
             }
             guard !matches.isEmpty else {
-                throw PGKeepError(.usage, "table \"\(name)\" is not in the archive",
-                                  hint: "pgkeep restore lists what it restores; gunzip -c FILE | pg_restore --list shows every table")
+                throw PGKeepError(
+                    .usage, "table \"\(name)\" is not in the archive",
+                    hint: "pgkeep restore lists what it restores; gunzip -c FILE | pg_restore --list shows every table")
             }
             tableIds.formUnion(matches.map(\.id))
         }
@@ -100,7 +113,10 @@ public enum TableSelection {
                 queue.append(dep)
                 // A sequence comes with its ownership and current value.
                 if d.type == "SEQUENCE" {
-                    for e in entries where (e.type == "SEQUENCE SET" || e.type == "SEQUENCE OWNED BY") && e.schema == d.schema && e.tag == d.tag {
+                    for e in entries
+                    where (e.type == "SEQUENCE SET" || e.type == "SEQUENCE OWNED BY") && e.schema == d.schema
+                        && e.tag == d.tag
+                    {
                         chosen.insert(e.id)
                     }
                 }
@@ -114,8 +130,10 @@ public enum TableSelection {
         let qualified = e.schema.isEmpty ? e.tag : "\(e.schema).\(e.tag)"
         switch e.type {
         case "SCHEMA": return "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = \(literal(e.tag))"
-        case "SEQUENCE": return "SELECT 1 WHERE to_regclass(\(literal(quoteIdent(e.schema) + "." + quoteIdent(e.tag)))) IS NOT NULL"
-        case "TYPE", "DOMAIN": return "SELECT 1 WHERE to_regtype(\(literal(quoteIdent(e.schema) + "." + quoteIdent(e.tag)))) IS NOT NULL"
+        case "SEQUENCE":
+            return "SELECT 1 WHERE to_regclass(\(literal(quoteIdent(e.schema) + "." + quoteIdent(e.tag)))) IS NOT NULL"
+        case "TYPE", "DOMAIN":
+            return "SELECT 1 WHERE to_regtype(\(literal(quoteIdent(e.schema) + "." + quoteIdent(e.tag)))) IS NOT NULL"
         case "FUNCTION":
             // The tag is the signature, e.g. "last_updated()".
             return "SELECT 1 WHERE to_regprocedure(\(literal(quoteIdent(e.schema) + "." + e.tag))) IS NOT NULL"

@@ -49,18 +49,24 @@ public struct PruneJob {
             // Newest first, one order for the table and the policy: within one second by sequence,
             // then by name. Ids are short (hashing 100,000 paths costs more than the policy) and grow
             // with newness, which is how the policy breaks ties.
-            let entries = unsorted.sorted { ($0.name.time, $0.name.sequence, $0.dataPath) > ($1.name.time, $1.name.sequence, $1.dataPath) }
+            let entries = unsorted.sorted {
+                ($0.name.time, $0.name.sequence, $0.dataPath) > ($1.name.time, $1.name.sequence, $1.dataPath)
+            }
             let width = String(entries.count).count
             let ids = entries.indices.map { i -> String in
                 let n = String(entries.count - i)
                 return String(repeating: "0", count: width - n.count) + n
             }
-            let decisions = policy.apply(entries.indices.map { RetentionItem(id: ids[$0], time: entries[$0].name.time, pinned: entries[$0].manifest.pinned) })
+            let decisions = policy.apply(
+                entries.indices.map {
+                    RetentionItem(id: ids[$0], time: entries[$0].name.time, pinned: entries[$0].manifest.pinned)
+                })
             items += entries.indices.map { Item(entry: entries[$0], decision: decisions[ids[$0]]!) }
         }
         // By database; each database's backups are already newest first.
         return items.enumerated().sorted { a, b in
-            a.element.entry.group != b.element.entry.group ? a.element.entry.group < b.element.entry.group : a.offset < b.offset
+            a.element.entry.group != b.element.entry.group
+                ? a.element.entry.group < b.element.entry.group : a.offset < b.offset
         }.map(\.element)
     }
 
@@ -78,7 +84,9 @@ public struct PruneJob {
             return now.timeIntervalSince1970 - Double(s.st_mtim.tv_sec) > safeAge
         }
         result.leftovers = scan.leftovers
-        result.temporary = scan.temporary.filter { old($0) || ($0 as NSString).lastPathComponent.hasPrefix(CatalogScan.tombstonePrefix) }
+        result.temporary = scan.temporary.filter {
+            old($0) || ($0 as NSString).lastPathComponent.hasPrefix(CatalogScan.tombstonePrefix)
+        }
         result.orphans = scan.orphans
         guard !dryRun else { return result }
 
@@ -98,7 +106,8 @@ public struct PruneJob {
     /// Manifest to tombstone, fsync, data, tombstone.
     private func delete(_ entry: CatalogScan.Backup) throws {
         let folder = (entry.manifestPath as NSString).deletingLastPathComponent
-        let tombstone = (folder as NSString).appendingPathComponent(CatalogScan.tombstonePrefix + (entry.manifestPath as NSString).lastPathComponent)
+        let tombstone = (folder as NSString).appendingPathComponent(
+            CatalogScan.tombstonePrefix + (entry.manifestPath as NSString).lastPathComponent)
         if rename(entry.manifestPath, tombstone) != 0 {
             throw PGKeepError(.backup, "cannot delete \(entry.manifestPath): \(errnoText())")
         }
@@ -123,7 +132,8 @@ public enum Pinning {
         var manifest = try Manifest.load(path: manifestPath)
         manifest.pinned = pinned
         // Written beside it and renamed over it: the manifest is never half-written.
-        let temp = (folder as NSString).appendingPathComponent(".pgkeep-tmp-\(getpid())-pin-\((manifestPath as NSString).lastPathComponent)")
+        let temp = (folder as NSString).appendingPathComponent(
+            ".pgkeep-tmp-\(getpid())-pin-\((manifestPath as NSString).lastPathComponent)")
         try FileSystem.writePrivateFile(temp, data: try manifest.encoded())
         guard rename(temp, manifestPath) == 0 else {
             let e = errnoText()

@@ -17,7 +17,9 @@ public struct RetentionPolicy: Sendable, Equatable {
     public init() {}
 
     public init(last: Int = 0, hourly: Int = 0, daily: Int = 0, weekly: Int = 0, monthly: Int = 0, yearly: Int = 0) {
-        (self.last, self.hourly, self.daily, self.weekly, self.monthly, self.yearly) = (last, hourly, daily, weekly, monthly, yearly)
+        (self.last, self.hourly, self.daily, self.weekly, self.monthly, self.yearly) = (
+            last, hourly, daily, weekly, monthly, yearly
+        )
     }
 
     /// A count as written on the command line or in the config: a whole number from -1 up, or
@@ -39,13 +41,15 @@ public struct RetentionPolicy: Sendable, Equatable {
             throw PGKeepError(.usage, "--keep-\(rule.rawValue) must be -1 (unlimited), 0 or more (got \(n))")
         }
         if rules.allSatisfy({ $0.count == 0 }) {
-            throw PGKeepError(.usage, "every --keep-* count is 0: that policy would delete all but the newest backup; refusing",
-                              hint: "the defaults are --keep-daily 7 --keep-weekly 4 --keep-monthly 6")
+            throw PGKeepError(
+                .usage, "every --keep-* count is 0: that policy would delete all but the newest backup; refusing",
+                hint: "the defaults are --keep-daily 7 --keep-weekly 4 --keep-monthly 6")
         }
     }
 
     public var description: String {
-        rules.filter { $0.count != 0 }.map { "\($0.rule.rawValue) \($0.count < 0 ? "unlimited" : String($0.count))" }.joined(separator: ", ")
+        rules.filter { $0.count != 0 }.map { "\($0.rule.rawValue) \($0.count < 0 ? "unlimited" : String($0.count))" }
+            .joined(separator: ", ")
     }
 
     /// A retention rule and the period it groups backups by.
@@ -57,7 +61,10 @@ public struct RetentionPolicy: Sendable, Equatable {
             var t = time_t(floor(date.timeIntervalSince1970))
             var p = tm()
             gmtime_r(&t, &p)
-            let y = Int(p.tm_year) + 1900, m = Int(p.tm_mon) + 1, d = Int(p.tm_mday), h = Int(p.tm_hour)
+            let y = Int(p.tm_year) + 1900
+            let m = Int(p.tm_mon) + 1
+            let d = Int(p.tm_mday)
+            let h = Int(p.tm_hour)
             switch self {
             case .last: return "#\(index)"
             case .hourly: return String(format: "%04d-%02d-%02d %02d", y, m, d, h)

@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What SIGINT and SIGTERM undo: running children are stopped (SIGTERM, a short wait, SIGKILL)
@@ -31,7 +32,8 @@ public final class Cancellation: @unchecked Sendable {
     /// is reset to its default in the child. The handler only writes the signal number to a
     /// pipe; a thread reads it and does the work outside signal context.
     public func install() {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         signal(SIGPIPE, SIG_IGN)
         guard !installed else { return }
         installed = true
@@ -45,7 +47,10 @@ public final class Cancellation: @unchecked Sendable {
             var byte: UInt8 = 0
             while true {
                 let n = read(readEnd, &byte, 1)
-                if n == 1 { self?.cancel(signal: Int32(byte)); continue }
+                if n == 1 {
+                    self?.cancel(signal: Int32(byte))
+                    continue
+                }
                 if n < 0 && errno == EINTR { continue }
                 return
             }
@@ -65,7 +70,8 @@ public final class Cancellation: @unchecked Sendable {
 
     /// The signal that stopped this run, if any.
     public var signalReceived: Int32? {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return cancelledSignal
     }
 
@@ -74,14 +80,16 @@ public final class Cancellation: @unchecked Sendable {
     public func register(cleanup: @escaping () -> Void) -> Int { add { $0.cleanups[$1] = cleanup } }
 
     public func unregister(_ token: Int) {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         processes[token] = nil
         paths[token] = nil
         cleanups[token] = nil
     }
 
     private func add(_ body: (Cancellation, Int) -> Void) -> Int {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         nextToken += 1
         body(self, nextToken)
         return nextToken
@@ -90,7 +98,10 @@ public final class Cancellation: @unchecked Sendable {
     /// Stops every registered child, removes temporary paths, runs cleanups and exits.
     public func cancel(signal sig: Int32) {
         lock.lock()
-        if cancelledSignal != nil { lock.unlock(); return }
+        if cancelledSignal != nil {
+            lock.unlock()
+            return
+        }
         cancelledSignal = sig
         let procs = Array(processes.values)
         let tempPaths = Array(paths.values)

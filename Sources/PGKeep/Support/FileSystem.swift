@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// File operations with the guarantees a backup needs: private modes whatever the umask,
@@ -29,8 +30,9 @@ public enum FileSystem {
             try makePrivateDirectory(parent)
         }
         if mkdir(path, 0o700) != 0 && errno != EEXIST {
-            throw PGKeepError(.backup, "cannot create directory \(path): \(errnoText())",
-                              hint: "check that the backup directory is writable")
+            throw PGKeepError(
+                .backup, "cannot create directory \(path): \(errnoText())",
+                hint: "check that the backup directory is writable")
         }
         // mkdir's mode is filtered by the umask; set it explicitly.
         _ = chmod(path, 0o700)
@@ -54,8 +56,9 @@ public enum FileSystem {
             if n < 0 {
                 if errno == EINTR { continue }
                 let code = errno
-                throw PGKeepError(.backup, "cannot write \(path): \(errnoText(code))",
-                                  hint: code == ENOSPC ? "the disk is full; free space or choose another --dir" : nil)
+                throw PGKeepError(
+                    .backup, "cannot write \(path): \(errnoText(code))",
+                    hint: code == ENOSPC ? "the disk is full; free space or choose another --dir" : nil)
             }
             offset += n
         }
@@ -96,8 +99,9 @@ public enum FileSystem {
     public static func sync(_ fd: Int32, path: String) throws {
         if fsync(fd) != 0 {
             let code = errno
-            throw PGKeepError(.backup, "cannot fsync \(path): \(errnoText(code))",
-                              hint: code == ENOSPC ? "the disk is full; free space or choose another --dir" : nil)
+            throw PGKeepError(
+                .backup, "cannot fsync \(path): \(errnoText(code))",
+                hint: code == ENOSPC ? "the disk is full; free space or choose another --dir" : nil)
         }
     }
 

@@ -12,8 +12,9 @@ public final class LogFile: Sendable {
         self.path = path
         fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else {
-            throw PGKeepError(.usage, "cannot open the log file \(path): \(errnoText())",
-                              hint: "check that its folder exists and is writable by this user")
+            throw PGKeepError(
+                .usage, "cannot open the log file \(path): \(errnoText())",
+                hint: "check that its folder exists and is writable by this user")
         }
     }
 

@@ -23,7 +23,8 @@ public struct PGKeepError: Error, CustomStringConvertible, Sendable {
     public var stderrTail: String?
     public var hint: String?
 
-    public init(_ kind: Kind, _ message: String, command: String? = nil, stderrTail: String? = nil, hint: String? = nil) {
+    public init(_ kind: Kind, _ message: String, command: String? = nil, stderrTail: String? = nil, hint: String? = nil)
+    {
         self.kind = kind
         self.message = message
         self.command = command

@@ -38,8 +38,10 @@ func readFully(_ fd: Int32, into buffer: UnsafeMutableRawPointer, count: Int, wh
 
 /// Reads `fd` to EOF in 1 MiB chunks, handing each to `body`, and returns the SHA-256 and the
 /// byte count of everything read.
-func hashChunks(of fd: Int32, path: String,
-                _ body: (UnsafeRawBufferPointer) throws -> Void = { _ in }) throws -> (sha256: String, size: Int64) {
+func hashChunks(
+    of fd: Int32, path: String,
+    _ body: (UnsafeRawBufferPointer) throws -> Void = { _ in }
+) throws -> (sha256: String, size: Int64) {
     let size = 1 << 20
     let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
     defer { buffer.deallocate() }
@@ -58,8 +60,10 @@ func hashChunks(of fd: Int32, path: String,
 
 /// Copies `inputFD` to the sink unchanged (for --no-compress). Returns the byte count and the
 /// last bytes of the stream (up to 256).
-public func copyStream(from inputFD: Int32, to sink: HashingSink, what: String,
-                       progress: (@Sendable (Int64, Int64) -> Void)? = nil) throws -> (bytes: Int64, tail: [UInt8]) {
+public func copyStream(
+    from inputFD: Int32, to sink: HashingSink, what: String,
+    progress: (@Sendable (Int64, Int64) -> Void)? = nil
+) throws -> (bytes: Int64, tail: [UInt8]) {
     let size = 1 << 20
     let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
     defer { buffer.deallocate() }

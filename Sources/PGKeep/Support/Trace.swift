@@ -9,7 +9,9 @@ public enum Trace {
     public static func phase(_ phase: String, since start: Date) -> Date {
         let now = Date()
         if enabled {
-            Console.err("pgkeep trace: " + phase.padding(toLength: 18, withPad: " ", startingAt: 0) + String(format: " %7.3f s\n", now.timeIntervalSince(start)))
+            Console.err(
+                "pgkeep trace: " + phase.padding(toLength: 18, withPad: " ", startingAt: 0)
+                    + String(format: " %7.3f s\n", now.timeIntervalSince(start)))
         }
         return now
     }

@@ -11,7 +11,9 @@ struct DumpOptions: ParsableArguments {
     var format: BackupFormatArgument?
 
     /// gzip level.
-    @Option(name: [.customShort("Z"), .customLong("compress-level")], parsing: .unconditional, help: "gzip level 0-9 (0 = none; default 6).")
+    @Option(
+        name: [.customShort("Z"), .customLong("compress-level")], parsing: .unconditional,
+        help: "gzip level 0-9 (0 = none; default 6).")
     var compressLevel: Int?
 
     /// No compression at all.
@@ -19,7 +21,9 @@ struct DumpOptions: ParsableArguments {
     var noCompress = false
 
     /// Parallel pg_dump jobs (directory format).
-    @Option(name: [.customShort("j"), .long], parsing: .unconditional, help: "pg_dump parallel jobs (directory format only).")
+    @Option(
+        name: [.customShort("j"), .long], parsing: .unconditional,
+        help: "pg_dump parallel jobs (directory format only).")
     var jobs: Int?
 
     /// Compression threads.

@@ -35,7 +35,9 @@ struct RestoreSelectionOptions: ParsableArguments {
     @Flag(name: [.customShort("x"), .customLong("no-privileges")], help: "Do not restore privileges.")
     var noPrivileges = false
     /// pg_restore --jobs.
-    @Option(name: [.customShort("j"), .long], parsing: .unconditional, help: "pg_restore parallel jobs (not one transaction).")
+    @Option(
+        name: [.customShort("j"), .long], parsing: .unconditional,
+        help: "pg_restore parallel jobs (not one transaction).")
     var jobs: Int = 1
     /// Compare row counts with the manifest's.
     @Flag(help: "Compare row counts with those the backup recorded (backup --row-counts).")

@@ -26,7 +26,8 @@ extension PGKeepCommand {
                 let settings = try Settings.load(
                     configFlag: file ?? config.path, environment: ProcessInfo.processInfo.environment)
                 guard let c = settings.config else {
-                    throw PGKeepError(.usage, "name the config file: pgkeep config check FILE (or --config, or PGKEEP_CONFIG)")
+                    throw PGKeepError(
+                        .usage, "name the config file: pgkeep config check FILE (or --config, or PGKEEP_CONFIG)")
                 }
                 for line in settings.effectiveLines() { Console.out(line + "\n") }
                 for warning in c.warnings(environment: settings.environment) {

@@ -30,7 +30,8 @@ extension PGKeepCommand {
                     report.print(try remote.prune(database: database, policy: policy, dryRun: dryRun))
                     return
                 }
-                var job = PruneJob(directory: try settings.directory(flag: location.directory), database: database, policy: policy)
+                var job = PruneJob(
+                    directory: try settings.directory(flag: location.directory), database: database, policy: policy)
                 job.dryRun = dryRun
                 report.print(try job.run())
             }

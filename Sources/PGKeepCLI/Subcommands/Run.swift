@@ -22,7 +22,8 @@ extension PGKeepCommand {
         @OptionGroup var upload: UploadOptions
         @OptionGroup var policy: PolicyOptions
 
-        @Option(name: .customLong("database"), help: ArgumentHelp("A database to back up (repeatable).", valueName: "name"))
+        @Option(
+            name: .customLong("database"), help: ArgumentHelp("A database to back up (repeatable).", valueName: "name"))
         var databases: [String] = []
         @Flag(help: "Every database that accepts connections, and the globals.")
         var all = false

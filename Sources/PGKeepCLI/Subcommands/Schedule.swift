@@ -10,7 +10,9 @@ extension PGKeepCommand {
             discussion:
                 "Nothing is installed: paste the line into `crontab -e`, or the units into /etc/systemd/system/.")
 
-        @Option(help: ArgumentHelp("When to run, in cron syntax, e.g. \"0 2 * * *\" (02:00 daily).", valueName: "expression"))
+        @Option(
+            help: ArgumentHelp(
+                "When to run, in cron syntax, e.g. \"0 2 * * *\" (02:00 daily).", valueName: "expression"))
         var cron: String = "0 2 * * *"
         @Flag(help: "Print a systemd service and timer instead of a crontab line.")
         var systemd = false
@@ -24,7 +26,9 @@ extension PGKeepCommand {
             try reportingErrors {
                 let settings = try config.settings()
                 if settings.config == nil {
-                    printStderr("pgkeep: note: no --config: the scheduled run will need its settings in the crontab's environment")
+                    printStderr(
+                        "pgkeep: note: no --config: the scheduled run will need its settings in the crontab's environment"
+                    )
                 }
                 let schedule = try PGKeep.Schedule(
                     cron: cron, binary: PGKeep.Schedule.currentBinary(environment: settings.environment),

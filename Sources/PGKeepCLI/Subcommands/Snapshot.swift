@@ -41,13 +41,16 @@ extension PGKeepCommand {
                 let flags = SnapshotJob.backupFlags(label: label, inCompose: compose != nil)
                 let options = try settings.backupOptions(flags, directoryFlag: location.directory)
                 let spec = try settings.connection(connection.flags)
-                try SnapshotJob.checkDrill(inCompose: compose != nil, drill: !noDrill, drillServerGiven: drillDbname != nil)
+                try SnapshotJob.checkDrill(
+                    inCompose: compose != nil, drill: !noDrill, drillServerGiven: drillDbname != nil)
                 let source = try settings.dumpSource(spec: spec, pgBinFlag: connection.pgBin, docker: compose)
                 defer { source.close() }
                 let backup = BackupJob(options: options, source: source)
                 BackupReporter(quiet: Output.quiet, json: false).attach(to: backup, prunes: false)
-                let drill = noDrill ? nil : try drillDbname.map { try settings.server(uri: $0, flag: "--drill-dbname") } ?? spec
-                let verifier = VerifyJob(tools: settings.tools(pgBinFlag: connection.pgBin), environment: settings.environment, drill: drill)
+                let drill =
+                    noDrill ? nil : try drillDbname.map { try settings.server(uri: $0, flag: "--drill-dbname") } ?? spec
+                let verifier = VerifyJob(
+                    tools: settings.tools(pgBinFlag: connection.pgBin), environment: settings.environment, drill: drill)
                 verifier.onStatus = { printInfo("pgkeep: " + $0) }
                 try identity.apply(to: verifier, settings: settings)
                 let job = SnapshotJob(

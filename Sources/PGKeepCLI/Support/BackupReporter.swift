@@ -22,18 +22,21 @@ final class BackupReporter: @unchecked Sendable {
 
     func progress(_ p: BackupProgress) {
         guard live else { return }
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         let now = Date()
         guard now.timeIntervalSince(lastDraw) >= 0.25 else { return }
         lastDraw = now
         let rate = p.elapsed > 0 ? Double(p.bytesDumped) / p.elapsed : 0
-        let line = "\r\u{1B}[2K\(p.database): \(Self.size(p.bytesDumped)) dumped, \(Self.size(p.bytesWritten)) written, \(Self.size(Int64(rate)))/s"
+        let line =
+            "\r\u{1B}[2K\(p.database): \(Self.size(p.bytesDumped)) dumped, \(Self.size(p.bytesWritten)) written, \(Self.size(Int64(rate)))/s"
         Console.err(line)
         lineShown = true
     }
 
     private func clearLine() {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         if lineShown {
             Console.err("\r\u{1B}[2K")
             lineShown = false
@@ -58,7 +61,10 @@ final class BackupReporter: @unchecked Sendable {
             Output.log?.append("pgkeep: error: \(database): " + error.description)
             return
         }
-        printError(PGKeepError(error.kind, "\(database): " + error.message, command: error.command, stderrTail: error.stderrTail, hint: error.hint))
+        printError(
+            PGKeepError(
+                error.kind, "\(database): " + error.message, command: error.command, stderrTail: error.stderrTail,
+                hint: error.hint))
     }
 
     /// Reports the job's progress, records and failures; with `prunes`, also its uploads and
@@ -83,11 +89,16 @@ final class BackupReporter: @unchecked Sendable {
     func finish(_ summary: BackupJob.Summary) {
         guard json else { return }
         let backups: [[String: Any]] = summary.records.map { r in
-            ["path": r.path, "manifest": r.manifestPath, "database": r.manifest.database, "time": r.manifest.startedAt,
-             "format": r.manifest.format.rawValue, "size": r.manifest.size, "sha256": r.manifest.sha256,
-             "duration_seconds": r.manifest.durationSeconds]
+            [
+                "path": r.path, "manifest": r.manifestPath, "database": r.manifest.database,
+                "time": r.manifest.startedAt,
+                "format": r.manifest.format.rawValue, "size": r.manifest.size, "sha256": r.manifest.sha256,
+                "duration_seconds": r.manifest.durationSeconds,
+            ]
         }
-        let failures: [[String: Any]] = summary.failures.map { ["database": $0.database, "error": Redaction.shared.apply($0.error.message)] }
+        let failures: [[String: Any]] = summary.failures.map {
+            ["database": $0.database, "error": Redaction.shared.apply($0.error.message)]
+        }
         let object: [String: Any] = ["backups": backups, "failures": failures, "ok": summary.failures.isEmpty]
         printJSON(object)
     }

@@ -15,7 +15,9 @@ struct PruneReport {
         for path in r.broken {
             printStderr("pgkeep: warning: \(path) has no readable data file beside it; it is not counted as a backup")
         }
-        for path in r.orphans { printStderr("pgkeep: note: \(path) has no manifest: not a backup, not counted, left alone") }
+        for path in r.orphans {
+            printStderr("pgkeep: note: \(path) has no manifest: not a backup, not counted, left alone")
+        }
         let dry = r.dryRun ? "dry run: " : ""
         guard !Output.quiet else {
             Output.log?.append("pgkeep: \(dry)kept \(kept), deleted \(r.deleted) (policy: \(policy.description))")
@@ -26,7 +28,8 @@ struct PruneReport {
             ["DATABASE", "TIME", "FORMAT", "SIZE", "ACTION", "KEPT BY"],
             r.items.map { RetentionReport.cells($0, keepWord: "keep", deleteWord: verb) })
         let extra = r.leftovers.count + r.temporary.count
-        let removed = extra > 0 ? "; \(r.dryRun ? "would remove" : "removed") \(extra) leftover and temporary files" : ""
+        let removed =
+            extra > 0 ? "; \(r.dryRun ? "would remove" : "removed") \(extra) leftover and temporary files" : ""
         printStderr("pgkeep: \(dry)kept \(kept), \(verb) \(r.deleted) (policy: \(policy.description))" + removed)
     }
 
@@ -36,8 +39,11 @@ struct PruneReport {
             var leftoversRemoved: [String], temporaryRemoved: [String], brokenManifests: [String]
             var unmanagedFiles: [String]
             enum CodingKeys: String, CodingKey {
-                case kept, deleted, policy, dryRun = "dry_run", leftoversRemoved = "leftovers_removed"
-                case temporaryRemoved = "temporary_removed", brokenManifests = "broken_manifests"
+                case kept, deleted, policy
+                case dryRun = "dry_run"
+                case leftoversRemoved = "leftovers_removed"
+                case temporaryRemoved = "temporary_removed"
+                case brokenManifests = "broken_manifests"
                 case unmanagedFiles = "unmanaged_files"
             }
         }
@@ -61,7 +67,9 @@ struct ListReport {
             struct Tail: Encodable {
                 var leftovers: [String], unmanagedFiles: [String], brokenManifests: [String], policy: String
                 enum CodingKeys: String, CodingKey {
-                    case leftovers, policy, unmanagedFiles = "unmanaged_files", brokenManifests = "broken_manifests"
+                    case leftovers, policy
+                    case unmanagedFiles = "unmanaged_files"
+                    case brokenManifests = "broken_manifests"
                 }
             }
             let tail = Tail(

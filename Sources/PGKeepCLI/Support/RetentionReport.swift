@@ -35,9 +35,11 @@ enum RetentionReport {
         var out = "{\n  \(quote(rowsKey)): [\n"
         out.reserveCapacity(rows.count * 260)
         for (i, r) in rows.enumerated() {
-            out += "    {\"action\": \(quote(r.action)), \"database\": \(quote(r.database)), \"format\": \(quote(r.format)), "
+            out +=
+                "    {\"action\": \(quote(r.action)), \"database\": \(quote(r.database)), \"format\": \(quote(r.format)), "
             out += "\"label\": \(r.label.map(quote) ?? "null"), \"path\": \(quote(r.path)), \"pinned\": \(r.pinned), "
-            out += "\"reasons\": [\(r.reasons.map(quote).joined(separator: ", "))], \"size\": \(r.size), \"time\": \(quote(r.time))}"
+            out +=
+                "\"reasons\": [\(r.reasons.map(quote).joined(separator: ", "))], \"size\": \(r.size), \"time\": \(quote(r.time))}"
             out += i == rows.count - 1 ? "\n" : ",\n"
         }
         out += "  ]"
@@ -75,8 +77,10 @@ enum RetentionReport {
         var widths = header.map(\.count)
         for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
         func line(_ cells: [String]) -> String {
-            cells.enumerated().map { i, c in i == cells.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
-                .joined(separator: "  ")
+            cells.enumerated().map { i, c in
+                i == cells.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+            }
+            .joined(separator: "  ")
         }
         print(line(header))
         for row in rows { print(line(row)) }
@@ -84,7 +88,9 @@ enum RetentionReport {
 
     static func cells(_ item: PruneJob.Item, keepWord: String, deleteWord: String) -> [String] {
         let m = item.entry.manifest
-        return [m.database, BackupName.isoString(item.entry.name.time), m.format.rawValue, BackupReporter.size(m.size),
-                item.decision.keep ? keepWord : deleteWord, item.decision.reasons.joined(separator: ", ")]
+        return [
+            m.database, BackupName.isoString(item.entry.name.time), m.format.rawValue, BackupReporter.size(m.size),
+            item.decision.keep ? keepWord : deleteWord, item.decision.reasons.joined(separator: ", "),
+        ]
     }
 }
