@@ -167,23 +167,18 @@ struct EncryptionTests {
     @Test func theConfigEncryptsEveryRunAndNamesTheKey() throws {
         let key = try TestServer.ageKey()
         let dir = TestServer.tempDir("encrun")
-        try FileSystem.writePrivateFile(
-            dir + "/pgkeep.toml",
-            data: Data(
-                """
-                [backup]
-                dir = "backups"
-                databases = ["\(TestServer.pagila)"]
-
-                [encryption]
-                recipients = ["\(key.recipient)"]
-                identity_file = "\(key.keyFile)"
-                """.utf8))
-        let run = try TestServer.pgkeep(["run", "--config", dir + "/pgkeep.toml", "--quiet"])
+        let config = try TestServer.runConfig(
+            in: dir,
+            """
+            [encryption]
+            recipients = ["\(key.recipient)"]
+            identity_file = "\(key.keyFile)"
+            """)
+        let run = try TestServer.pgkeep(["run", "--config", config, "--quiet"])
         #expect(run.status == 0, "\(run.stderr)")
         let (_, m) = try #require(try TestServer.manifests(dir + "/backups").first)
         #expect(m.file.hasSuffix(".dump.gz.age") && m.encryption != nil)
-        let verify = try TestServer.pgkeep(["verify", "--all", "--config", dir + "/pgkeep.toml"])
+        let verify = try TestServer.pgkeep(["verify", "--all", "--config", config])
         #expect(verify.status == 0, "the identity comes from the config: \(verify.stderr)")
         // A secret key where a recipient belongs is refused without being echoed.
         try FileSystem.writePrivateFile(

@@ -215,22 +215,17 @@ struct OffsiteTests {
         let remote = try Self.bucket() + "/nightly"
         let key = try TestServer.ageKey()
         let dir = TestServer.tempDir("offrun")
-        try FileSystem.writePrivateFile(
-            dir + "/pgkeep.toml",
-            data: Data(
-                """
-                [backup]
-                dir = "backups"
-                databases = ["\(TestServer.pagila)"]
+        let config = try TestServer.runConfig(
+            in: dir,
+            """
+            [remote]
+            target = "\(remote)"
 
-                [remote]
-                target = "\(remote)"
-
-                [encryption]
-                recipients = ["\(key.recipient)"]
-                """.utf8))
+            [encryption]
+            recipients = ["\(key.recipient)"]
+            """)
         let env = Self.env()
-        let run = try TestServer.pgkeep(["run", "--config", dir + "/pgkeep.toml", "--quiet"], env: env)
+        let run = try TestServer.pgkeep(["run", "--config", config, "--quiet"], env: env)
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stderr.isEmpty)
         let files = try Self.remoteFiles(remote)

@@ -100,6 +100,15 @@ enum TestServer {
             stderr: String(decoding: errData.current, as: UTF8.self), pid: p.processIdentifier)
     }
 
+    /// Writes DIR/pgkeep.toml for `pgkeep run`: backups of Pagila into DIR/backups, then `more`
+    /// (further tables); returns its path.
+    static func runConfig(in dir: String, _ more: String) throws -> String {
+        let path = dir + "/pgkeep.toml"
+        let text = "[backup]\ndir = \"backups\"\ndatabases = [\"\(pagila)\"]\n\n" + more
+        try FileSystem.writePrivateFile(path, data: Data(text.utf8))
+        return path
+    }
+
     /// Waits up to `seconds` for `handle` to have data (or its end); false on timeout.
     static func waitReadable(_ handle: FileHandle, seconds: Double) -> Bool {
         var p = pollfd(fd: handle.fileDescriptor, events: Int16(POLLIN), revents: 0)

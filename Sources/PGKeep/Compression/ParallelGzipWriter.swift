@@ -28,38 +28,9 @@ public final class ParallelGzipWriter: @unchecked Sendable {
     static let blockSize = 128 * 1024
     static let windowSize = 32 * 1024
 
-    private final class Slot {
-        let input = UnsafeMutableRawPointer.allocate(byteCount: ParallelGzipWriter.blockSize, alignment: 16)
-        var inputCount = 0
-        let dictionary = UnsafeMutableRawPointer.allocate(byteCount: ParallelGzipWriter.windowSize, alignment: 16)
-        var dictionaryCount = 0
-        let outputCapacity: Int
-        let output: UnsafeMutableRawPointer
-        /// Where the worker inflates the output again to check it.
-        let check = UnsafeMutableRawPointer.allocate(byteCount: ParallelGzipWriter.blockSize + 64, alignment: 16)
-        var outputCount = 0
-        var crc: UInt = 0
-        var isLast = false
-        var sequence = -1
-        var state = State.free
-        enum State { case free, queued, done }
-
-        init(outputCapacity: Int) {
-            self.outputCapacity = outputCapacity
-            output = UnsafeMutableRawPointer.allocate(byteCount: outputCapacity, alignment: 16)
-        }
-
-        deinit {
-            input.deallocate()
-            dictionary.deallocate()
-            output.deallocate()
-            check.deallocate()
-        }
-    }
-
     private let level: Int32
     private let workerCount: Int
-    private let slots: [Slot]
+    private let slots: [GzipBlock]
     private let condition = NSCondition()
     private var queue: [Int] = []
     private var queueHead = 0
@@ -76,7 +47,7 @@ public final class ParallelGzipWriter: @unchecked Sendable {
         self.level = level
         self.workerCount = max(1, workers)
         let capacity = Int(ParallelGzipWriter.boundFor(ParallelGzipWriter.blockSize)) + 1024
-        slots = (0..<(self.workerCount * 2 + 2)).map { _ in Slot(outputCapacity: capacity) }
+        slots = (0..<(self.workerCount * 2 + 2)).map { _ in GzipBlock(outputCapacity: capacity) }
     }
 
     static func boundFor(_ n: Int) -> UInt {
@@ -99,7 +70,7 @@ public final class ParallelGzipWriter: @unchecked Sendable {
         }
         let writer = Thread { [self] in
             do {
-                try writeHeader(sink)
+                try GzipFraming.writeHeader(sink, level: level)
                 var combinedCRC: UInt = 0
                 var written: Int64 = 0
                 var tail: [UInt8] = []
@@ -115,7 +86,7 @@ public final class ParallelGzipWriter: @unchecked Sendable {
                     release(slot)
                     progress?(written, sink.bytesWritten)
                     if last {
-                        try writeTrailer(sink, crc: combinedCRC, size: written)
+                        try GzipFraming.writeTrailer(sink, crc: combinedCRC, size: written)
                         condition.lock()
                         self.writerResult = Result(
                             uncompressedBytes: written, compressedBytes: sink.bytesWritten,
@@ -140,7 +111,7 @@ public final class ParallelGzipWriter: @unchecked Sendable {
         defer { shutdown() }
 
         var sequence = 0
-        var previous: Slot?
+        var previous: GzipBlock?
         produce: while true {
             let slot = slots[sequence % slots.count]
             condition.lock()
@@ -213,7 +184,7 @@ public final class ParallelGzipWriter: @unchecked Sendable {
     private var runningThreads = 0
     private var writerResult: Result?
 
-    private func takeNextDone() -> Slot? {
+    private func takeNextDone() -> GzipBlock? {
         condition.lock()
         defer { condition.unlock() }
         let slot = slots[nextToWrite % slots.count]
@@ -224,7 +195,7 @@ public final class ParallelGzipWriter: @unchecked Sendable {
         return slot
     }
 
-    private func release(_ slot: Slot) {
+    private func release(_ slot: GzipBlock) {
         condition.lock()
         slot.state = .free
         nextToWrite += 1
@@ -233,7 +204,7 @@ public final class ParallelGzipWriter: @unchecked Sendable {
     }
 
     /// Keeps the last 256 bytes of the stream seen so far.
-    private func keepTail(_ slot: Slot, into tail: inout [UInt8]) {
+    private func keepTail(_ slot: GzipBlock, into tail: inout [UInt8]) {
         let n = min(256, slot.inputCount)
         let bytes = UnsafeRawBufferPointer(start: slot.input + (slot.inputCount - n), count: n)
         tail.append(contentsOf: bytes)
@@ -284,8 +255,8 @@ public final class ParallelGzipWriter: @unchecked Sendable {
 
             let slot = slots[index]
             do {
-                try deflateBlock(slot, stream: stream)
-                try verifyBlock(slot, inflater: inflater)
+                try slot.deflate(stream: stream)
+                try slot.verify(inflater: inflater)
             } catch {
                 fail(error)
                 return
@@ -295,65 +266,5 @@ public final class ParallelGzipWriter: @unchecked Sendable {
             condition.broadcast()
             condition.unlock()
         }
-    }
-
-    private func deflateBlock(_ slot: Slot, stream: UnsafeMutablePointer<z_stream>) throws {
-        deflateReset(stream)
-        if slot.dictionaryCount > 0 {
-            deflateSetDictionary(
-                stream, slot.dictionary.assumingMemoryBound(to: Bytef.self), uInt(slot.dictionaryCount))
-        }
-        stream.pointee.next_in = slot.input.assumingMemoryBound(to: Bytef.self)
-        stream.pointee.avail_in = uInt(slot.inputCount)
-        stream.pointee.next_out = slot.output.assumingMemoryBound(to: Bytef.self)
-        stream.pointee.avail_out = uInt(slot.outputCapacity)
-        let rc = deflate(stream, slot.isLast ? Z_FINISH : Z_SYNC_FLUSH)
-        let expected = slot.isLast ? Z_STREAM_END : Z_OK
-        guard rc == expected, stream.pointee.avail_in == 0 else {
-            throw PGKeepError(.backup, "zlib failed to compress a block (deflate returned \(rc))")
-        }
-        slot.outputCount = slot.outputCapacity - Int(stream.pointee.avail_out)
-        slot.crc = UInt(crc32(0, slot.input.assumingMemoryBound(to: Bytef.self), uInt(slot.inputCount)))
-    }
-
-    /// Inflates the block's output with the block's dictionary and checks that it gives back the
-    /// input exactly, that it consumes the whole output, and that only the last block ends the stream.
-    private func verifyBlock(_ slot: Slot, inflater: UnsafeMutablePointer<z_stream>) throws {
-        inflateReset(inflater)
-        if slot.dictionaryCount > 0 {
-            inflateSetDictionary(
-                inflater, slot.dictionary.assumingMemoryBound(to: Bytef.self), uInt(slot.dictionaryCount))
-        }
-        inflater.pointee.next_in = slot.output.assumingMemoryBound(to: Bytef.self)
-        inflater.pointee.avail_in = uInt(slot.outputCount)
-        inflater.pointee.next_out = slot.check.assumingMemoryBound(to: Bytef.self)
-        inflater.pointee.avail_out = uInt(ParallelGzipWriter.blockSize + 64)
-        let rc = inflate(inflater, Z_SYNC_FLUSH)
-        let produced = ParallelGzipWriter.blockSize + 64 - Int(inflater.pointee.avail_out)
-        let endedRight = slot.isLast ? rc == Z_STREAM_END : (rc == Z_OK || rc == Z_BUF_ERROR)
-        guard endedRight, inflater.pointee.avail_in == 0, produced == slot.inputCount,
-            memcmp(slot.check, slot.input, slot.inputCount) == 0
-        else {
-            throw PGKeepError(
-                .backup,
-                "verification failed: block \(slot.sequence) of the gzip stream does not decompress to what pg_dump wrote (inflate returned \(rc), \(produced) of \(slot.inputCount) bytes)",
-                hint: "this points at memory or library corruption on this machine; no backup was recorded")
-        }
-    }
-
-    private func writeHeader(_ sink: HashingSink) throws {
-        // Magic, deflate, no flags, no mtime (reproducible), XFL by level, OS = Unix.
-        let xfl: UInt8 = level >= 9 ? 2 : (level == 1 ? 4 : 0)
-        let header: [UInt8] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 3]
-        try header.withUnsafeBytes { try sink.write($0) }
-    }
-
-    private func writeTrailer(_ sink: HashingSink, crc: UInt, size: Int64) throws {
-        var trailer = [UInt8]()
-        let c = UInt32(truncatingIfNeeded: crc)
-        let s = UInt32(truncatingIfNeeded: size)
-        for shift in stride(from: 0, to: 32, by: 8) { trailer.append(UInt8(truncatingIfNeeded: c >> UInt32(shift))) }
-        for shift in stride(from: 0, to: 32, by: 8) { trailer.append(UInt8(truncatingIfNeeded: s >> UInt32(shift))) }
-        try trailer.withUnsafeBytes { try sink.write($0) }
     }
 }

@@ -29,8 +29,10 @@ public final class Cancellation: @unchecked Sendable {
     ///
     /// The handlers are real functions, not SIG_IGN plus a dispatch source: an ignored signal
     /// stays ignored across exec, and pg_dump would then ignore our SIGTERM. A handled signal
-    /// is reset to its default in the child. The handler only writes the signal number to a
-    /// pipe; a thread reads it and does the work outside signal context.
+    /// is reset to its default in the child. SIGPIPE, being ignored here, stays ignored in
+    /// every child too (Foundation's Process does not reset it): a child whose reader goes away
+    /// gets EPIPE from write(2) rather than dying of SIGPIPE. The handler only writes the signal
+    /// number to a pipe; a thread reads it and does the work outside signal context.
     public func install() {
         lock.lock()
         defer { lock.unlock() }
