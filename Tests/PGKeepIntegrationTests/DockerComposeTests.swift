@@ -34,8 +34,11 @@ struct DockerComposeTests {
             [ "$1" = db ] || { echo "stand-in: no such service $1" >&2; exit 96; }
             shift
             for a in "$@"; do [ "$a" = -t ] && { echo "stand-in: -t" >&2; exit 95; }; done
-            if [ "$1" = dd ] && [ -n "${STANDIN_CORRUPT:-}" ]; then cat > /dev/null; printf 'garbage' > "${2#of=}"; exit 0; fi
-            export POSTGRES_USER=postgres POSTGRES_DB=${STANDIN_DB:-\(TestServer.pagila)} PGHOST='\(TestServer.socketDir)' PGPORT=\(TestServer.port)
+            if [ "$1" = dd ] && [ -n "${STANDIN_CORRUPT:-}" ]; then
+              cat > /dev/null; printf 'garbage' > "${2#of=}"; exit 0
+            fi
+            export POSTGRES_USER=postgres POSTGRES_DB=${STANDIN_DB:-\(TestServer.pagila)}
+            export PGHOST='\(TestServer.socketDir)' PGPORT=\(TestServer.port)
             unset PGUSER PGDATABASE
             export PATH='\(TestServer.pgBin)':"$PATH"
             exec "$@"

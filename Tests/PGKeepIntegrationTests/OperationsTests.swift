@@ -343,8 +343,8 @@ struct OperationsTests {
         try FileSystem.writePrivateFile(
             script,
             data: Data(
-                "#!/bin/sh\nenv | grep -E '^(PGKEEP_|PGPASS)' | sort > \"$1/hook-$PGKEEP_STATUS-$PGKEEP_DATABASE.env\"\n"
-                    .utf8))
+                ("#!/bin/sh\nenv | grep -E '^(PGKEEP_|PGPASS)' | sort > "
+                    + "\"$1/hook-$PGKEEP_STATUS-$PGKEEP_DATABASE.env\"\n").utf8))
         chmod(script, 0o700)
         var env = TestServer.connectionEnv
         for k in ["PGHOST", "PGPORT", "PGUSER", "PGPASSWORD"] { env[k] = nil }

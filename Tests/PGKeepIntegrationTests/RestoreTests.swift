@@ -75,7 +75,8 @@ struct RestoreTests {
         #expect(
             try TestServer.psql(
                 target,
-                "SELECT count(*) FROM pg_indexes WHERE tablename = 'actor' AND indexname IN ('actor_pkey', 'idx_actor_last_name')"
+                "SELECT count(*) FROM pg_indexes WHERE tablename = 'actor' AND indexname IN ('actor_pkey', "
+                    + "'idx_actor_last_name')"
             ) == "2")
         #expect(
             try TestServer.psql(
@@ -124,8 +125,10 @@ struct RestoreTests {
             BEGIN IF NEW.payment_id % 100 = 7 THEN RETURN NULL; END IF; RETURN NEW; END $$;
             CREATE FUNCTION sabotage.arm() RETURNS event_trigger LANGUAGE plpgsql AS $$
             BEGIN
-              IF to_regclass('public.payment_p2022_01') IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'lose_one') THEN
-                CREATE TRIGGER lose_one BEFORE INSERT ON public.payment_p2022_01 FOR EACH ROW EXECUTE FUNCTION sabotage.lose_one();
+              IF to_regclass('public.payment_p2022_01') IS NOT NULL
+                 AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'lose_one') THEN
+                CREATE TRIGGER lose_one BEFORE INSERT ON public.payment_p2022_01
+                  FOR EACH ROW EXECUTE FUNCTION sabotage.lose_one();
               END IF;
             END $$;
             CREATE EVENT TRIGGER arm ON ddl_command_end WHEN TAG IN ('CREATE TABLE') EXECUTE FUNCTION sabotage.arm();
@@ -175,7 +178,8 @@ struct RestoreTests {
         _ = try TestServer.psql("postgres", "CREATE ROLE \(role)")
         _ = try TestServer.psql(
             source,
-            "CREATE TABLE a AS SELECT g FROM generate_series(1, 1000) g; CREATE TABLE b (x int); ALTER TABLE b OWNER TO \(role)"
+            "CREATE TABLE a AS SELECT g FROM generate_series(1, 1000) g; CREATE TABLE b (x int); ALTER TABLE b OWNER "
+                + "TO \(role)"
         )
         let dir = TestServer.tempDir("mid")
         #expect(try TestServer.pgkeep(["backup", "-d", source, "--dir", dir]).status == 0)

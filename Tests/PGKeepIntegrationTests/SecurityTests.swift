@@ -41,7 +41,8 @@ struct SecurityTests {
             // The user's own argv holds it here; what is checked is that no child gets it.
             args += [
                 "--dbname",
-                "host=\(TestServer.host) port=\(TestServer.port) user=\(role) dbname=\(TestServer.pagila) password=\(secret)",
+                "host=\(TestServer.host) port=\(TestServer.port) user=\(role) dbname=\(TestServer.pagila) "
+                    + "password=\(secret)",
             ]
         } else {
             env[via] = uri

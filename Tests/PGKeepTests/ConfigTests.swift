@@ -183,7 +183,8 @@ import Testing
             logFile: "/var/log/pgkeep-%d.log")
         #expect(
             s.crontabLine
-                == "0 2 * * * /usr/local/bin/pgkeep run --config '/etc/pgkeep/my config.toml' --quiet --log-file /var/log/pgkeep-\\%d.log"
+                == "0 2 * * * /usr/local/bin/pgkeep run --config '/etc/pgkeep/my config.toml' --quiet --log-file "
+                + "/var/log/pgkeep-\\%d.log"
         )
     }
 

@@ -140,7 +140,8 @@ import Testing
         let out = run(chunkSize: chunkSize)
         #expect(
             out.contains(
-                "DO $pgkeep_clean$ BEGIN EXECUTE $pgkeep_stmt$ALTER TABLE IF EXISTS ONLY public.p1 DROP CONSTRAINT IF EXISTS p1_pkey;$pgkeep_stmt$; EXCEPTION WHEN OTHERS"
+                "DO $pgkeep_clean$ BEGIN EXECUTE $pgkeep_stmt$ALTER TABLE IF EXISTS ONLY public.p1 DROP CONSTRAINT IF "
+                    + "EXISTS p1_pkey;$pgkeep_stmt$; EXCEPTION WHEN OTHERS"
             ))
         #expect(
             out.contains("EXECUTE $pgkeep_stmt$DROP FUNCTION IF EXISTS public.f(a integer,\n    b text);$pgkeep_stmt$"))

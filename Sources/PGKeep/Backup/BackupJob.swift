@@ -193,7 +193,8 @@ public final class BackupJob {
         guard source is LocalDumpSource else {
             throw PGKeepError(
                 .usage,
-                "--format directory is not available with --docker-compose (pg_dump would write inside the container); use --format custom"
+                "--format directory is not available with --docker-compose (pg_dump would write inside the "
+                    + "container); use --format custom"
             )
         }
         return try BackupCommit(directory: options.directory, name: name).write { temp in

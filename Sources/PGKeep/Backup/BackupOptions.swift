@@ -83,7 +83,8 @@ public struct BackupOptions: Sendable {
         if !encryptTo.isEmpty && encryptPassphrase != nil {
             throw PGKeepError(
                 .usage,
-                "--encrypt-to and --encrypt-passphrase-file cannot be used together (age encrypts to recipients or to a passphrase)"
+                "--encrypt-to and --encrypt-passphrase-file cannot be used together (age encrypts to recipients or to "
+                    + "a passphrase)"
             )
         }
         if encrypted {
@@ -97,7 +98,8 @@ public struct BackupOptions: Sendable {
         if (all || databases.count > 1) && (!filters.tables.isEmpty || !filters.schemas.isEmpty) {
             throw PGKeepError(
                 .usage,
-                "--table and --schema select objects of one database; they cannot be used with --all or several databases"
+                "--table and --schema select objects of one database; they cannot be used with --all or several "
+                    + "databases"
             )
         }
     }

@@ -32,10 +32,12 @@ func checkDumpVersion(_ dump: ToolVersion, server: ServerInfo, dumpPath: String)
     if dump.majorKey < server.majorKey {
         throw PGKeepError(
             .preflight,
-            "pg_dump \(dump) is older than the server (PostgreSQL \(server.version)); an older pg_dump cannot dump a newer server",
+            "pg_dump \(dump) is older than the server (PostgreSQL \(server.version)); an older pg_dump cannot dump a "
+                + "newer server",
             command: dumpPath,
             hint:
-                "install a pg_dump of major version \(server.majorKey / 100) or newer and pass its directory with --pg-bin (or PGKEEP_PG_BIN)"
+                "install a pg_dump of major version \(server.majorKey / 100) or newer and pass its directory with "
+                + "--pg-bin (or PGKEEP_PG_BIN)"
         )
     }
 }
@@ -46,10 +48,12 @@ func checkRestoreVersion(_ restore: ToolVersion, dump: ToolVersion, restorePath:
     if restore.majorKey < dump.majorKey {
         throw PGKeepError(
             .preflight,
-            "pg_restore \(restore) is older than pg_dump \(dump) and cannot read its archives, which pgkeep needs to verify them",
+            "pg_restore \(restore) is older than pg_dump \(dump) and cannot read its archives, which pgkeep needs to "
+                + "verify them",
             command: restorePath,
             hint:
-                "use client tools of one version: --pg-bin /usr/lib/postgresql/\(dump.majorKey / 100)/bin (or PGKEEP_PG_BIN)"
+                "use client tools of one version: --pg-bin /usr/lib/postgresql/\(dump.majorKey / 100)/bin (or "
+                + "PGKEEP_PG_BIN)"
         )
     }
 }

@@ -56,7 +56,8 @@ public enum Verifier {
             lister?.abandon()
             throw PGKeepError(
                 .backup,
-                "verification failed: \(path) on disk (\(onDisk) bytes, sha256 \(sha.prefix(12))…) differs from what was written (\(size) bytes, sha256 \(expected.prefix(12))…)",
+                "verification failed: \(path) on disk (\(onDisk) bytes, sha256 \(sha.prefix(12))…) differs from what "
+                    + "was written (\(size) bytes, sha256 \(expected.prefix(12))…)",
                 hint: "the disk or filesystem may be failing; check dmesg and try another --dir")
         }
         if let gzip {
@@ -101,7 +102,8 @@ public enum Verifier {
         guard sqlTrailers.contains(where: { text.contains($0) }) else {
             throw PGKeepError(
                 .backup,
-                "verification failed: \(path) does not end with pg_dump's \"dump complete\" line; the SQL script is incomplete"
+                "verification failed: \(path) does not end with pg_dump's \"dump complete\" line; the SQL script is "
+                    + "incomplete"
             )
         }
     }

@@ -71,7 +71,8 @@ final class GzipBlock {
         else {
             throw PGKeepError(
                 .backup,
-                "verification failed: block \(sequence) of the gzip stream does not decompress to what pg_dump wrote (inflate returned \(rc), \(produced) of \(inputCount) bytes)",
+                "verification failed: block \(sequence) of the gzip stream does not decompress to what pg_dump wrote "
+                    + "(inflate returned \(rc), \(produced) of \(inputCount) bytes)",
                 hint: "this points at memory or library corruption on this machine; no backup was recorded")
         }
     }

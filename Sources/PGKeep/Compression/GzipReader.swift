@@ -65,7 +65,8 @@ public enum GzipReader {
                     if membersEnded > 0 && stream.pointee.next_in.pointee != 0x1f {
                         throw PGKeepError(
                             .backup,
-                            "\(path) has data after the end of its gzip stream (at byte \(compressed - Int64(stream.pointee.avail_in)))"
+                            "\(path) has data after the end of its gzip stream (at byte "
+                                + "\(compressed - Int64(stream.pointee.avail_in)))"
                         )
                     }
                     inMember = true
@@ -84,7 +85,8 @@ public enum GzipReader {
                     let msg = stream.pointee.msg.map { String(cString: $0) } ?? "error \(rc)"
                     throw PGKeepError(
                         .backup,
-                        "\(path) is corrupt: gzip data error near byte \(compressed - Int64(stream.pointee.avail_in)): \(msg)"
+                        "\(path) is corrupt: gzip data error near byte "
+                            + "\(compressed - Int64(stream.pointee.avail_in)): \(msg)"
                     )
                 }
             }

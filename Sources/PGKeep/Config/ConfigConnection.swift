@@ -67,7 +67,8 @@ extension PGKeepConfig {
             var st = stat()
             if stat(file, &st) == 0, st.st_mode & 0o077 != 0 {
                 out.append(
-                    "the password file \(file) can be read by others (mode \(String(st.st_mode & 0o777, radix: 8))); chmod 600 it"
+                    "the password file \(file) can be read by others (mode \(String(st.st_mode & 0o777, radix: 8))); "
+                        + "chmod 600 it"
                 )
             } else if !FileManager.default.fileExists(atPath: file) {
                 out.append("the password file \(file) does not exist")

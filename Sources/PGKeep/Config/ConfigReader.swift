@@ -41,7 +41,8 @@ struct ConfigReader {
                     throw fail(
                         key, "an inline password is not accepted",
                         hint:
-                            "put it in a file (password_file = \"/etc/pgkeep/password\", mode 0600) or an environment variable (password_env = \"PGKEEP_PASSWORD\")"
+                            "put it in a file (password_file = \"/etc/pgkeep/password\", mode 0600) or an environment "
+                            + "variable (password_env = \"PGKEEP_PASSWORD\")"
                     )
                 }
                 throw fail(key, "unknown key", hint: "[\(name)] accepts " + keys.joined(separator: ", "))

@@ -123,7 +123,8 @@ public final class DockerComposeService {
             let line = res.stderrTail(lines: 3).split(separator: "\n").last.map(String.init) ?? "\(res.termination)"
             throw PGKeepError(
                 .preflight,
-                "query in docker compose service \"\(options.service)\", database \"\(database)\" failed: \(ConnectionSpec.maskSecrets(in: line))"
+                "query in docker compose service \"\(options.service)\", database \"\(database)\" failed: "
+                    + "\(ConnectionSpec.maskSecrets(in: line))"
             )
         }
         return String(decoding: out, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true).map {
@@ -160,7 +161,8 @@ public final class DockerComposeDumpSource: DumpSource {
         let rows: [[String?]]
         do {
             rows = try service.query(
-                "SELECT current_setting('server_version_num'), current_setting('server_version'), current_database(), current_user",
+                "SELECT current_setting('server_version_num'), current_setting('server_version'), current_database(), "
+                    + "current_user",
                 database: db)
         } catch let error as PGKeepError {
             throw PGKeepError(.preflight, "cannot connect to database \"\(db)\" as \"\(u)\": " + error.message)

@@ -32,7 +32,8 @@ public final class DockerComposeRestoreEndpoint: RestoreEndpoint {
         guard input.kind != .directory else {
             throw PGKeepError(
                 .usage,
-                "directory-format backups cannot be restored through --docker-compose; use a custom-format backup (the default)"
+                "directory-format backups cannot be restored through --docker-compose; use a custom-format backup "
+                    + "(the default)"
             )
         }
         return try copyIn { send in
@@ -83,7 +84,8 @@ public final class DockerComposeRestoreEndpoint: RestoreEndpoint {
         guard sumResult.succeeded, inside == sent else {
             throw PGKeepError(
                 .backup,
-                "the copy in docker compose service \"\(service.name)\" does not match what was sent (sha256 \(inside.prefix(12))… inside, \(sent.prefix(12))… sent); the target was not touched",
+                "the copy in docker compose service \"\(service.name)\" does not match what was sent (sha256 "
+                    + "\(inside.prefix(12))… inside, \(sent.prefix(12))… sent); the target was not touched",
                 command: sumResult.command.description, stderrTail: sumResult.stderrTail())
         }
         return path

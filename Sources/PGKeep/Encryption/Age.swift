@@ -23,7 +23,8 @@ public struct AgeTool: Sendable {
         if r.uppercased().hasPrefix("AGE-SECRET-KEY-") {
             throw PGKeepError(
                 .usage,
-                "--encrypt-to got a secret key (AGE-SECRET-KEY-...); give the public recipient (age1...), which `age-keygen -y KEYFILE` prints"
+                "--encrypt-to got a secret key (AGE-SECRET-KEY-...); give the public recipient (age1...), which "
+                    + "`age-keygen -y KEYFILE` prints"
             )
         }
         guard r.hasPrefix("age1") || r.hasPrefix("ssh-ed25519 ") || r.hasPrefix("ssh-rsa ") else {
@@ -58,7 +59,8 @@ public struct AgeTool: Sendable {
                 .backup, "cannot decrypt \(input): \(why); the target was not touched",
                 command: command.description,
                 hint:
-                    "use the key of a recipient listed in the manifest (`age-keygen -y KEYFILE` prints a key's recipient)"
+                    "use the key of a recipient listed in the manifest (`age-keygen -y KEYFILE` prints a key's "
+                    + "recipient)"
             )
         }
     }

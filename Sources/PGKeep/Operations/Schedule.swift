@@ -45,7 +45,8 @@ public struct Schedule: Sendable {
         guard f.count == 5 else {
             throw PGKeepError(
                 .usage,
-                "--cron needs five fields (minute hour day-of-month month day-of-week), e.g. \"0 2 * * *\"; got \"\(cron)\""
+                "--cron needs five fields (minute hour day-of-month month day-of-week), e.g. \"0 2 * * *\"; got "
+                    + "\"\(cron)\""
             )
         }
         let ranges = [0...59, 0...23, 1...31, 1...12, 0...7]
@@ -71,7 +72,8 @@ public struct Schedule: Sendable {
     func badField(_ name: String, _ field: String) -> PGKeepError {
         PGKeepError(
             .usage,
-            "--cron: the \(name) field \"\(field)\" is not valid cron syntax (numbers, *, lists a,b, ranges a-b, steps */n)"
+            "--cron: the \(name) field \"\(field)\" is not valid cron syntax (numbers, *, lists a,b, ranges a-b, "
+                + "steps */n)"
         )
     }
 
@@ -81,7 +83,8 @@ public struct Schedule: Sendable {
         if f[2] != "*" && f[4] != "*" {
             throw PGKeepError(
                 .usage,
-                "--cron restricts both day of month and day of week, which cron ORs and systemd ANDs; there is no single OnCalendar for it",
+                "--cron restricts both day of month and day of week, which cron ORs and systemd ANDs; there is no "
+                    + "single OnCalendar for it",
                 hint: "use --cron with only one of the two, or write two timers")
         }
         func convert(_ field: String, pad: Bool) -> String {
@@ -104,7 +107,8 @@ public struct Schedule: Sendable {
                 }.joined(separator: ",") + " "
         }
         return
-            "\(weekday)*-\(convert(f[3], pad: false))-\(convert(f[2], pad: false)) \(convert(f[1], pad: true)):\(convert(f[0], pad: true)):00"
+            "\(weekday)*-\(convert(f[3], pad: false))-\(convert(f[2], pad: false)) "
+            + "\(convert(f[1], pad: true)):\(convert(f[0], pad: true)):00"
     }
 
     /// Both units as `pgkeep schedule --systemd` prints them, with where each goes.

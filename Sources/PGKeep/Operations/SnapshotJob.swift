@@ -48,7 +48,8 @@ public final class SnapshotJob {
         if inCompose && drill && !drillServerGiven {
             throw PGKeepError(
                 .usage,
-                "the drill restores through this machine's pg_restore and psql, which cannot reach a server inside docker compose by itself",
+                "the drill restores through this machine's pg_restore and psql, which cannot reach a server inside "
+                    + "docker compose by itself",
                 hint: "give --drill-dbname URI (a server reachable from here, such as a published port), or --no-drill")
         }
     }

@@ -8,8 +8,11 @@ public enum UpgradeInstructions {
         let q = Command.shellQuote
         let server = records.first.map { "PostgreSQL \($0.manifest.serverVersion)" } ?? "the server"
         var lines = [
-            "# pgkeep snapshot\(label.map { " \"\($0)\"" } ?? "") of \(source) (\(server)), \(records.first?.manifest.startedAt ?? "")",
-            "# \(records.filter { $0.manifest.format != .globals }.count) databases\(records.contains { $0.manifest.format == .globals } ? " and the globals" : ""), pinned: prune keeps them until `pgkeep unpin`.",
+            "# pgkeep snapshot\(label.map { " \"\($0)\"" } ?? "") of \(source) (\(server)), "
+                + (records.first?.manifest.startedAt ?? ""),
+            "# \(records.filter { $0.manifest.format != .globals }.count) databases"
+                + (records.contains { $0.manifest.format == .globals } ? " and the globals" : "")
+                + ", pinned: prune keeps them until `pgkeep unpin`.",
             "# To restore on the new server, set NEW to it (no database name at the end), then run, in order:",
             "NEW=\(q(newServer ?? "postgresql://postgres@NEW-HOST:5432"))",
         ]
@@ -33,7 +36,8 @@ public enum UpgradeInstructions {
         if let globals = records.first(where: { $0.manifest.format == .globals }) {
             lines += [
                 "",
-                "# 1. Roles and tablespaces (as a superuser; \"role ... already exists\" for the superuser itself is expected):",
+                "# 1. Roles and tablespaces (as a superuser; \"role ... already exists\" for the superuser itself is "
+                    + "expected):",
                 "\(cat(globals)) | psql -X -d \"$NEW/postgres\"",
             ]
         }
@@ -45,7 +49,8 @@ public enum UpgradeInstructions {
         func exists(_ r: BackupRecord) -> Bool { r.manifest.database == "postgres" }
         for r in databases {
             lines.append(
-                "pgkeep restore \(q(r.path))\(exists(r) ? "" : " --create")\(identity) --dbname \"$NEW/\(uriPath(r.manifest.database))\""
+                "pgkeep restore \(q(r.path))\(exists(r) ? "" : " --create")\(identity) "
+                    + "--dbname \"$NEW/\(uriPath(r.manifest.database))\""
             )
         }
         lines += [
@@ -64,13 +69,15 @@ public enum UpgradeInstructions {
                 lines.append(
                     (exists(r)
                         ? "" : "createdb -d \"$NEW/postgres\" -T template0 -E UTF8 \(q(r.manifest.database)) && ")
-                        + "\(cat(r)) | psql -X -v ON_ERROR_STOP=1 --single-transaction -d \"$NEW/\(uriPath(r.manifest.database))\""
+                        + "\(cat(r)) | psql -X -v ON_ERROR_STOP=1 --single-transaction -d "
+                        + "\"$NEW/\(uriPath(r.manifest.database))\""
                 )
             }
         }
         lines += [
             "",
-            "# 3. Then refresh the planner statistics on the new server: vacuumdb -d \"$NEW/postgres\" --all --analyze-in-stages",
+            "# 3. Then refresh the planner statistics on the new server: vacuumdb -d \"$NEW/postgres\" --all "
+                + "--analyze-in-stages",
         ]
         return lines.joined(separator: "\n") + "\n"
     }

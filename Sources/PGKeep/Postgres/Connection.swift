@@ -69,21 +69,26 @@ public final class PostgresConnection {
         let message: String
         if raw.contains("password authentication failed") {
             message =
-                "cannot connect to \(uri): password authentication failed for user \"\(target.user ?? "")\"; check the password (in the URI, PGPASSWORD or ~/.pgpass)"
+                "cannot connect to \(uri): password authentication failed for user \"\(target.user ?? "")\"; "
+                + "check the password (in the URI, PGPASSWORD or ~/.pgpass)"
         } else if raw.contains("no password supplied") || raw.contains("fe_sendauth") {
             message =
-                "cannot connect to \(uri): the server asks for a password and none was given; put it in ~/.pgpass, PGPASSWORD or the URI"
+                "cannot connect to \(uri): the server asks for a password and none was given; put it in ~/.pgpass, "
+                + "PGPASSWORD or the URI"
         } else if raw.contains("could not translate host name") || raw.contains("Name or service not known") {
             message = "cannot connect to \(uri): unknown host \"\(target.host ?? "")\"; check --host or the URI"
         } else if raw.contains("Connection refused") {
             message =
-                "cannot connect to \(uri): connection refused; is PostgreSQL running and listening on that host and port?"
+                "cannot connect to \(uri): connection refused; is PostgreSQL running and listening on that host and "
+                + "port?"
         } else if raw.contains("No such file or directory") && raw.contains("socket") {
             message =
-                "cannot connect to \(uri): no server socket found; is PostgreSQL running, or should --host name a TCP host?"
+                "cannot connect to \(uri): no server socket found; is PostgreSQL running, or should --host name a TCP "
+                + "host?"
         } else if raw.contains("does not exist") && raw.contains("database") {
             message =
-                "cannot connect to \(uri): database \"\(target.database ?? "")\" does not exist; check --dbname (psql -l lists the databases)"
+                "cannot connect to \(uri): database \"\(target.database ?? "")\" does not exist; "
+                + "check --dbname (psql -l lists the databases)"
         } else if raw.contains("timeout expired") {
             message = "cannot connect to \(uri): timed out; check the host, the port and any firewall"
         } else {
@@ -110,7 +115,8 @@ public final class PostgresConnection {
         guard status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK else {
             throw PGKeepError(
                 .preflight,
-                "query failed: \(String(cString: PQresultErrorMessage(res)).trimmingCharacters(in: .whitespacesAndNewlines))",
+                "query failed: "
+                    + String(cString: PQresultErrorMessage(res)).trimmingCharacters(in: .whitespacesAndNewlines),
                 command: sql)
         }
         var rows: [[String?]] = []

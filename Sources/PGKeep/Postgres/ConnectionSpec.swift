@@ -103,7 +103,8 @@ public struct ConnectionSpec: Sendable, Equatable {
                     throw PGKeepError(
                         .usage, "\(source) contains \(key), which pgkeep will not pass to pg_dump on its command line",
                         hint:
-                            "use a client key without a passphrase, or run pgkeep where libpq can read it from its default location"
+                            "use a client key without a passphrase, or run pgkeep where libpq can read it from its "
+                            + "default location"
                     )
                 } else {
                     spec.parameters[key] = val

@@ -22,7 +22,8 @@ public final class RcloneRemote: Sendable {
         guard let colon = t.firstIndex(of: ":"), colon != t.startIndex, !t.hasPrefix("/") else {
             throw PGKeepError(
                 .usage,
-                "--remote \(given): expected REMOTE:bucket/prefix, with REMOTE an rclone remote (rclone config, or RCLONE_CONFIG_<NAME>_TYPE=s3 and friends)"
+                "--remote \(given): expected REMOTE:bucket/prefix, with REMOTE an rclone remote (rclone config, or "
+                    + "RCLONE_CONFIG_<NAME>_TYPE=s3 and friends)"
             )
         }
         target = t
@@ -101,7 +102,8 @@ public final class RcloneRemote: Sendable {
         guard let found, found.size == size else {
             throw PGKeepError(
                 .backup,
-                "the remote copy \(url(relative)) has \(found.map { "\($0.size) bytes" } ?? "gone missing"), expected \(size) bytes"
+                "the remote copy \(url(relative)) has "
+                    + "\(found.map { "\($0.size) bytes" } ?? "gone missing"), expected \(size) bytes"
             )
         }
         if let remoteMD5 = found.md5, !remoteMD5.isEmpty, remoteMD5 != md5 {

@@ -81,7 +81,8 @@ extension RestoreInput {
         case .encrypted:
             throw PGKeepError(
                 .usage,
-                "\(path) is encrypted with age: give --identity FILE (or --passphrase-file) to decrypt it first; the target was not touched"
+                "\(path) is encrypted with age: give --identity FILE (or --passphrase-file) to decrypt it first; the "
+                    + "target was not touched"
             )
         case .plain:
             let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
@@ -113,7 +114,8 @@ extension RestoreInput {
         let (sha, size) = try hashChunks(of: fd, path: p)
         guard sha == expected, size == expectedSize else {
             throw refusal(
-                "\(p) does not match its manifest: \(size) bytes with sha256 \(sha.prefix(12))…, expected \(expectedSize) bytes with sha256 \(expected.prefix(12))…"
+                "\(p) does not match its manifest: \(size) bytes with sha256 \(sha.prefix(12))…, expected "
+                    + "\(expectedSize) bytes with sha256 \(expected.prefix(12))…"
             )
         }
     }

@@ -216,7 +216,9 @@ extension RestoreInput {
         }
         if let manifest, r.sha256 != manifest.sha256 || r.compressedBytes != manifest.size {
             throw refusal(
-                "\(origin) does not match its manifest: \(r.compressedBytes) bytes with sha256 \(r.sha256.prefix(12))…, expected \(manifest.size) bytes with sha256 \(manifest.sha256.prefix(12))…"
+                "\(origin) does not match its manifest: \(r.compressedBytes) bytes with sha256 "
+                    + "\(r.sha256.prefix(12))…, expected \(manifest.size) bytes with sha256 "
+                    + "\(manifest.sha256.prefix(12))…"
             )
         }
     }

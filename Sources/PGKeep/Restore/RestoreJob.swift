@@ -67,7 +67,8 @@ public final class RestoreJob {
             guard options.create else {
                 throw PGKeepError(
                     .preflight,
-                    "\(endpoint.describe(database: database)) does not exist; add --create to create it (UTF8, from template0)"
+                    "\(endpoint.describe(database: database)) does not exist; add --create to create it (UTF8, from "
+                        + "template0)"
                 )
             }
             _ = try maintenanceQuery("CREATE DATABASE \(SQL.identifier(database)) TEMPLATE template0 ENCODING 'UTF8'")
@@ -94,17 +95,20 @@ public final class RestoreJob {
             let shown = conflicts.prefix(5).joined(separator: ", ") + (conflicts.count > 5 ? ", ..." : "")
             throw PGKeepError(
                 .usage,
-                "database \"\(database)\" already has \(conflicts.count) of the tables this restore writes (\(shown)); nothing was changed",
+                "database \"\(database)\" already has \(conflicts.count) of the tables this restore writes "
+                    + "(\(shown)); nothing was changed",
                 hint: "add --clean to drop the archive's objects first, or restore into a new database with --create")
         }
         if options.clean {
             let question =
-                "This drops and recreates the backup's objects in database \"\(database)\" (\(conflicts.count) existing tables affected)."
+                "This drops and recreates the backup's objects in database \"\(database)\" (\(conflicts.count) "
+                + "existing tables affected)."
             if !options.yes {
                 guard let confirm else {
                     throw PGKeepError(
                         .usage,
-                        "a restore with --clean replaces objects in \"\(database)\"; without a terminal to confirm, add --yes"
+                        "a restore with --clean replaces objects in \"\(database)\"; without a terminal to confirm, "
+                            + "add --yes"
                     )
                 }
                 guard confirm(question) else { throw PGKeepError(.usage, "not confirmed; nothing was changed") }
@@ -276,10 +280,12 @@ public final class RestoreJob {
         let tool = (result.command.executable as NSString).lastPathComponent
         return PGKeepError(
             .backup,
-            "restore into \"\(database)\" failed: \(tool) \(result.termination) after \(errors.count) error\(errors.count == 1 ? "" : "s"); first: \(first); \(state)",
+            "restore into \"\(database)\" failed: \(tool) \(result.termination) after "
+                + "\(errors.count) error\(errors.count == 1 ? "" : "s"); first: \(first); \(state)",
             command: result.command.description, stderrTail: result.stderrTail(lines: 6),
             hint: first.contains("role")
-                ? "the archive names a role the target server lacks: create it, or restore with --no-owner --no-privileges"
+                ? "the archive names a role the target server lacks: create it, or restore with --no-owner "
+                    + "--no-privileges"
                 : nil)
     }
 }

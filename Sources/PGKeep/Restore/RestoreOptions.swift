@@ -35,9 +35,11 @@ public struct RestoreOptions: Sendable {
             if isPartial {
                 throw PGKeepError(
                     .usage,
-                    "\(kind.rawValue) backups cannot be restored in part: --table, --schema, --schema-only and --data-only need pg_restore, which reads only custom, directory and tar archives",
+                    "\(kind.rawValue) backups cannot be restored in part: --table, --schema, --schema-only and "
+                        + "--data-only need pg_restore, which reads only custom, directory and tar archives",
                     hint:
-                        "restore the whole script into a scratch database (--create) and copy what you need, or take custom-format backups (the default)"
+                        "restore the whole script into a scratch database (--create) and copy what you need, or take "
+                        + "custom-format backups (the default)"
                 )
             }
             if jobs > 1 {
@@ -47,7 +49,8 @@ public struct RestoreOptions: Sendable {
             if clean {
                 throw PGKeepError(
                     .usage,
-                    "--clean needs an archive: a SQL script made without pg_dump --clean has no DROP statements for pgkeep to run",
+                    "--clean needs an archive: a SQL script made without pg_dump --clean has no DROP statements for "
+                        + "pgkeep to run",
                     hint: "restore into a new database with --create, or drop and recreate the target first")
             }
         }

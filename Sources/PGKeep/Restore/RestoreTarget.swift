@@ -23,7 +23,8 @@ public enum TargetCatalog {
     public static func rowCounts(_ query: Query, tables: [String]) throws -> [String: Int] {
         guard !tables.isEmpty else { return [:] }
         let kinds = try query(
-            "SELECT t, c.relkind FROM unnest(ARRAY[\(tables.map(SQL.literal).joined(separator: ","))]) t JOIN pg_catalog.pg_class c ON c.oid = to_regclass(t)"
+            "SELECT t, c.relkind FROM unnest(ARRAY[\(tables.map(SQL.literal).joined(separator: ","))]) t "
+                + "JOIN pg_catalog.pg_class c ON c.oid = to_regclass(t)"
         )
         let ordinary = kinds.filter { $0.count == 2 && $0[1] == "r" }.compactMap { $0[0] }
         guard !ordinary.isEmpty else { return [:] }

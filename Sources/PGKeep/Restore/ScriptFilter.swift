@@ -148,6 +148,7 @@ public struct ScriptFilter {
         let quote = "$pgkeep_stmt$"
         guard !statement.contains(quote), !statement.contains("$pgkeep_clean$") else { return statement }
         return
-            "DO $pgkeep_clean$ BEGIN EXECUTE \(quote)\(statement)\(quote); EXCEPTION WHEN OTHERS THEN RAISE NOTICE 'pgkeep --clean skipped: %', SQLERRM; END $pgkeep_clean$;"
+            "DO $pgkeep_clean$ BEGIN EXECUTE \(quote)\(statement)\(quote); EXCEPTION WHEN OTHERS THEN RAISE NOTICE "
+            + "'pgkeep --clean skipped: %', SQLERRM; END $pgkeep_clean$;"
     }
 }

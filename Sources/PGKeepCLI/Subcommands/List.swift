@@ -28,7 +28,7 @@ extension PGKeepCommand {
                 let items = PruneJob(directory: dir, database: database, policy: policy).plan(scan)
                 mark = Trace.phase("plan", since: mark)
                 defer { Trace.phase("print", since: mark) }
-                ListReport(json: json, policy: policy).print(items, scan: scan)
+                ListReport(json: json, policy: policy).show(items, scan: scan)
             }
         }
     }

@@ -8,7 +8,8 @@ extension PGKeepCommand {
         static let configuration = CommandConfiguration(
             abstract: "Delete backups the retention policy does not keep (default: 7 daily, 4 weekly, 6 monthly).",
             discussion:
-                "Only backups with a manifest count; files pgkeep did not make are never touched. Each database is pruned on its own; pinned backups are kept."
+                "Only backups with a manifest count; files pgkeep did not make are never touched. Each database is "
+                + "pruned on its own; pinned backups are kept."
         )
 
         @Option(help: ArgumentHelp("Prune only this database.", valueName: "name"))
@@ -27,13 +28,13 @@ extension PGKeepCommand {
                 let policy = settings.policy(self.policy.flags)
                 let report = PruneReport(json: output.json, policy: policy)
                 if let remote = try settings.explicitRemote(flag: remoteOptions.remote) {
-                    report.print(try remote.prune(database: database, policy: policy, dryRun: dryRun))
+                    report.show(try remote.prune(database: database, policy: policy, dryRun: dryRun))
                     return
                 }
                 var job = PruneJob(
                     directory: try settings.directory(flag: location.directory), database: database, policy: policy)
                 job.dryRun = dryRun
-                report.print(try job.run())
+                report.show(try job.run())
             }
         }
     }

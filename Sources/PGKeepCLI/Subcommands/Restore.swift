@@ -61,7 +61,7 @@ extension PGKeepCommand {
                 if isatty(STDIN_FILENO) == 1 { job.confirm = Self.askToConfirm(database: target) }
                 job.onStatus = { printInfo("pgkeep: " + $0) }
                 let result = try job.run()
-                RestoreReport(quiet: Output.quiet, json: output.json).print(result)
+                RestoreReport(quiet: Output.quiet, json: output.json).show(result)
                 try exitIfFailed(!result.mismatches.isEmpty)
             }
         }

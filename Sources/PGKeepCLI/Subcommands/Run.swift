@@ -35,7 +35,7 @@ extension PGKeepCommand {
                 let hooks = try hookOptions.hooks(settings)
                 let started = Date()
                 let summary = try hooks.firing { try runBackups(settings) }
-                RunReport.print(summary, started: started)
+                RunReport.show(summary, started: started)
                 hooks.fire(for: summary)
                 try exitIfFailed(!summary.failures.isEmpty)
             }

@@ -27,7 +27,8 @@ extension PGKeepCommand {
                 let settings = try config.settings()
                 if settings.config == nil {
                     printStderr(
-                        "pgkeep: note: no --config: the scheduled run will need its settings in the crontab's environment"
+                        "pgkeep: note: no --config: the scheduled run will need its settings in the crontab's "
+                            + "environment"
                     )
                 }
                 let schedule = try PGKeep.Schedule(

@@ -7,7 +7,8 @@ extension PGKeepCommand {
     struct Snapshot: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract:
-                "Before a major-version upgrade: back up every database and the globals, pin them, drill each, print the restore commands.",
+                "Before a major-version upgrade: back up every database and the globals, pin them, drill each, print "
+                + "the restore commands.",
             discussion: """
                 Every file is pinned (prune never deletes it until `pgkeep unpin`) and its manifest records the \
                 server version. Each database backup is restored into a scratch database and dropped again \

@@ -7,9 +7,11 @@ extension PGKeepCommand {
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract:
-                "Exit 0 only if every database has a verified backup newer than --max-age (for monitoring and healthchecks).",
+                "Exit 0 only if every database has a verified backup newer than --max-age (for monitoring and "
+                + "healthchecks).",
             discussion:
-                "The databases are the config file's list, else every database found in --dir. Exit 1 names the stale ones."
+                "The databases are the config file's list, else every database found in --dir. Exit 1 names the stale "
+                + "ones."
         )
 
         @Option(
@@ -45,7 +47,7 @@ extension PGKeepCommand {
                     directory: dir, databases: settings.statusDatabases(flags: databases),
                     maxAge: try settings.maxAge(flag: maxAge))
                 let report = try check.run(remote: settings.remote(flag: remoteOptions.remote))
-                StatusReport(json: json).print(report, directory: dir)
+                StatusReport(json: json).show(report, directory: dir)
                 try exitIfFailed(!report.ok)
             }
         }

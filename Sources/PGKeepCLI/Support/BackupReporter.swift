@@ -29,7 +29,8 @@ final class BackupReporter: @unchecked Sendable {
         lastDraw = now
         let rate = p.elapsed > 0 ? Double(p.bytesDumped) / p.elapsed : 0
         let line =
-            "\r\u{1B}[2K\(p.database): \(Self.size(p.bytesDumped)) dumped, \(Self.size(p.bytesWritten)) written, \(Self.size(Int64(rate)))/s"
+            "\r\u{1B}[2K\(p.database): \(Self.size(p.bytesDumped)) dumped, \(Self.size(p.bytesWritten)) written, "
+            + "\(Self.size(Int64(rate)))/s"
         Console.err(line)
         lineShown = true
     }

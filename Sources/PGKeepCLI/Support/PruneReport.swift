@@ -6,7 +6,7 @@ struct PruneReport {
     let json: Bool
     let policy: RetentionPolicy
 
-    func print(_ r: PruneJob.Result) {
+    func show(_ r: PruneJob.Result) {
         let kept = r.items.count - r.deleted
         if json {
             printJSON(r, kept: kept)
@@ -62,7 +62,7 @@ struct ListReport {
     let json: Bool
     let policy: RetentionPolicy
 
-    func print(_ items: [PruneJob.Item], scan: CatalogScan) {
+    func show(_ items: [PruneJob.Item], scan: CatalogScan) {
         if json {
             struct Tail: Encodable {
                 var leftovers: [String], unmanagedFiles: [String], brokenManifests: [String], policy: String

@@ -7,7 +7,7 @@ struct RestoreReport {
     let quiet: Bool
     let json: Bool
 
-    func print(_ r: RestoreResult) {
+    func show(_ r: RestoreResult) {
         if json {
             let object: [String: Any] = [
                 "target": r.target, "backup": r.input.origin, "kind": r.input.kind.rawValue, "checked": r.checked,
@@ -23,13 +23,15 @@ struct RestoreReport {
         }
         for m in r.mismatches {
             printStderr(
-                "pgkeep: error: row count of \(m.table) is \(m.found.map(String.init) ?? "missing"), the backup recorded \(m.expected)"
+                "pgkeep: error: row count of \(m.table) is \(m.found.map(String.init) ?? "missing"), "
+                    + "the backup recorded \(m.expected)"
             )
         }
         guard !quiet, !json else { return }
         let width = max(5, r.rowCounts.keys.map(\.count).max() ?? 0)
         printStderr(
-            "pgkeep: restored \(r.input.origin) into \"\(r.target)\" in \(String(format: "%.1f", r.duration)) s; rows per table:"
+            "pgkeep: restored \(r.input.origin) into \"\(r.target)\" in "
+                + "\(String(format: "%.1f", r.duration)) s; rows per table:"
         )
         for (table, n) in r.rowCounts.sorted(by: { $0.key < $1.key }) {
             printStderr("  " + table.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + String(n))

@@ -36,10 +36,12 @@ enum RetentionReport {
         out.reserveCapacity(rows.count * 260)
         for (i, r) in rows.enumerated() {
             out +=
-                "    {\"action\": \(quote(r.action)), \"database\": \(quote(r.database)), \"format\": \(quote(r.format)), "
+                "    {\"action\": \(quote(r.action)), \"database\": \(quote(r.database)), \"format\": "
+                + "\(quote(r.format)), "
             out += "\"label\": \(r.label.map(quote) ?? "null"), \"path\": \(quote(r.path)), \"pinned\": \(r.pinned), "
             out +=
-                "\"reasons\": [\(r.reasons.map(quote).joined(separator: ", "))], \"size\": \(r.size), \"time\": \(quote(r.time))}"
+                "\"reasons\": [\(r.reasons.map(quote).joined(separator: ", "))], "
+                + "\"size\": \(r.size), \"time\": \(quote(r.time))}"
             out += i == rows.count - 1 ? "\n" : ",\n"
         }
         out += "  ]"

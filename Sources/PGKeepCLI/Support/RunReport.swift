@@ -4,7 +4,7 @@ import PGKeep
 /// The one summary of `pgkeep run`: a line on success (kept off the terminal by --quiet), one
 /// block on failure.
 enum RunReport {
-    static func print(_ summary: BackupJob.Summary, started: Date) {
+    static func show(_ summary: BackupJob.Summary, started: Date) {
         let failed = Set(summary.failures.map(\.database))
         let seconds = String(format: "%.1f s", Date().timeIntervalSince(started))
         let ok = summary.records.filter { !failed.contains($0.manifest.database) }.count
@@ -14,7 +14,8 @@ enum RunReport {
         }
         let total = ok + summary.failures.count
         var block = [
-            "pgkeep: run FAILED: \(summary.failures.count) of \(total) failed, \(ok) backed up and verified (\(seconds))"
+            "pgkeep: run FAILED: \(summary.failures.count) of \(total) failed, \(ok) backed up and verified "
+                + "(\(seconds))"
         ]
         for (database, error) in summary.failures {
             block.append("  \(database): " + error.description.replacingOccurrences(of: "\n", with: "\n  "))

@@ -5,7 +5,7 @@ import PGKeep
 struct StatusReport {
     let json: Bool
 
-    func print(_ report: StatusCheck.Report, directory: String) {
+    func show(_ report: StatusCheck.Report, directory: String) {
         if json {
             let rows: [[String: Any]] = report.entries.map { e in
                 var row: [String: Any] = ["database": e.database, "where": e.location, "fresh": e.fresh]
