@@ -211,3 +211,60 @@ import Testing
         #expect(throws: PGKeepError.self) { try RestoreInput.open("/nonexistent/backup.dump") }
     }
 }
+
+/// The transaction is pgkeep's: the archiver's BEGIN/COMMIT around large objects are cut out,
+/// and nothing else is.
+@Suite struct ScriptTransactionTests {
+    static let script = """
+        SET statement_timeout = 0;
+        --
+        -- Name: p(); Type: PROCEDURE; Schema: public; Owner: postgres
+        --
+        CREATE PROCEDURE public.p() LANGUAGE plpgsql AS $$
+        BEGIN
+        COMMIT;
+        END $$;
+        --
+        -- Data for Name: t; Type: TABLE DATA; Schema: public; Owner: postgres
+        --
+        COPY public.t (x) FROM stdin;
+        BEGIN;
+        COMMIT;
+        \\.
+        --
+        -- Data for Name: BLOBS; Type: BLOBS; Schema: -; Owner: -
+        --
+
+        BEGIN;
+
+        SELECT pg_catalog.lo_open('16389', 131072);
+        SELECT pg_catalog.lowrite(0, '\\x68656c6c6f');
+        SELECT pg_catalog.lo_close(0);
+
+        COMMIT;
+
+        --
+        -- PostgreSQL database dump complete
+        --
+
+        """
+
+    @Test(arguments: [1, 3, 8, 64, 100_000])
+    func onlyTheLargeObjectTransactionIsCutOut(chunkSize: Int) {
+        var filter = ScriptFilter(tolerantDrops: false)
+        var out = Data()
+        let bytes = Array(Self.script.utf8)
+        var i = 0
+        while i < bytes.count {
+            let end = min(bytes.count, i + chunkSize)
+            bytes[i..<end].withUnsafeBytes { filter.process($0) { out.append(contentsOf: $0) } }
+            i = end
+        }
+        filter.finish { out.append(contentsOf: $0) }
+        let expected = Self.script.replacingOccurrences(of: "\n\nBEGIN;\n\nSELECT", with: "\n\n\nSELECT")
+            .replacingOccurrences(of: "lo_close(0);\n\nCOMMIT;\n", with: "lo_close(0);\n\n")
+        #expect(String(decoding: out, as: UTF8.self) == expected)
+        #expect(filter.droppedTransactionLines == 2)
+        #expect(filter.copyTables == ["public.t"], "the COPY's data (BEGIN;, COMMIT; as values) passes as data")
+    }
+}

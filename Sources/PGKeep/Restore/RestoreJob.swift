@@ -115,27 +115,18 @@ public final class RestoreJob {
             }
         }
 
-        // 3. The restore: make the backup readable where the tools run (in a container: a copy
-        // checked there), then pg_restore or psql.
-        let staged = try endpoint.stage(input, needsFile: options.jobs > 1)
-        // Not staged: a gzip input that is decompressed here into the tool's stdin.
-        let streamed = staged == nil
+        // 3. The restore. A SQL script is read here and streamed into psql (on this machine or in
+        // the container) inside pgkeep's transaction; an archive is first made readable where the
+        // tools run (in a container: a copy checked there), then pg_restore writes the script.
         let result: ProcessResult
         var copied: [String: Int]?
         switch input.kind {
         case .plain, .plainGzip:
-            if endpoint is LocalRestoreEndpoint {
-                (result, copied) = try runScript(from: .file(input), tolerantDrops: false)
-            } else {
-                let command = try endpoint.tool(
-                    "psql", database: database,
-                    arguments: [
-                        "--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1", "--single-transaction",
-                        "--file=" + (staged ?? "-"),
-                    ])
-                result = try runFeeding(command, feedInput: streamed)
-            }
+            (result, copied) = try runScript(from: .file(input), tolerantDrops: false)
         default:
+            let staged = try endpoint.stage(input, needsFile: options.jobs > 1)
+            // Not staged: a gzip input that is decompressed here into the tool's stdin.
+            let streamed = staged == nil
             var args = options.pgRestoreArguments
             if !options.tables.isEmpty {
                 let selection = try selectTables(staged: staged)
@@ -145,7 +136,7 @@ public final class RestoreJob {
             }
             if let staged { args.append(staged) }
             if options.singleTransaction {
-                // pg_restore writes the script, psql runs it as one transaction (see ScriptFilter).
+                // pg_restore writes the script, psql runs it in pgkeep's transaction (ScriptPipeline).
                 let scriptArgs = ["--file=-"] + args.filter { $0 != "--exit-on-error" && $0 != "--single-transaction" }
                 let script = try endpoint.tool("pg_restore", database: nil, arguments: scriptArgs)
                 (result, copied) = try runScript(
@@ -189,7 +180,7 @@ public final class RestoreJob {
     ) throws -> (ProcessResult, [String: Int]?) {
         let psql = try endpoint.tool(
             "psql", database: database,
-            arguments: ["--no-psqlrc", "--set=ON_ERROR_STOP=1", "--single-transaction", "--file=-"])
+            arguments: ["--no-psqlrc", "--set=ON_ERROR_STOP=1", "--file=-"])
         let result = try ScriptPipeline(psql: psql, input: input, tolerantDrops: tolerantDrops).run(source)
         return (result.process, result.copied)
     }

@@ -11,12 +11,20 @@ import Foundation
 /// A skipped DROP is safe: if the object really stays in the way, creating it again fails, psql
 /// stops (ON_ERROR_STOP) and the single transaction rolls everything back.
 ///
+/// The transaction is pgkeep's (see `ScriptPipeline`): the `BEGIN;` and `COMMIT;` lines pg_dump and
+/// pg_restore write around large objects (after a `-- Data for Name: BLOBS` header) are removed,
+/// so that no COMMIT inside the script can make part of a restore permanent.
+///
 /// Only statements before the first entry header (`-- Name:` / `-- TOC entry`) are rewritten; from
-/// there on every byte passes unchanged, data included.
+/// there on every byte passes unchanged, data included, but those transaction lines.
 public struct ScriptFilter {
     private let tolerantDrops: Bool
     private var inBody: Bool
     private var inCopy = false
+    /// Inside a large-object data entry, where the archiver's BEGIN/COMMIT stand.
+    private var inLargeObjects = false
+    /// The script's own transaction lines taken out.
+    public private(set) var droppedTransactionLines = 0
     private var partial = Data()
     private var statement = ""
     /// The tables of the COPY statements seen, in order.
@@ -31,8 +39,7 @@ public struct ScriptFilter {
     /// chunk itself, uncopied: the whole dump passes through here.
     public mutating func process(_ chunk: UnsafeRawBufferPointer, emit: (UnsafeRawBufferPointer) -> Void) {
         if inBody {
-            scan(chunk)
-            emit(chunk)
+            body(chunk, emit: emit)
             return
         }
         partial.append(contentsOf: chunk)
@@ -45,9 +52,8 @@ public struct ScriptFilter {
                 var rest = Data((line + "\n").utf8)
                 rest.append(partial)
                 partial.removeAll()
-                rest.withUnsafeBytes { scan($0) }
-                out.append(rest)
                 out.withUnsafeBytes(emit)
+                rest.withUnsafeBytes { body($0, emit: emit) }
                 return
             }
             if !statement.isEmpty || line.hasPrefix("DROP ") || line.hasPrefix("ALTER ") {
@@ -66,48 +72,79 @@ public struct ScriptFilter {
     /// Hands what is left at the end of the script to `emit`.
     public mutating func finish(emit: (UnsafeRawBufferPointer) -> Void) {
         var out = Data(statement.utf8)
-        if !inBody { out.append(partial) }
+        out.append(partial)
         statement = ""
         partial.removeAll()
         out.withUnsafeBytes(emit)
     }
 
-    /// Follows line starts through the body: a COPY statement starts data, a line "\." ends it.
-    /// Data lines are only looked at for their first bytes, so this costs about a memchr per line.
-    private mutating func scan(_ chunk: UnsafeRawBufferPointer) {
+    /// Follows line starts through the body: a COPY statement starts data, a line "\." ends it;
+    /// a large-object entry's BEGIN and COMMIT lines are cut out. Data lines are only looked at
+    /// for their first bytes, so this costs about a memchr per line. The chunk goes on uncopied
+    /// in runs between the lines cut out; an unfinished last line waits for the next chunk.
+    private mutating func body(_ chunk: UnsafeRawBufferPointer, emit: (UnsafeRawBufferPointer) -> Void) {
         guard let base = chunk.baseAddress, chunk.count > 0 else { return }
         var start = 0
+        var pending = 0
         while start < chunk.count {
-            let p = memchr(base + start, 0x0a, chunk.count - start)
-            let end = p.map { UnsafeRawPointer($0) - base } ?? chunk.count
-            let piece = UnsafeRawBufferPointer(start: base + start, count: end - start)
-            if p == nil {
-                partial.append(contentsOf: piece)
+            guard let p = memchr(base + start, 0x0a, chunk.count - start) else {
+                emit(UnsafeRawBufferPointer(start: base + pending, count: start - pending))
+                partial.append(contentsOf: UnsafeRawBufferPointer(start: base + start, count: chunk.count - start))
                 return
             }
+            let end = UnsafeRawPointer(p) - base
+            let piece = UnsafeRawBufferPointer(start: base + start, count: end - start)
             if partial.isEmpty {
-                line(piece)
+                if !line(piece) {
+                    emit(UnsafeRawBufferPointer(start: base + pending, count: start - pending))
+                    pending = end + 1
+                }
             } else {
                 partial.append(contentsOf: piece)
-                let whole = partial
+                var whole = partial
                 partial.removeAll()
-                whole.withUnsafeBytes { line($0) }
+                if whole.withUnsafeBytes({ line($0) }) {
+                    whole.append(0x0a)
+                    whole.withUnsafeBytes(emit)
+                }
+                pending = end + 1
             }
             start = end + 1
         }
+        emit(UnsafeRawBufferPointer(start: base + pending, count: chunk.count - pending))
     }
 
-    private mutating func line(_ bytes: UnsafeRawBufferPointer) {
+    /// Looks at one line of the body (without its newline); false to cut it out.
+    private mutating func line(_ bytes: UnsafeRawBufferPointer) -> Bool {
         if inCopy {
             if bytes.count == 2 && bytes[0] == 0x5c && bytes[1] == 0x2e { inCopy = false }
-            return
+            return true
         }
-        guard bytes.count > 5, bytes[0] == 0x43, bytes[1] == 0x4f, bytes[2] == 0x50, bytes[3] == 0x59, bytes[4] == 0x20
-        else { return }
+        guard let first = bytes.first else { return true }
+        if first == 0x2d && bytes.count > 3 && bytes[1] == 0x2d {  // "--": an entry header?
+            let text = String(decoding: bytes, as: UTF8.self)
+            if text.hasPrefix("-- Name: ") || text.hasPrefix("-- Data for Name: ") || text.hasPrefix("-- TOC entry ") {
+                inLargeObjects =
+                    text.hasPrefix("-- Data for Name: ")
+                    && (text.contains("; Type: BLOBS;") || text.contains("; Type: LARGE OBJECTS;"))
+            }
+            return true
+        }
+        if inLargeObjects && (Self.equals(bytes, "BEGIN;") || Self.equals(bytes, "COMMIT;")) {
+            droppedTransactionLines += 1
+            return false
+        }
+        guard bytes.count > 5, first == 0x43, bytes[1] == 0x4f, bytes[2] == 0x50, bytes[3] == 0x59, bytes[4] == 0x20
+        else { return true }
         let text = String(decoding: bytes, as: UTF8.self)
-        guard text.hasSuffix("FROM stdin;") else { return }
+        guard text.hasSuffix("FROM stdin;") else { return true }
         copyTables.append(ScriptFilter.qualifiedName(at: text.dropFirst(5)))
         inCopy = true
+        return true
+    }
+
+    private static func equals(_ bytes: UnsafeRawBufferPointer, _ text: StaticString) -> Bool {
+        bytes.count == text.utf8CodeUnitCount && memcmp(bytes.baseAddress!, text.utf8Start, bytes.count) == 0
     }
 
     /// The (possibly quoted, possibly schema-qualified) name at the start of `s`, as written.

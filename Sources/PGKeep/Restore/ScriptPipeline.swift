@@ -3,9 +3,14 @@ import Foundation
 /// A restore script run by psql as one transaction that stops at the first error. The script
 /// comes from a command that writes it (`pg_restore --file=-`, fed the decompressed backup when
 /// `feedInput`) or from a SQL backup read here; it passes through `ScriptFilter` into psql's
-/// stdin in one hop. psql sees the end of its input (and so commits) only when the whole script
-/// arrived: a failed read, a damaged stream or a pg_restore that died partway stop psql instead,
-/// which rolls back.
+/// stdin in one hop.
+///
+/// The transaction is pgkeep's, not psql's: pgkeep writes `BEGIN;` first and `COMMIT;` last, and
+/// only after every check passed (the whole input read, a streamed backup's sha256 matched, the
+/// script's writer exited 0); the script's own transaction lines are taken out (`ScriptFilter`).
+/// psql runs without --single-transaction, which would commit at the end of its input. So when
+/// the input ends for any other reason (pgkeep failed, was killed or crashed), psql disconnects
+/// inside an open transaction and the server rolls it back: the target is left as it was.
 struct ScriptPipeline {
     /// Where the script comes from.
     enum Source {
@@ -39,6 +44,7 @@ struct ScriptPipeline {
         try child.start()
         var filter = ScriptFilter(tolerantDrops: tolerantDrops)
         let sink = PsqlInput(fd: child.stdinDescriptor)
+        sink.send(Self.begin)
         let (script, feedError) = produce(source, filter: &filter, sink: sink)
         let ending: Ending
         if let feedError, !sink.gone {
@@ -61,6 +67,8 @@ struct ScriptPipeline {
             return Result(process: failed, copied: nil)
         case .finish:
             filter.finish(emit: sink.send)
+            // Every check has passed: only now may the restore become permanent.
+            sink.send(Self.commit)
             child.closeStdin()
             let result = child.wait()
             // psql's error first: when psql stops, pg_restore only sees a broken pipe.
@@ -98,7 +106,11 @@ struct ScriptPipeline {
             } else {
                 fed.signal()
             }
-            FileSystem.readChunks(script.stdoutDescriptor) { filter.process($0, emit: sink.send) }
+            // Once psql is gone nothing more can be restored: stop reading (pg_restore gets EPIPE).
+            FileSystem.readChunks(script.stdoutDescriptor) { chunk in
+                filter.process(chunk, emit: sink.send)
+                return !sink.gone
+            }
             script.closeStdout()
             fed.wait()
             let result = script.wait()
@@ -118,6 +130,9 @@ struct ScriptPipeline {
         defer { close(fd) }
         _ = try hashChunks(of: fd, path: input.path) { _ = body($0) }
     }
+
+    static let begin = "BEGIN;\n"
+    static let commit = "\nCOMMIT;\n"
 
     /// psql prints a command tag per statement; "COPY n" is the rows a COPY inserted.
     private static func copyCounts(_ psql: ProcessResult, tables: [String]) -> [String: Int]? {
@@ -139,6 +154,10 @@ private final class PsqlInput {
 
     func send(_ chunk: UnsafeRawBufferPointer) {
         if !gone { gone = !FileSystem.writeUntilClosed(fd, chunk) }
+    }
+
+    func send(_ text: String) {
+        Data(text.utf8).withUnsafeBytes { send($0) }
     }
 }
 

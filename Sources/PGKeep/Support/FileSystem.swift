@@ -64,13 +64,14 @@ public enum FileSystem {
         }
     }
 
-    /// Reads `fd` to its end (or to a read error) in 256 KiB chunks, handing each to `body`.
-    static func readChunks(_ fd: Int32, _ body: (UnsafeRawBufferPointer) -> Void) {
+    /// Reads `fd` to its end (or to a read error) in 256 KiB chunks, handing each to `body`
+    /// while it returns true.
+    static func readChunks(_ fd: Int32, _ body: (UnsafeRawBufferPointer) -> Bool) {
         var buffer = [UInt8](repeating: 0, count: 1 << 18)
         while true {
             let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n > 0 {
-                buffer.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                guard buffer.withUnsafeBytes({ body(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }) else { return }
             } else if n < 0 && errno == EINTR {
                 continue
             } else {
