@@ -25,17 +25,20 @@ public struct PGKeepCommand: ParsableCommand {
     public init() {}
 }
 
-/// Runs `body`, printing a PGKeepError (secrets masked) and exiting with its code.
-func reportingErrors(_ body: () throws -> Void) throws {
+/// Runs `body` (`operation` names it if a signal interrupts it), printing a PGKeepError (secrets
+/// masked) and exiting with its code. After SIGINT/SIGTERM the exit is Cancellation's alone.
+func reportingErrors(_ operation: String, _ body: () throws -> Void) throws {
+    Cancellation.shared.operation = operation
     Runtime.prepare()
     do {
         try body()
+        Cancellation.shared.waitIfCancelled()
     } catch let error as PGKeepError {
-        if Cancellation.shared.signalReceived != nil {
-            // The signal handler is cleaning up and will exit with 128+signal.
-            Thread.sleep(forTimeInterval: 10)
-        }
+        Cancellation.shared.waitIfCancelled()
         printError(error)
         throw ExitCode(error.exitCode)
+    } catch {
+        Cancellation.shared.waitIfCancelled()
+        throw error
     }
 }

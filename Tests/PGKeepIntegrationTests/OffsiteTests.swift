@@ -243,3 +243,42 @@ struct OffsiteTests {
         #expect(try TestServer.psql(target, "SELECT count(*) FROM rental") == "16044")
     }
 }
+
+/// `status` for backups kept on the remote only: the empty local directory is not STALE.
+extension OffsiteTests {
+    @Test func statusOfRemoteOnlyBackupsCountsTheRemote() throws {
+        let remote = try Self.bucket() + "/only"
+        let dir = TestServer.tempDir("remoteonly")
+        let env = Self.env()
+        let b = try TestServer.pgkeep(
+            ["backup", "-d", TestServer.pagila, "--dir", dir, "--schema-only", "--remote", remote, "--remote-only"],
+            env: env)
+        #expect(b.status == 0, "\(b.stderr)")
+        #expect(try TestServer.manifests(dir).isEmpty, "no local copy, on purpose")
+        let named = ["--database", TestServer.pagila, "--max-age", "1h"]
+        let flag = try TestServer.pgkeep(
+            ["status", "--dir", dir, "--remote", remote, "--remote-only", "--json"] + named, env: env)
+        #expect(flag.status == 0, "\(flag.stderr)")
+        #expect(
+            flag.stdout.contains("\"where\" : \"\(remote)\"") && !flag.stdout.contains("\"local\""), "\(flag.stdout)")
+        // Without saying so, the database is stale in the empty local directory, as before.
+        let plain = try TestServer.pgkeep(["status", "--dir", dir, "--remote", remote] + named, env: env)
+        #expect(plain.status == ExitCodes.failure)
+        #expect(plain.stderr.contains("STALE: \(TestServer.pagila)"), "\(plain.stderr)")
+        // The config's remote_only says it for every command.
+        let config = try TestServer.runConfig(
+            in: dir, "[remote]\ntarget = \"\(remote)\"\nremote_only = true\n\n[status]\nmax_age = \"1h\"\n")
+        let withoutIt = try TestServer.runConfig(
+            in: TestServer.tempDir("remoteonly2"), "[remote]\ntarget = \"\(remote)\"\n")
+        #expect(
+            try TestServer.pgkeep(["status", "--config", withoutIt, "--dir", dir], env: env).status == ExitCodes.failure
+        )
+        let fromConfig = try TestServer.pgkeep(["status", "--config", config, "--dir", dir], env: env)
+        #expect(fromConfig.status == 0, "\(fromConfig.stderr)")
+        // And a database with no remote backup is still stale.
+        let other = try TestServer.pgkeep(
+            ["status", "--dir", dir, "--remote", remote, "--remote-only", "--database", "nosuchdb"], env: env)
+        #expect(other.status == ExitCodes.failure)
+        #expect(other.stderr.contains("STALE: nosuchdb"), "\(other.stderr)")
+    }
+}

@@ -124,3 +124,54 @@ struct SecurityTests {
         #expect(mode(parent + "/new") == 0o700)
     }
 }
+
+/// Redaction by value: with the password `postgres` (every compose quick start's), `a`, one with
+/// a space, an @, a slash and an é, and a 200-character one, the password is masked where it
+/// stands as a value and nowhere else; hooks keep PATH, HOME and USER.
+extension SecurityTests {
+    static let passwords = ["postgres", "a", "p@ss word/é", String(repeating: "Zq9-", count: 50)]
+
+    @Test(arguments: passwords)
+    func passwordsAreMaskedByValue(password: String) throws {
+        let role = TestServer.uniqueName("redact")
+        _ = try TestServer.psql("postgres", "CREATE ROLE \(role) LOGIN SUPERUSER PASSWORD '\(password)'")
+        defer { dropRole(role) }
+        let encoded = password.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? password
+        let server = "postgresql://\(role):\(encoded)@\(TestServer.host):\(TestServer.port)"
+        let dir = TestServer.tempDir("redact")
+        var env = TestServer.connectionEnv
+        for k in ["PGHOST", "PGPORT", "PGUSER", "PGPASSWORD"] { env[k] = nil }
+        env["USER"] = "postgres"
+        env["HOME"] = "/root"
+        env["DATABASE_URL"] = server + "/" + TestServer.pagila
+        let ok = try TestServer.pgkeep(
+            [
+                "backup", "--dir", dir + "/b", "--schema-only", "--log-file", dir + "/log",
+                "--on-success", "/bin/sh -c 'env > \(dir)/hook.env'",
+            ], env: env)
+        #expect(ok.status == 0, "\(ok.stderr)")
+        env["DATABASE_URL"] = server + "/missing_db"
+        let failed = try TestServer.pgkeep(["backup", "--dir", dir + "/b", "--log-file", dir + "/log"], env: env)
+        #expect(failed.status != 0)
+        #expect(
+            failed.stderr.contains("postgresql://\(role):****@"), "masked as a value, the rest intact: \(failed.stderr)"
+        )
+        let log = String(decoding: FileManager.default.contents(atPath: dir + "/log") ?? Data(), as: UTF8.self)
+        let manifests = try TestServer.manifests(dir + "/b").map {
+            String(decoding: try $0.manifest.encoded(), as: UTF8.self)
+        }
+        for text in [ok.stderr, ok.stdout, failed.stderr, log] + manifests {
+            #expect(!text.contains(":\(encoded)@") && !text.contains(":\(password)@"), "\(text)")
+            #expect(!text.contains("****ql://"), "a password is never masked inside a word: \(text)")
+        }
+        let hook = String(decoding: FileManager.default.contents(atPath: dir + "/hook.env") ?? Data(), as: UTF8.self)
+        let lines = Set(hook.split(separator: "\n").map(String.init))
+        #expect(lines.contains("USER=postgres") && lines.contains("HOME=/root"), "\(lines.sorted())")
+        #expect(lines.contains { $0.hasPrefix("PATH=") && $0.contains("postgresql") }, "PATH is kept")
+        // USER=postgres stays even when the password is `postgres`: it is the user, not the password.
+        #expect(
+            !lines.contains {
+                $0.hasPrefix("DATABASE_URL=") || ($0.hasSuffix("=" + password) && !$0.hasPrefix("USER="))
+            })
+    }
+}

@@ -56,7 +56,7 @@ public final class DockerComposeRestoreEndpoint: RestoreEndpoint {
         let path = "/tmp/pgkeep-restore-\(UInt64.random(in: 0...UInt64.max))"
         containerPaths.append(path)
         if cancelToken == nil {
-            cancelToken = Cancellation.shared.register(cleanup: { [weak self] in self?.removeCopies() })
+            cancelToken = Cancellation.shared.register(cleanup: { [weak self] in self?.removeCopies() }, stage: .files)
         }
         let child = ChildProcess(service.exec(["dd", "of=\(path)", "bs=1048576"]), stdin: .pipe, stdout: .null)
         try child.start()

@@ -231,7 +231,9 @@ final class Encryptor: @unchecked Sendable {
         child.terminate(grace: 1)
         let said = String(decoding: child.wait().stdout, as: UTF8.self)
         throw PGKeepError(
-            .backup, "age did not start reading (passphrase encryption): \(Redaction.shared.apply(said).suffix(300))")
+            .backup,
+            "age did not start reading (passphrase encryption): \(Redaction.shared.applyToChildOutput(said).suffix(300))"
+        )
     }
 
     private func closeInput() {

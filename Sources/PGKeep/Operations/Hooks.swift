@@ -11,6 +11,9 @@ public struct Hooks: Sendable, Equatable {
     /// Variables never passed to a hook: libpq's password and URIs that may hold one, and the
     /// variable a config file names in `password_env`.
     public var withheld: [String] = ["PGPASSWORD", "PGPASSFILE", "DATABASE_URL", "POSTGRESQL_URI"]
+    /// Variables a hook always keeps, whatever their value (a password `postgres` is no reason
+    /// to take USER=postgres away).
+    static let neverSecret: Set<String> = ["PATH", "HOME", "USER", "LOGNAME", "SHELL", "PWD", "LANG", "TZ"]
     /// How long a hook may run before it is stopped.
     public var timeout: TimeInterval = 300
 
@@ -37,7 +40,9 @@ public struct Hooks: Sendable, Equatable {
         var env = base
         for name in withheld { env[name] = nil }
         // Any other variable that carries the password (under a name of the user's choosing).
-        for (name, value) in env where Redaction.shared.containsSecret(value) { env[name] = nil }
+        for (name, value) in env where !Self.neverSecret.contains(name) && Redaction.shared.isSecretValue(value) {
+            env[name] = nil
+        }
         env["PGKEEP_STATUS"] = event.succeeded ? "success" : "failure"
         env["PGKEEP_DATABASE"] = event.database
         env["PGKEEP_BACKUP_PATH"] = event.backupPath ?? ""

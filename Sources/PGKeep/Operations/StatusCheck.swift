@@ -7,11 +7,15 @@ public struct StatusCheck: Sendable {
     /// The databases that must be fresh; nil: every database found in the directory.
     public var databases: [String]?
     public var maxAge: TimeInterval
+    /// Backups are kept on the remote only (`remote_only`): the local directory is empty on
+    /// purpose and only the remote counts.
+    public var remoteOnly: Bool
 
-    public init(directory: String, databases: [String]?, maxAge: TimeInterval) {
+    public init(directory: String, databases: [String]?, maxAge: TimeInterval, remoteOnly: Bool = false) {
         self.directory = directory
         self.databases = databases
         self.maxAge = maxAge
+        self.remoteOnly = remoteOnly
     }
 
     public struct Entry: Sendable {
@@ -30,13 +34,23 @@ public struct StatusCheck: Sendable {
         public var ok: Bool { !entries.isEmpty && entries.allSatisfy(\.fresh) }
     }
 
-    /// The local directory, and with `remote` the remote too: each must be fresh.
+    /// The local directory, and with `remote` the remote too: each must be fresh. With
+    /// `remoteOnly`, the remote alone.
     public func run(remote: RcloneRemote? = nil, now: Date = Date()) throws -> Report {
-        var scan = CatalogScan()
-        if FileManager.default.fileExists(atPath: directory) {
-            scan = try CatalogScan.scan(directory)
+        if remoteOnly && remote == nil {
+            throw PGKeepError(
+                .usage,
+                "--remote-only: the backups are on a remote, so status needs it: give --remote REMOTE:bucket/prefix"
+            )
         }
-        var entries = evaluate(scan.backups, location: "local", now: now)
+        var entries: [Entry] = []
+        if !remoteOnly {
+            var scan = CatalogScan()
+            if FileManager.default.fileExists(atPath: directory) {
+                scan = try CatalogScan.scan(directory)
+            }
+            entries = evaluate(scan.backups, location: "local", now: now)
+        }
         if let remote {
             entries += evaluate(try remote.scan().backups, location: remote.target, now: now)
         }

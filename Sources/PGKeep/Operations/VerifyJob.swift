@@ -80,14 +80,14 @@ public final class VerifyJob {
         guard let spec = drill else { return }
         let scratch = "pgkeep_drill_" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
         let endpoint = try LocalRestoreEndpoint(spec: spec, tools: tools, environment: environment)
-        let dropSQL = "DROP DATABASE IF EXISTS \(SQL.identifier(scratch))"
         func drop() {
             for db in ["postgres", "template1"] {
-                if (try? PostgresConnection(spec: spec, database: db).query(dropSQL)) != nil { return }
+                guard let connection = try? PostgresConnection(spec: spec, database: db) else { continue }
+                for sql in SQL.dropDatabase(scratch) where (try? connection.query(sql)) != nil { return }
             }
         }
         // Ctrl-C during the drill drops the scratch database too.
-        let token = Cancellation.shared.register(cleanup: drop)
+        let token = Cancellation.shared.register(cleanup: drop, stage: .databases)
         defer {
             Cancellation.shared.unregister(token)
             drop()

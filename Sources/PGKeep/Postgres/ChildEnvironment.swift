@@ -23,7 +23,7 @@ public final class ChildEnvironment {
         env["POSTGRESQL_URI"] = nil
         env["DATABASE_URL"] = nil
         env["PGAPPNAME"] = Self.applicationName
-        backendsToken = Cancellation.shared.register(cleanup: { Self.terminateBackends(spec: spec) })
+        backendsToken = Cancellation.shared.register(cleanup: { Self.terminateBackends(spec: spec) }, stage: .backends)
         if let password = spec.password {
             let template = (NSTemporaryDirectory() as NSString).appendingPathComponent("pgkeep-pass.XXXXXX")
             var buf = Array(template.utf8CString)

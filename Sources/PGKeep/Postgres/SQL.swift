@@ -2,6 +2,12 @@ import Foundation
 
 /// SQL quoting for standard_conforming_strings = on (the default since PostgreSQL 9.1).
 public enum SQL {
+    /// Dropping a database that a stopped client may still be connected to: WITH (FORCE) ends
+    /// its sessions (PostgreSQL 13 and later); the plain form for older servers.
+    public static func dropDatabase(_ name: String) -> [String] {
+        ["DROP DATABASE IF EXISTS \(identifier(name)) WITH (FORCE)", "DROP DATABASE IF EXISTS \(identifier(name))"]
+    }
+
     public static func literal(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "''") + "'" }
     public static func identifier(_ s: String) -> String {
         "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""

@@ -4,13 +4,20 @@ import Foundation
     import Glibc
 #endif
 
-/// One running child (pg_dump, pg_restore, psql, docker). stdout can go to a pipe the caller
-/// reads, be collected on a thread of its own (`.collect`, for small outputs), go straight into a
-/// file descriptor, or nowhere; stderr is always read concurrently on its own thread (reading the
-/// two pipes one after the other hangs once either passes 64 KiB).
-/// While it runs, the child is registered with `Cancellation`, so Ctrl-C stops it.
-// Configured and started on one thread; afterwards its pipes are only closed (idempotent) and
-// Process is thread-safe for isRunning, terminate and waiting.
+/// One running child (pg_dump, pg_restore, psql, docker, age, rclone, a hook), started the way
+/// SwiftPM's process runner starts them: with posix_spawn, in a process group of its own (so
+/// that stopping it stops its own children too: `script` running age, a hook's helpers), with
+/// every signal at its default disposition (SIGPIPE included, which pgkeep itself ignores) and an
+/// empty signal mask. It is registered with `Cancellation` before it starts, so Ctrl-C can never
+/// miss it. A thread blocks in waitpid for it: waiting never polls.
+///
+/// stdout can go to a pipe the caller reads, be collected on a thread of its own (`.collect`, for
+/// small outputs), go straight into a file descriptor, or nowhere; stderr is always read
+/// concurrently on its own thread (reading the two pipes one after the other hangs once either
+/// passes 64 KiB). Once the child has exited, its pipes are waited for a bounded time only: a
+/// grandchild that keeps stderr open cannot hang pgkeep.
+// The pid and the exit status are guarded by `state`; the pipe ends are set up in start() and
+// afterwards only closed (idempotent, under `state`); the drains are confined to their threads.
 public final class ChildProcess: @unchecked Sendable {
     /// Where the child's stdin comes from.
     public enum Input {
@@ -24,45 +31,42 @@ public final class ChildProcess: @unchecked Sendable {
     }
 
     public let command: Command
-    private let process = Process()
-    private var stdoutPipe: Pipe?
-    private var collecting = false
-    private var stdinPipe: Pipe?
-    private let stderrPipe = Pipe()
+    private let input: Input
+    private let output: Output
+    private struct State {
+        var pid: pid_t = 0
+        var status: Int32?
+        var stdinWrite: Int32 = -1
+        var stdoutRead: Int32 = -1
+    }
+    private let state = Locked(State())
+    private let exited = DispatchSemaphore(value: 0)
     private var stderr: Drain?
     private var stdout: Drain?
     private var cancelToken: Int?
     private var result: ProcessResult?
 
+    /// How long pipes may stay open after the child exited (a grandchild holding them).
+    public static let pipeGrace: TimeInterval = 5
+
     public init(_ command: Command, stdin: Input = .null, stdout: Output = .null) {
         self.command = command
-        process.executableURL = URL(fileURLWithPath: command.executable)
-        process.arguments = command.arguments
-        process.environment = command.environment
-        switch stdin {
-        case .null: process.standardInput = FileHandle.nullDevice
-        case .pipe:
-            let p = Pipe()
-            stdinPipe = p
-            process.standardInput = p
-        case .fileDescriptor(let fd): process.standardInput = FileHandle(fileDescriptor: fd, closeOnDealloc: false)
-        }
-        switch stdout {
-        case .null: process.standardOutput = FileHandle.nullDevice
-        case .pipe, .collect:
-            let p = Pipe()
-            stdoutPipe = p
-            process.standardOutput = p
-            if case .collect = stdout { collecting = true }
-        case .fileDescriptor(let fd): process.standardOutput = FileHandle(fileDescriptor: fd, closeOnDealloc: false)
-        }
-        process.standardError = stderrPipe
+        self.input = stdin
+        self.output = stdout
+    }
+
+    deinit {
+        closeStdin()
+        closeStdout()
+        if let token = cancelToken { Cancellation.shared.unregister(token) }
     }
 
     /// The read end of the child's stdout (only with `.pipe`).
-    public var stdoutDescriptor: Int32 { stdoutPipe!.fileHandleForReading.fileDescriptor }
+    public var stdoutDescriptor: Int32 { state.withLock { $0.stdoutRead } }
     /// The write end of the child's stdin (only with `.pipe`).
-    public var stdinDescriptor: Int32 { stdinPipe!.fileHandleForWriting.fileDescriptor }
+    public var stdinDescriptor: Int32 { state.withLock { $0.stdinWrite } }
+    /// The child's pid (0 before it started); also its process group.
+    public var pid: pid_t { state.withLock { $0.pid } }
 
     /// Starts the child. A missing executable is a preflight error naming it.
     public func start() throws {
@@ -71,27 +75,43 @@ public final class ChildProcess: @unchecked Sendable {
                 .preflight, "cannot run \(command.executable): no such executable",
                 hint: "install the PostgreSQL client tools or point --pg-bin at their directory")
         }
+        // Registered first: a signal that arrives while the child starts still reaches it.
+        cancelToken = Cancellation.shared.register(child: self)
+        let pipes = try Pipes(input: input, output: output)
+        let spawned: pid_t
         do {
-            try process.run()
+            spawned = try Spawn.run(
+                command, stdin: pipes.childStdin, stdout: pipes.childStdout, stderr: pipes.stderrWrite)
         } catch {
-            throw PGKeepError(.preflight, "cannot start \(command.executable): \(error)", command: command.description)
+            pipes.closeAll()
+            throw error
         }
-        cancelToken = Cancellation.shared.register(process: process)
-        // Bigger pipes: fewer wake-ups per megabyte on the hot paths (best effort).
-        // F_SETPIPE_SZ (1031), which Glibc does not export to Swift.
-        let setPipeSize: Int32 = 1031
-        if let p = stdoutPipe { _ = fcntl(p.fileHandleForReading.fileDescriptor, setPipeSize, 1 << 20) }
-        if let p = stdinPipe { _ = fcntl(p.fileHandleForWriting.fileDescriptor, setPipeSize, 1 << 20) }
+        pipes.closeChildEnds()
+        state.withLock {
+            $0.pid = spawned
+            $0.stdinWrite = pipes.stdinWrite
+            $0.stdoutRead = pipes.stdoutRead
+        }
+        Thread { [self] in reap(spawned) }.start()
         // stderr keeps its last 256 KiB (the tail is what messages show); collected stdout is whole.
-        stderr = Drain(
-            fd: stderrPipe.fileHandleForReading.fileDescriptor, keepAtMost: 256 * 1024, name: "pgkeep-stderr")
-        if collecting, let p = stdoutPipe {
-            stdout = Drain(fd: p.fileHandleForReading.fileDescriptor, keepAtMost: nil, name: "pgkeep-stdout")
+        stderr = Drain(fd: pipes.stderrRead, keepAtMost: 256 * 1024, name: "pgkeep-stderr")
+        if case .collect = output {
+            stdout = Drain(fd: pipes.stdoutRead, keepAtMost: nil, name: "pgkeep-stdout")
         }
+        // A signal that came while the child was being started: it must not outlive pgkeep.
+        if Cancellation.shared.signalReceived != nil { terminate(grace: 0) }
     }
 
-    /// Whether the child has not been reaped yet.
-    public var isRunning: Bool { process.isRunning }
+    /// Blocks in waitpid until the child ends (never polls).
+    private func reap(_ pid: pid_t) {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        state.withLock { $0.status = status }
+        exited.signal()
+    }
+
+    /// Whether the child has not ended yet.
+    public var isRunning: Bool { state.withLock { $0.pid != 0 && $0.status == nil } }
 
     /// Writes `text` to the child's stdin (a `.pipe`) and closes it.
     public func writeStdinAndClose(_ text: String) {
@@ -101,35 +121,58 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Closes our end of the child's stdin (EOF for the child).
     public func closeStdin() {
-        try? stdinPipe?.fileHandleForWriting.close()
+        state.withLock {
+            if $0.stdinWrite >= 0 { close($0.stdinWrite) }
+            $0.stdinWrite = -1
+        }
     }
 
-    /// Closes our end of the child's stdout; a child still writing gets EPIPE.
+    /// Closes our end of the child's stdout; a child still writing gets EPIPE (or SIGPIPE).
     public func closeStdout() {
-        try? stdoutPipe?.fileHandleForReading.close()
+        // A collected stdout belongs to its drain thread.
+        if case .collect = output { return }
+        state.withLock {
+            if $0.stdoutRead >= 0 { close($0.stdoutRead) }
+            $0.stdoutRead = -1
+        }
     }
 
-    /// Stops the child: SIGTERM, a short wait, then SIGKILL.
+    /// Sends `signal` to the child's whole process group.
+    public func signalGroup(_ signal: Int32) {
+        let pid = self.pid
+        if pid > 0 { _ = killpg(pid, signal) }
+    }
+
+    /// Stops the child and its process group: SIGTERM, up to `grace` seconds, then SIGKILL.
     public func terminate(grace: TimeInterval = 3) {
-        Cancellation.terminate([process], grace: grace)
+        guard pid > 0 else { return }
+        if isRunning {
+            signalGroup(SIGTERM)
+            if exited.wait(timeout: .now() + grace) == .success { exited.signal() }
+        }
+        // Whatever of the group is left (the leader, or grandchildren after it): SIGKILL.
+        signalGroup(SIGKILL)
     }
 
-    /// Waits for the child and its stderr, and returns how it ended.
+    /// Waits for the child, then for its output pipes (a bounded time), and returns how it ended.
     @discardableResult
     public func wait() -> ProcessResult {
         if let result { return result }
-        // Foundation's waitUntilExit spins a run loop in 50 ms steps, so every child would cost up
-        // to 50 ms after it ended; isRunning is updated as soon as the child is reaped.
-        while process.isRunning { usleep(500) }
-        process.waitUntilExit()
-        let err = stderr?.finish() ?? Data()
-        let out = stdout?.finish() ?? Data()
-        if let token = cancelToken { Cancellation.shared.unregister(token) }
-        let termination: Termination =
-            process.terminationReason == .uncaughtSignal
-            ? .signaled(process.terminationStatus) : .exited(process.terminationStatus)
-        let r = ProcessResult(
-            command: command, termination: termination, stderr: String(decoding: err, as: UTF8.self), stdout: out)
+        exited.wait()
+        exited.signal()
+        let deadline = DispatchTime.now() + ChildProcess.pipeGrace
+        let err = stderr?.finish(by: deadline) ?? Data()
+        let out = stdout?.finish(by: deadline) ?? Data()
+        if let token = cancelToken {
+            Cancellation.shared.unregister(token)
+            cancelToken = nil
+        }
+        let status = state.withLock { $0.status } ?? 0
+        let signaled = (status & 0x7f) != 0 && (status & 0x7f) != 0x7f
+        let termination: Termination = signaled ? .signaled(status & 0x7f) : .exited((status >> 8) & 0xff)
+        // What a child says is shown in messages: every password in it masked where it stands whole.
+        let said = Redaction.shared.applyToChildOutput(String(decoding: err, as: UTF8.self))
+        let r = ProcessResult(command: command, termination: termination, stderr: said, stdout: out)
         result = r
         return r
     }
@@ -145,9 +188,9 @@ public final class ChildProcess: @unchecked Sendable {
 }
 
 /// Reads a pipe to its end on a thread of its own.
-// `buffer` is written by the draining thread only and read after `done` signals its end.
+// `buffer` is written by the draining thread under `lock`; `finish` reads it under the same lock.
 private final class Drain: @unchecked Sendable {
-    private var buffer = Data()
+    private let buffer = Locked(Data())
     private let done = DispatchSemaphore(value: 0)
 
     init(fd: Int32, keepAtMost limit: Int?, name: String) {
@@ -156,23 +199,26 @@ private final class Drain: @unchecked Sendable {
             while true {
                 let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
                 if n > 0 {
-                    buffer.append(contentsOf: chunk[0..<n])
-                    if let limit, buffer.count > limit { buffer.removeFirst(buffer.count - limit / 2) }
+                    buffer.withLock {
+                        $0.append(contentsOf: chunk[0..<n])
+                        if let limit, $0.count > limit { $0.removeFirst($0.count - limit / 2) }
+                    }
                 } else if n < 0 && errno == EINTR {
                     continue
                 } else {
                     break
                 }
             }
+            close(fd)
             done.signal()
         }
         thread.name = name
         thread.start()
     }
 
-    /// Waits for EOF and returns what was read.
-    func finish() -> Data {
-        done.wait()
-        return buffer
+    /// Waits for EOF until `deadline` and returns what was read by then.
+    func finish(by deadline: DispatchTime) -> Data {
+        if done.wait(timeout: deadline) == .success { done.signal() }
+        return buffer.current
     }
 }

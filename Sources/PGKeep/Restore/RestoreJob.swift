@@ -80,7 +80,7 @@ public final class RestoreJob {
         } catch {
             if created {
                 // It did not exist before: leave the server as it was.
-                _ = try? maintenanceQuery("DROP DATABASE IF EXISTS \(SQL.identifier(database))")
+                for sql in SQL.dropDatabase(database) where (try? maintenanceQuery(sql)) != nil { break }
             }
             throw error
         }

@@ -1,26 +1,44 @@
+import CPGKeep
 import Foundation
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
-/// What SIGINT and SIGTERM undo: running children are stopped (SIGTERM, a short wait, SIGKILL)
-/// and temporary paths are removed before pgkeep exits with 128+signal.
-/// Modelled on SwiftPM's Cancellator.
-// Every mutable property is read and written under `lock` (gracePeriod: set before any signal).
+/// What SIGINT and SIGTERM undo, in this order: the running children are stopped with their
+/// process groups (SIGTERM, a short wait, SIGKILL), then their server backends are terminated,
+/// then scratch databases are dropped, then temporary files removed; then pgkeep says what was
+/// interrupted and exits with 128+signal. The exit happens in one place, here, on the thread that
+/// received the signal; the main thread, should it get there first, waits for it
+/// (`waitIfCancelled`). Modelled on SwiftPM's Cancellator.
+// Every mutable property is read and written under `lock` (gracePeriod and operation: set before
+// any job starts).
 public final class Cancellation: @unchecked Sendable {
     public static let shared = Cancellation()
 
+    /// When a cleanup runs: after the children are stopped, in this order.
+    public enum Stage: Int, Sendable, CaseIterable {
+        /// End the server backends of the children (a pg_dump killed while waiting for a lock
+        /// leaves its backend waiting).
+        case backends
+        /// Drop scratch databases (restore drills).
+        case databases
+        /// Remove temporary files elsewhere (copies inside a container).
+        case files
+    }
+
     private let lock = NSLock()
-    private var processes: [Int: Process] = [:]
+    private var children: [Int: ChildProcess] = [:]
     private var paths: [Int: String] = [:]
-    private var cleanups: [Int: () -> Void] = [:]
+    private var cleanups: [Int: (stage: Stage, run: () -> Void)] = [:]
     private var nextToken = 0
     private var installed = false
     private var cancelledSignal: Int32?
 
     /// The grace period between SIGTERM and SIGKILL for children.
     public var gracePeriod: TimeInterval = 3
+    /// What this run is doing, for the message: "a backup", "a restore", "a prune", "a verify".
+    public var operation = "the run"
 
     private init() {}
 
@@ -28,10 +46,8 @@ public final class Cancellation: @unchecked Sendable {
     /// goes away surfaces as EPIPE on write instead of killing pgkeep.
     ///
     /// The handlers are real functions, not SIG_IGN plus a dispatch source: an ignored signal
-    /// stays ignored across exec, and pg_dump would then ignore our SIGTERM. A handled signal
-    /// is reset to its default in the child. SIGPIPE, being ignored here, stays ignored in
-    /// every child too (Foundation's Process does not reset it): a child whose reader goes away
-    /// gets EPIPE from write(2) rather than dying of SIGPIPE. The handler only writes the signal
+    /// stays ignored across exec. Children are started with every signal at its default
+    /// disposition all the same (`Spawn`), SIGPIPE included. The handler only writes the signal
     /// number to a pipe; a thread reads it and does the work outside signal context.
     public func install() {
         lock.lock()
@@ -40,9 +56,7 @@ public final class Cancellation: @unchecked Sendable {
         guard !installed else { return }
         installed = true
         var fds: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0 else { return }
-        _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
-        _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
+        guard pgkeep_pipe_cloexec(&fds) == 0 else { return }
         signalPipeWriteEnd = fds[1]
         let readEnd = fds[0]
         let thread = Thread { [weak self] in
@@ -77,14 +91,16 @@ public final class Cancellation: @unchecked Sendable {
         return cancelledSignal
     }
 
-    public func register(process: Process) -> Int { add { $0.processes[$1] = process } }
+    public func register(child: ChildProcess) -> Int { add { $0.children[$1] = child } }
     public func register(path: String) -> Int { add { $0.paths[$1] = path } }
-    public func register(cleanup: @escaping () -> Void) -> Int { add { $0.cleanups[$1] = cleanup } }
+    public func register(cleanup: @escaping () -> Void, stage: Stage) -> Int {
+        add { $0.cleanups[$1] = (stage, cleanup) }
+    }
 
     public func unregister(_ token: Int) {
         lock.lock()
         defer { lock.unlock() }
-        processes[token] = nil
+        children[token] = nil
         paths[token] = nil
         cleanups[token] = nil
     }
@@ -97,7 +113,15 @@ public final class Cancellation: @unchecked Sendable {
         return nextToken
     }
 
-    /// Stops every registered child, removes temporary paths, runs cleanups and exits.
+    /// After a signal, the main thread must not exit on its own (with an error it met because
+    /// its children were stopped): the signal thread is cleaning up and exits for both.
+    public func waitIfCancelled() {
+        guard signalReceived != nil else { return }
+        while true { pause() }
+    }
+
+    /// Stops every registered child, then runs the cleanups stage by stage, removes temporary
+    /// paths, says what was interrupted, and exits.
     public func cancel(signal sig: Int32) {
         lock.lock()
         if cancelledSignal != nil {
@@ -105,28 +129,45 @@ public final class Cancellation: @unchecked Sendable {
             return
         }
         cancelledSignal = sig
-        let procs = Array(processes.values)
+        let running = Array(children.values)
         let tempPaths = Array(paths.values)
-        let extra = Array(cleanups.values)
+        let staged = cleanups.values.sorted { $0.stage.rawValue < $1.stage.rawValue }
+        let grace = gracePeriod
+        let what = operation
         lock.unlock()
 
-        Self.terminate(procs, grace: gracePeriod)
+        Self.terminate(running, grace: grace)
+        for cleanup in staged where cleanup.stage != .files { cleanup.run() }
         for path in tempPaths { FileSystem.removeTree(path) }
-        for cleanup in extra { cleanup() }
+        for cleanup in staged where cleanup.stage == .files { cleanup.run() }
         let name = sig == SIGINT ? "SIGINT" : "SIGTERM"
-        Console.err("pgkeep: interrupted by \(name); temporary files removed, no backup was recorded\n")
+        Console.err("pgkeep: \(what) was interrupted by \(name); \(Self.consequence(of: what))\n")
         exit(128 + sig)
     }
 
-    /// SIGTERM, wait up to `grace` seconds, then SIGKILL whatever still runs.
-    static func terminate(_ procs: [Process], grace: TimeInterval) {
-        let running = procs.filter { $0.isRunning }
-        for p in running { kill(p.processIdentifier, SIGTERM) }
-        let deadline = Date().addingTimeInterval(grace)
-        while Date() < deadline && running.contains(where: { $0.isRunning }) {
-            usleep(20_000)
+    /// What an interrupted operation leaves behind, in words.
+    static func consequence(of operation: String) -> String {
+        switch operation {
+        case "a backup", "a snapshot", "the cron job":
+            return "temporary files removed; no backup was recorded for the database in progress"
+        case "a restore":
+            return "its transaction was rolled back (a --jobs restore keeps what it had restored)"
+        case "a verify":
+            return "scratch databases dropped; nothing was changed"
+        case "a prune":
+            return "each backup it deleted went manifest first; the rest are untouched"
+        default:
+            return "temporary files removed"
         }
-        for p in running where p.isRunning { kill(p.processIdentifier, SIGKILL) }
+    }
+
+    /// SIGTERM to each child's process group, up to `grace` seconds for all, then SIGKILL.
+    static func terminate(_ children: [ChildProcess], grace: TimeInterval) {
+        let group = DispatchGroup()
+        for child in children {
+            DispatchQueue.global().async(group: group) { child.terminate(grace: grace) }
+        }
+        _ = group.wait(timeout: .now() + grace + 2)
     }
 }
 

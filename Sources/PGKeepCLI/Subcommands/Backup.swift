@@ -37,7 +37,7 @@ extension PGKeepCommand {
         }
 
         func run() throws {
-            try reportingErrors {
+            try reportingErrors("a backup") {
                 let settings = try location.settings()
                 try output.apply(settings)
                 let hooks = try hookOptions.hooks(settings)

@@ -22,7 +22,7 @@ extension PGKeepCommand {
         @OptionGroup var config: ConfigOptions
 
         func run() throws {
-            try reportingErrors {
+            try reportingErrors("config check") {
                 let settings = try Settings.load(
                     configFlag: file ?? config.path, environment: ProcessInfo.processInfo.environment)
                 guard let c = settings.config else {

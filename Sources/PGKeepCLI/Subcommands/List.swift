@@ -17,7 +17,7 @@ extension PGKeepCommand {
         @OptionGroup var remoteOptions: RemoteOptions
 
         func run() throws {
-            try reportingErrors {
+            try reportingErrors("a list") {
                 let settings = try location.settings()
                 let policy = settings.policy(self.policy.flags)
                 var mark = Date()

@@ -12,7 +12,7 @@ extension PGKeepCommand {
         var backups: [String]
 
         func run() throws {
-            try reportingErrors {
+            try reportingErrors("a pin") {
                 for b in backups { printStderr("pgkeep: pinned \(try Pinning.set(b, pinned: true))") }
             }
         }

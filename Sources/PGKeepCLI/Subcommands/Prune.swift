@@ -22,7 +22,7 @@ extension PGKeepCommand {
         @OptionGroup var remoteOptions: RemoteOptions
 
         func run() throws {
-            try reportingErrors {
+            try reportingErrors("a prune") {
                 let settings = try location.settings()
                 try output.apply(settings)
                 let policy = settings.policy(self.policy.flags)

@@ -39,7 +39,7 @@ extension PGKeepCommand {
         }
 
         func run() throws {
-            try reportingErrors {
+            try reportingErrors("a restore") {
                 let settings = try location.settings()
                 try output.apply(settings)
                 let options = what.options

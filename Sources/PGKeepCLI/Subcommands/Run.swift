@@ -29,7 +29,7 @@ extension PGKeepCommand {
         var all = false
 
         func run() throws {
-            try reportingErrors {
+            try reportingErrors("the cron job") {
                 let settings = try location.settings()
                 try output.apply(settings)
                 let hooks = try hookOptions.hooks(settings)

@@ -23,7 +23,7 @@ extension PGKeepCommand {
         var logFile: String?
 
         func run() throws {
-            try reportingErrors {
+            try reportingErrors("schedule") {
                 let settings = try config.settings()
                 if settings.config == nil {
                     printStderr(

@@ -35,7 +35,7 @@ extension PGKeepCommand {
         @OptionGroup var identity: IdentityOptions
 
         func run() throws {
-            try reportingErrors {
+            try reportingErrors("a snapshot") {
                 let settings = try location.settings()
                 try output.apply(settings)
                 let compose = settings.dockerCompose(flag: docker.flag)

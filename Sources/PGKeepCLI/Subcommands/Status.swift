@@ -30,6 +30,13 @@ extension PGKeepCommand {
         var json = false
         @OptionGroup var location: DirectoryOptions
         @OptionGroup var remoteOptions: RemoteOptions
+        /// Only the remote counts.
+        @Flag(
+            name: .customLong("remote-only"),
+            help:
+                "The backups are kept on the remote only (as backup --remote-only leaves them): check the remote alone."
+        )
+        var remoteOnly = false
 
         func validate() throws {
             if let maxAge {
@@ -40,12 +47,12 @@ extension PGKeepCommand {
         }
 
         func run() throws {
-            try reportingErrors {
+            try reportingErrors("a status check") {
                 let settings = try location.settings()
                 let dir = try settings.directory(flag: location.directory)
                 let check = StatusCheck(
                     directory: dir, databases: settings.statusDatabases(flags: databases),
-                    maxAge: try settings.maxAge(flag: maxAge))
+                    maxAge: try settings.maxAge(flag: maxAge), remoteOnly: settings.remoteOnly(flag: remoteOnly))
                 let report = try check.run(remote: settings.remote(flag: remoteOptions.remote))
                 StatusReport(json: json).show(report, directory: dir)
                 try exitIfFailed(!report.ok)

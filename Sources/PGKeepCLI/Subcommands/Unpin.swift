@@ -12,7 +12,7 @@ extension PGKeepCommand {
         var backups: [String]
 
         func run() throws {
-            try reportingErrors {
+            try reportingErrors("an unpin") {
                 for b in backups { printStderr("pgkeep: unpinned \(try Pinning.set(b, pinned: false))") }
             }
         }

@@ -40,7 +40,7 @@ extension PGKeepCommand {
         }
 
         func run() throws {
-            try reportingErrors {
+            try reportingErrors("a verify") {
                 let settings = try location.settings()
                 try output.apply(settings)
                 let directory = all ? try settings.directory(flag: location.directory) : nil
