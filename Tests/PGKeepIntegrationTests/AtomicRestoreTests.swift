@@ -95,4 +95,39 @@ struct AtomicRestoreTests {
         #expect(again.status == 0, "\(again.stderr)")
         #expect(try TestServer.rowCounts(target)["public.a"] == 300_000)
     }
+
+    /// The same at seeded instants of the whole restore (checking, creating, copying, indexing,
+    /// committing): afterwards the target is as it was or completely restored, nothing between.
+    @Test(arguments: cases)
+    func sigkillAtSeededInstantsLeavesAllOrNothing(format: String, args: [String]) throws {
+        let dir = TestServer.tempDir("atomic2")
+        #expect(try TestServer.pgkeep(["backup", "-d", Self.source, "--dir", dir, "--format", format]).status == 0)
+        let file = try #require(TestServer.manifests(dir).first).path
+        let target = TestServer.uniqueName("target")
+        defer { TestServer.dropDatabase(target) }
+        try TestServer.createDatabase(target)
+        let prepare = {
+            if args.contains("--clean") {
+                _ = try TestServer.pgkeep(["restore", file, "-d", target])
+                _ = try TestServer.psql(target, "DELETE FROM a WHERE id % 3 = 0")
+            }
+        }
+        try prepare()
+        let before = try Self.fingerprint(target)
+        let started = Date()
+        #expect(try TestServer.pgkeep(["restore", file, "-d", target] + args).status == 0)
+        let full = Date().timeIntervalSince(started)
+        let restored = try Self.fingerprint(target)
+        for fraction in KillPointTests.fractions("restore \(format) \(args)") {
+            TestServer.dropDatabase(target)
+            try TestServer.createDatabase(target)
+            try prepare()
+            let pid = try KillPointTests.killAfter(full * fraction, ["restore", file, "-d", target] + args)
+            _ = OperationsTests.waitFor(10) { OperationsTests.backends(of: pid).isEmpty }
+            let now = try Self.fingerprint(target)
+            let whole = now == before || now == restored
+            #expect(whole, "\(format) \(args) killed at \(Int(fraction * 100))%: neither as before nor restored")
+            KillPointTests.record("restore \(format) \(args.joined(separator: " "))", "t=\(Int(fraction * 100))%", lost: !whole)
+        }
+    }
 }

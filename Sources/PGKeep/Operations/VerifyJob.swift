@@ -78,14 +78,14 @@ public final class VerifyJob {
     /// Restores into `pgkeep_drill_<hex>` (created from template0), compares counts, drops it.
     func runDrill(_ input: RestoreInput, into outcome: inout Outcome) throws {
         guard let spec = drill else { return }
-        let scratch = "pgkeep_drill_" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        let scratch = DrillName.make()
         let endpoint = try LocalRestoreEndpoint(spec: spec, tools: tools, environment: environment)
-        func drop() {
-            for db in ["postgres", "template1"] {
-                guard let connection = try? PostgresConnection(spec: spec, database: db) else { continue }
-                for sql in SQL.dropDatabase(scratch) where (try? connection.query(sql)) != nil { return }
-            }
+        // A drill killed before it could drop its database (SIGKILL) leaves it: the next one does.
+        for stale in (try? DrillName.stale(on: spec)) ?? [] {
+            onStatus?("dropping \(stale), left by an earlier drill that was killed")
+            DrillName.drop(stale, on: spec)
         }
+        func drop() { DrillName.drop(scratch, on: spec) }
         // Ctrl-C during the drill drops the scratch database too.
         let token = Cancellation.shared.register(cleanup: drop, stage: .databases)
         defer {
@@ -162,5 +162,46 @@ extension VerifyJob {
             throw PGKeepError(.usage, "no backups in \(directory)" + (database.map { " for database \"\($0)\"" } ?? ""))
         }
         return (found, lock)
+    }
+}
+
+/// Scratch databases of restore drills: `pgkeep_drill_<host>_<pid>_<random>`, so that one left by
+/// a drill that was killed (its pgkeep on this host no longer running) is known and dropped.
+enum DrillName {
+    static let prefix = "pgkeep_drill_"
+
+    /// This host, as 8 hex digits (FNV-1a of its name).
+    static var host: String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        gethostname(&buffer, buffer.count)
+        var hash: UInt32 = 2_166_136_261
+        for byte in buffer.prefix(while: { $0 != 0 }) {
+            hash = (hash ^ UInt32(UInt8(bitPattern: byte))) &* 16_777_619
+        }
+        return String(format: "%08x", hash)
+    }
+
+    static func make() -> String {
+        prefix + host + "_\(getpid())_" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+    }
+
+    /// Whether `name` is a drill of this host whose pgkeep is gone.
+    static func isStale(_ name: String) -> Bool {
+        let parts = name.dropFirst(prefix.count).split(separator: "_")
+        guard name.hasPrefix(prefix), parts.count == 3, parts[0] == host, let pid = Int32(parts[1]) else { return false }
+        return pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH
+    }
+
+    static func stale(on spec: ConnectionSpec) throws -> [String] {
+        let connection = try PostgresConnection(spec: spec, database: "postgres")
+        return try connection.query("SELECT datname FROM pg_catalog.pg_database WHERE datname LIKE 'pgkeep\\_drill\\_%'")
+            .compactMap { $0.first ?? nil }.filter(isStale)
+    }
+
+    static func drop(_ name: String, on spec: ConnectionSpec) {
+        for db in ["postgres", "template1"] {
+            guard let connection = try? PostgresConnection(spec: spec, database: db) else { continue }
+            for sql in SQL.dropDatabase(name) where (try? connection.query(sql)) != nil { return }
+        }
     }
 }

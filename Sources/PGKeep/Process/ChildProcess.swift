@@ -47,7 +47,7 @@ public final class ChildProcess: @unchecked Sendable {
     private var result: ProcessResult?
 
     /// How long pipes may stay open after the child exited (a grandchild holding them).
-    public static let pipeGrace: TimeInterval = 5
+    public var pipeGrace: TimeInterval = 5
 
     public init(_ command: Command, stdin: Input = .null, stdout: Output = .null) {
         self.command = command
@@ -160,7 +160,7 @@ public final class ChildProcess: @unchecked Sendable {
         if let result { return result }
         exited.wait()
         exited.signal()
-        let deadline = DispatchTime.now() + ChildProcess.pipeGrace
+        let deadline = DispatchTime.now() + pipeGrace
         let err = stderr?.finish(by: deadline) ?? Data()
         let out = stdout?.finish(by: deadline) ?? Data()
         if let token = cancelToken {

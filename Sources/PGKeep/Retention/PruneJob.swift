@@ -5,8 +5,9 @@ import Foundation
 /// Deleting a backup first renames its manifest to `.pgkeep-deleting-<name>` (and fsyncs the
 /// folder), then removes the data, then that tombstone: a crash in between never leaves a manifest
 /// that points at a missing file; it leaves data that the tombstone marks as pgkeep's leftover,
-/// never counted and removed by the next run. Temporary files are removed only when older than
-/// `safeAge`, and only while this run holds the directory lock, so nothing in progress is touched.
+/// never counted and removed by the next run. Temporary files are removed only while this run
+/// holds the directory lock, and only when the pgkeep that wrote them is gone (the pid in their
+/// name no longer runs) or they are older than `safeAge`, so nothing in progress is touched.
 /// Files pgkeep cannot show it made (no manifest, no marker) are never deleted.
 public struct PruneJob {
     public var directory: String
@@ -70,6 +71,14 @@ public struct PruneJob {
         }.map(\.element)
     }
 
+    /// Whether the pgkeep that wrote `.pgkeep-tmp-<pid>-...` no longer runs on this host.
+    static func writerIsGone(_ name: String) -> Bool {
+        guard name.hasPrefix(".pgkeep-tmp-") else { return false }
+        let digits = name.dropFirst(".pgkeep-tmp-".count).prefix { $0.isNumber }
+        guard let pid = Int32(digits), pid > 0, pid != getpid() else { return false }
+        return kill(pid, 0) != 0 && errno == ESRCH
+    }
+
     public func run() throws -> Result {
         try policy.validate()
         var st = stat()
@@ -84,8 +93,11 @@ public struct PruneJob {
             return now.timeIntervalSince1970 - Double(s.st_mtim.tv_sec) > safeAge
         }
         result.leftovers = scan.leftovers
+        // A temporary file under the exclusive lock is a dead run's: its pid (in its name) is gone
+        // (it was killed), or it is old (written on another host sharing the directory).
         result.temporary = scan.temporary.filter {
-            old($0) || ($0 as NSString).lastPathComponent.hasPrefix(CatalogScan.tombstonePrefix)
+            let name = ($0 as NSString).lastPathComponent
+            return old($0) || name.hasPrefix(CatalogScan.tombstonePrefix) || Self.writerIsGone(name)
         }
         result.orphans = scan.orphans
         guard !dryRun else { return result }
