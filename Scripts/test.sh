@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . Scripts/lib.sh
 
-ensure_packages age rclone
+ensure_packages age rclone strace
 work=$(mktemp -d /tmp/pgkeep-test.XXXXXX)
 chmod 755 "$work"
 start_server "$work/server"

@@ -127,7 +127,8 @@ struct AtomicRestoreTests {
             let now = try Self.fingerprint(target)
             let whole = now == before || now == restored
             #expect(whole, "\(format) \(args) killed at \(Int(fraction * 100))%: neither as before nor restored")
-            KillPointTests.record("restore \(format) \(args.joined(separator: " "))", "t=\(Int(fraction * 100))%", lost: !whole)
+            KillPointTests.record(
+                "restore \(format) \(args.joined(separator: " "))", "t=\(Int(fraction * 100))%", lost: !whole)
         }
     }
 }

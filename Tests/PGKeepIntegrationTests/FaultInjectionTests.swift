@@ -49,7 +49,10 @@ struct FaultInjectionTests {
         let trace = TestServer.tempDir("trace") + "/trace"
         let run = try TestServer.run(
             "/usr/bin/strace",
-            ["-f", "-qq", "-o", trace, "-e", "trace=\(syscall)", "-e", "inject=\(syscall):error=\(errno):when=\(n)", "--"]
+            [
+                "-f", "-qq", "-o", trace, "-e", "trace=\(syscall)", "-e", "inject=\(syscall):error=\(errno):when=\(n)",
+                "--",
+            ]
                 + [TestServer.binary] + args)
         let text = String(decoding: FileManager.default.contents(atPath: trace) ?? Data(), as: UTF8.self)
         let silenced = text.split(separator: "\n").contains {
@@ -78,7 +81,9 @@ struct FaultInjectionTests {
     func everySyscallFailsCleanly(command: String) throws {
         let dir = TestServer.tempDir("inject")
         let backup = ["backup", "-d", TestServer.pagila, "--dir", dir, "--schema-only"]
-        let prune = ["prune", "--dir", dir, "--keep-last", "1", "--keep-daily", "0", "--keep-weekly", "0", "--keep-monthly", "0"]
+        let prune = [
+            "prune", "--dir", dir, "--keep-last", "1", "--keep-daily", "0", "--keep-weekly", "0", "--keep-monthly", "0",
+        ]
         #expect(try TestServer.pgkeep(backup).status == 0)
         for syscall in Self.syscalls {
             if command == "prune" { #expect(try TestServer.pgkeep(backup).status == 0) }
@@ -91,10 +96,13 @@ struct FaultInjectionTests {
                     let earlier = try KillPointTests.snapshot(dir)
                     let (run, silenced) = try Self.inject(syscall, errno, at: n, args)
                     // A prune deletes by design: what it was asked to delete may go.
-                    let kept = command == "prune" ? earlier.filter { (try? KillPointTests.snapshot(dir))?[$0.key] != nil } : earlier
+                    let kept =
+                        command == "prune"
+                        ? earlier.filter { (try? KillPointTests.snapshot(dir))?[$0.key] != nil } : earlier
                     let label = "\(command): \(syscall) #\(n) of \(total) → \(errno)"
                     let lost = try Self.check(label, run: run, silenced: silenced, dir: dir, earlier: kept)
-                    KillPointTests.record("fault \(command) \(syscall)", "\(errno)#\(n)\(run.status == 0 ? " (ran on)" : "")", lost: lost)
+                    KillPointTests.record(
+                        "fault \(command) \(syscall)", "\(errno)#\(n)\(run.status == 0 ? " (ran on)" : "")", lost: lost)
                 }
             }
         }

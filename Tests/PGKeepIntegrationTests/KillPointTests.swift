@@ -55,7 +55,10 @@ struct KillPointTests {
     static func killAtSyscall(_ syscall: String, _ n: Int, _ args: [String]) throws -> Bool {
         let run = try TestServer.run(
             "/usr/bin/strace",
-            ["-f", "-qq", "-o", "/dev/null", "-e", "trace=\(syscall)", "-e", "inject=\(syscall):signal=KILL:when=\(n)", "--"]
+            [
+                "-f", "-qq", "-o", "/dev/null", "-e", "trace=\(syscall)", "-e",
+                "inject=\(syscall):signal=KILL:when=\(n)", "--",
+            ]
                 + [TestServer.binary] + args)
         return run.status != 0
     }
@@ -136,7 +139,8 @@ struct KillPointTests {
         for fraction in Self.fractions("backup " + label) {
             let earlier = try Self.snapshot(dir)
             let pid = try Self.killAfter(full * fraction, base)
-            let lost = try Self.checkAfterKill("backup \(label) at \(Int(fraction * 100))%", dir: dir, earlier: earlier, pid: pid)
+            let lost = try Self.checkAfterKill(
+                "backup \(label) at \(Int(fraction * 100))%", dir: dir, earlier: earlier, pid: pid)
             Self.record("backup \(label)", "t=\(Int(fraction * 100))%", lost: lost)
         }
         try Self.checkNextRun("backup \(label)", dir: dir, all: args.contains("--all"))
@@ -182,9 +186,12 @@ struct KillPointTests {
     @Test func pruneAndPinKilledAtEachCall() throws {
         let dir = TestServer.tempDir("kpp")
         for _ in 0..<3 {
-            #expect(try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--schema-only"]).status == 0)
+            #expect(
+                try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--schema-only"]).status == 0)
         }
-        let keepOne = ["prune", "--dir", dir, "--keep-last", "1", "--keep-daily", "0", "--keep-weekly", "0", "--keep-monthly", "0"]
+        let keepOne = [
+            "prune", "--dir", dir, "--keep-last", "1", "--keep-daily", "0", "--keep-weekly", "0", "--keep-monthly", "0",
+        ]
         for (syscall, n) in [("rename", 1), ("fsync", 1), ("unlink", 1), ("unlink", 2), ("rename", 2), ("unlink", 3)] {
             let before = try Self.snapshot(dir)
             let killed = try Self.killAtSyscall(syscall, n, keepOne)
@@ -194,7 +201,8 @@ struct KillPointTests {
             let earlier = before.filter { after[$0.key] != nil || $0.key == newest }
             let lost = try Self.checkAfterKill("prune at \(syscall) #\(n)", dir: dir, earlier: earlier, pid: nil)
             Self.record("prune", "\(syscall)#\(n)\(killed ? "" : " (not reached)")", lost: lost)
-            #expect(try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--schema-only"]).status == 0)
+            #expect(
+                try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--schema-only"]).status == 0)
         }
         let target = try #require(Self.backups(dir).first).path
         for (syscall, n) in [("openat", 1), ("write", 1), ("rename", 1)] {
@@ -219,7 +227,8 @@ struct KillPointTests {
             for fraction in Self.fractions(label) {
                 let earlier = try Self.snapshot(dir)
                 let pid = try Self.killAfter(full * fraction, base)
-                let lost = try Self.checkAfterKill("\(label) at \(Int(fraction * 100))%", dir: dir, earlier: earlier, pid: pid)
+                let lost = try Self.checkAfterKill(
+                    "\(label) at \(Int(fraction * 100))%", dir: dir, earlier: earlier, pid: pid)
                 Self.record(label, "t=\(Int(fraction * 100))%", lost: lost)
             }
             // The next snapshot (drills and all) succeeds and drops a killed drill's database.
@@ -246,7 +255,8 @@ struct KillPointTests {
         for fraction in Self.fractions("verify") {
             let earlier = try Self.snapshot(dir)
             let pid = try Self.killAfter(full * fraction, base)
-            let lost = try Self.checkAfterKill("verify at \(Int(fraction * 100))%", dir: dir, earlier: earlier, pid: pid)
+            let lost = try Self.checkAfterKill(
+                "verify at \(Int(fraction * 100))%", dir: dir, earlier: earlier, pid: pid)
             Self.record("verify --restore-drill", "t=\(Int(fraction * 100))%", lost: lost)
             let next = try TestServer.pgkeep(base)
             #expect(next.status == 0, "\(next.stderr)")

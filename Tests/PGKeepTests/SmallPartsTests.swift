@@ -135,15 +135,19 @@ import Testing
         try child.start()
         var buffer = [UInt8](repeating: 0, count: 64)
         let n = read(child.stdoutDescriptor, &buffer, buffer.count)
-        let grandchild = try #require(Int32(String(decoding: buffer.prefix(max(n, 0)), as: UTF8.self)
-            .trimmingCharacters(in: .whitespacesAndNewlines)))
-        let group = String(decoding: FileManager.default.contents(atPath: "/proc/\(grandchild)/stat") ?? Data(), as: UTF8.self)
+        let grandchild = try #require(
+            Int32(
+                String(decoding: buffer.prefix(max(n, 0)), as: UTF8.self)
+                    .trimmingCharacters(in: .whitespacesAndNewlines)))
+        let group = String(
+            decoding: FileManager.default.contents(atPath: "/proc/\(grandchild)/stat") ?? Data(), as: UTF8.self)
         #expect(group.split(separator: ")").last?.split(separator: " ")[2] == Substring(String(child.pid)), "its group")
         child.terminate(grace: 1)
         child.wait()
         var stillThere = true
         for _ in 0..<200 where stillThere {
-            let stat = String(decoding: FileManager.default.contents(atPath: "/proc/\(grandchild)/stat") ?? Data(), as: UTF8.self)
+            let stat = String(
+                decoding: FileManager.default.contents(atPath: "/proc/\(grandchild)/stat") ?? Data(), as: UTF8.self)
             stillThere = !stat.isEmpty && !(stat.split(separator: ")").last?.hasPrefix(" Z") ?? true)
             if stillThere { usleep(20_000) }
         }
@@ -152,7 +156,8 @@ import Testing
 
     /// A grandchild that keeps stderr open cannot make pgkeep wait for it.
     @Test func aGrandchildHoldingStderrDoesNotHangTheWait() throws {
-        let child = ChildProcess(Command(executable: "/bin/sh", arguments: ["-c", "echo bye >&2; sleep 60 >/dev/null & exit 0"]))
+        let child = ChildProcess(
+            Command(executable: "/bin/sh", arguments: ["-c", "echo bye >&2; sleep 60 >/dev/null & exit 0"]))
         child.pipeGrace = 0.5
         let started = Date()
         try child.start()
@@ -170,7 +175,8 @@ import Testing
         let text = String(decoding: out, as: UTF8.self)
         #expect(text.contains("SigBlk:\t0000000000000000"), "\(text)")
         // The shell itself ignores nothing it was not told to; SIGPIPE (bit 12) must be clear.
-        let ignored = text.split(separator: "\n").first { $0.hasPrefix("SigIgn:") }
+        let ignored =
+            text.split(separator: "\n").first { $0.hasPrefix("SigIgn:") }
             .flatMap { UInt64($0.dropFirst(8), radix: 16) } ?? UInt64.max
         #expect(ignored & (1 << 12) == 0, "SIGPIPE is not ignored in the child: \(text)")
     }

@@ -1,5 +1,4 @@
 import Foundation
-import TOMLKit
 
 /// The settings a `--config` file (TOML) gives. Every field is optional: a missing one falls back
 /// to the environment and the defaults. Flags override the environment, which overrides the file.
@@ -94,11 +93,9 @@ public struct PGKeepConfig: Sendable, Equatable {
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
         let root: TOMLTable
         do {
-            root = try TOMLTable(string: text)
-        } catch let error as TOMLParseError {
-            throw PGKeepError(
-                .usage,
-                "\(path):\(error.source.begin.line):\(error.source.begin.column): invalid TOML: \(error.description)")
+            root = try TOMLTable(parsing: text)
+        } catch let error as TOMLError {
+            throw PGKeepError(.usage, "\(path):\(error.line):\(error.column): invalid TOML: \(error.message)")
         }
         let reader = ConfigReader(
             root: root, locator: KeyLocator(text: text), path: path,

@@ -1,5 +1,4 @@
 import Foundation
-import TOMLKit
 
 /// Walks the parsed file along `ConfigKey.all`: first every key of the file must be in the
 /// table, then each key of the table is read, typed and checked, then the few rules that join
@@ -82,7 +81,7 @@ struct ConfigReader {
         do { return try body() } catch let e as PGKeepError { throw fail(key, e.message, hint: e.hint) }
     }
 
-    func value(_ key: String) -> TOMLValueConvertible? {
+    func value(_ key: String) -> TOMLValue? {
         let parts = key.split(separator: ".", maxSplits: 1).map(String.init)
         return root[parts[0]]?.table?[parts[1]]
     }
@@ -148,7 +147,7 @@ struct ConfigReader {
     }
 }
 
-/// Finds the line of `table.key` in TOML text, for error messages only (TOMLKit does not expose
+/// Finds the line of `table.key` in TOML text, for error messages only (the parsed tables keep no
 /// node positions). It follows `[table]` headers and `key =` lines; a key it cannot place gets no line.
 struct KeyLocator {
     private var lines: [String: Int] = [:]

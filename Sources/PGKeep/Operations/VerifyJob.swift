@@ -188,14 +188,18 @@ enum DrillName {
     /// Whether `name` is a drill of this host whose pgkeep is gone.
     static func isStale(_ name: String) -> Bool {
         let parts = name.dropFirst(prefix.count).split(separator: "_")
-        guard name.hasPrefix(prefix), parts.count == 3, parts[0] == host, let pid = Int32(parts[1]) else { return false }
+        guard name.hasPrefix(prefix), parts.count == 3, parts[0] == host, let pid = Int32(parts[1]) else {
+            return false
+        }
         return pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH
     }
 
     static func stale(on spec: ConnectionSpec) throws -> [String] {
         let connection = try PostgresConnection(spec: spec, database: "postgres")
-        return try connection.query("SELECT datname FROM pg_catalog.pg_database WHERE datname LIKE 'pgkeep\\_drill\\_%'")
-            .compactMap { $0.first ?? nil }.filter(isStale)
+        return try connection.query(
+            "SELECT datname FROM pg_catalog.pg_database WHERE datname LIKE 'pgkeep\\_drill\\_%'"
+        )
+        .compactMap { $0.first ?? nil }.filter(isStale)
     }
 
     static func drop(_ name: String, on spec: ConnectionSpec) {

@@ -4,7 +4,7 @@ import Foundation
 /// the tail of its stderr, and what to do next. `kind` decides the exit code.
 public struct PGKeepError: Error, CustomStringConvertible, Sendable {
     /// The classes of failure that have their own exit code (see README, "Exit codes").
-    public enum Kind: Sendable {
+    public enum Kind: Sendable, Equatable {
         /// Bad flags or values; nothing was attempted.
         case usage
         /// Could not connect, tools missing or too old, or another check before any file was created.
