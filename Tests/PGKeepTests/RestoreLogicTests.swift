@@ -268,3 +268,66 @@ import Testing
         #expect(filter.copyTables == ["public.t"], "the COPY's data (BEGIN;, COMMIT; as values) passes as data")
     }
 }
+
+/// `restore --create` takes the database's definition from the archive, renamed.
+@Suite struct DatabaseDefinitionTests {
+    static let script = """
+        --
+        -- Name: "Shop DB"; Type: DATABASE; Schema: -; Owner: app
+        --
+
+        CREATE DATABASE "Shop DB" WITH TEMPLATE = template0 ENCODING = 'UTF8' LOCALE_PROVIDER = libc LOCALE = 'C';
+
+
+        ALTER DATABASE "Shop DB" OWNER TO app;
+
+        \\connect -reuse-previous=on "dbname='Shop DB'"
+
+        SET statement_timeout = 0;
+        --
+        -- Name: DATABASE "Shop DB"; Type: COMMENT; Schema: -; Owner: app
+        --
+
+        COMMENT ON DATABASE "Shop DB" IS 'the DATABASE "Shop DB" of the shop';
+
+        --
+        -- Name: "Shop DB"; Type: DATABASE PROPERTIES; Schema: -; Owner: app
+        --
+
+        ALTER DATABASE "Shop DB" SET work_mem TO '7MB';
+
+        --
+        -- Name: public; Type: SCHEMA; Schema: -; Owner: pg_database_owner
+        --
+
+        CREATE SCHEMA public;
+
+        --
+        -- Name: DATABASE "Shop DB"; Type: ACL; Schema: -; Owner: app
+        --
+
+        REVOKE CONNECT,TEMPORARY ON DATABASE "Shop DB" FROM PUBLIC;
+        """
+
+    @Test func readsAndRenamesTheDatabaseEntries() throws {
+        let d = try #require(
+            DatabaseDefinition.parse(Self.script, renamingTo: "copy", noOwner: false, noPrivileges: false))
+        #expect(
+            d.create
+                == "CREATE DATABASE \"copy\" WITH TEMPLATE = template0 ENCODING = 'UTF8' LOCALE_PROVIDER = libc LOCALE = 'C';"
+        )
+        #expect(
+            d.properties == [
+                "ALTER DATABASE \"copy\" OWNER TO app;",
+                "COMMENT ON DATABASE \"copy\" IS 'the DATABASE \"Shop DB\" of the shop';",
+                "ALTER DATABASE \"copy\" SET work_mem TO '7MB';",
+                "REVOKE CONNECT,TEMPORARY ON DATABASE \"copy\" FROM PUBLIC;",
+            ])
+        let bare = try #require(
+            DatabaseDefinition.parse(Self.script, renamingTo: "Shop DB", noOwner: true, noPrivileges: true))
+        #expect(bare.properties.count == 2, "no owner, no privileges: \(bare.properties)")
+        #expect(
+            DatabaseDefinition.parse("CREATE TABLE t (x int);\n", renamingTo: "x", noOwner: false, noPrivileges: false)
+                == nil)
+    }
+}

@@ -104,6 +104,18 @@ public enum TableSelection {
                 chosen.insert(e.id)
             }
         }
+        // What hangs on those in turn: the comment on an index or a constraint depends on the
+        // index or constraint, not on the table.
+        var grew = true
+        while grew {
+            grew = false
+            for e in entries where attached.contains(e.type) && !chosen.contains(e.id) && !e.dependencies.isEmpty {
+                if e.dependencies.allSatisfy(chosen.contains) {
+                    chosen.insert(e.id)
+                    grew = true
+                }
+            }
+        }
         // What the chosen entries rely on, transitively, unless the target already has it.
         var queue = Array(chosen)
         while let id = queue.popLast() {
