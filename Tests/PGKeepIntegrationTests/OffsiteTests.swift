@@ -171,23 +171,22 @@ struct OffsiteTests {
     @Test func anUploadCutOffHalfwayLeavesNoRemoteManifest() throws {
         let remote = try Self.bucket() + "/cut"
         let proxyPort = String(Int.random(in: 56_000...56_900))
-        let proxy = Process()
-        proxy.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
             .appendingPathComponent("Scripts/tcp-proxy.py").path
-        proxy.arguments = ["python3", script, proxyPort, Self.motoPort!]
-        let ready = Pipe()
-        proxy.standardOutput = ready
-        proxy.standardError = FileHandle.nullDevice
-        try proxy.run()
-        // SIGKILL: the test runner's children may inherit SIGTERM blocked.
+        let proxy = ChildProcess(
+            Command(
+                executable: "/usr/bin/env", arguments: ["python3", script, proxyPort, Self.motoPort!],
+                environment: TestServer.env),
+            stdout: .pipe)
+        try proxy.start()
         defer {
-            kill(proxy.processIdentifier, SIGKILL)
-            proxy.waitUntilExit()
+            proxy.signalGroup(SIGKILL)
+            proxy.wait()
         }
-        try #require(TestServer.waitReadable(ready.fileHandleForReading, seconds: 30), "the proxy did not start")
-        _ = ready.fileHandleForReading.availableData  // "ready"
+        let ready = FileHandle(fileDescriptor: proxy.stdoutDescriptor, closeOnDealloc: false)
+        try #require(TestServer.waitReadable(ready, seconds: 30), "the proxy did not start")
+        _ = ready.availableData  // "ready"
 
         var env = Self.env(port: proxyPort)
         env["RCLONE_BWLIMIT"] = "150k"  // about 5 s for the backup, so there is a middle to cut
@@ -197,7 +196,7 @@ struct OffsiteTests {
         ) { _ in
             #expect(OperationsTests.waitFor { FaultTests.processRunning(argvContains: "copyto") })
             Thread.sleep(forTimeInterval: 1.5)
-            kill(proxy.processIdentifier, SIGKILL)
+            proxy.signalGroup(SIGKILL)
         }
         #expect(run.status == ExitCodes.failure)
         #expect(run.stderr.contains("is complete and verified, but its upload failed"), "\(run.stderr)")

@@ -11,26 +11,22 @@ struct RaceTests {
     static var rounds: Int { Int(TestServer.env["PGKEEP_RACE_ROUNDS"] ?? "") ?? 3 }
 
     /// Starts pgkeep `args` without waiting; `finish` returns its exit status and stderr.
-    final class Started: @unchecked Sendable {
-        let process = Process()
-        let err = Pipe()
+    struct Started {
+        let child: ChildProcess
         let args: [String]
 
         init(_ args: [String]) throws {
             self.args = args
-            process.executableURL = URL(fileURLWithPath: TestServer.binary)
-            process.arguments = args
-            process.environment = TestServer.connectionEnv
-            process.standardInput = FileHandle.nullDevice
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = err
-            try process.run()
+            child = ChildProcess(
+                Command(executable: TestServer.binary, arguments: args, environment: TestServer.connectionEnv))
+            child.redactsStderr = false
+            try child.start()
         }
 
         func finish() -> (status: Int32, stderr: String) {
-            let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            return (process.terminationStatus, text)
+            let result = child.wait()
+            if case .exited(let code) = result.termination { return (code, result.stderr) }
+            return (-1, result.stderr)
         }
     }
 

@@ -51,68 +51,40 @@ enum TestServer {
         var pid: Int32
     }
 
-    /// Runs a program to completion; `umask` is applied through /bin/sh before exec.
+    /// Runs a program to completion; `umask` is applied through /bin/sh before exec. Children are
+    /// started with pgkeep's own ChildProcess (posix_spawn), not Foundation's Process, whose run()
+    /// crashes now and then on Linux (an over-read of /proc/self/fd entries,
+    /// swift-corelibs-foundation#5472): a suite that starts thousands of programs would hit it.
     @discardableResult
     static func run(
         _ executable: String, _ args: [String], env: [String: String]? = nil, umask: String? = nil,
         whileRunning: ((Int32) -> Void)? = nil
     ) throws -> Run {
-        let p = Process()
-        if let umask {
-            p.executableURL = URL(fileURLWithPath: "/bin/sh")
-            p.arguments = ["-c", "umask \(umask); exec \"$0\" \"$@\"", executable] + args
-        } else {
-            p.executableURL = URL(fileURLWithPath: executable)
-            p.arguments = args
-        }
-        p.environment = env ?? connectionEnv
-        let out = Pipe()
-        let err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = FileHandle.nullDevice
-        let exited = DispatchSemaphore(value: 0)
-        p.terminationHandler = { _ in exited.signal() }
-        try p.run()
-        let outData = Locked(Data())
-        let errData = Locked(Data())
-        let group = DispatchGroup()
-        for (pipe, box) in [(out, outData), (err, errData)] {
-            group.enter()
-            Thread {
-                let d = pipe.fileHandleForReading.readDataToEndOfFile()
-                box.withLock { $0 = d }
-                group.leave()
-            }.start()
-        }
-        whileRunning?(p.processIdentifier)
+        let command =
+            umask.map {
+                Command(
+                    executable: "/bin/sh", arguments: ["-c", "umask \($0); exec \"$0\" \"$@\"", executable] + args,
+                    environment: env ?? connectionEnv)
+            } ?? Command(executable: executable, arguments: args, environment: env ?? connectionEnv)
+        let child = ChildProcess(command, stdout: .collect)
+        child.redactsStderr = false
+        child.pipeGrace = 30
+        try child.start()
+        whileRunning?(child.pid)
         // Every wait is bounded: a hung program fails its test instead of hanging the suite.
-        if exited.wait(timeout: .now() + runTimeout) == .timedOut {
-            kill(p.processIdentifier, SIGKILL)
+        if !child.waitForExit(timeout: runTimeout) {
+            child.signalGroup(SIGKILL)
             Issue.record("\(executable) \(args.joined(separator: " ")) ran longer than \(Int(runTimeout)) s; killed")
-            exited.wait()
         }
-        if group.wait(timeout: .now() + 30) == .timedOut {
-            Issue.record("\(executable): its output pipes stayed open 30 s after it exited (a child of it holds them)")
-        }
+        let result = child.wait()
+        let status: Int32 =
+            switch result.termination {
+            case .exited(let code): code
+            case .signaled(let signal): 128 + signal
+            }
         return Run(
-            status: p.terminationStatus, stdout: String(decoding: outData.current, as: UTF8.self),
-            stderr: String(decoding: errData.current, as: UTF8.self), pid: p.processIdentifier)
-    }
-
-    /// Writes DIR/pgkeep.toml for `pgkeep run`: backups of Pagila into DIR/backups, then `more`
-    /// (further tables); returns its path.
-    static func runConfig(in dir: String, _ more: String) throws -> String {
-        let path = dir + "/pgkeep.toml"
-        let text = "[backup]\ndir = \"backups\"\ndatabases = [\"\(pagila)\"]\n\n" + more
-        try FileSystem.writePrivateFile(path, data: Data(text.utf8))
-        return path
-    }
-
-    /// Waits up to `seconds` for `handle` to have data (or its end); false on timeout.
-    static func waitReadable(_ handle: FileHandle, seconds: Double) -> Bool {
-        var p = pollfd(fd: handle.fileDescriptor, events: Int16(POLLIN), revents: 0)
-        return poll(&p, 1, Int32(seconds * 1000)) > 0
+            status: status, stdout: String(decoding: result.stdout, as: UTF8.self), stderr: result.stderr,
+            pid: child.pid)
     }
 
     static func pgkeep(
@@ -142,6 +114,21 @@ enum TestServer {
         let text = String(decoding: d, as: UTF8.self)
         guard let close = text.lastIndex(of: ")") else { return false }
         return !text[text.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
+    }
+
+    /// Writes DIR/pgkeep.toml for `pgkeep run`: backups of Pagila into DIR/backups, then `more`
+    /// (further tables); returns its path.
+    static func runConfig(in dir: String, _ more: String) throws -> String {
+        let path = dir + "/pgkeep.toml"
+        let text = "[backup]\ndir = \"backups\"\ndatabases = [\"\(pagila)\"]\n\n" + more
+        try FileSystem.writePrivateFile(path, data: Data(text.utf8))
+        return path
+    }
+
+    /// Waits up to `seconds` for `handle` to have data (or its end); false on timeout.
+    static func waitReadable(_ handle: FileHandle, seconds: Double) -> Bool {
+        var p = pollfd(fd: handle.fileDescriptor, events: Int16(POLLIN), revents: 0)
+        return poll(&p, 1, Int32(seconds * 1000)) > 0
     }
 
     static func uniqueName(_ prefix: String) -> String {

@@ -48,6 +48,9 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// How long pipes may stay open after the child exited (a grandchild holding them).
     public var pipeGrace: TimeInterval = 5
+    /// Mask passwords in what the child wrote to stderr (off only for a test harness that must
+    /// see the raw text to prove nothing leaked).
+    public var redactsStderr = true
 
     public init(_ command: Command, stdin: Input = .null, stdout: Output = .null) {
         self.command = command
@@ -154,6 +157,13 @@ public final class ChildProcess: @unchecked Sendable {
         signalGroup(SIGKILL)
     }
 
+    /// Waits up to `timeout` seconds for the child to exit; false if it still runs.
+    public func waitForExit(timeout: TimeInterval) -> Bool {
+        guard exited.wait(timeout: .now() + timeout) == .success else { return false }
+        exited.signal()
+        return true
+    }
+
     /// Waits for the child, then for its output pipes (a bounded time), and returns how it ended.
     @discardableResult
     public func wait() -> ProcessResult {
@@ -171,7 +181,8 @@ public final class ChildProcess: @unchecked Sendable {
         let signaled = (status & 0x7f) != 0 && (status & 0x7f) != 0x7f
         let termination: Termination = signaled ? .signaled(status & 0x7f) : .exited((status >> 8) & 0xff)
         // What a child says is shown in messages: every password in it masked where it stands whole.
-        let said = Redaction.shared.applyToChildOutput(String(decoding: err, as: UTF8.self))
+        let raw = String(decoding: err, as: UTF8.self)
+        let said = redactsStderr ? Redaction.shared.applyToChildOutput(raw) : raw
         let r = ProcessResult(command: command, termination: termination, stderr: said, stdout: out)
         result = r
         return r
