@@ -9,17 +9,11 @@ import Testing
 @Suite struct HostileInputTests {
     static var count: Int { Int(ProcessInfo.processInfo.environment["PGKEEP_HOSTILE_INPUTS"] ?? "") ?? 2000 }
 
-    /// A small deterministic generator (SplitMix64).
+    /// Seeded mutations of valid input (SplitMix64 underneath).
     struct Generator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(n, 1))) }
+        var random: SplitMix
+        init(state: UInt64) { random = SplitMix(seed: state) }
+        mutating func below(_ n: Int) -> Int { Int(random.next() % UInt64(max(n, 1))) }
 
         static let alphabet = Array("aZ09_-.:/@=?&%'\" \\\t\n{}[]#$é\u{0}\u{FEFF}ﬁ😀".unicodeScalars)
 

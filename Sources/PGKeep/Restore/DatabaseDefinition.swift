@@ -69,3 +69,40 @@ struct DatabaseDefinition: Equatable {
         return sql.replacingCharacters(in: range, with: "DATABASE " + SQL.identifier(target) + end)
     }
 }
+
+extension RestoreJob {
+    /// Creates the target as `pg_restore --create` would from an archive (encoding, locale,
+    /// settings, comment, privileges, under the target's name), else UTF8 from template0.
+    func createDatabase() throws {
+        if let definition = try readDefinition() {
+            _ = try maintenanceQuery(definition.create)
+            for sql in definition.properties { _ = try maintenanceQuery(sql) }
+            onStatus?(
+                "created database \"\(database)\" as the archive defines it (\(definition.properties.count + 1) statements)"
+            )
+            return
+        }
+        _ = try maintenanceQuery("CREATE DATABASE \(SQL.identifier(database)) TEMPLATE template0 ENCODING 'UTF8'")
+        onStatus?("created database \"\(database)\"")
+    }
+
+    /// The archive's database definition (nil for SQL scripts, streamed backups, archives without one).
+    func readDefinition() throws -> DatabaseDefinition? {
+        guard input.stream == nil else { return nil }
+        switch input.kind {
+        case .plain, .plainGzip: return nil
+        default: break
+        }
+        let staged = try stagedArchive()
+        let command = try endpoint.tool(
+            "pg_restore", database: nil,
+            arguments: ["--create", "--schema-only", "--section=pre-data", "--file=-"] + (staged.map { [$0] } ?? []))
+        let (script, result) = try capture(command, feedInput: staged == nil)
+        guard result.succeeded else {
+            throw result.failure("pg_restore could not read the archive's database definition")
+        }
+        return DatabaseDefinition.parse(
+            String(decoding: script, as: UTF8.self), renamingTo: database, noOwner: options.noOwner,
+            noPrivileges: options.noPrivileges)
+    }
+}

@@ -23,7 +23,7 @@ public final class RestoreJob {
     private func query(_ sql: String) throws -> [[String?]] { try endpoint.query(sql, database: database) }
 
     /// The maintenance database, to look at or create the target.
-    private func maintenanceQuery(_ sql: String) throws -> [[String?]] {
+    func maintenanceQuery(_ sql: String) throws -> [[String?]] {
         do { return try endpoint.query(sql, database: "postgres") } catch {
             return try endpoint.query(sql, database: "template1")
         }
@@ -85,45 +85,10 @@ public final class RestoreJob {
         }
     }
 
-    /// Creates the target as `pg_restore --create` would from an archive (encoding, locale,
-    /// settings, comment, privileges, under the target's name), else UTF8 from template0.
-    private func createDatabase() throws {
-        if let definition = try readDefinition() {
-            _ = try maintenanceQuery(definition.create)
-            for sql in definition.properties { _ = try maintenanceQuery(sql) }
-            onStatus?(
-                "created database \"\(database)\" as the archive defines it (\(definition.properties.count + 1) statements)"
-            )
-            return
-        }
-        _ = try maintenanceQuery("CREATE DATABASE \(SQL.identifier(database)) TEMPLATE template0 ENCODING 'UTF8'")
-        onStatus?("created database \"\(database)\"")
-    }
-
-    /// The archive's database definition (nil for SQL scripts, streamed backups, archives without one).
-    private func readDefinition() throws -> DatabaseDefinition? {
-        guard input.stream == nil else { return nil }
-        switch input.kind {
-        case .plain, .plainGzip: return nil
-        default: break
-        }
-        let staged = try stagedArchive()
-        let command = try endpoint.tool(
-            "pg_restore", database: nil,
-            arguments: ["--create", "--schema-only", "--section=pre-data", "--file=-"] + (staged.map { [$0] } ?? []))
-        let (script, result) = try capture(command, feedInput: staged == nil)
-        guard result.succeeded else {
-            throw result.failure("pg_restore could not read the archive's database definition")
-        }
-        return DatabaseDefinition.parse(
-            String(decoding: script, as: UTF8.self), renamingTo: database, noOwner: options.noOwner,
-            noPrivileges: options.noPrivileges)
-    }
-
     /// The archive where the endpoint's tools read it, staged once (nil: streamed from here).
     private var staged: String??
 
-    private func stagedArchive() throws -> String? {
+    func stagedArchive() throws -> String? {
         if let staged { return staged }
         let path = try endpoint.stage(input, needsFile: options.jobs > 1)
         staged = .some(path)
@@ -292,7 +257,7 @@ public final class RestoreJob {
         return child.wait()
     }
 
-    private func capture(_ command: Command, feedInput: Bool) throws -> (Data, ProcessResult) {
+    func capture(_ command: Command, feedInput: Bool) throws -> (Data, ProcessResult) {
         let child = ChildProcess(command, stdin: feedInput ? .pipe : .null, stdout: .collect)
         try child.start()
         if feedInput { try feed(child) }
