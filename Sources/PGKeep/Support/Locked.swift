@@ -1,6 +1,7 @@
 import Foundation
 
 /// A value shared between threads, guarded by a lock.
+// Every read and write of `value` holds `lock`.
 final class Locked<Value>: @unchecked Sendable {
     private let lock = NSLock()
     private var value: Value
