@@ -281,3 +281,40 @@ extension OffsiteTests {
         #expect(other.stderr.contains("STALE: nosuchdb"), "\(other.stderr)")
     }
 }
+
+/// Kill points in an upload: pgkeep killed with SIGKILL at seeded instants of `backup --remote`
+/// (slowed to about 5 s by rclone's bandwidth limit). The remote never holds a manifest for data
+/// that is not whole, the local backup is whole, and the next backup uploads and verifies.
+extension OffsiteTests {
+    @Test(.tags(.killPoints)) func anUploadKilledAnywhereLeavesNoLyingRemoteBackup() throws {
+        let remote = try Self.bucket() + "/killed"
+        let dir = TestServer.tempDir("killup")
+        var env = Self.env()
+        env["RCLONE_BWLIMIT"] = "150k"
+        let args = ["backup", "-d", TestServer.pagila, "--dir", dir, "--remote", remote]
+        let started = Date()
+        #expect(try TestServer.pgkeep(args, env: env).status == 0)
+        let full = Date().timeIntervalSince(started)
+        for fraction in KillPointTests.fractions("upload") {
+            let pid = try KillPointTests.killAfter(full * fraction, args, env: env)
+            _ = OperationsTests.waitFor(10) { !FaultTests.processRunning(argvContains: remote) }
+            let lost = try KillPointTests.checkAfterKill(
+                "upload at \(Int(fraction * 100))%", dir: dir, earlier: KillPointTests.snapshot(dir), pid: pid)
+            // Every manifest on the remote has its data, whole.
+            let verify = try TestServer.pgkeep(["list", "--remote", remote, "--json"], env: env)
+            #expect(verify.status == 0, "\(verify.stderr)")
+            let restored = TestServer.uniqueName("killup")
+            defer { TestServer.dropDatabase(restored) }
+            let restore = try TestServer.pgkeep(
+                [
+                    "restore", "--remote", remote, "--latest", "--database", TestServer.pagila, "-d", restored,
+                    "--create",
+                ],
+                env: Self.env())
+            #expect(restore.status == 0, "the newest remote backup restores: \(restore.stderr)")
+            KillPointTests.record(
+                "backup --remote (upload)", "t=\(Int(fraction * 100))%", lost: lost || restore.status != 0)
+        }
+        #expect(try TestServer.pgkeep(args, env: Self.env()).status == 0, "the next backup uploads")
+    }
+}

@@ -51,17 +51,17 @@ struct RaceTests {
             for run in started {
                 let (status, stderr) = run.finish()
                 let name = run.args[0]
-                outcomes[
-                    "\(name) \(status == 0 ? "ok" : status == ExitCodes.locked ? "locked out (75)" : "FAILED \(status)")",
-                    default: 0] += 1
+                let outcome = status == 0 ? "ok" : status == ExitCodes.locked ? "locked out (75)" : "FAILED \(status)"
+                outcomes["\(name) \(outcome)", default: 0] += 1
+                KillPointTests.record("race \(name)", "round \(round): \(outcome)", lost: outcome.hasPrefix("FAILED"))
                 #expect(status == 0 || status == ExitCodes.locked, "round \(round): \(run.args): \(stderr)")
                 if status == ExitCodes.locked { #expect(stderr.contains("another pgkeep run holds"), "\(stderr)") }
             }
             _ = try TestServer.pgkeep(["unpin", newest])
         }
-        for (outcome, n) in outcomes.sorted(by: { $0.key < $1.key }) {
-            KillPointTests.record("race \(outcome)", "\(n) of \(Self.rounds) rounds", lost: outcome.contains("FAILED"))
-        }
+        print(
+            "races over \(Self.rounds) rounds: "
+                + outcomes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         // Afterwards: every backup verifies, and a prune leaves what the policy keeps.
         let verify = try TestServer.pgkeep(["verify", "--all", "--dir", dir])
         #expect(verify.status == 0, "\(verify.stderr)")

@@ -167,4 +167,38 @@ struct RichRoundTripTests {
         #expect(comments == "index comment/constraint comment")
         #expect(try TestServer.psql(one, "SELECT count(*) FROM app.t5") == "15")
     }
+
+    /// Inside a docker compose service (the stand-in docker runs the container's commands here),
+    /// an archive and a SQL script, the script streamed into the container's psql in pgkeep's
+    /// transaction; and `--schema app` into an empty database.
+    @Test(arguments: ["custom", "plain", "--schema"])
+    func composeAndSchemaRestoresArriveWhole(mode: String) throws {
+        let dir = TestServer.tempDir("richdc")
+        let format = mode == "plain" ? "plain" : "custom"
+        #expect(try TestServer.pgkeep(["backup", "-d", Self.source, "--dir", dir, "--format", format]).status == 0)
+        let file = try #require(KillPointTests.backups(dir).first).path
+        let target = TestServer.uniqueName("richdc")
+        defer { TestServer.dropDatabase(target) }
+        try TestServer.createDatabase(target)
+        let run: TestServer.Run
+        if mode == "--schema" {
+            // As with pg_restore --schema: the objects in the schema, not the schema itself nor the
+            // publication its tables join (both outside it); stock pg_restore -n fails without them too.
+            _ = try TestServer.psql(target, "CREATE SCHEMA app; CREATE PUBLICATION pub_rich")
+            run = try TestServer.pgkeep(["restore", file, "-d", target, "--schema", "app"])
+        } else {
+            let compose = DockerComposeTests()
+            let (bin, _) = try compose.standIn(command: "docker")
+            run = try TestServer.pgkeep(
+                ["restore", file, "--docker-compose", "db"], env: compose.composeEnv(bin, ["STANDIN_DB": target]))
+        }
+        #expect(run.status == 0, "\(mode): \(run.stderr)")
+        let tables = { (db: String) in
+            try Self.fingerprint(db).split(separator: "\n").filter { $0.hasPrefix("app.") }.joined(separator: "\n")
+        }
+        #expect(try tables(target) == tables(Self.source), "\(mode): every table's rows and content")
+        if mode != "--schema" {
+            #expect(try Self.fingerprint(target) == Self.fingerprint(Self.source), "\(mode): everything")
+        }
+    }
 }
