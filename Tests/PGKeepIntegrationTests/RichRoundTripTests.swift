@@ -170,7 +170,7 @@ struct RichRoundTripTests {
 
     /// Inside a docker compose service (the stand-in docker runs the container's commands here),
     /// an archive and a SQL script, the script streamed into the container's psql in pgkeep's
-    /// transaction; and `--schema app` into an empty database.
+    /// transaction; and `--schema app` into a database that has the schema and the publication.
     @Test(arguments: ["custom", "plain", "--schema"])
     func composeAndSchemaRestoresArriveWhole(mode: String) throws {
         let dir = TestServer.tempDir("richdc")
