@@ -6,8 +6,6 @@ import Foundation
 public final class SnapshotJob {
     /// The backups, already built with `all` and `pin` (see `SnapshotJob.backupFlags`).
     public let backup: BackupJob
-    /// Where drills restore; nil: no drill.
-    public let drill: ConnectionSpec?
     /// The verifier the drills run through (identity and passphrase set by the caller).
     public let verifier: VerifyJob
     /// The server named in the printed commands, and the new server's URI if the user gave one.
@@ -18,11 +16,10 @@ public final class SnapshotJob {
     public var onDrill: ((BackupRecord, String) -> Void)?
 
     public init(
-        backup: BackupJob, drill: ConnectionSpec?, verifier: VerifyJob, source: String, newServer: String?,
+        backup: BackupJob, verifier: VerifyJob, source: String, newServer: String?,
         label: String
     ) {
         self.backup = backup
-        self.drill = drill
         self.verifier = verifier
         self.source = source
         self.newServer = newServer
@@ -72,7 +69,8 @@ public final class SnapshotJob {
                 failure: "snapshot FAILED: \(names) could not be backed up; do not upgrade until a snapshot succeeds. "
                     + "The files that were written are pinned; unpin them with pgkeep unpin.")
         }
-        if drill != nil {
+        // The verifier restores into its drill server; without one there is no drill.
+        if verifier.drill != nil {
             for record in summary.records where record.manifest.format != .globals {
                 do {
                     let outcome = try verifier.verify(record.manifestPath)

@@ -253,20 +253,16 @@ public final class RestoreJob {
     private func runFeeding(_ command: Command, feedInput: Bool) throws -> ProcessResult {
         let child = ChildProcess(command, stdin: feedInput ? .pipe : .null, stdout: .null)
         try child.start()
-        if feedInput { try feed(child) }
+        if feedInput { try RestoreFeed.feed(input, to: child) }
         return child.wait()
     }
 
     func capture(_ command: Command, feedInput: Bool) throws -> (Data, ProcessResult) {
         let child = ChildProcess(command, stdin: feedInput ? .pipe : .null, stdout: .collect)
         try child.start()
-        if feedInput { try feed(child) }
+        if feedInput { try RestoreFeed.feed(input, to: child) }
         let result = child.wait()
         return (result.stdout, result)
-    }
-
-    private func feed(_ child: ChildProcess) throws {
-        try RestoreFeed.feed(input, to: child)
     }
 
     /// The error for a failed restore: how many errors, the first one, and the target's state.

@@ -55,7 +55,7 @@ extension PGKeepCommand {
                 verifier.onStatus = { printInfo("pgkeep: " + $0) }
                 try identity.apply(to: verifier, settings: settings)
                 let job = SnapshotJob(
-                    backup: backup, drill: drill, verifier: verifier,
+                    backup: backup, verifier: verifier,
                     source: spec.filledFromEnvironment(settings.environment).displayURI(database: ""),
                     newServer: newServer, label: label)
                 job.onDrill = { record, check in printInfo("pgkeep: drill ok: \(record.manifest.database): " + check) }
