@@ -245,6 +245,7 @@ public final class BackupJob {
             pgDumpOptions: dumpOptions, source: source.displaySource, dockerCompose: docker,
             verification: verification, rowCounts: rowCounts)
         manifest.pinned = options.pin
+        manifest.pgDumpPath = preflight.pgDumpPath
         return manifest
     }
 }

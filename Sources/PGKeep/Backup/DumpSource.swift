@@ -6,6 +6,8 @@ public struct Preflight: Sendable {
     public var pgDumpVersion: ToolVersion
     /// The pg_restore that verifies archives (nil when it runs inside a container).
     public var pgRestoreVersion: ToolVersion?
+    /// Where that pg_dump is (nil inside a container).
+    public var pgDumpPath: String?
 }
 
 /// Where pg_dump runs: on this machine against a server reached through libpq, or inside a
@@ -28,12 +30,12 @@ public protocol DumpSource: AnyObject {
 }
 
 /// Refuses a pg_dump older than the server: it cannot dump it reliably.
-func checkDumpVersion(_ dump: ToolVersion, server: ServerInfo, dumpPath: String) throws {
+func checkDumpVersion(_ dump: ToolVersion, server: ServerInfo, dumpPath: String, found: String = "") throws {
     if dump.majorKey < server.majorKey {
         throw PGKeepError(
             .preflight,
             "pg_dump \(dump) is older than the server (PostgreSQL \(server.version)); an older pg_dump cannot dump a "
-                + "newer server",
+                + "newer server" + (found.isEmpty ? "" : " (\(found))"),
             command: dumpPath,
             hint:
                 "install a pg_dump of major version \(server.majorKey / 100) or newer and pass its directory with "
@@ -92,8 +94,9 @@ public final class LocalDumpSource: DumpSource {
         toolVersions = (dumpVersion, restoreVersion)
         let connection = try PostgresConnection(spec: spec, database: database)
         let server = try connection.serverInfo()
-        try checkDumpVersion(dumpVersion, server: server, dumpPath: dumpPath)
-        return Preflight(server: server, pgDumpVersion: dumpVersion, pgRestoreVersion: restoreVersion)
+        try checkDumpVersion(dumpVersion, server: server, dumpPath: dumpPath, found: tools.foundText)
+        return Preflight(
+            server: server, pgDumpVersion: dumpVersion, pgRestoreVersion: restoreVersion, pgDumpPath: dumpPath)
     }
 
     public func listDatabases() throws -> [String] {

@@ -85,6 +85,8 @@ public struct Manifest: Codable, Sendable, Equatable {
     public var serverVersion: String
     public var serverVersionNum: Int
     public var pgDumpVersion: String
+    /// The pg_dump that ran (chosen by --pg-bin or as the newest client found); nil inside a container.
+    public var pgDumpPath: String?
     /// pg_dump's options, without connection details or secrets.
     public var pgDumpOptions: [String]
     /// Where the dump came from, password masked.
@@ -141,6 +143,7 @@ public struct Manifest: Codable, Sendable, Equatable {
         case serverVersionNum = "server_version_num"
         case pgDumpVersion = "pg_dump_version"
         case pgDumpOptions = "pg_dump_options"
+        case pgDumpPath = "pg_dump_path"
         case source
         case dockerCompose = "docker_compose"
         case verification

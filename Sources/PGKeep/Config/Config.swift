@@ -19,6 +19,8 @@ public struct PGKeepConfig: Sendable, Equatable {
     public var passwordFile: String?
     public var passwordEnv: String?
     public var pgBin: String?
+    /// More directories to look for client tools in when `pg_bin` is not set (searched first).
+    public var pgBinSearch: [String]?
 
     // [backup]
     public var directory: String?

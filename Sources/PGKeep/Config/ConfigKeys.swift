@@ -40,6 +40,7 @@ struct ConfigKey: Sendable {
         key("connection", "password_file", .path, \.passwordFile),
         key("connection", "password_env", .string, \.passwordEnv),
         key("connection", "pg_bin", .path, \.pgBin),
+        key("connection", "pg_bin_search", .paths, \.pgBinSearch),
         key("backup", "dir", .path, \.directory),
         key("backup", "format", .format, \.format),
         key("backup", "compress_level", .integer(0...9), \.compressLevel),

@@ -37,7 +37,8 @@ public struct Settings: Sendable {
 
     /// The PostgreSQL client tools on this machine.
     public func tools(pgBinFlag: String?) -> PostgresTools {
-        PostgresTools(pgBin: pgBin(flag: pgBinFlag), environment: environment)
+        PostgresTools(
+            pgBin: pgBin(flag: pgBinFlag), environment: environment, searchList: config?.pgBinSearch ?? [])
     }
 
     /// `--quiet` or the config's `[log] quiet`.

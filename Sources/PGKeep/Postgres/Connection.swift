@@ -18,8 +18,9 @@ public struct ServerInfo: Sendable {
 }
 
 /// A libpq connection for preflight checks and small catalog queries. Not used for dumping.
-public final class PostgresConnection {
-    private let conn: OpaquePointer
+// Not thread-safe; a connection is used by one thread at a time (copy and compare give each worker its own).
+public final class PostgresConnection: @unchecked Sendable {
+    let conn: OpaquePointer
 
     /// Connects or throws a one-line `.preflight` error that names the problem.
     public init(spec: ConnectionSpec, database: String? = nil) throws {

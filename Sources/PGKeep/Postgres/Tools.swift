@@ -26,16 +26,44 @@ public struct ToolVersion: Sendable, Equatable, CustomStringConvertible {
     public var description: String { string }
 }
 
-/// Where pg_dump, pg_restore, psql and pg_dumpall are: `--pg-bin DIR` (or PGKEEP_PG_BIN),
-/// otherwise the first match on PATH.
+/// Where pg_dump, pg_restore, psql and pg_dumpall are: `--pg-bin DIR` (or PGKEEP_PG_BIN, or the
+/// config's `pg_bin`); otherwise the newest client `ClientSearch` finds on PATH, in the usual
+/// install locations and in the configured list; otherwise the first match on PATH.
 public struct PostgresTools: Sendable {
     public var directory: String?
     public var searchPath: [String]
+    public var search: ClientSearch
+    let environment: [String: String]
 
-    public init(pgBin: String?, environment: [String: String]) {
+    public init(pgBin: String?, environment: [String: String], searchList: [String] = []) {
         let dir = pgBin ?? environment["PGKEEP_PG_BIN"]
         directory = (dir?.isEmpty ?? true) ? nil : dir
         searchPath = (environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":").map(String.init)
+        let configured = (environment["PGKEEP_PG_BIN_SEARCH"] ?? "").split(separator: ":").map(String.init)
+        search = ClientSearch(searchPath: searchPath, extraDirectories: configured + searchList)
+        self.environment = environment
+    }
+
+    /// The client the search chose and every client it found (nil chosen with --pg-bin, or when none was found).
+    public var choice: (chosen: ClientSearch.Client?, found: [ClientSearch.Client]) {
+        guard directory == nil else { return (nil, []) }
+        return ClientChoiceCache.shared.choose(search, environment: environment)
+    }
+
+    /// The bin directory the tools come from (nil: each tool from PATH).
+    public var binDirectory: String? { directory ?? choice.chosen?.directory }
+
+    /// One line for output: which client tools run and why.
+    public var summary: String {
+        if let directory { return "client tools from \(directory) (--pg-bin or PGKEEP_PG_BIN)" }
+        let (chosen, found) = choice
+        guard let chosen else { return "client tools from PATH" }
+        var others: [String] = []
+        for client in found where client.version != chosen.version && !others.contains(client.version.string) {
+            others.append(client.version.string)
+        }
+        return "client tools \(chosen.version) from \(chosen.directory)"
+            + (others.isEmpty ? "" : " (the newest found; also found: \(others.joined(separator: ", ")))")
     }
 
     /// The absolute path of `tool`, or a preflight error that says how to fix it.
@@ -48,10 +76,22 @@ public struct PostgresTools: Sendable {
                 hint: "point --pg-bin (or PGKEEP_PG_BIN) at a PostgreSQL bin directory, e.g. /usr/lib/postgresql/15/bin"
             )
         }
+        if let chosen = choice.chosen {
+            let p = (chosen.directory as NSString).appendingPathComponent(tool)
+            if FileManager.default.isExecutableFile(atPath: p) { return p }
+        }
         if let found = Command.find(tool, environment: [:], searchPath: searchPath) { return found }
         throw PGKeepError(
             .preflight, "\(tool) not found on PATH",
             hint: "install the PostgreSQL client (Debian: apt-get install postgresql-client) or use --pg-bin DIR")
+    }
+
+    /// For "too old" messages: the clients the search found, or that --pg-bin was given.
+    public var foundText: String {
+        if directory != nil { return "--pg-bin (or PGKEEP_PG_BIN) chose it" }
+        let found = choice.found
+        if found.isEmpty { return "no other PostgreSQL client was found" }
+        return "clients found: " + found.map(\.description).joined(separator: "; ")
     }
 
     /// Runs `tool --version` and parses it.

@@ -154,6 +154,10 @@ public final class Cancellation: @unchecked Sendable {
             return "its transaction was rolled back (a --jobs restore keeps what it had restored)"
         case "a verify":
             return "scratch databases dropped; nothing was changed"
+        case "a copy":
+            return "the unfinished copy was dropped; the source was only read"
+        case "a compare":
+            return "nothing was changed"
         case "a prune":
             return "each backup it deleted went manifest first; the rest are untouched"
         default:

@@ -1,0 +1,182 @@
+import Foundation
+
+/// What `pgkeep copy` does besides the databases it is given.
+public struct CopyOptions: Sendable {
+    public var jobs = 2
+    /// Compare source (in the copy's snapshot) and target before the copy is called done.
+    public var verify = true
+    /// Replace a target database that exists (only with `yes`).
+    public var clean = false
+    public var yes = false
+    /// CREATE DATABASE with this locale instead of the source's.
+    public var locale: String?
+
+    public init() {}
+}
+
+/// One database copied: what moved, how long each phase took, and the validation.
+public struct CopyResult: Sendable {
+    public var source: String
+    public var target: String
+    public var tables: Int
+    public var rows: Int64
+    public var bytes: Int64
+    public var seconds: Double
+    /// Seconds per phase: schema, data, post-data, analyze, verify.
+    public var phases: [(String, Double)]
+    public var comparison: Comparison?
+    public var clients: String
+}
+
+/// `pgkeep copy`: one database from a source server into a new database on a target server.
+///
+/// The source is read in one snapshot, exported by a session pgkeep holds for the whole copy:
+/// pg_dump takes the definitions in it (`--snapshot`, every table's data excluded), the data
+/// workers import it (`SET TRANSACTION SNAPSHOT`), and the validation reads the source in it. The
+/// target is built under a temporary name: the database as the source defines it, pre-data and
+/// sequences and large objects by pg_restore, table data by parallel COPY, post-data by
+/// `pg_restore -j`, then ANALYZE; it takes its real name only after the validation passed. A
+/// failure or a signal drops it.
+public final class CopyJob {
+    let source: DatabaseSide
+    let target: DatabaseSide
+    let tools: PostgresTools
+    let options: CopyOptions
+    public var onStatus: (@Sendable (String) -> Void)?
+    let progress = Locked(CopyProgress())
+    /// The data phase's counters (the caller's progress line polls them).
+    public var progressReader: @Sendable () -> CopyProgress {
+        let progress = progress
+        return { progress.current }
+    }
+
+    public init(source: DatabaseSide, target: DatabaseSide, tools: PostgresTools, options: CopyOptions) {
+        self.source = source
+        self.target = target
+        self.tools = tools
+        self.options = options
+    }
+
+    /// The name the target is built under: unique to this process, and findable by its prefix.
+    var scratchName: String {
+        let stem = String(target.database.utf8.prefix(30)).map { String($0) } ?? "db"
+        return "pgkeep_copy_\(getpid())_" + stem.filter { $0.isLetter || $0.isNumber || $0 == "_" }.lowercased()
+    }
+
+    public func run() throws -> CopyResult {
+        let started = Date()
+        var phases: [(String, Double)] = []
+        func phase<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
+            let t = Date()
+            defer { phases.append((name, Date().timeIntervalSince(t))) }
+            return try body()
+        }
+        let control = try source.connect()
+        let versions = try (control.serverInfo(), target.serverInfo())
+        try Self.requireClient(tools, servers: [versions.0, versions.1], environment: source.endpoint.env.environment)
+        onStatus?(tools.summary)
+        try checkTarget()
+        try control.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", what: "starting the source snapshot")
+        guard let snapshot = try control.query("SELECT pg_catalog.pg_export_snapshot()").first?[0] ?? nil else {
+            throw PGKeepError(.backup, "the source did not export a snapshot")
+        }
+        let tables = CopyCatalog.tables(try control.query(CopyCatalog.tablesSQL))
+        try Self.lock(tables, on: control)
+        let scratch = try makeScratchDirectory()
+        defer { FileSystem.removeTree(scratch) }
+        let archive = scratch + "/schema.dump"
+        let building = scratchName
+        var dropToken: Int?
+        do {
+            try phase("schema") {
+                _ = try source.run(
+                    "pg_dump",
+                    arguments: [
+                        "--format=custom", "--compress=0", "--no-sync", "--snapshot=\(snapshot)",
+                        "--file=\(archive)",
+                    ] + tables.map { "--exclude-table-data=\($0.name)" },
+                    what: "pg_dump of the definitions of \(source.display)")
+                dropToken = registerDrop(building)
+                try createDatabase(building, archive: archive)
+                try restore(archive, into: building, arguments: ["--section=pre-data", "--section=data"])
+            }
+            progress.withLock {
+                $0 = CopyProgress()
+                $0.tablesTotal = tables.count
+                $0.heapTotal = tables.reduce(0) { $0 + $1.bytes }
+            }
+            onStatus?("copying \(tables.count) tables with \(options.jobs) workers")
+            try phase("data") {
+                try CopyData(
+                    source: source.spec, sourceDatabase: source.database, target: target.spec,
+                    targetDatabase: building, snapshot: snapshot, jobs: options.jobs
+                ).run(tables, progress: progress) {}
+            }
+            try phase("post-data") {
+                try restore(archive, into: building, arguments: ["--section=post-data", "--jobs=\(options.jobs)"])
+            }
+            try phase("analyze") {
+                _ = try target.run(
+                    "vacuumdb",
+                    arguments: [
+                        "--dbname=" + target.spec.conninfo(overridingDatabase: building),
+                        "--no-password", "--analyze-only", "--quiet", "--jobs=\(options.jobs)",
+                    ],
+                    connect: false, what: "ANALYZE of the copy")
+            }
+            let comparison =
+                try options.verify
+                ? phase("verify") { try validate(building, snapshot: snapshot, archive: archive) } : nil
+            if let comparison, !comparison.matches {
+                throw CopyMismatch(comparison: comparison)
+            }
+            try control.execute("COMMIT", what: "releasing the source snapshot")
+            try putInPlace(building)
+            if let dropToken { Cancellation.shared.unregister(dropToken) }
+            let moved = progress.current
+            return CopyResult(
+                source: source.display, target: target.display, tables: tables.count, rows: moved.rows,
+                bytes: moved.bytes, seconds: Date().timeIntervalSince(started), phases: phases,
+                comparison: comparison, clients: tools.summary)
+        } catch {
+            if let dropToken {
+                Cancellation.shared.unregister(dropToken)
+                let dropped = dropScratch(building)
+                throw Self.explain(error, dropped: dropped, name: building)
+            }
+            throw error
+        }
+    }
+}
+
+/// A copy whose validation found differences: the copy was dropped, the comparison says why.
+public struct CopyMismatch: Error, Sendable {
+    public var comparison: Comparison
+}
+
+/// What `copy --dry-run` shows: the tables with their sizes, sequences and large objects.
+public struct CopyPlan: Sendable {
+    public var source: String
+    public var target: String
+    public var tables: [CopyTable]
+    public var sequences: Int
+    public var largeObjects: Int64
+    public var targetExists: Bool
+    public var clients: String
+}
+
+extension CopyJob {
+    /// Reads what a copy would move, changing nothing.
+    public func plan() throws -> CopyPlan {
+        let conn = try source.connect()
+        let tables = CopyCatalog.tables(try conn.query(CopyCatalog.tablesSQL))
+        let sequences = try conn.query(CopyCatalog.sequencesSQL).count
+        let largeObjects = Int64(try conn.query(CopyCatalog.largeObjectCountSQL).first?[0] ?? "0") ?? 0
+        let exists = try !target.maintenance(
+            "SELECT 1 FROM pg_catalog.pg_database WHERE datname = \(SQL.literal(target.database))"
+        ).isEmpty
+        return CopyPlan(
+            source: source.display, target: target.display, tables: tables, sequences: sequences,
+            largeObjects: largeObjects, targetExists: exists, clients: tools.summary)
+    }
+}

@@ -1,0 +1,176 @@
+import Foundation
+
+/// The target side of a copy: checks before, the database built under a scratch name, its
+/// validation, its rename into place, and its removal on failure.
+extension CopyJob {
+    /// Refuses a client older than either server, listing the clients found.
+    static func requireClient(_ tools: PostgresTools, servers: [ServerInfo], environment: [String: String]) throws {
+        let dump = try tools.path(of: "pg_dump")
+        let version = try tools.version(of: dump, environment: environment)
+        guard let newest = servers.max(by: { $0.majorKey < $1.majorKey }) else { return }
+        try checkDumpVersion(version, server: newest, dumpPath: dump, found: tools.foundText)
+    }
+
+    /// The target database must not exist, unless --clean --yes replaces it.
+    func checkTarget() throws {
+        let exists = try !target.maintenance(
+            "SELECT 1 FROM pg_catalog.pg_database WHERE datname = \(SQL.literal(target.database))"
+        ).isEmpty
+        guard exists else { return }
+        if !options.clean {
+            throw PGKeepError(
+                .usage, "database \"\(target.database)\" already exists on \(target.display)",
+                hint: "copy into a new name (--to .../NAME), or replace it with --clean --yes")
+        }
+        if !options.yes {
+            throw PGKeepError(
+                .usage, "--clean would replace database \"\(target.database)\" on \(target.display)",
+                hint: "add --yes to confirm")
+        }
+    }
+
+    /// Takes ACCESS SHARE locks on the tables for the whole copy, as pg_dump does: no one can
+    /// drop or alter them until the copy has read them.
+    static func lock(_ tables: [CopyTable], on control: PostgresConnection) throws {
+        var index = 0
+        while index < tables.count {
+            let batch = tables[index..<min(tables.count, index + 500)].map(\.name).joined(separator: ", ")
+            try control.execute("LOCK TABLE \(batch) IN ACCESS SHARE MODE", what: "locking the source tables")
+            index += 500
+        }
+    }
+
+    /// CREATE DATABASE as `pg_restore --create` would (encoding, locale, settings, comment,
+    /// privileges), under `name`; `--locale` replaces the source's locale.
+    func createDatabase(_ name: String, archive: String) throws {
+        let script = try target.run(
+            "pg_restore",
+            arguments: ["--create", "--schema-only", "--section=pre-data", "--file=-", archive], connect: false,
+            what: "pg_restore reading the database definition")
+        guard
+            var definition = DatabaseDefinition.parse(
+                String(decoding: script, as: UTF8.self), renamingTo: name, noOwner: false, noPrivileges: false)
+        else {
+            throw PGKeepError(.backup, "pg_dump's archive of \(source.display) holds no database definition")
+        }
+        if let locale = options.locale { definition.create = Self.replacingLocale(definition.create, with: locale) }
+        do {
+            _ = try target.maintenance(definition.create)
+        } catch let error as PGKeepError where Self.isLocaleProblem(error.message) {
+            throw PGKeepError(
+                .preflight,
+                "the target server cannot create the database with the source's locale: "
+                    + error.message.replacingOccurrences(of: "query failed: ", with: ""),
+                command: definition.create,
+                hint: "choose a locale the target has with --locale (e.g. --locale C.UTF-8; `locale -a` on the "
+                    + "target's machine lists them)")
+        }
+        for sql in definition.properties { _ = try target.maintenance(sql) }
+    }
+
+    static func isLocaleProblem(_ message: String) -> Bool {
+        ["invalid locale name", "locale", "collation", "LC_COLLATE", "LC_CTYPE"].contains { message.contains($0) }
+            && !message.contains("already exists")
+    }
+
+    /// CREATE DATABASE with `locale` for LOCALE, LC_COLLATE and LC_CTYPE (libc provider).
+    static func replacingLocale(_ create: String, with locale: String) -> String {
+        var sql = create
+        for key in ["ICU_LOCALE", "LC_COLLATE", "LC_CTYPE", "LOCALE", "LOCALE_PROVIDER", "ICU_RULES"] {
+            if let regex = try? NSRegularExpression(pattern: " \(key) = (?:'(?:[^']|'')*'|\\w+)") {
+                sql = regex.stringByReplacingMatches(
+                    in: sql, range: NSRange(sql.startIndex..., in: sql), withTemplate: "")
+            }
+        }
+        if sql.hasSuffix(";") { sql.removeLast() }
+        return sql + " LOCALE_PROVIDER = libc LOCALE = \(SQL.literal(locale));"
+    }
+
+    func restore(_ archive: String, into database: String, arguments: [String]) throws {
+        _ = try target.run(
+            "pg_restore",
+            arguments: [
+                "--dbname=" + target.spec.conninfo(overridingDatabase: database), "--no-password",
+                "--exit-on-error",
+            ] + arguments + [archive],
+            connect: false, what: "pg_restore \(arguments.joined(separator: " ")) into the copy")
+    }
+
+    /// The comparison of the copy (under its scratch name) with the source in the copy's snapshot;
+    /// the source's sequences and schema are what pg_dump read in that snapshot.
+    func validate(_ building: String, snapshot: String, archive: String) throws -> Comparison {
+        let a = try Sessions.open(source.spec, database: source.database, count: options.jobs, snapshot: snapshot)
+        let b = try Sessions.open(target.spec, database: building, count: options.jobs, snapshot: nil)
+        let schemaArgs = ["--schema-only", "--file=-"]
+        let sourceSchema = try target.run(
+            "pg_restore", arguments: schemaArgs + [archive], connect: false, what: "pg_restore --schema-only")
+        let targetSnapshot = try b[0].query("SELECT pg_catalog.pg_export_snapshot()").first?[0] ?? nil
+        let targetSchema = try target.run(
+            "pg_dump",
+            arguments: ["--dbname=" + target.spec.conninfo(overridingDatabase: building), "--no-password"]
+                + schemaArgs + (targetSnapshot.map { ["--snapshot=\($0)"] } ?? []),
+            connect: false, what: "pg_dump --schema-only of the copy")
+        let sequenceScript = try target.run(
+            "pg_restore", arguments: ["--data-only", "--file=-", "--use-list=\(try sequenceList(archive))", archive],
+            connect: false, what: "pg_restore reading the sequences")
+        var comparison = try CompareJob.compare(
+            source: (source.display, a), target: (target.display, b),
+            sourceSequences: CopyCatalog.sequenceValues(fromScript: String(decoding: sequenceScript, as: UTF8.self)),
+            schemas: (String(decoding: sourceSchema, as: UTF8.self), String(decoding: targetSchema, as: UTF8.self)))
+        comparison.target = target.display
+        return comparison
+    }
+
+    /// A pg_restore list file naming the archive's SEQUENCE SET entries only.
+    func sequenceList(_ archive: String) throws -> String {
+        let listing = try target.run(
+            "pg_restore", arguments: ["--list", archive], connect: false, what: "pg_restore --list")
+        let lines = String(decoding: listing, as: UTF8.self).split(separator: "\n").filter {
+            $0.contains(" SEQUENCE SET ")
+        }
+        let path = (archive as NSString).deletingLastPathComponent + "/sequences.list"
+        try FileSystem.writePrivateFile(path, data: Data((lines.joined(separator: "\n") + "\n").utf8))
+        return path
+    }
+
+    /// Renames the finished copy to its real name (dropping the database it replaces with --clean).
+    func putInPlace(_ building: String) throws {
+        if options.clean {
+            for sql in SQL.dropDatabase(target.database) {
+                if (try? target.maintenance(sql)) != nil { break }
+            }
+        }
+        _ = try target.maintenance(
+            "ALTER DATABASE \(SQL.identifier(building)) RENAME TO \(SQL.identifier(target.database))")
+        onStatus?("copied into \(target.display)")
+    }
+
+    /// On SIGINT/SIGTERM, after the children are stopped: drop the half-built copy.
+    func registerDrop(_ name: String) -> Int {
+        let side = target
+        return Cancellation.shared.register(
+            cleanup: {
+                for sql in SQL.dropDatabase(name) where (try? side.maintenance(sql)) != nil { break }
+                Console.err("pgkeep: dropped database \"\(name)\", the unfinished copy\n")
+            }, stage: .databases)
+    }
+
+    /// Drops the half-built copy; true when it is gone.
+    func dropScratch(_ name: String) -> Bool {
+        for sql in SQL.dropDatabase(name) where (try? target.maintenance(sql)) != nil { return true }
+        return false
+    }
+
+    static func explain(_ error: Error, dropped: Bool, name: String) -> Error {
+        let note =
+            dropped
+            ? "the unfinished copy (database \"\(name)\") was dropped; the target is as it was"
+            : "could not drop the unfinished copy, database \"\(name)\": drop it by hand (DROP DATABASE)"
+        if var e = error as? PGKeepError {
+            e.message += "; " + note
+            return e
+        }
+        if error is CopyMismatch { return error }
+        return PGKeepError(.backup, "\(error); " + note)
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+
+/// Runs `body(worker)` on `count` threads of their own (blocking libpq calls, so not the
+/// cooperative pool) and waits for all. The first error is rethrown after every thread ended;
+/// `stop` tells the others to take no more work once one failed.
+enum Workers {
+    static func run(_ count: Int, name: String, _ body: @escaping @Sendable (Int, _ stop: Locked<Bool>) throws -> Void)
+        throws
+    {
+        let firstError = Locked<Error?>(nil)
+        let stop = Locked(false)
+        let group = DispatchGroup()
+        for index in 0..<max(1, count) {
+            group.enter()
+            let thread = Thread {
+                defer { group.leave() }
+                do { try body(index, stop) } catch {
+                    firstError.withLock { if $0 == nil { $0 = error } }
+                    stop.withLock { $0 = true }
+                }
+            }
+            thread.name = "\(name)-\(index)"
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+        group.wait()
+        if let error = firstError.current { throw error }
+    }
+
+    /// Runs two closures at once (one on a thread of its own) and returns both results.
+    static func both<A: Sendable, B: Sendable>(
+        _ first: @escaping @Sendable () throws -> A, _ second: () throws -> B
+    ) throws -> (A, B) {
+        let result = Locked<Result<A, Error>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            result.withLock { $0 = Result { try first() } }
+            done.signal()
+        }.start()
+        let b = Result { try second() }
+        done.wait()
+        return (try result.current!.get(), try b.get())
+    }
+}
+
+/// Connections for compare and a copy's validation: one per worker, with the stable output
+/// settings, each in a read-only REPEATABLE READ transaction on one snapshot: `snapshot` when
+/// given (a copy's), else one the first connection exports, so each side is read as of one instant.
+enum Sessions {
+    static func open(_ spec: ConnectionSpec, database: String, count: Int, snapshot: String?) throws
+        -> [PostgresConnection]
+    {
+        var spec = spec
+        spec.parameters["application_name"] = ChildEnvironment.applicationName
+        var shared = snapshot
+        return try (0..<max(1, count)).map { _ in
+            let conn = try PostgresConnection(spec: spec, database: database)
+            try conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", what: "starting a transaction")
+            if let snapshot = shared {
+                try conn.execute("SET TRANSACTION SNAPSHOT \(SQL.literal(snapshot))", what: "importing the snapshot")
+            } else {
+                shared = try conn.query("SELECT pg_catalog.pg_export_snapshot()").first?[0] ?? nil
+            }
+            for sql in CopyCatalog.stableOutput { try conn.execute(sql, what: "setting up the session") }
+            return conn
+        }
+    }
+}
+
+/// The row counts and checksums of every table on both sides, `jobs` tables at a time (each
+/// table's two queries run at once, one per server).
+struct DataComparer {
+    var source: [PostgresConnection]
+    var target: [PostgresConnection]
+
+    func tables(sourceTables: [CopyTable], targetTables: [CopyTable]) throws -> [Comparison.Table] {
+        let targetByName = Dictionary(targetTables.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let sourceNames = Set(sourceTables.map(\.name))
+        // Both sides hash the same columns: the source's, unless the table is only on the target.
+        let work = sourceTables + targetTables.filter { !sourceNames.contains($0.name) }
+        let results = Locked([Comparison.Table?](repeating: nil, count: work.count))
+        let next = Locked(0)
+        let (source, target) = (source, target)
+        try Workers.run(min(source.count, target.count), name: "pgkeep-compare") { worker, stop in
+            while !stop.current {
+                let i = next.withLock { n -> Int in
+                    defer { n += 1 }
+                    return n
+                }
+                guard i < work.count else { return }
+                let table = work[i]
+                let onSource = sourceNames.contains(table.name)
+                let onTarget = targetByName[table.name] != nil
+                let sql = CopyCatalog.checksumSQL(table)
+                let (a, b) = try Workers.both(
+                    { onSource ? try source[worker].query(sql).first : nil },
+                    { onTarget ? try target[worker].query(sql).first : nil })
+                let row = Comparison.Table(
+                    name: table.name, sourceRows: a.flatMap { Int64($0[0] ?? "") },
+                    targetRows: b.flatMap { Int64($0[0] ?? "") },
+                    checksumMatch: a != nil && b != nil && a?[1] == b?[1])
+                results.withLock { $0[i] = row }
+            }
+        }
+        return results.current.compactMap { $0 }
+    }
+
+    static func sequences(source: [String: String?], target: [String: String?]) -> [Comparison.Sequence] {
+        Set(source.keys).union(target.keys).sorted().map { name in
+            Comparison.Sequence(
+                name: name, source: source[name].map { $0 ?? "null" }, target: target[name].map { $0 ?? "null" })
+        }
+    }
+
+    static func sequenceValues(_ conn: PostgresConnection) throws -> [String: String?] {
+        var out: [String: String?] = [:]
+        for row in try conn.query(CopyCatalog.sequencesSQL) { out[row[0] ?? ""] = .some(row[1]) }
+        return out
+    }
+
+    /// Count and checksum of the large objects; counts only when their contents cannot be read.
+    static func largeObjects(_ conn: PostgresConnection) -> (count: Int64, checksum: String?) {
+        _ = try? conn.query("SAVEPOINT pgkeep_lo")
+        if let row = try? conn.query(CopyCatalog.largeObjectsSQL).first {
+            return (Int64(row[0] ?? "") ?? 0, row[1])
+        }
+        _ = try? conn.query("ROLLBACK TO SAVEPOINT pgkeep_lo")
+        let count = (try? conn.query(CopyCatalog.largeObjectCountSQL).first).flatMap { $0?[0] }.flatMap { Int64($0) }
+        return (count ?? 0, nil)
+    }
+}

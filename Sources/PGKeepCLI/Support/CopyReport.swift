@@ -1,0 +1,157 @@
+import Foundation
+import PGKeep
+
+/// What `copy` and `compare` print: progress on a terminal, the side-by-side comparison on
+/// stderr, one line per database copied, and with --json one object on stdout.
+final class CopyReport {
+    let json: Bool
+    private(set) var failed = false
+    private var rows: [[String: Any]] = []
+    private var extra: [String: Any] = [:]
+
+    init(json: Bool) { self.json = json }
+
+    func globals(_ applied: (statements: Int, existing: Int)) {
+        printInfo(
+            "pgkeep: roles and tablespaces: \(applied.statements) statements, \(applied.existing) already existed")
+        extra["globals"] = ["statements": applied.statements, "already_existed": applied.existing]
+    }
+
+    func plan(_ plan: CopyPlan) {
+        let total = plan.tables.reduce(Int64(0)) { $0 + $1.bytes }
+        printInfo("pgkeep: would copy \(plan.source) to \(plan.target) with \(plan.clients)")
+        if plan.targetExists { printInfo("pgkeep: the target exists: the copy needs --clean --yes") }
+        for t in plan.tables {
+            let rows = t.estimatedRows < 0 ? "?" : "~\(t.estimatedRows)"
+            Console.write(STDOUT_FILENO, Data("\(t.name)\t\(BackupReporter.size(t.bytes))\t\(rows) rows\n".utf8))
+        }
+        printInfo(
+            "pgkeep: \(plan.tables.count) tables, \(BackupReporter.size(total)), \(plan.sequences) sequences, "
+                + "\(plan.largeObjects) large objects")
+        rows.append([
+            "source": plan.source, "target": plan.target, "target_exists": plan.targetExists, "bytes": total,
+            "tables": plan.tables.map { ["name": $0.name, "bytes": $0.bytes, "estimated_rows": $0.estimatedRows] },
+            "sequences": plan.sequences, "large_objects": plan.largeObjects,
+        ])
+    }
+
+    /// Runs the job with a progress line on a terminal; a mismatch or error is reported, not thrown,
+    /// so that the other databases of the run are still copied.
+    func copy(_ job: CopyJob) throws {
+        let ticker = ProgressLine(read: job.progressReader)
+        defer { ticker.stop() }
+        do {
+            let result = try job.run()
+            ticker.stop()
+            let rate = Double(result.bytes) / max(0.001, result.phases.first { $0.0 == "data" }?.1 ?? 1)
+            let phases = result.phases.map { "\($0.0) \(String(format: "%.1f", $0.1)) s" }.joined(separator: ", ")
+            if let c = result.comparison { comparison(c, quietWhenEqual: true) }
+            printInfo(
+                "pgkeep: copied \(result.tables) tables, \(result.rows) rows, \(BackupReporter.size(result.bytes)) "
+                    + String(format: "(%.1f MB/s) in %.1f s: ", rate / 1_000_000, result.seconds) + phases
+                    + (result.comparison == nil ? "; not validated (--no-verify)" : "; validated: all equal"))
+            rows.append([
+                "source": result.source, "target": result.target, "ok": true, "tables": result.tables,
+                "rows": result.rows, "bytes": result.bytes, "seconds": result.seconds,
+                "phases": Dictionary(result.phases, uniquingKeysWith: { a, _ in a }), "clients": result.clients,
+                "verified": result.comparison != nil,
+            ])
+        } catch let mismatch as CopyMismatch {
+            ticker.stop()
+            comparison(mismatch.comparison)
+            printStderr("pgkeep: error: the copy does not match the source; it was dropped")
+        }
+    }
+
+    /// The side-by-side table (all rows; with `quietWhenEqual`, only when something differs) and
+    /// the differences.
+    func comparison(_ c: Comparison, quietWhenEqual: Bool = false) {
+        if !c.matches { failed = true }
+        if !(quietWhenEqual && c.matches) {
+            let width = min(60, max(5, c.tables.map(\.name.count).max() ?? 5))
+            func pad(_ s: String, _ n: Int, left: Bool = false) -> String {
+                s.count >= n
+                    ? s
+                    : (left
+                        ? String(repeating: " ", count: n - s.count) + s
+                        : s + String(repeating: " ", count: n - s.count))
+            }
+            printInfo("pgkeep: compare \(c.source) with \(c.target)")
+            printInfo(
+                pad("table", width) + "  " + pad("rows (a)", 12, left: true) + "  " + pad("rows (b)", 12, left: true)
+                    + "  checksum")
+            for t in c.tables {
+                let line =
+                    pad(t.name, width) + "  " + pad(t.sourceRows.map(String.init) ?? "-", 12, left: true) + "  "
+                    + pad(t.targetRows.map(String.init) ?? "-", 12, left: true) + "  "
+                    + (t.checksumMatch ? "match" : "DIFFERS")
+                if t.matches { printInfo(line) } else { printStderr(line) }
+            }
+        }
+        let differences = c.differences
+        if differences.isEmpty {
+            printInfo(
+                "pgkeep: equal: \(c.tables.count) tables, \(c.sequences.count) sequences, "
+                    + "\(c.largeObjects.sourceCount) large objects"
+                    + (c.schema.map { ", schema (\($0.entries) entries)" } ?? ""))
+        } else {
+            printStderr("pgkeep: \(differences.count) differences; the first: ")
+            for line in differences.prefix(10) { printStderr("  " + line) }
+        }
+        rows.append(Self.object(c))
+    }
+
+    static func object(_ c: Comparison) -> [String: Any] {
+        guard let data = try? JSONEncoder().encode(c),
+            var object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+        else { return [:] }
+        object["ok"] = c.matches
+        object["differences"] = c.differences
+        return object
+    }
+
+    func finish() {
+        guard json else { return }
+        var object = extra
+        object["results"] = rows
+        object["ok"] = !failed
+        printJSON(object)
+    }
+}
+
+/// `copy`'s progress on a terminal (stderr a TTY, no --quiet): tables, bytes, rate, ETA, each second.
+final class ProgressLine: @unchecked Sendable {
+    // `running` is read and written under `lock`.
+    private let lock = NSLock()
+    private var running = true
+    private var shown = false
+
+    init(read: @escaping @Sendable () -> CopyProgress) {
+        guard isatty(STDERR_FILENO) == 1 && !Output.quiet else {
+            running = false
+            return
+        }
+        Thread { [self] in
+            while true {
+                Thread.sleep(forTimeInterval: 1)
+                lock.lock()
+                defer { lock.unlock() }
+                guard running else { return }
+                let p = read()
+                guard p.tablesTotal > 0 else { continue }
+                let eta = p.eta.map { String(format: "ETA %d:%02d", Int($0) / 60, Int($0) % 60) } ?? "ETA ?"
+                Console.err(
+                    "\r\u{1B}[Kpgkeep: copy: \(p.tablesDone)/\(p.tablesTotal) tables, \(BackupReporter.size(p.bytes)), "
+                        + String(format: "%.1f MB/s, ", p.rate / 1_000_000) + eta)
+                shown = true
+            }
+        }.start()
+    }
+
+    func stop() {
+        lock.lock()
+        defer { lock.unlock() }
+        if running && shown { Console.err("\r\u{1B}[K") }
+        running = false
+    }
+}
