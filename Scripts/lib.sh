@@ -59,3 +59,36 @@ start_moto() {
 }
 
 stop_moto() { [ -n "${MOTO_PID:-}" ] && kill "$MOTO_PID" 2>/dev/null; true; }
+
+# ensure_pg16: PostgreSQL 16.2, server and client, from PyPI's pgserver wheel (its binaries find
+# their libraries relative to themselves, so the wheel is unpacked whole and kept in its layout).
+# Sets PG16_BIN. Unpacked once into PGKEEP_PG16_ROOT (default /opt/pgkeep-pg16).
+ensure_pg16() {
+  local root=${PGKEEP_PG16_ROOT:-/opt/pgkeep-pg16}
+  PG16_BIN=$root/pgserver/pginstall/bin
+  if [ ! -x "$PG16_BIN/postgres" ]; then
+    echo "installing PostgreSQL 16.2 from PyPI's pgserver wheel into $root" >&2
+    local tmp
+    tmp=$(mktemp -d)
+    python3 -m pip download -q --no-deps --only-binary=:all: pgserver==0.1.4 -d "$tmp" >/dev/null
+    mkdir -p "$root"
+    python3 -m zipfile -e "$tmp"/pgserver-*.whl "$root"
+    rm -rf "$tmp"
+    chmod -R a+rX "$root"
+    chmod a+x "$PG16_BIN"/*
+  fi
+  "$PG16_BIN/postgres" --version >/dev/null
+  export PG16_BIN
+}
+
+# start_server16 DIR: a PostgreSQL 16 cluster beside the 15 one (same password); sets SERVER16_DIR
+# and SERVER16_PORT. Stop it with stop_server16.
+start_server16() {
+  SERVER16_DIR=$1
+  SERVER16_PORT=${SERVER16_PORT:-$((SERVER_PORT + 1))}
+  PGKEEP_SERVER_BIN=$PG16_BIN Scripts/pg-server.sh start "$SERVER16_DIR" "$SERVER16_PORT" "$SERVER_PASSWORD"
+}
+
+stop_server16() {
+  if [ -n "${SERVER16_DIR:-}" ]; then PGKEEP_SERVER_BIN=$PG16_BIN Scripts/pg-server.sh stop "$SERVER16_DIR" || true; fi
+}

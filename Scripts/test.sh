@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
-# The whole test suite, on a fresh machine: installs what is missing (Debian packages), starts a
-# throwaway PostgreSQL loaded with the Pagila fixture and an S3 API on loopback (moto's server
-# mode, from PyPI) for the offsite tests, builds, runs `swift test`, stops both.
+# The whole test suite, on a fresh machine: installs what is missing (Debian packages; PostgreSQL
+# 16.2 from PyPI's pgserver wheel), starts a throwaway PostgreSQL 15 loaded with the Pagila fixture,
+# a PostgreSQL 16 beside it (the copy/compare and upgrade tests) and an S3 API on loopback (moto's
+# server mode, from PyPI) for the offsite tests, builds, runs `swift test`, stops them all.
 # Run as root (the server itself runs as the postgres user; the fault tests mount a small tmpfs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . Scripts/lib.sh
 
 ensure_packages age rclone strace
+ensure_pg16
 work=$(mktemp -d /tmp/pgkeep-test.XXXXXX)
 chmod 755 "$work"
 start_server "$work/server"
+start_server16 "$work/server16"
 start_moto "$work/moto.log"
-trap 'Scripts/pg-server.sh stop "$SERVER_DIR" || true; stop_moto; rm -rf "$work"' EXIT
-echo "test.sh: PostgreSQL ($PGBIN) on 127.0.0.1:$SERVER_PORT, loading Pagila"
+trap 'Scripts/pg-server.sh stop "$SERVER_DIR" || true; stop_server16; stop_moto; rm -rf "$work"' EXIT
+echo "test.sh: PostgreSQL ($PGBIN) on 127.0.0.1:$SERVER_PORT, 16 ($PG16_BIN) on $SERVER16_PORT; loading Pagila"
 load_pagila pagila
 
 echo "test.sh: swift format lint --strict"
@@ -25,6 +28,7 @@ swift build
 export PGKEEP_BIN="$(swift build --show-bin-path)/pgkeep"
 export PGKEEP_TEST_HOST=127.0.0.1 PGKEEP_TEST_PORT=$SERVER_PORT PGKEEP_TEST_SOCKET=$SERVER_DIR
 export PGKEEP_TEST_PASSWORD=$SERVER_PASSWORD PGKEEP_TEST_PG_BIN=$PGBIN PGKEEP_TEST_MOTO_PORT=$MOTO_PORT
+export PGKEEP_TEST_PG16_PORT=$SERVER16_PORT PGKEEP_TEST_PG16_SOCKET=$SERVER16_DIR PGKEEP_TEST_PG16_BIN=$PG16_BIN
 
 echo "test.sh: running swift test"
 # One test at a time: some tests back up the whole cluster (--all) while others create and drop

@@ -60,10 +60,8 @@ public struct CompareJob {
     }
 
     public func run() throws -> Comparison {
-        if schema {
-            let servers = [try source.serverInfo(), try target.serverInfo()]
-            try CopyJob.requireClient(tools, servers: servers, environment: source.endpoint.env.environment)
-        }
+        let servers = [try source.serverInfo(), try target.serverInfo()]
+        if schema { try CopyJob.requireClient(tools, servers: servers, environment: source.endpoint.env.environment) }
         let a = try Sessions.open(source.spec, database: source.database, count: jobs, snapshot: nil)
         let b = try Sessions.open(target.spec, database: target.database, count: jobs, snapshot: nil)
         let schemas: (String, String)? =
@@ -71,7 +69,8 @@ public struct CompareJob {
             ? (try schemaScript(source, session: a[0]), try schemaScript(target, session: b[0])) : nil
         return try Self.compare(
             source: (source.display, a), target: (target.display, b),
-            sourceSequences: try DataComparer.sequenceValues(a[0]), schemas: schemas)
+            sourceSequences: try DataComparer.sequenceValues(a[0]), schemas: schemas,
+            acrossVersions: servers[0].majorKey != servers[1].majorKey)
     }
 
     /// `pg_dump --schema-only` in the session's snapshot.
@@ -87,7 +86,7 @@ public struct CompareJob {
     /// come from the archive pg_dump wrote in the copy's snapshot).
     static func compare(
         source: (String, [PostgresConnection]), target: (String, [PostgresConnection]),
-        sourceSequences: [String: String?], schemas: (String, String)?
+        sourceSequences: [String: String?], schemas: (String, String)?, acrossVersions: Bool
     ) throws -> Comparison {
         let a = source.1
         let b = target.1
@@ -103,6 +102,6 @@ public struct CompareJob {
             checksumMatch: loA.checksum != nil && loB.checksum != nil ? loA.checksum == loB.checksum : nil)
         return Comparison(
             source: source.0, target: target.0, tables: tables, sequences: sequences, largeObjects: largeObjects,
-            schema: schemas.map { SchemaText.compare(source: $0.0, target: $0.1) })
+            schema: schemas.map { SchemaText.compare(source: $0.0, target: $0.1, acrossVersions: acrossVersions) })
     }
 }

@@ -126,7 +126,11 @@ public final class CopyJob {
             }
             let comparison =
                 try options.verify
-                ? phase("verify") { try validate(building, snapshot: snapshot, archive: archive) } : nil
+                ? phase("verify") {
+                    try validate(
+                        building, snapshot: snapshot, archive: archive,
+                        acrossVersions: versions.0.majorKey != versions.1.majorKey)
+                } : nil
             if let comparison, !comparison.matches {
                 throw CopyMismatch(comparison: comparison)
             }

@@ -98,7 +98,7 @@ extension CopyJob {
 
     /// The comparison of the copy (under its scratch name) with the source in the copy's snapshot;
     /// the source's sequences and schema are what pg_dump read in that snapshot.
-    func validate(_ building: String, snapshot: String, archive: String) throws -> Comparison {
+    func validate(_ building: String, snapshot: String, archive: String, acrossVersions: Bool) throws -> Comparison {
         let a = try Sessions.open(source.spec, database: source.database, count: options.jobs, snapshot: snapshot)
         let b = try Sessions.open(target.spec, database: building, count: options.jobs, snapshot: nil)
         let schemaArgs = ["--schema-only", "--file=-"]
@@ -116,7 +116,8 @@ extension CopyJob {
         var comparison = try CompareJob.compare(
             source: (source.display, a), target: (target.display, b),
             sourceSequences: CopyCatalog.sequenceValues(fromScript: String(decoding: sequenceScript, as: UTF8.self)),
-            schemas: (String(decoding: sourceSchema, as: UTF8.self), String(decoding: targetSchema, as: UTF8.self)))
+            schemas: (String(decoding: sourceSchema, as: UTF8.self), String(decoding: targetSchema, as: UTF8.self)),
+            acrossVersions: acrossVersions)
         comparison.target = target.display
         return comparison
     }

@@ -45,7 +45,7 @@ final class CopyReport {
             ticker.stop()
             let rate = Double(result.bytes) / max(0.001, result.phases.first { $0.0 == "data" }?.1 ?? 1)
             let phases = result.phases.map { "\($0.0) \(String(format: "%.1f", $0.1)) s" }.joined(separator: ", ")
-            if let c = result.comparison { comparison(c, quietWhenEqual: true) }
+            let validation = result.comparison.map { show($0, quietWhenEqual: true) }
             printInfo(
                 "pgkeep: copied \(result.tables) tables, \(result.rows) rows, \(BackupReporter.size(result.bytes)) "
                     + String(format: "(%.1f MB/s) in %.1f s: ", rate / 1_000_000, result.seconds) + phases
@@ -54,18 +54,25 @@ final class CopyReport {
                 "source": result.source, "target": result.target, "ok": true, "tables": result.tables,
                 "rows": result.rows, "bytes": result.bytes, "seconds": result.seconds,
                 "phases": Dictionary(result.phases, uniquingKeysWith: { a, _ in a }), "clients": result.clients,
-                "verified": result.comparison != nil,
+                "verified": result.comparison != nil, "validation": validation ?? NSNull(),
             ])
         } catch let mismatch as CopyMismatch {
             ticker.stop()
-            comparison(mismatch.comparison)
+            let validation = show(mismatch.comparison)
             printStderr("pgkeep: error: the copy does not match the source; it was dropped")
+            rows.append([
+                "source": mismatch.comparison.source, "target": mismatch.comparison.target, "ok": false,
+                "validation": validation,
+            ])
         }
     }
 
+    /// `compare`'s result: shown, and a row of the JSON output.
+    func comparison(_ c: Comparison) { rows.append(show(c)) }
+
     /// The side-by-side table (all rows; with `quietWhenEqual`, only when something differs) and
-    /// the differences.
-    func comparison(_ c: Comparison, quietWhenEqual: Bool = false) {
+    /// the differences; returns the comparison's JSON object.
+    func show(_ c: Comparison, quietWhenEqual: Bool = false) -> [String: Any] {
         if !c.matches { failed = true }
         if !(quietWhenEqual && c.matches) {
             let width = min(60, max(5, c.tables.map(\.name.count).max() ?? 5))
@@ -98,7 +105,7 @@ final class CopyReport {
             printStderr("pgkeep: \(differences.count) differences; the first: ")
             for line in differences.prefix(10) { printStderr("  " + line) }
         }
-        rows.append(Self.object(c))
+        return Self.object(c)
     }
 
     static func object(_ c: Comparison) -> [String: Any] {
