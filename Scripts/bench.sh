@@ -17,7 +17,9 @@
 #   pgkeep restore --jobs 2        vs  pg_restore -j 2 on the decompressed archive
 # and, on generated backup directories of 10,000 and 100,000 backups (manifests and empty data
 # files: 10 databases, hourly backups), pgkeep list, pgkeep prune --dry-run and pgkeep status.
-# Also pgkeep verify of the default backup against sha256sum plus gunzip | pg_restore -f /dev/null.
+# Also pgkeep verify of the default backup against sha256sum plus gunzip | pg_restore -f /dev/null,
+# and copies into a fresh database on the same server: pgkeep copy --jobs 2 (with and without its
+# validation) against pg_dump -Fc | pg_restore -d and pgcopydb clone --table-jobs 2 --index-jobs 2.
 # Timings are for information; no test asserts a time. --sizes "" skips the database part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,7 +39,7 @@ while [ $# -gt 0 ]; do
 done
 
 . Scripts/lib.sh
-ensure_packages pigz time bc age rclone
+ensure_packages pigz time bc age rclone pgcopydb
 export PATH="$PGBIN:$PATH"
 swift build -c release --product pgkeep >/dev/null
 pgkeep=$(swift build -c release --show-bin-path)/pgkeep
@@ -176,6 +178,41 @@ for size in $sizes; do
   echo "     --jobs 2 pgkeep / stock     $(ratio "$e" "$f")"
   echo "     verify pgkeep / stock       $(ratio "$g" "$h")"
   unset rt
+
+  # Copies (issue 11), each into a fresh database on the same server: the stock pipe, pgcopydb
+  # (Debian's 0.10, as its docs suggest for two cores), pgkeep copy without and with validation.
+  declare -A ct=()
+  rss_copy=0
+  ctimed() {  # ctimed KEY COMMAND...: time COMMAND copying $db into a fresh "copy_target"
+    local key=$1 t0 t1; shift
+    dropdb --if-exists copy_target 2>/dev/null
+    t0=$(now); "$@" > /dev/null 2>"$out/copy.err" || { cat "$out/copy.err" >&2; exit 1; }; t1=$(now)
+    ct[${key}_]+="$(echo "$t1 - $t0" | bc) "
+  }
+  uri="postgresql://postgres@127.0.0.1:$SERVER_PORT"
+  for i in $(seq 1 "$runs"); do
+    ctimed stock sh -c "createdb copy_target && pg_dump -Fc -d '$db' | pg_restore --exit-on-error -d copy_target"
+    rm -rf "$out/pgcopydb"
+    ctimed pgcopydb sh -c "createdb copy_target && pgcopydb clone --source '$uri/$db' --target '$uri/copy_target' \
+      --table-jobs 2 --index-jobs 2 --dir '$out/pgcopydb'"
+    ctimed pknoverify "$pgkeep" copy -q --from "$uri/$db" --to "$uri/copy_target" --jobs 2 --no-verify
+    ctimed pkcopy /usr/bin/time -v -o "$out/time.txt" "$pgkeep" copy -q --from "$uri/$db" --to "$uri/copy_target" --jobs 2
+    r=$(awk -F': ' '/Maximum resident/ {print $2}' "$out/time.txt"); [ "$r" -gt "$rss_copy" ] && rss_copy=$r
+    echo "   copy run $i done"
+  done
+  dropdb --if-exists copy_target 2>/dev/null
+  cmed() { echo "${ct[$1_]}" | tr ' ' '\n' | grep -v '^$' | median; }
+  a=$(cmed stock); b=$(cmed pgcopydb); c=$(cmed pknoverify); d=$(cmed pkcopy)
+  printf '   %-52s %8s\n' "copy into a fresh database (median of $runs)" "seconds"
+  printf '   %-52s %8.2f\n' "pg_dump -Fc | pg_restore -d (stock pipe)" "$a" \
+    "pgcopydb clone --table-jobs 2 --index-jobs 2" "$b" "pgkeep copy --jobs 2 --no-verify" "$c" \
+    "pgkeep copy --jobs 2 (validated)" "$d"
+  echo "   copy ratios (goal in brackets):"
+  echo "     no-verify / stock pipe      $(ratio "$c" "$a")  [<= 0.8]"
+  echo "     no-verify / pgcopydb        $(ratio "$c" "$b")  [<= 1.0]"
+  echo "     validated / stock pipe      $(ratio "$d" "$a")  [<= 1.0]"
+  echo "   pgkeep copy peak RSS: $((rss_copy / 1024)) MB  [< 64 MB]"
+  unset ct
   dropdb "$db"
   unset times sizes_b
 done

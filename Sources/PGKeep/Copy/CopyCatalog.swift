@@ -55,15 +55,15 @@ enum CopyCatalog {
     ]
 
     /// Row count and an order-independent checksum of the rows: each row's text (its columns by
-    /// name) hashed with md5, the first two 32-bit words of each hash summed as bigints. Two sides
-    /// agree when they hold the same multiset of rows; the text is what the server prints, so
-    /// the same values agree across major versions. Returns "count" and "sum1:sum2".
+    /// name) hashed with `hashtextextended` (the 64-bit hash that hash partitioning stores, so it
+    /// is the same in every major version since 11), the hashes summed exactly. Two sides agree
+    /// when they hold the same multiset of rows; the text is what the server prints, so the same
+    /// values agree across major versions. Returns "count" and the sum.
     static func checksumSQL(_ table: CopyTable) -> String {
         let row = table.checksumColumns.isEmpty ? "''" : "ROW(\(table.checksumColumns))::text"
         return """
-            SELECT count(*), coalesce(sum(('x' || substr(h, 1, 8))::bit(32)::int), 0)::text || ':'
-              || coalesce(sum(('x' || substr(h, 9, 8))::bit(32)::int), 0)::text
-            FROM (SELECT md5(\(row)) AS h FROM ONLY \(table.name) AS t) AS s
+            SELECT count(*), coalesce(sum(pg_catalog.hashtextextended(\(row), 0)), 0)::text
+            FROM ONLY \(table.name) AS t
             """
     }
 
@@ -75,8 +75,8 @@ enum CopyCatalog {
 
     /// Large objects: how many, and a checksum over their oids and contents.
     static let largeObjectsSQL = """
-        SELECT count(*), coalesce(sum(('x' || substr(md5(oid::text || ':' || md5(pg_catalog.lo_get(oid))), 1, 8))
-          ::bit(32)::int), 0)::text
+        SELECT count(*), coalesce(sum(pg_catalog.hashtextextended(oid::text || ':' || md5(pg_catalog.lo_get(oid)), 0)),
+          0)::text
         FROM pg_catalog.pg_largeobject_metadata
         """
     static let largeObjectCountSQL = "SELECT count(*), 'unread' FROM pg_catalog.pg_largeobject_metadata"
