@@ -35,8 +35,9 @@ extension Settings {
         if let bin = env["PGKEEP_PG_BIN"] {
             add("pg_bin", bin, "PGKEEP_PG_BIN")
         } else {
-            add("pg_bin", c.pgBin, default: "PATH") { $0 }
+            add("pg_bin", c.pgBin, default: "the newest client found (PATH, usual locations, pg_bin_search)") { $0 }
         }
+        if let list = c.pgBinSearch { add("pg_bin_search", list.joined(separator: ", ")) }
         if let dir = env["PGKEEP_DIR"] {
             add("dir", dir, "PGKEEP_DIR")
         } else {

@@ -30,7 +30,7 @@ public struct Settings: Sendable {
         return dir
     }
 
-    /// `--pg-bin`, else PGKEEP_PG_BIN, else the config's `pg_bin` (nil: PATH).
+    /// `--pg-bin`, else PGKEEP_PG_BIN, else the config's `pg_bin` (nil: the newest client found).
     public func pgBin(flag: String?) -> String? {
         flag ?? Self.nonEmpty(environment["PGKEEP_PG_BIN"]) ?? config?.pgBin
     }
