@@ -29,17 +29,7 @@ enum Server16 {
     }
 
     static func rowCounts(_ db: String) throws -> [String: Int] {
-        let conn = try PostgresConnection(
-            spec: ConnectionSpec(parameters: ["host": socketDir, "port": port, "user": "postgres", "dbname": db]))
-        let tables = try conn.query(
-            """
-            SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1
-            """
-        ).compactMap { $0[0] }
-        var counts: [String: Int] = [:]
-        for t in tables { counts[t] = Int(try conn.query("SELECT count(*) FROM \(t)")[0][0]!)! }
-        return counts
+        try TestServer.rowCounts(db, socket: socketDir, port: port)
     }
 }
 

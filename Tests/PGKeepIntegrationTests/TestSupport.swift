@@ -153,9 +153,10 @@ enum TestServer {
     }
 
     /// Exact row counts of every ordinary and partition table.
-    static func rowCounts(_ db: String) throws -> [String: Int] {
+    /// Exact row counts of every table, on the 15 server (or the server at `socket`:`port`).
+    static func rowCounts(_ db: String, socket: String = socketDir, port: String = port) throws -> [String: Int] {
         let conn = try PostgresConnection(
-            spec: ConnectionSpec(parameters: ["host": socketDir, "port": port, "user": "postgres", "dbname": db]))
+            spec: ConnectionSpec(parameters: ["host": socket, "port": port, "user": "postgres", "dbname": db]))
         let tables = try conn.query(
             """
             SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

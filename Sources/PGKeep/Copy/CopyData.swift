@@ -33,7 +33,7 @@ struct CopyData {
     var snapshot: String
     var jobs: Int
 
-    func run(_ tables: [CopyTable], progress: Locked<CopyProgress>, report: @escaping @Sendable () -> Void) throws {
+    func run(_ tables: [CopyTable], progress: Locked<CopyProgress>) throws {
         let workers = max(1, min(jobs, tables.count))
         let sources = try Sessions.open(source, database: sourceDatabase, count: workers, snapshot: snapshot)
         var targetSpec = target
@@ -43,42 +43,33 @@ struct CopyData {
             for sql in CopyCatalog.stableOutput { try conn.execute(sql, what: "setting up the target session") }
             return conn
         }
-        let next = Locked(0)
-        try Workers.run(workers, name: "pgkeep-copy") { worker, stop in
-            while !stop.current {
-                let i = next.withLock { n -> Int in
-                    defer { n += 1 }
-                    return n
+        try Workers.each(tables.count, workers: workers, name: "pgkeep-copy") { worker, i in
+            let table = tables[i]
+            let columns = table.copyColumns.isEmpty ? "" : " (\(table.copyColumns))"
+            // The table was created empty in this database moments ago, so FREEZE is allowed
+            // (after TRUNCATE in the same transaction) and spares the first reader setting hint bits.
+            let target = targets[worker]
+            try target.execute("BEGIN", what: "starting the load of \(table.name)")
+            try target.execute("TRUNCATE ONLY \(table.name)", what: "preparing \(table.name)")
+            var pending: Int64 = 0
+            let rows = try sources[worker].stream(
+                "COPY \(table.name)\(columns) TO STDOUT", into: target,
+                "COPY \(table.name)\(columns) FROM STDIN WITH (FREEZE)"
+            ) { bytes in
+                pending += Int64(bytes)
+                if pending >= 1 << 20 {
+                    let add = pending
+                    progress.withLock { $0.bytes += add }
+                    pending = 0
                 }
-                guard i < tables.count else { return }
-                let table = tables[i]
-                let columns = table.copyColumns.isEmpty ? "" : " (\(table.copyColumns))"
-                // The table was created empty in this database moments ago, so FREEZE is allowed
-                // (after TRUNCATE in the same transaction) and spares the first reader setting hint bits.
-                let target = targets[worker]
-                try target.execute("BEGIN", what: "starting the load of \(table.name)")
-                try target.execute("TRUNCATE ONLY \(table.name)", what: "preparing \(table.name)")
-                var pending: Int64 = 0
-                let rows = try sources[worker].stream(
-                    "COPY \(table.name)\(columns) TO STDOUT", into: target,
-                    "COPY \(table.name)\(columns) FROM STDIN WITH (FREEZE)"
-                ) { bytes in
-                    pending += Int64(bytes)
-                    if pending >= 1 << 20 {
-                        let add = pending
-                        progress.withLock { $0.bytes += add }
-                        pending = 0
-                    }
-                }
-                try target.execute("COMMIT", what: "committing the load of \(table.name)")
-                let done = pending
-                progress.withLock {
-                    $0.bytes += done
-                    $0.rows += Int64(rows)
-                    $0.tablesDone += 1
-                    $0.heapDone += table.bytes
-                }
-                report()
+            }
+            try target.execute("COMMIT", what: "committing the load of \(table.name)")
+            let done = pending
+            progress.withLock {
+                $0.bytes += done
+                $0.rows += Int64(rows)
+                $0.tablesDone += 1
+                $0.heapDone += table.bytes
             }
         }
     }

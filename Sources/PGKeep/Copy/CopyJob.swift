@@ -110,7 +110,7 @@ public final class CopyJob {
                 try CopyData(
                     source: source.spec, sourceDatabase: source.database, target: target.spec,
                     targetDatabase: building, snapshot: snapshot, jobs: options.jobs
-                ).run(tables, progress: progress) {}
+                ).run(tables, progress: progress)
             }
             try phase("post-data") {
                 try restore(archive, into: building, arguments: ["--section=post-data", "--jobs=\(options.jobs)"])
@@ -176,9 +176,7 @@ extension CopyJob {
         let tables = CopyCatalog.tables(try conn.query(CopyCatalog.tablesSQL))
         let sequences = try conn.query(CopyCatalog.sequencesSQL).count
         let largeObjects = Int64(try conn.query(CopyCatalog.largeObjectCountSQL).first?[0] ?? "0") ?? 0
-        let exists = try !target.maintenance(
-            "SELECT 1 FROM pg_catalog.pg_database WHERE datname = \(SQL.literal(target.database))"
-        ).isEmpty
+        let exists = try targetExists()
         return CopyPlan(
             source: source.display, target: target.display, tables: tables, sequences: sequences,
             largeObjects: largeObjects, targetExists: exists, clients: tools.summary)

@@ -12,11 +12,13 @@ extension CopyJob {
     }
 
     /// The target database must not exist, unless --clean --yes replaces it.
+    func targetExists() throws -> Bool {
+        try !target.maintenance("SELECT 1 FROM pg_catalog.pg_database WHERE datname = \(SQL.literal(target.database))")
+            .isEmpty
+    }
+
     func checkTarget() throws {
-        let exists = try !target.maintenance(
-            "SELECT 1 FROM pg_catalog.pg_database WHERE datname = \(SQL.literal(target.database))"
-        ).isEmpty
-        guard exists else { return }
+        guard try targetExists() else { return }
         if !options.clean {
             throw PGKeepError(
                 .usage, "database \"\(target.database)\" already exists on \(target.display)",

@@ -1,25 +1,31 @@
 import Foundation
 
-/// Runs `body(worker)` on `count` threads of their own (blocking libpq calls, so not the
-/// cooperative pool) and waits for all. The first error is rethrown after every thread ended;
-/// `stop` tells the others to take no more work once one failed.
+/// Hands the indices 0..<items to `count` threads of their own (blocking libpq calls, so not
+/// the cooperative pool), in order: `body(worker, index)`, each index once. Waits for all; the
+/// first error is rethrown after every thread ended, and the others take no more work once one failed.
 enum Workers {
-    static func run(_ count: Int, name: String, _ body: @escaping @Sendable (Int, _ stop: Locked<Bool>) throws -> Void)
-        throws
-    {
+    static func each(
+        _ items: Int, workers count: Int, name: String, _ body: @escaping @Sendable (Int, Int) throws -> Void
+    ) throws {
         let firstError = Locked<Error?>(nil)
-        let stop = Locked(false)
+        let next = Locked(0)
         let group = DispatchGroup()
-        for index in 0..<max(1, count) {
+        for worker in 0..<max(1, count) {
             group.enter()
             let thread = Thread {
                 defer { group.leave() }
-                do { try body(index, stop) } catch {
-                    firstError.withLock { if $0 == nil { $0 = error } }
-                    stop.withLock { $0 = true }
+                while firstError.current == nil {
+                    let index = next.withLock { n -> Int in
+                        defer { n += 1 }
+                        return n
+                    }
+                    guard index < items else { return }
+                    do { try body(worker, index) } catch {
+                        firstError.withLock { if $0 == nil { $0 = error } }
+                    }
                 }
             }
-            thread.name = "\(name)-\(index)"
+            thread.name = "\(name)-\(worker)"
             thread.stackSize = 1 << 20
             thread.start()
         }
@@ -79,28 +85,20 @@ struct DataComparer {
         // Both sides hash the same columns: the source's, unless the table is only on the target.
         let work = sourceTables + targetTables.filter { !sourceNames.contains($0.name) }
         let results = Locked([Comparison.Table?](repeating: nil, count: work.count))
-        let next = Locked(0)
         let (source, target) = (source, target)
-        try Workers.run(min(source.count, target.count), name: "pgkeep-compare") { worker, stop in
-            while !stop.current {
-                let i = next.withLock { n -> Int in
-                    defer { n += 1 }
-                    return n
-                }
-                guard i < work.count else { return }
-                let table = work[i]
-                let onSource = sourceNames.contains(table.name)
-                let onTarget = targetByName[table.name] != nil
-                let sql = CopyCatalog.checksumSQL(table)
-                let (a, b) = try Workers.both(
-                    { onSource ? try source[worker].query(sql).first : nil },
-                    { onTarget ? try target[worker].query(sql).first : nil })
-                let row = Comparison.Table(
-                    name: table.name, sourceRows: a.flatMap { Int64($0[0] ?? "") },
-                    targetRows: b.flatMap { Int64($0[0] ?? "") },
-                    checksumMatch: a != nil && b != nil && a?[1] == b?[1])
-                results.withLock { $0[i] = row }
-            }
+        try Workers.each(work.count, workers: min(source.count, target.count), name: "pgkeep-compare") { worker, i in
+            let table = work[i]
+            let onSource = sourceNames.contains(table.name)
+            let onTarget = targetByName[table.name] != nil
+            let sql = CopyCatalog.checksumSQL(table)
+            let (a, b) = try Workers.both(
+                { onSource ? try source[worker].query(sql).first : nil },
+                { onTarget ? try target[worker].query(sql).first : nil })
+            let row = Comparison.Table(
+                name: table.name, sourceRows: a.flatMap { Int64($0[0] ?? "") },
+                targetRows: b.flatMap { Int64($0[0] ?? "") },
+                checksumMatch: a != nil && b != nil && a?[1] == b?[1])
+            results.withLock { $0[i] = row }
         }
         return results.current.compactMap { $0 }
     }
