@@ -115,4 +115,18 @@ struct CopyLogicTests {
             "ties: the first found")
         #expect(ClientSearch.newest([]) == nil)
     }
+
+    /// psql's unaligned answers in a compose session: records, fields, NULLs, newlines in values.
+    @Test func psqlAnswersSplitIntoRows() {
+        let (f, r, n) = ("\u{1F}", "\u{1E}", "\u{1D}")
+        #expect(PsqlSession.rows("").isEmpty)
+        #expect(PsqlSession.rows("1" + f + n + f + "x\ny") == [["1", nil, "x\ny"]])
+        #expect(PsqlSession.rows("a" + f + "" + r + "b" + f + "2") == [["a", ""], ["b", "2"]])
+    }
+
+    @Test func copyTextRowsAreItsNewlines() {
+        let text = Array("1\tx\\ny\n2\t\\N\n3".utf8)
+        #expect(text.withUnsafeBytes { ComposeCopyEnd.lines(in: $0) } == 2)
+        #expect([UInt8]().withUnsafeBytes { ComposeCopyEnd.lines(in: $0) } == 0)
+    }
 }

@@ -22,48 +22,36 @@ public struct CopyProgress: Sendable {
     }
 }
 
-/// The data phase: `jobs` workers, each with a session on the source in the copy's snapshot and
-/// one on the target, take the tables largest first and stream each with COPY from one to the
-/// other. Rows pass through this process one at a time; nothing is written to disk.
+/// The data phase: one worker per source end (a session in the copy's snapshot, or a psql per
+/// table in a docker compose service) and target end, taking the tables largest first and
+/// streaming each with COPY from one to the other. Rows pass through this process as they come;
+/// nothing is written to disk.
 struct CopyData {
-    var source: ConnectionSpec
-    var sourceDatabase: String
-    var target: ConnectionSpec
-    var targetDatabase: String
-    var snapshot: String
-    var jobs: Int
+    var sources: [any CopySourceEnd]
+    var targets: [any CopyTargetEnd]
 
     func run(_ tables: [CopyTable], progress: Locked<CopyProgress>) throws {
-        let workers = max(1, min(jobs, tables.count))
-        let sources = try Sessions.open(source, database: sourceDatabase, count: workers, snapshot: snapshot)
-        var targetSpec = target
-        targetSpec.parameters["application_name"] = ChildEnvironment.applicationName
-        let targets = try (0..<workers).map { _ in
-            let conn = try PostgresConnection(spec: targetSpec, database: targetDatabase)
-            for sql in CopyCatalog.stableOutput { try conn.execute(sql, what: "setting up the target session") }
-            return conn
-        }
-        try Workers.each(tables.count, workers: workers, name: "pgkeep-copy") { worker, i in
+        let (sources, targets) = (sources, targets)
+        try Workers.each(tables.count, workers: min(sources.count, targets.count), name: "pgkeep-copy") {
+            worker, i in
             let table = tables[i]
             let columns = table.copyColumns.isEmpty ? "" : " (\(table.copyColumns))"
+            var pending: Int64 = 0
             // The table was created empty in this database moments ago, so FREEZE is allowed
             // (after TRUNCATE in the same transaction) and spares the first reader setting hint bits.
-            let target = targets[worker]
-            try target.execute("BEGIN", what: "starting the load of \(table.name)")
-            try target.execute("TRUNCATE ONLY \(table.name)", what: "preparing \(table.name)")
-            var pending: Int64 = 0
-            let rows = try sources[worker].stream(
-                "COPY \(table.name)\(columns) TO STDOUT", into: target,
-                "COPY \(table.name)\(columns) FROM STDIN WITH (FREEZE)"
-            ) { bytes in
-                pending += Int64(bytes)
-                if pending >= 1 << 20 {
-                    let add = pending
-                    progress.withLock { $0.bytes += add }
-                    pending = 0
+            let rows = try targets[worker].load(
+                table: table.name, "COPY \(table.name)\(columns) FROM STDIN WITH (FREEZE)"
+            ) { send in
+                try sources[worker].unload("COPY \(table.name)\(columns) TO STDOUT") { chunk in
+                    try send(chunk)
+                    pending += Int64(chunk.count)
+                    if pending >= 1 << 20 {
+                        let add = pending
+                        progress.withLock { $0.bytes += add }
+                        pending = 0
+                    }
                 }
             }
-            try target.execute("COMMIT", what: "committing the load of \(table.name)")
             let done = pending
             progress.withLock {
                 $0.bytes += done

@@ -72,8 +72,8 @@ public final class CopyJob {
             return try body()
         }
         let control = try source.connect()
-        let versions = try (control.serverInfo(), target.serverInfo())
-        try Self.requireClient(tools, servers: [versions.0, versions.1], environment: source.endpoint.env.environment)
+        let versions = try (source.serverInfo(), target.serverInfo())
+        try Self.requireClient(tools, servers: [versions.0, versions.1], environment: source.local.env.environment)
         onStatus?(tools.summary)
         try checkTarget()
         try control.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", what: "starting the source snapshot")
@@ -89,13 +89,11 @@ public final class CopyJob {
         var dropToken: Int?
         do {
             try phase("schema") {
-                _ = try source.run(
-                    "pg_dump",
-                    arguments: [
-                        "--format=custom", "--compress=0", "--no-sync", "--snapshot=\(snapshot)",
-                        "--file=\(archive)",
-                    ] + tables.map { "--exclude-table-data=\($0.name)" },
-                    what: "pg_dump of the definitions of \(source.display)")
+                try source.run(
+                    "pg_dump", database: source.database,
+                    arguments: ["--format=custom", "--compress=0", "--no-sync", "--snapshot=\(snapshot)"]
+                        + tables.map { "--exclude-table-data=\($0.name)" },
+                    output: archive, what: "pg_dump of the definitions of \(source.display)")
                 dropToken = registerDrop(building)
                 try createDatabase(building, archive: archive)
                 try restore(archive, into: building, arguments: ["--section=pre-data", "--section=data"])
@@ -107,22 +105,19 @@ public final class CopyJob {
             }
             onStatus?("copying \(tables.count) tables with \(options.jobs) workers")
             try phase("data") {
+                let workers = max(1, min(options.jobs, tables.count))
                 try CopyData(
-                    source: source.spec, sourceDatabase: source.database, target: target.spec,
-                    targetDatabase: building, snapshot: snapshot, jobs: options.jobs
+                    sources: try source.sourceEnds(count: workers, snapshot: snapshot),
+                    targets: try target.targetEnds(building, count: workers)
                 ).run(tables, progress: progress)
             }
             try phase("post-data") {
                 try restore(archive, into: building, arguments: ["--section=post-data", "--jobs=\(options.jobs)"])
             }
             try phase("analyze") {
-                _ = try target.run(
-                    "vacuumdb",
-                    arguments: [
-                        "--dbname=" + target.spec.conninfo(overridingDatabase: building),
-                        "--no-password", "--analyze-only", "--quiet", "--jobs=\(options.jobs)",
-                    ],
-                    connect: false, what: "ANALYZE of the copy")
+                try target.run(
+                    "vacuumdb", database: building, arguments: ["--analyze-only", "--quiet", "--jobs=\(options.jobs)"],
+                    what: "ANALYZE of the copy")
             }
             let comparison =
                 try options.verify

@@ -57,14 +57,17 @@ extension Settings {
 public struct GlobalsCopy {
     public static func run(source: DatabaseSide, target: DatabaseSide) throws -> (statements: Int, existing: Int) {
         let script = try source.run(
-            "pg_dumpall", arguments: ["--globals-only"], what: "pg_dumpall --globals-only of the source")
+            "pg_dumpall", database: source.database, arguments: ["--globals-only"],
+            what: "pg_dumpall --globals-only of the source")
         let scratch = try makeScratchDirectory()
         defer { FileSystem.removeTree(scratch) }
         let path = scratch + "/globals.sql"
         try FileSystem.writePrivateFile(path, data: script)
-        let command = try target.endpoint.tool(
-            "psql", database: "postgres", arguments: ["-X", "-q", "--file=\(path)"])
-        let (_, result) = try ChildProcess.capture(command)
+        let command = try target.endpoint.tool("psql", database: target.database, arguments: ["-X", "-q", "--file=-"])
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw PGKeepError(.backup, "cannot open \(path): \(errnoText())") }
+        defer { close(fd) }
+        let (_, result) = try ChildProcess.capture(command, stdin: .fileDescriptor(fd))
         let errors = result.stderr.split(separator: "\n").filter { $0.contains("ERROR:") }
         let unexpected = errors.filter { !$0.contains("already exists") }
         guard result.succeeded, unexpected.isEmpty else {

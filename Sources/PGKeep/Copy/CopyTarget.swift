@@ -33,7 +33,7 @@ extension CopyJob {
 
     /// Takes ACCESS SHARE locks on the tables for the whole copy, as pg_dump does: no one can
     /// drop or alter them until the copy has read them.
-    static func lock(_ tables: [CopyTable], on control: PostgresConnection) throws {
+    static func lock(_ tables: [CopyTable], on control: any SQLSession) throws {
         var index = 0
         while index < tables.count {
             let batch = tables[index..<min(tables.count, index + 500)].map(\.name).joined(separator: ", ")
@@ -45,9 +45,8 @@ extension CopyJob {
     /// CREATE DATABASE as `pg_restore --create` would (encoding, locale, settings, comment,
     /// privileges), under `name`; `--locale` replaces the source's locale.
     func createDatabase(_ name: String, archive: String) throws {
-        let script = try target.run(
-            "pg_restore",
-            arguments: ["--create", "--schema-only", "--section=pre-data", "--file=-", archive], connect: false,
+        let script = try target.archiveTool(
+            "pg_restore", arguments: ["--create", "--schema-only", "--section=pre-data", "--file=-", archive],
             what: "pg_restore reading the database definition")
         guard
             var definition = DatabaseDefinition.parse(
@@ -88,33 +87,43 @@ extension CopyJob {
         return sql + " LOCALE_PROVIDER = libc LOCALE = \(SQL.literal(locale));"
     }
 
+    /// pg_restore of some sections of the archive into the copy. Into a docker compose service,
+    /// this machine's pg_restore writes the SQL (it reads the archive its own pg_dump or the
+    /// source's wrote) and the service's psql runs it, stopping at the first error.
     func restore(_ archive: String, into database: String, arguments: [String]) throws {
-        _ = try target.run(
-            "pg_restore",
-            arguments: [
-                "--dbname=" + target.spec.conninfo(overridingDatabase: database), "--no-password",
-                "--exit-on-error",
-            ] + arguments + [archive],
-            connect: false, what: "pg_restore \(arguments.joined(separator: " ")) into the copy")
+        let what = "pg_restore \(arguments.joined(separator: " ")) into the copy"
+        guard target.compose != nil else {
+            try target.run(
+                "pg_restore", database: database, arguments: ["--exit-on-error"] + arguments + [archive], what: what)
+            return
+        }
+        let script = (archive as NSString).deletingLastPathComponent + "/restore.sql"
+        unlink(script)
+        try FileSystem.writePrivateFile(
+            script,
+            data: try target.archiveTool(
+                "pg_restore", arguments: ["--file=-"] + arguments.filter { !$0.hasPrefix("--jobs") } + [archive],
+                what: what))
+        try target.run(
+            "psql", database: database, arguments: ["-X", "-q", "-v", "ON_ERROR_STOP=1", "--file=-"], input: script,
+            what: what + " (psql in the service)")
     }
 
     /// The comparison of the copy (under its scratch name) with the source in the copy's snapshot;
     /// the source's sequences and schema are what pg_dump read in that snapshot.
     func validate(_ building: String, snapshot: String, archive: String, acrossVersions: Bool) throws -> Comparison {
-        let a = try Sessions.open(source.spec, database: source.database, count: options.jobs, snapshot: snapshot)
-        let b = try Sessions.open(target.spec, database: building, count: options.jobs, snapshot: nil)
+        let a = try source.sessions(count: options.jobs, snapshot: snapshot)
+        let b = try target.sessions(building, count: options.jobs, snapshot: nil)
         let schemaArgs = ["--schema-only", "--file=-"]
-        let sourceSchema = try target.run(
-            "pg_restore", arguments: schemaArgs + [archive], connect: false, what: "pg_restore --schema-only")
+        let sourceSchema = try target.archiveTool(
+            "pg_restore", arguments: schemaArgs + [archive], what: "pg_restore --schema-only")
         let targetSnapshot = try b[0].query("SELECT pg_catalog.pg_export_snapshot()").first?[0] ?? nil
         let targetSchema = try target.run(
-            "pg_dump",
-            arguments: ["--dbname=" + target.spec.conninfo(overridingDatabase: building), "--no-password"]
-                + schemaArgs + (targetSnapshot.map { ["--snapshot=\($0)"] } ?? []),
-            connect: false, what: "pg_dump --schema-only of the copy")
-        let sequenceScript = try target.run(
+            "pg_dump", database: building, arguments: schemaArgs + (targetSnapshot.map { ["--snapshot=\($0)"] } ?? []),
+            what: "pg_dump --schema-only of the copy")
+        let sequenceScript = try target.archiveTool(
             "pg_restore", arguments: ["--data-only", "--file=-", "--use-list=\(try sequenceList(archive))", archive],
-            connect: false, what: "pg_restore reading the sequences")
+            what: "pg_restore reading the sequences")
         var comparison = try CompareJob.compare(
             source: (source.display, a), target: (target.display, b),
             sourceSequences: CopyCatalog.sequenceValues(fromScript: String(decoding: sequenceScript, as: UTF8.self)),
@@ -126,8 +135,7 @@ extension CopyJob {
 
     /// A pg_restore list file naming the archive's SEQUENCE SET entries only.
     func sequenceList(_ archive: String) throws -> String {
-        let listing = try target.run(
-            "pg_restore", arguments: ["--list", archive], connect: false, what: "pg_restore --list")
+        let listing = try target.archiveTool("pg_restore", arguments: ["--list", archive], what: "pg_restore --list")
         let lines = String(decoding: listing, as: UTF8.self).split(separator: "\n").filter {
             $0.contains(" SEQUENCE SET ")
         }
@@ -153,8 +161,11 @@ extension CopyJob {
         let side = target
         return Cancellation.shared.register(
             cleanup: {
-                for sql in SQL.dropDatabase(name) where (try? side.maintenance(sql)) != nil { break }
-                Console.err("pgkeep: dropped database \"\(name)\", the unfinished copy\n")
+                let dropped = SQL.dropDatabase(name).contains { (try? side.maintenance($0)) != nil }
+                Console.err(
+                    dropped
+                        ? "pgkeep: dropped database \"\(name)\", the unfinished copy\n"
+                        : "pgkeep: could not drop database \"\(name)\", the unfinished copy: drop it by hand\n")
             }, stage: .databases)
     }
 

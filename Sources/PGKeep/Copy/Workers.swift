@@ -49,35 +49,11 @@ enum Workers {
     }
 }
 
-/// Connections for compare and a copy's validation: one per worker, with the stable output
-/// settings, each in a read-only REPEATABLE READ transaction on one snapshot: `snapshot` when
-/// given (a copy's), else one the first connection exports, so each side is read as of one instant.
-enum Sessions {
-    static func open(_ spec: ConnectionSpec, database: String, count: Int, snapshot: String?) throws
-        -> [PostgresConnection]
-    {
-        var spec = spec
-        spec.parameters["application_name"] = ChildEnvironment.applicationName
-        var shared = snapshot
-        return try (0..<max(1, count)).map { _ in
-            let conn = try PostgresConnection(spec: spec, database: database)
-            try conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", what: "starting a transaction")
-            if let snapshot = shared {
-                try conn.execute("SET TRANSACTION SNAPSHOT \(SQL.literal(snapshot))", what: "importing the snapshot")
-            } else {
-                shared = try conn.query("SELECT pg_catalog.pg_export_snapshot()").first?[0] ?? nil
-            }
-            for sql in CopyCatalog.stableOutput { try conn.execute(sql, what: "setting up the session") }
-            return conn
-        }
-    }
-}
-
 /// The row counts and checksums of every table on both sides, `jobs` tables at a time (each
 /// table's two queries run at once, one per server).
 struct DataComparer {
-    var source: [PostgresConnection]
-    var target: [PostgresConnection]
+    var source: [any SQLSession]
+    var target: [any SQLSession]
 
     func tables(sourceTables: [CopyTable], targetTables: [CopyTable]) throws -> [Comparison.Table] {
         let targetByName = Dictionary(targetTables.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
@@ -110,14 +86,14 @@ struct DataComparer {
         }
     }
 
-    static func sequenceValues(_ conn: PostgresConnection) throws -> [String: String?] {
+    static func sequenceValues(_ conn: any SQLSession) throws -> [String: String?] {
         var out: [String: String?] = [:]
         for row in try conn.query(CopyCatalog.sequencesSQL) { out[row[0] ?? ""] = .some(row[1]) }
         return out
     }
 
     /// Count and checksum of the large objects; counts only when their contents cannot be read.
-    static func largeObjects(_ conn: PostgresConnection) -> (count: Int64, checksum: String?) {
+    static func largeObjects(_ conn: any SQLSession) -> (count: Int64, checksum: String?) {
         _ = try? conn.query("SAVEPOINT pgkeep_lo")
         if let row = try? conn.query(CopyCatalog.largeObjectsSQL).first {
             return (Int64(row[0] ?? "") ?? 0, row[1])

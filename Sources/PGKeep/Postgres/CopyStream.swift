@@ -1,13 +1,13 @@
 import CLibPQ
 import Foundation
 
-/// COPY between two libpq connections in this process: `COPY ... TO STDOUT` on one side read
-/// with PQgetCopyData, each row handed to PQputCopyData on the other side's
-/// `COPY ... FROM STDIN`. Nothing is buffered beyond a row and libpq's own send buffer, so
-/// memory stays flat whatever the table's size.
-extension PostgresConnection {
+/// COPY through libpq in this process: `COPY ... TO STDOUT` read row by row with PQgetCopyData
+/// (`unload`), rows sent with PQputCopyData into `COPY ... FROM STDIN` (`load`). A copy nests the
+/// two, so nothing is buffered beyond a row and libpq's own send buffer, and memory stays flat
+/// whatever the table's size.
+extension PostgresConnection: SQLSession, CopySourceEnd, CopyTargetEnd {
     /// Runs `sql` (no rows expected) or throws naming `what`.
-    func execute(_ sql: String, what: String) throws {
+    public func execute(_ sql: String, what: String) throws {
         guard let res = PQexec(conn, sql) else { throw failure(what, sql: sql) }
         defer { PQclear(res) }
         let status = PQresultStatus(res)
@@ -16,54 +16,57 @@ extension PostgresConnection {
         }
     }
 
-    /// Streams `copyOut` (a COPY TO STDOUT here) into `copyIn` (a COPY FROM STDIN on `target`).
-    /// `progress` gets the bytes of each row. Returns the rows the target's COPY reports.
-    func stream(_ copyOut: String, into target: PostgresConnection, _ copyIn: String, progress: (Int) -> Void)
-        throws -> Int
-    {
-        try startCopy(copyOut, expect: PGRES_COPY_OUT, what: "COPY TO on the source")
-        do {
-            try target.startCopy(copyIn, expect: PGRES_COPY_IN, what: "COPY FROM on the target")
-        } catch {
-            cancelRunningQuery()
-            throw error
-        }
+    /// Runs `sql` (a COPY TO STDOUT) and hands each row to `each`; a failure in `each` cancels
+    /// the COPY on the server before it is rethrown.
+    public func unload(_ sql: String, _ each: (UnsafeRawBufferPointer) throws -> Void) throws {
+        try startCopy(sql, expect: PGRES_COPY_OUT, what: "COPY TO on the source")
         var buffer: UnsafeMutablePointer<CChar>?
         while true {
             let n = PQgetCopyData(conn, &buffer, 0)
             if n > 0, let row = buffer {
-                let sent = PQputCopyData(target.conn, row, n)
-                PQfreemem(row)
+                defer { PQfreemem(row) }
                 buffer = nil
-                guard sent == 1 else {
+                do { try each(UnsafeRawBufferPointer(start: row, count: Int(n))) } catch {
                     cancelRunningQuery()
-                    _ = target.finishCopyResult()
-                    throw target.failure("sending rows to the target", sql: copyIn)
+                    throw error
                 }
-                progress(Int(n))
                 continue
             }
             if n == -1 { break }
             // -2: the source failed (connection lost, server stopped).
-            let error = failure("reading rows from the source", sql: copyOut)
-            _ = PQputCopyEnd(target.conn, "source failed")
-            _ = target.finishCopyResult()
+            throw failure("reading rows from the source", sql: sql)
+        }
+        let result = finishCopyResult()
+        guard result.ok else { throw failure("reading rows from the source", sql: sql, text: result.message) }
+    }
+
+    /// Empties `table` and loads it with `sql` (a COPY FROM STDIN) from what `produce` sends, in
+    /// one transaction; a failure in `produce` ends the COPY with an error, so nothing is loaded.
+    /// Returns the rows the server reports.
+    public func load(
+        table: String, _ sql: String, _ produce: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void
+    ) throws -> Int {
+        try execute("BEGIN", what: "starting the load of \(table)")
+        try execute("TRUNCATE ONLY \(table)", what: "preparing \(table)")
+        try startCopy(sql, expect: PGRES_COPY_IN, what: "COPY FROM on the target")
+        do {
+            try produce { chunk in
+                let base = chunk.baseAddress?.assumingMemoryBound(to: CChar.self)
+                guard PQputCopyData(conn, base, Int32(chunk.count)) == 1 else {
+                    throw failure("sending rows to the target", sql: sql)
+                }
+            }
+        } catch {
+            _ = PQputCopyEnd(conn, "source failed")
+            _ = finishCopyResult()
+            _ = try? execute("ROLLBACK", what: "abandoning the load of \(table)")
             throw error
         }
-        let sourceResult = finishCopyResult()
-        guard sourceResult.ok else {
-            _ = PQputCopyEnd(target.conn, "source failed")
-            _ = target.finishCopyResult()
-            throw failure("reading rows from the source", sql: copyOut, text: sourceResult.message)
-        }
-        guard PQputCopyEnd(target.conn, nil) == 1 else {
-            throw target.failure("ending the COPY on the target", sql: copyIn)
-        }
-        let targetResult = target.finishCopyResult()
-        guard targetResult.ok else {
-            throw target.failure("loading rows into the target", sql: copyIn, text: targetResult.message)
-        }
-        return targetResult.rows
+        guard PQputCopyEnd(conn, nil) == 1 else { throw failure("ending the COPY on the target", sql: sql) }
+        let result = finishCopyResult()
+        guard result.ok else { throw failure("loading rows into the target", sql: sql, text: result.message) }
+        try execute("COMMIT", what: "committing the load of \(table)")
+        return result.rows
     }
 
     private func startCopy(_ sql: String, expect: ExecStatusType, what: String) throws {
@@ -100,6 +103,13 @@ extension PostgresConnection {
         var errbuf = [CChar](repeating: 0, count: 256)
         _ = PQcancel(cancel, &errbuf, 256)
         PQfreeCancel(cancel)
+        // In COPY OUT, what the server sent before the cancel must be read before the result
+        // (elsewhere PQgetCopyData returns -2 at once).
+        var buffer: UnsafeMutablePointer<CChar>?
+        while PQgetCopyData(conn, &buffer, 0) > 0 {
+            PQfreemem(buffer)
+            buffer = nil
+        }
         _ = finishCopyResult()
     }
 

@@ -102,7 +102,7 @@ public final class ChildProcess: @unchecked Sendable {
             stdout = Drain(fd: pipes.stdoutRead, keepAtMost: nil, name: "pgkeep-stdout")
         }
         // A signal that came while the child was being started: it must not outlive pgkeep.
-        if Cancellation.shared.signalReceived != nil { terminate(grace: 0) }
+        if !Cancellation.shared.mayStartChildren { terminate(grace: 0) }
     }
 
     /// Blocks in waitpid until the child ends (never polls).

@@ -34,6 +34,7 @@ public final class Cancellation: @unchecked Sendable {
     private var nextToken = 0
     private var installed = false
     private var cancelledSignal: Int32?
+    private var cleanupThread: pthread_t?
 
     /// The grace period between SIGTERM and SIGKILL for children.
     public var gracePeriod: TimeInterval = 3
@@ -84,6 +85,15 @@ public final class Cancellation: @unchecked Sendable {
         pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 
+    /// Whether a child may start now: always before a signal; after one, only the cleanups' own
+    /// (dropping a scratch database inside a docker compose service needs psql there).
+    public var mayStartChildren: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        guard cancelledSignal != nil else { return true }
+        return cleanupThread.map { pthread_equal($0, pthread_self()) != 0 } ?? false
+    }
+
     /// The signal that stopped this run, if any.
     public var signalReceived: Int32? {
         lock.lock()
@@ -129,6 +139,7 @@ public final class Cancellation: @unchecked Sendable {
             return
         }
         cancelledSignal = sig
+        cleanupThread = pthread_self()
         let running = Array(children.values)
         let tempPaths = Array(paths.values)
         let staged = cleanups.values.sorted { $0.stage.rawValue < $1.stage.rawValue }

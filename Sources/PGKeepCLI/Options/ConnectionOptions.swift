@@ -47,6 +47,14 @@ struct DockerComposeFlags: ParsableArguments {
         help: ArgumentHelp("Run pg_dump inside this docker compose service (exec -T).", valueName: "service"))
     var service: String?
 
+    @OptionGroup var project: ComposeProjectFlags
+
+    /// The service the flags name (nil: none; the config's `[docker_compose]` may still name one).
+    var flag: DockerComposeOptions? { service.map { project.options(service: $0) } }
+}
+
+/// Where docker compose finds the project: files, directory, and which compose command.
+struct ComposeProjectFlags: ParsableArguments {
     /// Compose files (repeatable), as `docker compose -f`.
     @Option(name: .customLong("compose-file"), help: ArgumentHelp("Compose file (repeatable).", valueName: "file"))
     var composeFiles: [String] = []
@@ -62,13 +70,10 @@ struct DockerComposeFlags: ParsableArguments {
         help: ArgumentHelp("\"docker compose\" or \"docker-compose\".", valueName: "command"))
     var composeCommand: String = "docker compose"
 
-    /// The service the flags name (nil: none; the config's `[docker_compose]` may still name one).
-    var flag: DockerComposeOptions? {
-        service.map {
-            DockerComposeOptions(
-                service: $0, composeFiles: composeFiles, projectDirectory: projectDirectory,
-                composeCommand: composeCommand)
-        }
+    func options(service: String) -> DockerComposeOptions {
+        DockerComposeOptions(
+            service: service, composeFiles: composeFiles, projectDirectory: projectDirectory,
+            composeCommand: composeCommand)
     }
 }
 
