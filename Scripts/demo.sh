@@ -99,4 +99,17 @@ TOML
   run "$pgkeep" status --config "$work/pgkeep.toml"
   run "$pgkeep" verify --all --config "$work/pgkeep.toml" --database pagila --restore-drill
 )
+echo "== the shrink guard: a copy of pagila whose rentals and payments a bug deleted, caught by the next backup"
+psql_q() { "$PGBIN/psql" -X -q -h 127.0.0.1 -p "$SERVER_PORT" -U postgres "$@"; }
+psql_q -d postgres -c "CREATE DATABASE pagila_shrink TEMPLATE pagila"
+run "$pgkeep" backup -d pagila_shrink --dir "$work/shrink" --row-counts
+psql_q -d pagila_shrink -c "TRUNCATE rental, payment CASCADE"
+run "$pgkeep" backup -d pagila_shrink --dir "$work/shrink" --row-counts --metrics-file "$work/pgkeep.prom"
+run "$pgkeep" list --dir "$work/shrink"
+if "$pgkeep" status --dir "$work/shrink"; then
+  echo "== demo FAILED: status passed over a shrunken backup" >&2
+  exit 1
+fi
+grep pgkeep_size_anomaly "$work/pgkeep.prom"
+psql_q -d postgres -c "DROP DATABASE pagila_shrink"
 echo "== demo ok: $(wc -l < "$work/src.txt") tables, identical row counts"

@@ -134,3 +134,15 @@ import Testing
         #expect(d.docker.flag == DockerComposeOptions(service: "db", composeCommand: "docker-compose"))
     }
 }
+
+/// `list`'s per-database history line.
+struct SparklineTests {
+    @Test func sizesScaleFromSmallestToLargestWithMarks() {
+        let (line, marks) = Sparkline.render(
+            [(100, false, true), (550, false, false), (1000, false, false), (10, true, false)], unicode: true)
+        #expect(line == "▂▅█▁")
+        #expect(marks == "p  !")
+        let (ascii, none) = Sparkline.render([(5, false, false), (5, false, false)], unicode: false)
+        #expect(ascii == "@@" && none.isEmpty)
+    }
+}

@@ -246,6 +246,7 @@ public final class BackupJob {
             verification: verification, rowCounts: rowCounts)
         manifest.pinned = options.pin
         manifest.pgDumpPath = preflight.pgDumpPath
+        if name.format != .globals { options.shrinkGuard.mark(&manifest, directory: options.directory) }
         return manifest
     }
 }

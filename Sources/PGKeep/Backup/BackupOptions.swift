@@ -52,6 +52,8 @@ public struct BackupOptions: Sendable {
     public var remoteOnly = false
     /// Write the manifests pinned (snapshot): prune never deletes them until unpinned.
     public var pin = false
+    /// Compares each backup with the normal ones before it (see `ShrinkGuard`).
+    public var shrinkGuard = ShrinkGuard()
     /// Compression threads.
     public var workers = ProcessInfo.processInfo.activeProcessorCount
 

@@ -23,6 +23,8 @@ public struct BackupFlags: Sendable {
     public var filters = DumpFilters()
     public var all = false
     public var pin = false
+    /// `--accept-shrink`: a shrink the guard finds is intended.
+    public var acceptShrink = false
 
     public init() {}
 }
@@ -50,6 +52,9 @@ extension Settings {
         options.filters = flags.filters
         options.all = flags.all
         options.pin = flags.pin
+        options.shrinkGuard = ShrinkGuard(
+            minSizeRatio: config?.minSizeRatio ?? 0.5, maxRowLoss: config?.maxRowLoss ?? 0.5, accept: flags.acceptShrink
+        )
         return options
     }
 

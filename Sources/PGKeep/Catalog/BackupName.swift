@@ -105,6 +105,13 @@ public struct BackupName: Sendable, Equatable {
             + pad(c.minute, 2) + ":" + pad(c.second, 2) + "Z"
     }
 
+    /// Reads what `isoString` writes.
+    public static func parseISO(_ text: String) -> Date? {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime]
+        return f.date(from: text)
+    }
+
     /// UTC calendar fields of a time (whole seconds).
     static func utc(_ date: Date) -> (year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int) {
         var t = time_t(floor(date.timeIntervalSince1970))

@@ -180,6 +180,22 @@ public struct ManifestSummary: Decodable, Sendable {
     public var size: Int64
     public var label: String?
     public var pinned: Bool
+    public var anomalies: [String]?
+    public var shrinkAccepted: Bool?
+    public var shrinkBaseline: String?
+    public var finishedAt: String?
+    public var durationSeconds: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case database, file, format, size, label, pinned, anomalies
+        case shrinkAccepted = "shrink_accepted"
+        case shrinkBaseline = "shrink_baseline"
+        case finishedAt = "finished_at"
+        case durationSeconds = "duration_seconds"
+    }
+
+    /// Found shrinking and not accepted (see `Manifest.isAnomalous`).
+    public var isAnomalous: Bool { !(anomalies ?? []).isEmpty && shrinkAccepted != true }
 
     /// Reads and decodes a manifest with plain read(2); nil if it is not a valid manifest.
     static func load(path: String) -> ManifestSummary? {

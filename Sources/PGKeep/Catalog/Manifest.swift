@@ -101,6 +101,17 @@ public struct Manifest: Codable, Sendable, Equatable {
     /// Set when the file is encrypted (age, after compression). `size` and `sha256` describe the
     /// encrypted file; the plaintext fields describe what restore gets after decrypting it.
     public var encryption: Encryption?
+    /// What the shrink guard found against the previous normal backups (size, lost rows, missing
+    /// tables), in words; nil or empty when nothing.
+    public var anomalies: [String]?
+    /// The shrink was intended (`backup --accept-shrink`, `pgkeep accept`): not an anomaly.
+    public var shrinkAccepted: Bool?
+    /// The accepted shrink (its file) this backup's comparison started from, while older, larger
+    /// backups are still kept: so the new normal survives the accepted backup's pruning.
+    public var shrinkBaseline: String?
+
+    /// Found shrinking and not accepted.
+    public var isAnomalous: Bool { !(anomalies ?? []).isEmpty && shrinkAccepted != true }
 
     /// How a backup was encrypted: to whom (public recipients only, never a secret).
     public struct Encryption: Codable, Sendable, Equatable {
@@ -148,7 +159,9 @@ public struct Manifest: Codable, Sendable, Equatable {
         case dockerCompose = "docker_compose"
         case verification
         case rowCounts = "row_counts"
-        case pinned, encryption
+        case pinned, encryption, anomalies
+        case shrinkAccepted = "shrink_accepted"
+        case shrinkBaseline = "shrink_baseline"
     }
 
     public func encoded() throws -> Data {

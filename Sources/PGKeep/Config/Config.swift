@@ -31,6 +31,10 @@ public struct PGKeepConfig: Sendable, Equatable {
     /// The databases to back up: names, or every database with `databases = "all"`.
     public var databases: DatabaseSelection?
     public var rowCounts: Bool?
+    /// The shrink guard: a backup below this share of the normal median size is an anomaly.
+    public var minSizeRatio: Double?
+    /// The shrink guard: a table that lost more than this share of its rows is an anomaly.
+    public var maxRowLoss: Double?
     public var label: String?
 
     // [retention]
@@ -46,6 +50,17 @@ public struct PGKeepConfig: Sendable, Equatable {
     // [log]
     public var logFile: String?
     public var quiet: Bool?
+
+    // [monitor]
+    /// URLs by target kind (healthchecks, uptime_kuma, webhook, ntfy).
+    public var monitorURLs: [String: String] = [:]
+    /// States per target kind (`healthchecks_states`, ...).
+    public var monitorStates: [String: [String]] = [:]
+    /// `Name: value` headers for the webhook (`Name: @/path` reads the value from a file).
+    public var webhookHeaders: [String]?
+    public var monitorTimeout: TimeInterval?
+    // [metrics]
+    public var metricsTextfile: String?
 
     // [status]
     public var maxAge: TimeInterval?

@@ -49,6 +49,8 @@ struct ConfigKey: Sendable {
         key("backup", "databases", .databases, \.databases),
         key("backup", "row_counts", .boolean, \.rowCounts),
         key("backup", "label", .string, \.label),
+        key("backup", "min_size_ratio", .fraction, \.minSizeRatio),
+        key("backup", "max_row_loss", .fraction, \.maxRowLoss),
         key("retention", "keep_last", .count) { $0.retentionPolicy.last = $1 },
         key("retention", "keep_hourly", .count) { $0.retentionPolicy.hourly = $1 },
         key("retention", "keep_daily", .count) { $0.retentionPolicy.daily = $1 },
@@ -68,6 +70,17 @@ struct ConfigKey: Sendable {
         key("encryption", "passphrase_file", .path, \.passphraseFile),
         key("remote", "target", .string, \.remote),
         key("remote", "remote_only", .boolean, \.remoteOnly),
+        key("monitor", "healthchecks", .string) { $0.monitorURLs["healthchecks"] = $1 },
+        key("monitor", "healthchecks_states", .strings) { $0.monitorStates["healthchecks"] = $1 },
+        key("monitor", "uptime_kuma", .string) { $0.monitorURLs["uptime_kuma"] = $1 },
+        key("monitor", "uptime_kuma_states", .strings) { $0.monitorStates["uptime_kuma"] = $1 },
+        key("monitor", "webhook", .string) { $0.monitorURLs["webhook"] = $1 },
+        key("monitor", "webhook_states", .strings) { $0.monitorStates["webhook"] = $1 },
+        key("monitor", "webhook_headers", .strings, \.webhookHeaders),
+        key("monitor", "ntfy", .string) { $0.monitorURLs["ntfy"] = $1 },
+        key("monitor", "ntfy_states", .strings) { $0.monitorStates["ntfy"] = $1 },
+        key("monitor", "timeout", .duration, \.monitorTimeout),
+        key("metrics", "textfile", .path, \.metricsTextfile),
         key("status", "max_age", .duration, \.maxAge),
     ]
 
@@ -128,6 +141,10 @@ extension ConfigType where T == Int {
     static var count: Self { Self(name: "count") { try $0.count($1) } }
 }
 
+extension ConfigType where T == Double {
+    static var fraction: Self { Self(name: "number from 0 to 1") { try $0.fraction($1) } }
+}
+
 extension ConfigType where T == Bool {
     static var boolean: Self { Self(name: "boolean") { try $0.bool($1) } }
 }
@@ -142,6 +159,7 @@ extension ConfigType where T == TimeInterval {
 }
 
 extension ConfigType where T == [String] {
+    static var strings: Self { Self(name: "list of strings") { try $0.stringArray($1) } }
     static var paths: Self { Self(name: "list of paths") { r, key in try r.stringArray(key)?.map(r.resolve) } }
     static var command: Self { Self(name: "argument array") { try $0.command($1) } }
     static var recipients: Self {

@@ -102,6 +102,14 @@ struct ConfigReader {
         return n
     }
 
+    /// A fraction from 0 to 1 (a float; 0 and 1 may be written as integers).
+    func fraction(_ key: String) throws -> Double? {
+        guard let v = value(key) else { return nil }
+        guard let d = v.double else { throw fail(key, "must be a number from 0 to 1 (got \(v.type))") }
+        guard (0...1).contains(d) else { throw fail(key, "must be from 0 to 1 (got \(d))") }
+        return d
+    }
+
     /// A retention count: an integer from -1 (unlimited) up, or the word "unlimited".
     func count(_ key: String) throws -> Int? {
         guard let v = value(key) else { return nil }

@@ -48,6 +48,8 @@ extension Settings {
         add("jobs", c.jobs, default: "1") { String($0) }
         add("threads", c.threads, default: "\(ProcessInfo.processInfo.activeProcessorCount) (the cores)") { String($0) }
         add("row_counts", c.rowCounts, default: "false") { String($0) }
+        add("min_size_ratio", c.minSizeRatio, default: "0.5") { String($0) }
+        add("max_row_loss", c.maxRowLoss, default: "0.5") { String($0) }
         add("label", c.label, default: "(none)") { $0 }
         switch c.databases {
         case .all?: add("databases", "all (and the globals)")

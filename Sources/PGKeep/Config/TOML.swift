@@ -16,6 +16,14 @@ public enum TOMLValue: Sendable, Equatable {
 
     public var string: String? { if case .string(let s) = self { s } else { nil } }
     public var int: Int? { if case .integer(let n) = self { n } else { nil } }
+    /// A float, or an integer read as one.
+    public var double: Double? {
+        switch self {
+        case .float(let d): d
+        case .integer(let n): Double(n)
+        default: nil
+        }
+    }
     public var bool: Bool? { if case .boolean(let b) = self { b } else { nil } }
     public var array: [TOMLValue]? { if case .array(let a) = self { a } else { nil } }
     public var table: TOMLTable? { if case .table(let t) = self { t } else { nil } }

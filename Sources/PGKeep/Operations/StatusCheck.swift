@@ -26,12 +26,20 @@ public struct StatusCheck: Sendable {
         public var newestTime: Date?
         public var age: TimeInterval?
         public var fresh: Bool
+        /// The newest backup shrank against the normal ones (not accepted): what it lost.
+        public var anomalies: [String] = []
+        /// The newest backup's size, format and duration (for metrics).
+        public var newest: ManifestSummary?
+        /// Backups of this database here, and the time of the oldest.
+        public var count = 0
+        public var oldestTime: Date?
+        public var ok: Bool { fresh && anomalies.isEmpty }
     }
 
     public struct Report: Sendable {
         public var entries: [Entry]
         public var maxAge: TimeInterval
-        public var ok: Bool { !entries.isEmpty && entries.allSatisfy(\.fresh) }
+        public var ok: Bool { !entries.isEmpty && entries.allSatisfy(\.ok) }
     }
 
     /// The local directory, and with `remote` the remote too: each must be fresh. With
@@ -58,19 +66,25 @@ public struct StatusCheck: Sendable {
     }
 
     func evaluate(_ backups: [CatalogScan.Backup], location: String, now: Date) -> [Entry] {
-        var newest: [String: CatalogScan.Backup] = [:]
+        var byDatabase: [String: [CatalogScan.Backup]] = [:]
         for b in backups {
-            let key = b.name.format == .globals ? BackupName.globalsDatabase : b.name.database
-            if let current = newest[key], current.name.time >= b.name.time { continue }
-            newest[key] = b
+            byDatabase[b.name.format == .globals ? BackupName.globalsDatabase : b.name.database, default: []].append(b)
         }
-        let wanted = databases ?? newest.keys.sorted()
+        let wanted = databases ?? byDatabase.keys.sorted()
         return wanted.map { db -> Entry in
-            guard let b = newest[db] else { return Entry(database: db, location: location, fresh: false) }
+            let mine = byDatabase[db] ?? []
+            guard let b = mine.max(by: { $0.name.time < $1.name.time }) else {
+                return Entry(database: db, location: location, fresh: false)
+            }
             let age = now.timeIntervalSince(b.name.time)
-            return Entry(
+            var entry = Entry(
                 database: db, location: location, newestPath: b.dataPath, newestTime: b.name.time, age: age,
                 fresh: age <= maxAge)
+            if b.manifest.isAnomalous { entry.anomalies = b.manifest.anomalies ?? [] }
+            entry.newest = b.manifest
+            entry.count = mine.count
+            entry.oldestTime = mine.map(\.name.time).min()
+            return entry
         }
     }
 }

@@ -60,7 +60,9 @@ public struct PruneJob {
             }
             let decisions = policy.apply(
                 entries.indices.map {
-                    RetentionItem(id: ids[$0], time: entries[$0].name.time, pinned: entries[$0].manifest.pinned)
+                    RetentionItem(
+                        id: ids[$0], time: entries[$0].name.time, pinned: entries[$0].manifest.pinned,
+                        anomalous: entries[$0].manifest.isAnomalous)
                 })
             items += entries.indices.map { Item(entry: entries[$0], decision: decisions[ids[$0]]!) }
         }
@@ -133,6 +135,16 @@ public struct PruneJob {
 public enum Pinning {
     /// `path` is a backup's data file, directory or manifest.
     public static func set(_ given: String, pinned: Bool) throws -> String {
+        try update(given) { $0.pinned = pinned }
+    }
+
+    /// Records that the shrink the guard found in this backup was intended.
+    public static func accept(_ given: String) throws -> String {
+        try update(given) { $0.shrinkAccepted = true }
+    }
+
+    /// Changes a backup's manifest under the directory lock, atomically.
+    static func update(_ given: String, _ change: (inout Manifest) -> Void) throws -> String {
         let path = URL(fileURLWithPath: given).standardizedFileURL.path
         let manifestPath = path.hasSuffix(BackupName.manifestSuffix) ? path : path + BackupName.manifestSuffix
         guard FileManager.default.fileExists(atPath: manifestPath) else {
@@ -142,7 +154,7 @@ public enum Pinning {
         let lock = try DirectoryLock(directory: (folder as NSString).deletingLastPathComponent)
         defer { _ = lock }
         var manifest = try Manifest.load(path: manifestPath)
-        manifest.pinned = pinned
+        change(&manifest)
         // Written beside it and renamed over it: the manifest is never half-written.
         let temp = (folder as NSString).appendingPathComponent(
             ".pgkeep-tmp-\(getpid())-pin-\((manifestPath as NSString).lastPathComponent)")

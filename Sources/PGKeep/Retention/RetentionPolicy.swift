@@ -5,7 +5,8 @@ import Foundation
 /// newest backup of each period is a candidate; one already kept by an earlier rule uses up the
 /// period without counting; a rule stops after N. A rule with N > 0 that kept fewer than N also
 /// keeps the oldest backup. The newest backup is always kept; pinned backups are never deleted and
-/// do not count. Periods are UTC; weeks are ISO 8601 (`%G-%V`). -1 means unlimited.
+/// do not count. Periods are UTC; weeks are ISO 8601 (`%G-%V`). -1 means unlimited. While the
+/// newest backup is anomalous (it shrank), the newest normal one is kept as well.
 public struct RetentionPolicy: Sendable, Equatable {
     public var last = 0
     public var hourly = 0
@@ -85,11 +86,14 @@ public struct RetentionItem: Sendable, Equatable {
     public var id: String
     public var time: Date
     public var pinned: Bool
+    /// Its backup shrank against the normal ones (and the shrink was not accepted).
+    public var anomalous: Bool
 
-    public init(id: String, time: Date, pinned: Bool = false) {
+    public init(id: String, time: Date, pinned: Bool = false, anomalous: Bool = false) {
         self.id = id
         self.time = time
         self.pinned = pinned
+        self.anomalous = anomalous
     }
 }
 
@@ -164,6 +168,12 @@ extension RetentionPolicy {
             }
         }
         if let newest = candidates.first, keptBy[newest.id] == nil { keptBy[newest.id] = "newest" }
+        // While the newest backups are anomalous, they never push out the last normal one.
+        if candidates.first?.anomalous == true, let normal = candidates.first(where: { !$0.anomalous }),
+            keptBy[normal.id] == nil
+        {
+            keptBy[normal.id] = "last normal before anomaly"
+        }
         for item in sorted {
             if item.pinned {
                 decisions[item.id] = RetentionDecision(keep: true, reasons: ["pinned"])

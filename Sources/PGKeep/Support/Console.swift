@@ -11,3 +11,14 @@ public enum Console {
         _ = data.withUnsafeBytes { FileSystem.writeUntilClosed(fd, $0) }
     }
 }
+
+/// Sizes for people: B, kB, MB, GB (decimal).
+public enum ByteCount {
+    public static func text(_ bytes: Int64) -> String {
+        let b = Double(bytes)
+        if b >= 1_000_000_000 { return String(format: "%.2f GB", b / 1_000_000_000) }
+        if b >= 1_000_000 { return String(format: "%.1f MB", b / 1_000_000) }
+        if b >= 1_000 { return String(format: "%.1f kB", b / 1_000) }
+        return "\(bytes) B"
+    }
+}

@@ -57,6 +57,12 @@ struct DumpOptions: ParsableArguments {
         help: "Record exact per-table row counts, taken in pg_dump's snapshot, in the manifest.")
     var rowCounts = false
 
+    /// The shrink the guard may find is intended.
+    @Flag(
+        name: .customLong("accept-shrink"),
+        help: "The database shrank on purpose: record a shrink the guard finds as intended, not as an anomaly.")
+    var acceptShrink = false
+
     /// Dump only these tables.
     @Option(name: [.customShort("t"), .customLong("table")], help: "Dump only this table (repeatable).")
     var tables: [String] = []
@@ -96,6 +102,7 @@ struct DumpOptions: ParsableArguments {
         flags.threads = threads
         flags.label = label
         flags.rowCounts = rowCounts ? true : nil
+        flags.acceptShrink = acceptShrink
         flags.encryptTo = encryptTo
         flags.encryptPassphraseFile = encryptPassphraseFile
         flags.filters.tables = tables

@@ -17,6 +17,7 @@ extension PGKeepCommand {
         @OptionGroup var hookOptions: HookOptions
         @OptionGroup var upload: UploadOptions
         @OptionGroup var dump: DumpOptions
+        @OptionGroup var monitoring: MonitorOptions
 
         /// Prune this database after a verified backup.
         @Flag(
@@ -53,9 +54,15 @@ extension PGKeepCommand {
                 let job = BackupJob(options: options, source: source)
                 let reporter = BackupReporter(quiet: Output.quiet, json: output.json)
                 reporter.attach(to: job)
-                let summary = try hooks.firing(database: options.database ?? spec.database ?? "") { try job.run() }
+                let database = options.database ?? spec.database
+                let monitor = try Monitoring(
+                    monitoring, settings: settings, command: "backup", database: all ? nil : database,
+                    directory: options.directory)
+                let started = Date()
+                let summary = try monitor.around { try hooks.firing(database: database ?? "") { try job.run() } }
                 reporter.finish(summary)
                 hooks.fire(for: summary)
+                monitor.backups(summary, started: started)
                 try exitIfFailed(!summary.failures.isEmpty)
             }
         }

@@ -20,6 +20,7 @@ extension PGKeepCommand {
         @OptionGroup var output: OutputOptions
         @OptionGroup var location: DirectoryOptions
         @OptionGroup var remoteOptions: RemoteOptions
+        @OptionGroup var monitoring: MonitorOptions
 
         func run() throws {
             try reportingErrors("a prune") {
@@ -31,10 +32,13 @@ extension PGKeepCommand {
                     report.show(try remote.prune(database: database, policy: policy, dryRun: dryRun))
                     return
                 }
-                var job = PruneJob(
-                    directory: try settings.directory(flag: location.directory), database: database, policy: policy)
+                let directory = try settings.directory(flag: location.directory)
+                var job = PruneJob(directory: directory, database: database, policy: policy)
                 job.dryRun = dryRun
-                report.show(try job.run())
+                let monitor = try Monitoring(
+                    monitoring, settings: settings, command: "prune", database: database, directory: directory)
+                report.show(try monitor.around { try job.run() })
+                monitor.finish(error: nil)
             }
         }
     }

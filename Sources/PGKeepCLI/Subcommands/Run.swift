@@ -21,6 +21,7 @@ extension PGKeepCommand {
         @OptionGroup var hookOptions: HookOptions
         @OptionGroup var upload: UploadOptions
         @OptionGroup var policy: PolicyOptions
+        @OptionGroup var monitoring: MonitorOptions
 
         @Option(
             name: .customLong("database"), help: ArgumentHelp("A database to back up (repeatable).", valueName: "name"))
@@ -34,9 +35,13 @@ extension PGKeepCommand {
                 try output.apply(settings)
                 let hooks = try hookOptions.hooks(settings)
                 let started = Date()
-                let summary = try hooks.firing { try runBackups(settings) }
+                let monitor = try Monitoring(
+                    monitoring, settings: settings, command: "run", database: nil,
+                    directory: try settings.directory(flag: location.directory))
+                let summary = try monitor.around { try hooks.firing { try runBackups(settings) } }
                 RunReport.show(summary, started: started)
                 hooks.fire(for: summary)
+                monitor.backups(summary, started: started)
                 try exitIfFailed(!summary.failures.isEmpty)
             }
         }

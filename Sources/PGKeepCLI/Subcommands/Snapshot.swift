@@ -33,6 +33,7 @@ extension PGKeepCommand {
         @OptionGroup var docker: DockerComposeFlags
         @OptionGroup var output: OutputOptions
         @OptionGroup var identity: IdentityOptions
+        @OptionGroup var monitoring: MonitorOptions
 
         func run() throws {
             try reportingErrors("a snapshot") {
@@ -59,8 +60,11 @@ extension PGKeepCommand {
                     source: spec.filledFromEnvironment(settings.environment).displayURI(database: ""),
                     newServer: newServer, label: label)
                 job.onDrill = { record, check in printInfo("pgkeep: drill ok: \(record.manifest.database): " + check) }
-                let result = try job.run()
+                let monitor = try Monitoring(
+                    monitoring, settings: settings, command: "snapshot", database: nil, directory: options.directory)
+                let result = try monitor.around { try job.run() }
                 if let failure = result.failure { printStderr("pgkeep: " + failure) }
+                monitor.finish(error: result.failure)
                 try exitIfFailed(result.failure != nil)
                 Console.out(result.instructions ?? "")
             }

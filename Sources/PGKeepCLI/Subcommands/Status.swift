@@ -28,6 +28,11 @@ extension PGKeepCommand {
         var databases: [String] = []
         @Flag(help: "Print JSON on stdout.")
         var json = false
+        @Option(
+            help: ArgumentHelp(
+                "prometheus: print the metrics (as the textfile pgkeep writes) on stdout instead of the table.",
+                valueName: "format"))
+        var format: String?
         @OptionGroup var location: DirectoryOptions
         @OptionGroup var remoteOptions: RemoteOptions
         /// Only the remote counts.
@@ -39,6 +44,9 @@ extension PGKeepCommand {
         var remoteOnly = false
 
         func validate() throws {
+            if let format, format != "prometheus", format != "text" {
+                throw ValidationError("--format must be text or prometheus (got \(format))")
+            }
             if let maxAge {
                 do { _ = try DurationText.parse(maxAge) } catch let error as PGKeepError {
                     throw ValidationError("--max-age: " + error.message)
@@ -54,7 +62,11 @@ extension PGKeepCommand {
                     directory: dir, databases: settings.statusDatabases(flags: databases),
                     maxAge: try settings.maxAge(flag: maxAge), remoteOnly: settings.remoteOnly(flag: remoteOnly))
                 let report = try check.run(remote: settings.remote(flag: remoteOptions.remote))
-                StatusReport(json: json).show(report, directory: dir)
+                if format == "prometheus" {
+                    Console.out(Metrics.text(entries: report.entries, attempts: AttemptLog.read(dir)))
+                } else {
+                    StatusReport(json: json).show(report, directory: dir)
+                }
                 try exitIfFailed(!report.ok)
             }
         }

@@ -33,6 +33,7 @@ extension PGKeepCommand {
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
         @OptionGroup var identity: IdentityOptions
+        @OptionGroup var monitoring: MonitorOptions
 
         func validate() throws {
             if all && !backups.isEmpty { throw ValidationError("give backups or --all, not both") }
@@ -56,8 +57,11 @@ extension PGKeepCommand {
                 job.onStatus = { printInfo("pgkeep: " + $0) }
                 try identity.apply(to: job, settings: settings)
                 let report = VerifyReport(json: output.json)
-                let failures = try job.verifyEach(paths, report: report.add)
+                let monitor = try Monitoring(
+                    monitoring, settings: settings, command: "verify", database: database, directory: directory)
+                let failures = try monitor.around { try job.verifyEach(paths, report: report.add) }
                 report.finish(failures: failures, of: paths.count)
+                monitor.finish(error: failures > 0 ? "\(failures) of \(paths.count) backups failed verification" : nil)
                 try exitIfFailed(failures > 0)
             }
         }

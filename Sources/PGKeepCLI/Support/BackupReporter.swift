@@ -53,13 +53,25 @@ final class BackupReporter: @unchecked Sendable {
             details.append(String(format: "%.1f MB/s", Double(dumped) / m.durationSeconds / 1_000_000))
         }
         let line = "pgkeep: \(m.database): \(record.path) (\(details.joined(separator: ", ")))"
-        if quiet { Output.log?.append(line) } else { printStderr(line) }
+        if quiet { Output.record(line) } else { printStderr(line) }
+        Self.shrink(m)
+    }
+
+    /// A shrink is said plainly, even with --quiet: the backup is kept, and what it lost.
+    static func shrink(_ m: Manifest) {
+        guard let found = m.anomalies, !found.isEmpty else { return }
+        let head =
+            m.shrinkAccepted == true
+            ? "pgkeep: \(m.database): shrink accepted (--accept-shrink): "
+            : "pgkeep: ANOMALY: \(m.database): the backup shrank; it is kept, and the last normal backup is kept "
+                + "with it until a normal one follows or `pgkeep accept` says the change was intended: "
+        printStderr(head + found.joined(separator: "; "))
     }
 
     func failed(_ database: String, _ error: PGKeepError) {
         clearLine()
         if holdFailures {
-            Output.log?.append("pgkeep: error: \(database): " + error.description)
+            Output.record("pgkeep: error: \(database): " + error.description)
             return
         }
         printError(
@@ -94,7 +106,8 @@ final class BackupReporter: @unchecked Sendable {
                 "path": r.path, "manifest": r.manifestPath, "database": r.manifest.database,
                 "time": r.manifest.startedAt,
                 "format": r.manifest.format.rawValue, "size": r.manifest.size, "sha256": r.manifest.sha256,
-                "duration_seconds": r.manifest.durationSeconds,
+                "duration_seconds": r.manifest.durationSeconds, "anomalies": r.manifest.anomalies ?? [],
+                "shrink_accepted": r.manifest.shrinkAccepted ?? false,
             ]
         }
         let failures: [[String: Any]] = summary.failures.map {
@@ -104,11 +117,5 @@ final class BackupReporter: @unchecked Sendable {
         printJSON(object)
     }
 
-    static func size(_ bytes: Int64) -> String {
-        let b = Double(bytes)
-        if b >= 1_000_000_000 { return String(format: "%.2f GB", b / 1_000_000_000) }
-        if b >= 1_000_000 { return String(format: "%.1f MB", b / 1_000_000) }
-        if b >= 1_000 { return String(format: "%.1f kB", b / 1_000) }
-        return "\(bytes) B"
-    }
+    static func size(_ bytes: Int64) -> String { ByteCount.text(bytes) }
 }

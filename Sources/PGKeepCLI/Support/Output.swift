@@ -9,6 +9,12 @@ enum Output {
     nonisolated(unsafe) static var quiet = false
     /// Set once with `quiet`; `LogFile` serializes its appends.
     nonisolated(unsafe) static var log: LogFile?
+
+    /// A line for the log file (when there is one) and the log's tail that monitoring sends.
+    static func record(_ text: String) {
+        log?.append(text)
+        LogTail.shared.append(text)
+    }
 }
 
 func printError(_ error: PGKeepError) {
@@ -19,13 +25,13 @@ func printError(_ error: PGKeepError) {
 func printStderr(_ line: String) {
     let text = Redaction.shared.apply(line)
     Console.err(text + "\n")
-    Output.log?.append(text)
+    Output.record(text)
 }
 
 /// A line that --quiet keeps off the terminal; the log file gets it all the same.
 func printInfo(_ line: String) {
     if Output.quiet {
-        Output.log?.append(line)
+        Output.record(line)
     } else {
         printStderr(line)
     }

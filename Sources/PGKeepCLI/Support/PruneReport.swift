@@ -20,7 +20,7 @@ struct PruneReport {
         }
         let dry = r.dryRun ? "dry run: " : ""
         guard !Output.quiet else {
-            Output.log?.append("pgkeep: \(dry)kept \(kept), deleted \(r.deleted) (policy: \(policy.description))")
+            Output.record("pgkeep: \(dry)kept \(kept), deleted \(r.deleted) (policy: \(policy.description))")
             return
         }
         let verb = r.dryRun ? "would delete" : "deleted"
@@ -83,15 +83,60 @@ struct ListReport {
             items.map { item in
                 let m = item.entry.manifest
                 let keptBy = item.decision.keep ? item.decision.reasons.joined(separator: ", ") : "(prune would delete)"
+                let size = BackupReporter.size(m.size) + (m.isAnomalous ? " !shrank" : "")
                 return [
                     m.database, BackupName.isoString(item.entry.name.time), m.format.rawValue,
-                    BackupReporter.size(m.size), m.label ?? "", m.pinned ? "yes" : "", keptBy,
+                    size, m.label ?? "", m.pinned ? "yes" : "", keptBy,
                 ]
             })
+        for line in Sparkline.lines(items.map(\.entry)) { printStderr(line) }
         for path in scan.leftovers {
             printStderr("pgkeep: leftover of an interrupted run (not a backup; prune removes it): \(path)")
         }
         for path in scan.orphans { printStderr("pgkeep: note: \(path) has no manifest: not a backup, left alone") }
         for path in scan.broken { printStderr("pgkeep: warning: manifest without a readable data file: \(path)") }
+    }
+}
+
+/// Per database, the sizes of its last backups as a sparkline, oldest to newest, with a mark
+/// under the anomalous (!) and pinned (p) ones. Block characters when the terminal speaks UTF-8,
+/// else ASCII.
+enum Sparkline {
+    static let blocks = Array("▁▂▃▄▅▆▇█")
+    static let ascii = Array("_.-=+*#@")
+    static let width = 30
+
+    static var utf8: Bool {
+        let env = ProcessInfo.processInfo.environment
+        let locale = env["LC_ALL"].flatMap { $0.isEmpty ? nil : $0 } ?? env["LC_CTYPE"] ?? env["LANG"] ?? ""
+        return locale.uppercased().contains("UTF-8") || locale.uppercased().contains("UTF8")
+    }
+
+    static func lines(_ backups: [CatalogScan.Backup], unicode: Bool = utf8) -> [String] {
+        let groups = Dictionary(grouping: backups.filter { $0.name.format != .globals }) { $0.manifest.database }
+        return groups.keys.sorted().compactMap { db in
+            let recent = groups[db]!.sorted { $0.name.time < $1.name.time }.suffix(width)
+            guard recent.count > 1 else { return nil }
+            let (line, marks) = render(
+                recent.map { ($0.manifest.size, $0.manifest.isAnomalous, $0.manifest.pinned) },
+                unicode: unicode)
+            let pad = String(repeating: " ", count: db.count + 2)
+            return "\(db): \(line)" + (marks.contains { $0 != " " } ? "\n\(pad)\(marks)" : "")
+        }
+    }
+
+    /// One character per backup, scaled from the smallest to the largest, and the mark line.
+    static func render(_ points: [(size: Int64, anomalous: Bool, pinned: Bool)], unicode: Bool) -> (String, String) {
+        let chars = unicode ? blocks : ascii
+        let low = points.map(\.size).min() ?? 0
+        let high = points.map(\.size).max() ?? 0
+        let line = String(
+            points.map { p -> Character in
+                guard high > low else { return chars[chars.count - 1] }
+                let index = Int(Double(p.size - low) / Double(high - low) * Double(chars.count - 1) + 0.5)
+                return chars[min(chars.count - 1, max(0, index))]
+            })
+        let marks = String(points.map { $0.anomalous ? "!" : $0.pinned ? "p" : " " })
+        return (line, marks.replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression))
     }
 }

@@ -14,6 +14,8 @@ enum RetentionReport {
         var pinned: Bool
         var action: String
         var reasons: [String]
+        var anomalies: [String]
+        var shrinkAccepted: Bool
 
         init(_ item: PruneJob.Item) {
             let m = item.entry.manifest
@@ -26,6 +28,8 @@ enum RetentionReport {
             pinned = m.pinned
             action = item.decision.keep ? "keep" : "delete"
             reasons = item.decision.reasons
+            anomalies = m.anomalies ?? []
+            shrinkAccepted = m.shrinkAccepted ?? false
         }
     }
 
@@ -36,12 +40,12 @@ enum RetentionReport {
         out.reserveCapacity(rows.count * 260)
         for (i, r) in rows.enumerated() {
             out +=
-                "    {\"action\": \(quote(r.action)), \"database\": \(quote(r.database)), \"format\": "
-                + "\(quote(r.format)), "
+                "    {\"action\": \(quote(r.action)), \"anomalies\": [\(r.anomalies.map(quote).joined(separator: ", "))], "
+                + "\"database\": \(quote(r.database)), \"format\": \(quote(r.format)), "
             out += "\"label\": \(r.label.map(quote) ?? "null"), \"path\": \(quote(r.path)), \"pinned\": \(r.pinned), "
             out +=
                 "\"reasons\": [\(r.reasons.map(quote).joined(separator: ", "))], "
-                + "\"size\": \(r.size), \"time\": \(quote(r.time))}"
+                + "\"shrink_accepted\": \(r.shrinkAccepted), \"size\": \(r.size), \"time\": \(quote(r.time))}"
             out += i == rows.count - 1 ? "\n" : ",\n"
         }
         out += "  ]"

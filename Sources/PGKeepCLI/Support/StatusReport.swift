@@ -12,6 +12,7 @@ struct StatusReport {
                 row["newest"] = e.newestTime.map(BackupName.isoString) ?? NSNull()
                 row["path"] = e.newestPath ?? NSNull()
                 row["age_seconds"] = e.age.map { Int($0) } ?? NSNull()
+                row["anomalies"] = e.anomalies
                 return row
             }
             let object: [String: Any] = ["databases": rows, "ok": report.ok, "max_age_seconds": Int(report.maxAge)]
@@ -28,15 +29,22 @@ struct StatusReport {
                     [
                         e.database, e.location, e.newestTime.map(BackupName.isoString) ?? "-",
                         e.age.map(DurationText.format) ?? "-",
-                        e.fresh ? "ok" : (e.newestTime == nil ? "STALE (no backup)" : "STALE"),
+                        !e.fresh
+                            ? (e.newestTime == nil ? "STALE (no backup)" : "STALE")
+                            : e.anomalies.isEmpty ? "ok" : "ANOMALY",
                     ]
                 })
         }
         let maxAge = DurationText.format(report.maxAge)
         let stale = report.entries.filter { !$0.fresh }
             .map { $0.location == "local" ? $0.database : "\($0.database) (\($0.location))" }
+        for e in report.entries where !e.anomalies.isEmpty {
+            printStderr(
+                "pgkeep: status: ANOMALY: \(e.database): the newest backup shrank: \(e.anomalies.joined(separator: "; ")) "
+                    + "(accept it with `pgkeep accept \(e.newestPath ?? "BACKUP")` if intended)")
+        }
         if stale.isEmpty {
-            printStderr("pgkeep: status: ok: every database has a backup newer than \(maxAge)")
+            if report.ok { printStderr("pgkeep: status: ok: every database has a backup newer than \(maxAge)") }
         } else {
             printStderr(
                 "pgkeep: status: STALE: \(stale.joined(separator: ", ")) has no verified backup newer than \(maxAge)")

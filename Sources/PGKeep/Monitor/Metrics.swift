@@ -1,0 +1,128 @@
+import Foundation
+
+/// The last attempt per database (`DIR/.pgkeep-attempts.json`): when, whether it succeeded, and
+/// how long it took, so metrics can tell "the last run failed" from "no run at all". Written
+/// after each backup run (temporary file, rename), read by metrics and `status --format prometheus`.
+public enum AttemptLog {
+    public struct Attempt: Codable, Sendable, Equatable {
+        public var time: String
+        public var success: Bool
+        public var durationSeconds: Double?
+
+        public init(time: String, success: Bool, durationSeconds: Double?) {
+            self.time = time
+            self.success = success
+            self.durationSeconds = durationSeconds
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case time, success
+            case durationSeconds = "duration_seconds"
+        }
+    }
+
+    public static let fileName = ".pgkeep-attempts.json"
+
+    public static func read(_ directory: String) -> [String: Attempt] {
+        guard let data = FileManager.default.contents(atPath: directory + "/" + fileName) else { return [:] }
+        return (try? JSONDecoder().decode([String: Attempt].self, from: data)) ?? [:]
+    }
+
+    /// Merges `attempts` into the log (other databases' entries stay).
+    public static func record(_ attempts: [String: Attempt], directory: String) throws {
+        guard !attempts.isEmpty, FileManager.default.fileExists(atPath: directory) else { return }
+        var all = read(directory)
+        all.merge(attempts) { _, new in new }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try Metrics.replace(directory + "/" + fileName, with: try encoder.encode(all))
+    }
+}
+
+/// Prometheus metrics in the text exposition format, for node_exporter's textfile collector
+/// (`[metrics] textfile`) and `status --format prometheus`: per database, from the backups in the
+/// directory (and on the remote) and the attempt log.
+public enum Metrics {
+    struct Family {
+        var name: String
+        var help: String
+        var samples: [(labels: [(String, String)], value: Double)] = []
+    }
+
+    public static func text(entries: [StatusCheck.Entry], attempts: [String: AttemptLog.Attempt]) -> String {
+        var families = [
+            Family(name: "pgkeep_last_success_timestamp_seconds", help: "Time of the newest verified backup."),
+            Family(name: "pgkeep_last_attempt_timestamp_seconds", help: "Time of the last backup attempt."),
+            Family(name: "pgkeep_last_attempt_success", help: "1 if the last backup attempt succeeded, else 0."),
+            Family(name: "pgkeep_last_backup_size_bytes", help: "Size of the newest backup file."),
+            Family(name: "pgkeep_last_backup_duration_seconds", help: "How long the newest backup took."),
+            Family(name: "pgkeep_backups", help: "Backups kept, per location."),
+            Family(name: "pgkeep_oldest_backup_timestamp_seconds", help: "Time of the oldest backup kept."),
+            Family(name: "pgkeep_size_anomaly", help: "1 while the newest backup shrank (not accepted), else 0."),
+        ]
+        let local = entries.filter { $0.location == "local" }
+        var primary = local.isEmpty ? entries : local
+        let known = Set(primary.map(\.database))
+        for name in attempts.keys.sorted() where !known.contains(name) {
+            primary.append(StatusCheck.Entry(database: name, fresh: false))
+        }
+        for e in primary {
+            let db = [("database", e.database)]
+            if let time = e.newestTime { families[0].samples.append((db, time.timeIntervalSince1970)) }
+            if let attempt = attempts[e.database], let time = BackupName.parseISO(attempt.time) {
+                families[1].samples.append((db, time.timeIntervalSince1970))
+                families[2].samples.append((db, attempt.success ? 1 : 0))
+            } else if let time = e.newestTime {
+                families[1].samples.append((db, time.timeIntervalSince1970))
+                families[2].samples.append((db, 1))
+            }
+            if let newest = e.newest {
+                families[3].samples.append((db + [("format", newest.format.rawValue)], Double(newest.size)))
+                if let d = newest.durationSeconds { families[4].samples.append((db, d)) }
+            }
+            if let oldest = e.oldestTime { families[6].samples.append((db, oldest.timeIntervalSince1970)) }
+            if e.newestTime != nil { families[7].samples.append((db, e.anomalies.isEmpty ? 0 : 1)) }
+        }
+        for e in entries {
+            families[5].samples.append(([("database", e.database), ("location", e.location)], Double(e.count)))
+        }
+        var out = ""
+        for family in families where !family.samples.isEmpty {
+            out += "# HELP \(family.name) \(family.help)\n# TYPE \(family.name) gauge\n"
+            for sample in family.samples {
+                let labels = sample.labels.map { "\($0.0)=\"\(escape($0.1))\"" }.joined(separator: ",")
+                out += "\(family.name){\(labels)} \(number(sample.value))\n"
+            }
+        }
+        return out
+    }
+
+    static func escape(_ value: String) -> String {
+        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n")
+    }
+
+    static func number(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+    }
+
+    /// Writes the metrics of `directory` (and `remote`) to `path`, atomically.
+    public static func write(to path: String, directory: String, remote: RcloneRemote? = nil) throws {
+        let check = StatusCheck(directory: directory, databases: nil, maxAge: .infinity)
+        let report = try check.run(remote: remote)
+        try replace(path, with: Data(text(entries: report.entries, attempts: AttemptLog.read(directory)).utf8))
+    }
+
+    /// A file replaced whole: a private temporary file beside it, renamed over it.
+    static func replace(_ path: String, with data: Data) throws {
+        let folder = (path as NSString).deletingLastPathComponent
+        let temp = (folder.isEmpty ? "." : folder) + "/.pgkeep-tmp-\(getpid())-" + (path as NSString).lastPathComponent
+        try? FileManager.default.removeItem(atPath: temp)
+        try FileSystem.writePrivateFile(temp, data: data)
+        guard rename(temp, path) == 0 else {
+            let e = errnoText()
+            FileSystem.removeTree(temp)
+            throw PGKeepError(.backup, "cannot replace \(path): \(e)")
+        }
+    }
+}

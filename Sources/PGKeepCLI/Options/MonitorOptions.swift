@@ -1,0 +1,107 @@
+import ArgumentParser
+import Foundation
+import PGKeep
+
+/// Monitoring on the command line: dead-man's-switch pings, notifications, the metrics file.
+struct MonitorOptions: ParsableArguments {
+    @Option(
+        name: .customLong("healthchecks"),
+        help: ArgumentHelp("Ping this healthchecks.io check URL: /start, then success or /fail.", valueName: "url"))
+    var healthchecks: String?
+    @Option(
+        name: .customLong("uptime-kuma"),
+        help: ArgumentHelp("Push the outcome to this Uptime Kuma push URL.", valueName: "url"))
+    var uptimeKuma: String?
+    @Option(
+        name: .customLong("webhook"),
+        help: ArgumentHelp("POST a JSON event here per database (start, success, failure, anomaly).", valueName: "url"))
+    var webhook: String?
+    @Option(
+        name: .customLong("ntfy"),
+        help: ArgumentHelp("Post failures and anomalies to this ntfy topic URL.", valueName: "url"))
+    var ntfy: String?
+    @Option(
+        name: .customLong("metrics-file"),
+        help: ArgumentHelp("Rewrite this Prometheus textfile after the run (node_exporter).", valueName: "path"))
+    var metricsFile: String?
+
+    var flags: MonitorFlags {
+        var f = MonitorFlags()
+        f.healthchecks = healthchecks
+        f.uptimeKuma = uptimeKuma
+        f.webhook = webhook
+        f.ntfy = ntfy
+        f.metricsFile = metricsFile
+        return f
+    }
+}
+
+/// One command's monitoring: the pings around it, the attempt log, the metrics file afterwards.
+/// Nothing here changes the command's outcome: a problem is a warning.
+struct Monitoring {
+    let monitor: RunMonitor?
+    let metricsFile: String?
+    let directory: String?
+    let database: String?
+
+    init(_ options: MonitorOptions, settings: Settings, command: String, database: String?, directory: String?) throws {
+        let targets = try settings.monitorTargets(options.flags)
+        monitor =
+            targets.isEmpty
+            ? nil
+            : RunMonitor(targets, command: command, database: database) { printStderr("pgkeep: warning: " + $0) }
+        metricsFile = settings.metricsFile(options.flags)
+        self.directory = directory
+        self.database = database
+    }
+
+    /// Runs `body` between the start ping and the outcome; an error thrown is the outcome.
+    func around<T>(_ body: () throws -> T) throws -> T {
+        monitor?.started()
+        do {
+            return try body()
+        } catch let error as PGKeepError {
+            if let database {
+                record([database: .init(time: BackupName.isoString(Date()), success: false, durationSeconds: nil)])
+            }
+            finish(error: error.message)
+            throw error
+        }
+    }
+
+    /// A backup run's databases: their events and attempts, then the outcome and the metrics.
+    func backups(_ summary: BackupJob.Summary, started: Date) {
+        var attempts: [String: AttemptLog.Attempt] = [:]
+        let now = BackupName.isoString(Date())
+        for record in summary.records {
+            monitor?.recorded(record.manifest, path: record.path)
+            attempts[record.manifest.database] = .init(
+                time: now, success: true, durationSeconds: record.manifest.durationSeconds)
+        }
+        for (database, error) in summary.failures {
+            monitor?.failed(database: database, error: Redaction.shared.apply(error.message))
+            attempts[database] = .init(
+                time: now, success: false, durationSeconds: Date().timeIntervalSince(started).rounded())
+        }
+        record(attempts)
+        finish(error: nil)
+    }
+
+    private func record(_ attempts: [String: AttemptLog.Attempt]) {
+        guard let directory else { return }
+        do { try AttemptLog.record(attempts, directory: directory) } catch let e as PGKeepError {
+            printStderr("pgkeep: warning: " + e.message)
+        } catch {}
+    }
+
+    /// The outcome (nil: as the events said) and the metrics file.
+    func finish(error: String?) {
+        monitor?.finished(error: error.map { Redaction.shared.apply($0) })
+        guard let metricsFile, let directory else { return }
+        do { try Metrics.write(to: metricsFile, directory: directory) } catch let e as PGKeepError {
+            printStderr("pgkeep: warning: metrics file \(metricsFile) not written: " + e.message)
+        } catch {
+            printStderr("pgkeep: warning: metrics file \(metricsFile) not written: \(error)")
+        }
+    }
+}
