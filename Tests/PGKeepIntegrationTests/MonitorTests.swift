@@ -160,4 +160,18 @@ struct MonitorTests {
             text.contains("pgkeep_last_attempt_success{database=\"no_such_db_metrics\"} 0"),
             "a failed attempt shows, even for a database without backups: \(text)")
     }
+
+    /// The alert rules README gives are valid Prometheus rules.
+    @Test func readmeAlertRulesPassPromtool() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
+        let readme = try String(contentsOfFile: root + "/README.md", encoding: .utf8)
+        let start = try #require(readme.range(of: "```yaml\n"))
+        let end = try #require(readme.range(of: "```", range: start.upperBound..<readme.endIndex))
+        let rules = TestServer.tempDir("rules") + "/pgkeep.rules.yml"
+        try FileSystem.writePrivateFile(rules, data: Data(readme[start.upperBound..<end.lowerBound].utf8))
+        let check = try TestServer.run("/usr/bin/promtool", ["check", "rules", rules])
+        #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
+        #expect(check.stdout.contains("SUCCESS: 2 rules found"), "\(check.stdout)")
+    }
 }

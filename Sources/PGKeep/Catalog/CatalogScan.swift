@@ -207,6 +207,7 @@ public struct ManifestSummary: Decodable, Sendable {
         var data = Data(count: Int(st.st_size))
         let n = data.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
         guard n == Int(st.st_size) else { return nil }
+        if let fast = data.withUnsafeBytes({ ManifestSummaryParser.parse($0) }) { return fast }
         return try? JSONDecoder().decode(ManifestSummary.self, from: data)
     }
 }

@@ -2,7 +2,8 @@ import Foundation
 
 /// The last attempt per database (`DIR/.pgkeep-attempts.json`): when, whether it succeeded, and
 /// how long it took, so metrics can tell "the last run failed" from "no run at all". Written
-/// after each backup run (temporary file, rename), read by metrics and `status --format prometheus`.
+/// after each backup run that writes a metrics file (temporary file, rename), read by metrics and
+/// `status --format prometheus`.
 public enum AttemptLog {
     public struct Attempt: Codable, Sendable, Equatable {
         public var time: String
@@ -118,7 +119,12 @@ public enum Metrics {
         let folder = (path as NSString).deletingLastPathComponent
         let temp = (folder.isEmpty ? "." : folder) + "/.pgkeep-tmp-\(getpid())-" + (path as NSString).lastPathComponent
         try? FileManager.default.removeItem(atPath: temp)
-        try FileSystem.writePrivateFile(temp, data: data)
+        let token = Cancellation.shared.register(path: temp)
+        defer { Cancellation.shared.unregister(token) }
+        do { try FileSystem.writePrivateFile(temp, data: data) } catch {
+            FileSystem.removeTree(temp)
+            throw error
+        }
         guard rename(temp, path) == 0 else {
             let e = errnoText()
             FileSystem.removeTree(temp)

@@ -46,7 +46,10 @@ public struct PruneJob {
     public func plan(_ scan: CatalogScan) -> [Item] {
         let groups = Dictionary(grouping: scan.backups, by: \.group)
         var items: [Item] = []
-        for (_, unsorted) in groups {
+        items.reserveCapacity(scan.backups.count)
+        // By database (group key order); each database's backups newest first.
+        for key in groups.keys.sorted() {
+            let unsorted = groups[key]!
             // Newest first, one order for the table and the policy: within one second by sequence,
             // then by name. Ids are short (hashing 100,000 paths costs more than the policy) and grow
             // with newness, which is how the policy breaks ties.
@@ -66,11 +69,7 @@ public struct PruneJob {
                 })
             items += entries.indices.map { Item(entry: entries[$0], decision: decisions[ids[$0]]!) }
         }
-        // By database; each database's backups are already newest first.
-        return items.enumerated().sorted { a, b in
-            a.element.entry.group != b.element.entry.group
-                ? a.element.entry.group < b.element.entry.group : a.offset < b.offset
-        }.map(\.element)
+        return items
     }
 
     /// Whether the pgkeep that wrote `.pgkeep-tmp-<pid>-...` no longer runs on this host.

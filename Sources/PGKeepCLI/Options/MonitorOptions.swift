@@ -87,8 +87,9 @@ struct Monitoring {
         finish(error: nil)
     }
 
+    /// The attempt log, kept where metrics are written (it feeds their last-attempt gauges).
     private func record(_ attempts: [String: AttemptLog.Attempt]) {
-        guard let directory else { return }
+        guard let directory, metricsFile != nil else { return }
         do { try AttemptLog.record(attempts, directory: directory) } catch let e as PGKeepError {
             printStderr("pgkeep: warning: " + e.message)
         } catch {}

@@ -1,0 +1,313 @@
+import Foundation
+
+/// Reads the fields of `ManifestSummary` from a manifest's bytes in one pass, validating the
+/// whole document as JSON (RFC 8259) on the way: what it accepts, JSONDecoder accepts too, and it
+/// is several times faster (list, prune and status read 100,000 manifests). It returns nil for
+/// anything it does not accept; the caller then asks JSONDecoder, so the two never disagree on
+/// what counts as a manifest.
+struct ManifestSummaryParser {
+    private let bytes: UnsafeRawBufferPointer
+    private var at = 0
+
+    static func parse(_ bytes: UnsafeRawBufferPointer) -> ManifestSummary? {
+        var parser = ManifestSummaryParser(bytes: bytes)
+        return parser.document()
+    }
+
+    private init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+    private enum Field {
+        case database, file, format, size, label, pinned, anomalies, accepted, baseline, finished, duration
+    }
+    private static let fields: [String: Field] = [
+        "database": .database, "file": .file, "format": .format, "size": .size, "label": .label,
+        "pinned": .pinned, "anomalies": .anomalies, "shrink_accepted": .accepted, "shrink_baseline": .baseline,
+        "finished_at": .finished, "duration_seconds": .duration,
+    ]
+
+    private mutating func document() -> ManifestSummary? {
+        var database: String?
+        var file: String?
+        var format: BackupFormat?
+        var size: Int64?
+        var pinned: Bool?
+        var label: String?
+        var anomalies: [String]?
+        var accepted: Bool?
+        var baseline: String?
+        var finished: String?
+        var duration: Double?
+        space()
+        guard take(UInt8(ascii: "{")) else { return nil }
+        space()
+        var first = true
+        while !take(UInt8(ascii: "}")) {
+            if !first {
+                guard take(UInt8(ascii: ",")) else { return nil }
+                space()
+            }
+            first = false
+            guard let key = string() else { return nil }
+            space()
+            guard take(UInt8(ascii: ":")) else { return nil }
+            space()
+            switch Self.fields[key] {
+            case .database?:
+                guard let v = string() else { return nil }
+                database = v
+            case .file?:
+                guard let v = string() else { return nil }
+                file = v
+            case .format?:
+                guard let v = string(), let f = BackupFormat(rawValue: v) else { return nil }
+                format = f
+            case .size?:
+                guard let v = integer() else { return nil }
+                size = v
+            case .pinned?:
+                guard let v = boolean() else { return nil }
+                pinned = v
+            case .label?:
+                guard let v = optional({ $0.string() }) else { return nil }
+                label = v
+            case .accepted?:
+                guard let v = optional({ $0.boolean() }) else { return nil }
+                accepted = v
+            case .baseline?:
+                guard let v = optional({ $0.string() }) else { return nil }
+                baseline = v
+            case .anomalies?:
+                guard let v = optional({ $0.strings() }) else { return nil }
+                anomalies = v
+            case .finished?:
+                guard let v = optional({ $0.string() }) else { return nil }
+                finished = v
+            case .duration?:
+                guard let v = optional({ $0.double() }) else { return nil }
+                duration = v
+            case nil: guard value(depth: 0) else { return nil }
+            }
+            space()
+        }
+        space()
+        guard at == bytes.count, let database, let file, let format, let size, let pinned else { return nil }
+        var summary = ManifestSummary(
+            database: database, file: file, format: format, size: size, label: label, pinned: pinned)
+        summary.anomalies = anomalies
+        summary.shrinkAccepted = accepted
+        summary.shrinkBaseline = baseline
+        summary.finishedAt = finished
+        summary.durationSeconds = duration
+        return summary
+    }
+
+    private var peek: UInt8? { at < bytes.count ? bytes[at] : nil }
+
+    private mutating func take(_ c: UInt8) -> Bool {
+        guard peek == c else { return false }
+        at += 1
+        return true
+    }
+
+    private mutating func space() {
+        while let c = peek, c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 { at += 1 }
+    }
+
+    private mutating func literal(_ word: StaticString) -> Bool {
+        let n = word.utf8CodeUnitCount
+        guard at + n <= bytes.count else { return false }
+        for i in 0..<n where bytes[at + i] != word.utf8Start[i] { return false }
+        at += n
+        return true
+    }
+
+    /// `null` gives .some(nil); a value gives .some(value); anything else nil.
+    private mutating func optional<T>(_ read: (inout Self) -> T?) -> T?? {
+        if literal("null") { return .some(nil) }
+        guard let v = read(&self) else { return nil }
+        return .some(v)
+    }
+
+    private mutating func boolean() -> Bool? {
+        if literal("true") { return true }
+        if literal("false") { return false }
+        return nil
+    }
+
+    /// A JSON number that is a whole number in Int64 (as JSONDecoder reads Int64).
+    private mutating func integer() -> Int64? {
+        let start = at
+        guard number() else { return nil }
+        let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<at]), as: UTF8.self)
+        if let n = Int64(text) { return n }
+        guard let d = Double(text), d == d.rounded(), abs(d) < 9e18 else { return nil }
+        return Int64(d)
+    }
+
+    private mutating func double() -> Double? {
+        let start = at
+        guard number() else { return nil }
+        return Double(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<at]), as: UTF8.self))
+    }
+
+    private mutating func number() -> Bool {
+        _ = take(UInt8(ascii: "-"))
+        guard let c = peek, c >= 0x30 && c <= 0x39 else { return false }
+        if take(0x30) {
+        } else {
+            while let d = peek, d >= 0x30 && d <= 0x39 { at += 1 }
+        }
+        if take(UInt8(ascii: ".")) {
+            guard digits() else { return false }
+        }
+        if take(UInt8(ascii: "e")) || take(UInt8(ascii: "E")) {
+            if !take(UInt8(ascii: "+")) { _ = take(UInt8(ascii: "-")) }
+            guard digits() else { return false }
+        }
+        return true
+    }
+
+    private mutating func digits() -> Bool {
+        let start = at
+        while let d = peek, d >= 0x30 && d <= 0x39 { at += 1 }
+        return at > start
+    }
+
+    private mutating func strings() -> [String]? {
+        guard take(UInt8(ascii: "[")) else { return nil }
+        space()
+        var out: [String] = []
+        if take(UInt8(ascii: "]")) { return out }
+        while true {
+            guard let s = string() else { return nil }
+            out.append(s)
+            space()
+            if take(UInt8(ascii: "]")) { return out }
+            guard take(UInt8(ascii: ",")) else { return nil }
+            space()
+        }
+    }
+
+    /// A JSON string, unescaped; nil for anything invalid (control characters, bad escapes,
+    /// lone surrogates, invalid UTF-8).
+    private mutating func string() -> String? {
+        guard let (raw, plain) = stringBytes() else { return nil }
+        return plain ? Self.text(raw) : Self.unescape(raw)
+    }
+
+    /// A string checked but not built (the values pgkeep does not need).
+    private mutating func skipString() -> Bool {
+        guard let (raw, plain) = stringBytes() else { return false }
+        if plain { return raw.allSatisfy { $0 < 0x80 } || Self.text(raw) != nil }
+        return Self.unescape(raw) != nil
+    }
+
+    /// The bytes between the quotes, and whether they hold no escape.
+    private mutating func stringBytes() -> (UnsafeRawBufferPointer, Bool)? {
+        guard take(UInt8(ascii: "\"")) else { return nil }
+        let start = at
+        var plain = true
+        while let c = peek, c != UInt8(ascii: "\"") {
+            if c < 0x20 { return nil }
+            if c == UInt8(ascii: "\\") {
+                plain = false
+                at += 2
+            } else {
+                at += 1
+            }
+        }
+        guard at < bytes.count else { return nil }
+        let raw = UnsafeRawBufferPointer(rebasing: bytes[start..<at])
+        at += 1
+        return (raw, plain)
+    }
+
+    /// UTF-8 to a String: ASCII directly, anything else validated.
+    private static func text(_ raw: UnsafeRawBufferPointer) -> String? {
+        if raw.allSatisfy({ $0 < 0x80 }) { return String(decoding: raw, as: UTF8.self) }
+        return String(validating: raw, as: UTF8.self)
+    }
+
+    private static func unescape(_ raw: UnsafeRawBufferPointer) -> String? {
+        var out: [UInt8] = []
+        out.reserveCapacity(raw.count)
+        var i = 0
+        var pendingHigh: UInt32?
+        while i < raw.count {
+            let c = raw[i]
+            guard c == UInt8(ascii: "\\") else {
+                guard pendingHigh == nil else { return nil }
+                out.append(c)
+                i += 1
+                continue
+            }
+            guard i + 1 < raw.count else { return nil }
+            let e = raw[i + 1]
+            i += 2
+            if e == UInt8(ascii: "u") {
+                guard i + 4 <= raw.count,
+                    let unit = UInt32(
+                        String(decoding: UnsafeRawBufferPointer(rebasing: raw[i..<i + 4]), as: UTF8.self), radix: 16)
+                else { return nil }
+                i += 4
+                var scalarValue = unit
+                if let high = pendingHigh {
+                    guard (0xDC00...0xDFFF).contains(unit) else { return nil }
+                    scalarValue = 0x10000 + ((high - 0xD800) << 10) + (unit - 0xDC00)
+                    pendingHigh = nil
+                } else if (0xD800...0xDBFF).contains(unit) {
+                    pendingHigh = unit
+                    continue
+                } else if (0xDC00...0xDFFF).contains(unit) {
+                    return nil
+                }
+                guard let scalar = Unicode.Scalar(scalarValue) else { return nil }
+                out.append(contentsOf: Array(String(Character(scalar)).utf8))
+                continue
+            }
+            guard pendingHigh == nil else { return nil }
+            switch e {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(e)
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "t"): out.append(0x09)
+            default: return nil
+            }
+        }
+        guard pendingHigh == nil else { return nil }
+        return out.withUnsafeBytes { text($0) }
+    }
+
+    /// Any JSON value, checked and skipped (nesting bounded, as JSONDecoder bounds it).
+    private mutating func value(depth: Int) -> Bool {
+        guard depth < 512, let c = peek else { return false }
+        switch c {
+        case UInt8(ascii: "\""): return skipString()
+        case UInt8(ascii: "t"): return literal("true")
+        case UInt8(ascii: "f"): return literal("false")
+        case UInt8(ascii: "n"): return literal("null")
+        case UInt8(ascii: "["), UInt8(ascii: "{"):
+            let object = c == UInt8(ascii: "{")
+            let close = object ? UInt8(ascii: "}") : UInt8(ascii: "]")
+            at += 1
+            space()
+            if take(close) { return true }
+            while true {
+                if object {
+                    guard skipString() else { return false }
+                    space()
+                    guard take(UInt8(ascii: ":")) else { return false }
+                    space()
+                }
+                guard value(depth: depth + 1) else { return false }
+                space()
+                if take(close) { return true }
+                guard take(UInt8(ascii: ",")) else { return false }
+                space()
+            }
+        default: return number()
+        }
+    }
+}

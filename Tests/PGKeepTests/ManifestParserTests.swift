@@ -1,0 +1,74 @@
+import Foundation
+import Testing
+
+@testable import PGKeep
+
+/// The fast manifest reader that list, prune and status use never disagrees with JSONDecoder: it
+/// reads what pgkeep writes, and anything it accepts JSONDecoder accepts with the same values.
+struct ManifestParserTests {
+    static func decoded(_ text: String) -> ManifestSummary? {
+        try? JSONDecoder().decode(ManifestSummary.self, from: Data(text.utf8))
+    }
+
+    static func fast(_ text: String) -> ManifestSummary? {
+        Data(text.utf8).withUnsafeBytes { ManifestSummaryParser.parse($0) }
+    }
+
+    static func same(_ a: ManifestSummary?, _ b: ManifestSummary?) -> Bool {
+        guard let a, let b else { return a == nil && b == nil }
+        return a.database == b.database && a.file == b.file && a.format == b.format && a.size == b.size
+            && a.label == b.label && a.pinned == b.pinned && a.anomalies == b.anomalies
+            && a.shrinkAccepted == b.shrinkAccepted && a.shrinkBaseline == b.shrinkBaseline
+            && a.finishedAt == b.finishedAt && a.durationSeconds == b.durationSeconds
+    }
+
+    @Test func readsWhatPgkeepWrites() throws {
+        var manifest = Manifest(
+            database: "shop \"ü\" \\ x", file: "shop_2026-04-02T020000Z.dump.gz", format: .custom,
+            compression: .init(algorithm: "gzip", level: 6, appliedBy: "pgkeep"), size: 123_456, sha256: "ab",
+            uncompressedSize: 9, files: nil, startedAt: "2026-04-02T02:00:00Z", finishedAt: "2026-04-02T02:00:05Z",
+            durationSeconds: 5.25, label: "before\tupgrade 🐘", serverVersion: "15", serverVersionNum: 150000,
+            pgDumpVersion: "15", pgDumpOptions: ["--format=custom"], source: "postgresql:///shop", dockerCompose: nil,
+            verification: .init(verifiedAt: "x", sha256Reread: true), rowCounts: ["public.a": 3])
+        manifest.anomalies = ["table public.a lost 100 % of its rows (3 → 0)"]
+        manifest.shrinkAccepted = true
+        manifest.pinned = true
+        let text = String(decoding: try manifest.encoded(), as: UTF8.self)
+        let fast = try #require(Self.fast(text))
+        #expect(Self.same(fast, Self.decoded(text)))
+        #expect(fast.database == "shop \"ü\" \\ x" && fast.label == "before\tupgrade 🐘" && fast.durationSeconds == 5.25)
+    }
+
+    @Test(arguments: [
+        #"{"database":"d","file":"f","format":"custom","size":1,"pinned":false}"#,
+        #"  {"database":"d","file":"f","format":"plain","size":1e3,"pinned":true,"label":null} "#,
+        #"{"database":"d\u00e9\ud83d\ude00","file":"f","format":"custom","size":-0,"pinned":false,"x":[1,{"y":[]}]}"#,
+        #"{"database":"d","file":"f","format":"custom","size":1,"pinned":false,"anomalies":[]}"#,
+        #"{"database":"d","file":"f","format":"custom","size":1,"pinned":false,}"#,
+        #"{"database":"d","file":"f","format":"custom","size":1.5,"pinned":false}"#,
+        #"{"database":"d","file":"f","format":"tar","size":1,"pinned":false}"#,
+        #"{"database":"d","file":"f","format":"custom","size":1}"#,
+        #"{"database":"d","file":"f","format":"custom","size":1,"pinned":"yes"}"#,
+        #"{"database":"d\ud800","file":"f","format":"custom","size":1,"pinned":false}"#,
+        #"{"database":"d","file":"f","format":"custom","size":1,"pinned":false,"x":01}"#,
+        #"{"database":"d","file":"f","format":"custom","size":1,"pinned":false,"x":[1,]}"#,
+        #"{"database":"d","file":"f","format":"custom","size":1,"pinned":false} x"#,
+        #"{"database":"d","file":"f","format":"custom","size":1,"pinned":false,"x":"\q"}"#,
+        "{\"database\":\"d\u{1}\",\"file\":\"f\",\"format\":\"custom\",\"size\":1,\"pinned\":false}",
+        #"[]"#, "", #"{"#,
+    ])
+    func neverDisagreesWithJSONDecoder(_ text: String) {
+        let fast = Self.fast(text)
+        if fast != nil { #expect(Self.same(fast, Self.decoded(text)), "\(text)") }
+    }
+
+    @Test func rejectsWhatIsNotJSON() {
+        for text in [
+            #"{"database":"d","file":"f","format":"custom","size":1,"pinned":false,}"#,
+            #"{"database":"d","file":"f","format":"custom","size":1,"pinned":false} x"#,
+            #"{"database":"d\ud800","file":"f","format":"custom","size":1,"pinned":false}"#,
+        ] {
+            #expect(Self.fast(text) == nil, "\(text)")
+        }
+    }
+}
