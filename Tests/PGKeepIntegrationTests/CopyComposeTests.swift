@@ -10,47 +10,22 @@ import Testing
 @Suite(.enabled(if: TestServer.enabled && Server16.enabled, "needs the 15 and 16 servers Scripts/test.sh starts"))
 struct CopyComposeTests {
     func standIn() throws -> (bin: String, log: String) {
-        let bin = TestServer.tempDir("docker-copy")
-        let log = bin + "/calls.log"
-        let script = """
-            #!/bin/bash
-            printf '%s\\n' "ARGS $*" >> '\(log)'
-            [ "$1" = compose ] || { echo 'stand-in: expected compose' >&2; exit 97; }
-            shift
-            while [ $# -gt 0 ]; do
-              case "$1" in
-                -f|--project-directory) shift 2 ;;
-                exec) shift; break ;;
-                *) echo "stand-in: unexpected argument $1" >&2; exit 97 ;;
-              esac
-            done
-            [ "$1" = -T ] || { echo "stand-in: exec without -T" >&2; exit 98; }
-            shift
-            while [ "$1" = -e ]; do
-              case "$2" in *=*) echo "stand-in: a value in argv" >&2; exit 99 ;; esac
-              shift 2
-            done
-            service=$1
-            shift
-            for a in "$@"; do
-              [ "$a" = -t ] && { echo "stand-in: -t" >&2; exit 95; }
-              case "$a" in *"FROM STDIN"*) if [ -n "${STANDIN_FAIL_LOAD:-}" ]; then
-                head -c 100000 > /dev/null; echo 'ERROR:  injected: the load failed' >&2; exit 3; fi ;; esac
-            done
-            case "$service" in
-              old) export PGHOST='\(TestServer.socketDir)' PGPORT=\(TestServer.port) PATH='\(TestServer.pgBin)':"$PATH"
-                   export POSTGRES_USER=postgres POSTGRES_DB=\(TestServer.pagila) ;;
-              new) export PGHOST='\(Server16.socketDir)' PGPORT=\(Server16.port) PATH='\(Server16.bin)':"$PATH"
-                   export POSTGRES_USER=postgres POSTGRES_DB=app ;;
-              *) echo "stand-in: no such service $service" >&2; exit 96 ;;
-            esac
-            unset PGUSER PGDATABASE PGPASSWORD
-            exec "$@"
-            """
-        let path = bin + "/docker"
-        _ = FileManager.default.createFile(
-            atPath: path, contents: Data(script.utf8), attributes: [.posixPermissions: 0o755])
-        return (bin, log)
+        StandInDocker.write(
+            command: "docker",
+            services: [
+                "old": StandInDocker.postgres(
+                    socket: TestServer.socketDir, port: TestServer.port, bin: TestServer.pgBin,
+                    database: TestServer.pagila),
+                "new": StandInDocker.postgres(
+                    socket: Server16.socketDir, port: Server16.port, bin: Server16.bin, database: "app"),
+            ],
+            hooks: """
+                unset PGPASSWORD
+                for a in "$@"; do
+                  case "$a" in *"FROM STDIN"*) if [ -n "${STANDIN_FAIL_LOAD:-}" ]; then
+                    head -c 100000 > /dev/null; echo 'ERROR:  injected: the load failed' >&2; exit 3; fi ;; esac
+                done
+                """)
     }
 
     /// The upgrade inside compose: the old service's POSTGRES_DB (Pagila on 15) into the new

@@ -9,44 +9,18 @@ import Testing
 @Suite(.enabled(if: TestServer.enabled, "needs the server Scripts/test.sh starts"))
 struct DockerComposeTests {
     func standIn(command: String) throws -> (bin: String, log: String) {
-        let bin = TestServer.tempDir("docker")
-        let log = bin + "/calls.log"
-        let compose =
-            command == "docker"
-            ? "[ \"$1\" = compose ] || { echo 'stand-in: expected compose' >&2; exit 97; }; shift" : ""
-        let script = """
-            #!/bin/bash
-            printf '%s\\n' "ARGS $*" >> '\(log)'
-            \(compose)
-            while [ $# -gt 0 ]; do
-              case "$1" in
-                -f|--project-directory) shift 2 ;;
-                exec) shift; break ;;
-                *) echo "stand-in: unexpected argument $1" >&2; exit 97 ;;
-              esac
-            done
-            [ "$1" = -T ] || { echo "stand-in: exec without -T" >&2; exit 98; }
-            shift
-            while [ "$1" = -e ]; do
-              case "$2" in *=*) echo "stand-in: a value in argv" >&2; exit 99 ;; esac
-              shift 2
-            done
-            [ "$1" = db ] || { echo "stand-in: no such service $1" >&2; exit 96; }
-            shift
-            for a in "$@"; do [ "$a" = -t ] && { echo "stand-in: -t" >&2; exit 95; }; done
-            if [ "$1" = dd ] && [ -n "${STANDIN_CORRUPT:-}" ]; then
-              cat > /dev/null; printf 'garbage' > "${2#of=}"; exit 0
-            fi
-            export POSTGRES_USER=postgres POSTGRES_DB=${STANDIN_DB:-\(TestServer.pagila)}
-            export PGHOST='\(TestServer.socketDir)' PGPORT=\(TestServer.port)
-            unset PGUSER PGDATABASE
-            export PATH='\(TestServer.pgBin)':"$PATH"
-            exec "$@"
-            """
-        let path = bin + "/" + command
-        _ = FileManager.default.createFile(
-            atPath: path, contents: Data(script.utf8), attributes: [.posixPermissions: 0o755])
-        return (bin, log)
+        StandInDocker.write(
+            command: command,
+            services: [
+                "db": StandInDocker.postgres(
+                    socket: TestServer.socketDir, port: TestServer.port, bin: TestServer.pgBin,
+                    database: TestServer.pagila)
+            ],
+            hooks: """
+                if [ "$1" = dd ] && [ -n "${STANDIN_CORRUPT:-}" ]; then
+                  cat > /dev/null; printf 'garbage' > "${2#of=}"; exit 0
+                fi
+                """)
     }
 
     @Test(arguments: ["docker", "docker-compose"])

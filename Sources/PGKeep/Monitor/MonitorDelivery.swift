@@ -108,7 +108,7 @@ final class MonitorDelivery: @unchecked Sendable {
             done.signal()
         }
         task.resume()
-        if done.wait(timeout: .now() + seconds + 0.5) == .timedOut {
+        if done.wait(timeout: .now() + seconds) == .timedOut {
             task.cancel()
             return .timedOut
         }
