@@ -56,6 +56,17 @@ struct CopyComposeTests {
         let c = try TestServer.pgkeep(
             ["compare", CopyTestSupport.uri15(TestServer.pagila), Server16.uri(target)], env: env)
         #expect(c.status == 0, "\(c.stderr)")
+        // compare inside the services, both sides read by psql there: equal, then one row changed.
+        let inside = try TestServer.pgkeep(
+            ["compare", TestServer.pagila, target, "--a-compose", "old", "--b-compose", "new"], env: env)
+        #expect(inside.status == 0, "\(inside.stderr)")
+        #expect(inside.stderr.contains("equal: 21 tables, 13 sequences"), "\(inside.stderr)")
+        _ = try Server16.psql(target, "UPDATE public.actor SET first_name = 'X' WHERE actor_id = 7")
+        let changed = try TestServer.pgkeep(
+            ["compare", TestServer.pagila, target, "--a-compose", "old", "--b-compose", "new", "--no-schema"],
+            env: env)
+        #expect(changed.status == 1, "\(changed.stderr)")
+        #expect(changed.stderr.contains("public.actor"), "\(changed.stderr)")
     }
 
     /// One side local, one in compose, each way; a target that exists is refused before anything

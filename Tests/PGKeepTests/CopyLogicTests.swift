@@ -129,4 +129,11 @@ struct CopyLogicTests {
         #expect(text.withUnsafeBytes { ComposeCopyEnd.lines(in: $0) } == 2)
         #expect([UInt8]().withUnsafeBytes { ComposeCopyEnd.lines(in: $0) } == 0)
     }
+
+    @Test func ownerChangesReadInOneForm() {
+        #expect(SchemaText.ownerForm("ALTER SEQUENCE public.s OWNER TO app;") == "ALTER TABLE public.s OWNER TO app;")
+        #expect(SchemaText.ownerForm("ALTER MATERIALIZED VIEW m OWNER TO a;") == "ALTER TABLE m OWNER TO a;")
+        #expect(SchemaText.ownerForm("ALTER FUNCTION f() OWNER TO a;") == "ALTER FUNCTION f() OWNER TO a;")
+        #expect(SchemaText.ownerForm("ALTER SEQUENCE s RESTART;") == "ALTER SEQUENCE s RESTART;")
+    }
 }

@@ -19,7 +19,11 @@ public struct CompareJob {
 
     public func run() throws -> Comparison {
         let servers = [try source.serverInfo(), try target.serverInfo()]
-        if schema { try CopyJob.requireClient(tools, servers: servers, environment: source.local.env.environment) }
+        // This machine's pg_dump reads the local sides' schemas; a compose side uses its own.
+        let local = zip([source, target], servers).filter { $0.0.compose == nil }.map(\.1)
+        if schema && !local.isEmpty {
+            try CopyJob.requireClient(tools, servers: local, environment: source.local.env.environment)
+        }
         let a = try source.sessions(count: jobs, snapshot: nil)
         let b = try target.sessions(count: jobs, snapshot: nil)
         let schemas: (String, String)? =

@@ -111,7 +111,8 @@ public struct Comparison: Sendable, Codable {
 /// pg_dump's entries (each starts at a `-- Name:` header), comment lines, blank lines, `SET`
 /// lines, `set_config` calls and psql meta-commands (`\connect`, `\restrict`) are dropped, and
 /// the entries are compared as multisets (the order of equal-ranked entries may differ). The
-/// database's own name and the dump's version header are therefore not compared.
+/// database's own name and the dump's version header are therefore not compared. Owner changes of
+/// sequences, views and foreign tables are read in pg_dump 15's `ALTER TABLE` form.
 ///
 /// Between servers of different major versions, the bodies of views, materialized views and
 /// rules are compared without qualifying prefixes (`t.col` as `col`): the server prints them, and
@@ -166,10 +167,22 @@ public enum SchemaText {
             if current.isEmpty && (line.hasPrefix("SET ") || line.hasPrefix("SELECT pg_catalog.set_config(")) {
                 continue
             }
-            current.append(line)
+            current.append(ownerForm(line))
         }
         flush()
         return out
+    }
+
+    /// pg_dump 16 writes `ALTER SEQUENCE|VIEW|MATERIALIZED VIEW|FOREIGN TABLE x OWNER TO` where 15
+    /// wrote `ALTER TABLE x OWNER TO` (the same statement to the server): one form for both, so
+    /// dumps by different pg_dump versions (two compose services) compare.
+    static func ownerForm(_ line: String) -> String {
+        guard line.hasPrefix("ALTER "), line.hasSuffix(";"), line.contains(" OWNER TO ") else { return line }
+        for kind in ["ALTER SEQUENCE ", "ALTER VIEW ", "ALTER MATERIALIZED VIEW ", "ALTER FOREIGN TABLE "]
+        where line.hasPrefix(kind) {
+            return "ALTER TABLE " + line.dropFirst(kind.count)
+        }
+        return line
     }
 
     public static func compare(source: String, target: String, acrossVersions: Bool = false) -> Comparison.Schema {
