@@ -115,7 +115,7 @@ public final class CopyJob {
                 try restore(archive, into: building, arguments: ["--section=post-data", "--jobs=\(options.jobs)"])
             }
             try phase("analyze") {
-                try target.run(
+                _ = try target.run(
                     "vacuumdb", database: building, arguments: ["--analyze-only", "--quiet", "--jobs=\(options.jobs)"],
                     what: "ANALYZE of the copy")
             }

@@ -7,8 +7,9 @@ import Foundation
 /// Delivers monitor events over HTTP (URLSession), each target on a serial queue of its own so
 /// events arrive in order while the run goes on. Each event has `timeout` seconds for all its
 /// tries (3, with backoff, on connection errors and 5xx/429 answers); a target that let one event
-/// time out is skipped for the rest of the run, so a hung endpoint costs at most one timeout. A
-/// delivery that fails is a warning: it never fails or stops the run.
+/// time out, or failed all its tries, is skipped for the rest of the run, so an endpoint that is
+/// down or hangs costs at most one event's budget. A delivery that fails is a warning: it never
+/// fails or stops the run.
 final class MonitorDelivery: @unchecked Sendable {
     let config: MonitorTargets
     let warn: @Sendable (String) -> Void
@@ -73,9 +74,10 @@ final class MonitorDelivery: @unchecked Sendable {
                 Thread.sleep(forTimeInterval: min(Double(attempt) * 0.5, max(0, deadline.timeIntervalSinceNow)))
             }
         }
+        down.withLock { _ = $0.insert(index) }
         warn(
             "the \(target.kind.rawValue) endpoint \(target.display) did not take the \(event.state.rawValue) "
-                + "event after \(config.tries) tries: \(problem); the run goes on")
+                + "event after \(config.tries) tries: \(problem); it is skipped for the rest of this run")
     }
 
     enum Outcome {
