@@ -136,4 +136,27 @@ struct CopyLogicTests {
         #expect(SchemaText.ownerForm("ALTER FUNCTION f() OWNER TO a;") == "ALTER FUNCTION f() OWNER TO a;")
         #expect(SchemaText.ownerForm("ALTER SEQUENCE s RESTART;") == "ALTER SEQUENCE s RESTART;")
     }
+
+    /// Debian's /usr/bin/pg_dump (a relative symlink to postgresql-common's perl pg_wrapper) is
+    /// passed over; a directory reached twice through symlinks is probed once.
+    @Test func theVersionWrapperIsPassedOver() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("pgkeep-cs-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let fm = FileManager.default
+        for dir in ["usr/bin", "usr/share/postgresql-common", "usr/lib/postgresql/15/bin"] {
+            try fm.createDirectory(atPath: root + "/" + dir, withIntermediateDirectories: true)
+        }
+        for file in ["usr/share/postgresql-common/pg_wrapper", "usr/lib/postgresql/15/bin/pg_dump"] {
+            fm.createFile(
+                atPath: root + "/" + file, contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755])
+        }
+        try fm.createSymbolicLink(
+            atPath: root + "/usr/bin/pg_dump", withDestinationPath: "../share/postgresql-common/pg_wrapper")
+        try fm.createSymbolicLink(atPath: root + "/bin", withDestinationPath: "usr/bin")
+        try fm.createSymbolicLink(atPath: root + "/lib15", withDestinationPath: "usr/lib/postgresql/15/bin")
+        let search = ClientSearch(
+            searchPath: [root + "/bin", root + "/usr/bin", root + "/lib15"],
+            patterns: [root + "/usr/lib/postgresql/*/bin"])
+        #expect(search.candidateDirectories() == [root + "/lib15"])
+    }
 }
