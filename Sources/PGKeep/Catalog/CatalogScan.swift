@@ -195,7 +195,7 @@ public struct ManifestSummary: Decodable, Sendable {
     }
 
     /// Found shrinking and not accepted (see `Manifest.isAnomalous`).
-    public var isAnomalous: Bool { !(anomalies ?? []).isEmpty && shrinkAccepted != true }
+    public var isAnomalous: Bool { Manifest.isAnomalous(anomalies, accepted: shrinkAccepted) }
 
     /// Reads and decodes a manifest with plain read(2); nil if it is not a valid manifest.
     static func load(path: String) -> ManifestSummary? {

@@ -111,7 +111,11 @@ public struct Manifest: Codable, Sendable, Equatable {
     public var shrinkBaseline: String?
 
     /// Found shrinking and not accepted.
-    public var isAnomalous: Bool { !(anomalies ?? []).isEmpty && shrinkAccepted != true }
+    public var isAnomalous: Bool { Self.isAnomalous(anomalies, accepted: shrinkAccepted) }
+
+    static func isAnomalous(_ anomalies: [String]?, accepted: Bool?) -> Bool {
+        !(anomalies ?? []).isEmpty && accepted != true
+    }
 
     /// How a backup was encrypted: to whom (public recipients only, never a secret).
     public struct Encryption: Codable, Sendable, Equatable {

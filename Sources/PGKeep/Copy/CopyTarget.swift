@@ -97,13 +97,12 @@ extension CopyJob {
                 "pg_restore", database: database, arguments: ["--exit-on-error"] + arguments + [archive], what: what)
             return
         }
+        // Straight into a file (the data section carries the large objects): never whole in memory.
         let script = (archive as NSString).deletingLastPathComponent + "/restore.sql"
         unlink(script)
-        try FileSystem.writePrivateFile(
-            script,
-            data: try target.archiveTool(
-                "pg_restore", arguments: ["--file=-"] + arguments.filter { !$0.hasPrefix("--jobs") } + [archive],
-                what: what))
+        try target.archiveTool(
+            "pg_restore", arguments: ["--file=-"] + arguments.filter { !$0.hasPrefix("--jobs") } + [archive],
+            output: script, what: what)
         try target.run(
             "psql", database: database, arguments: ["-X", "-q", "-v", "ON_ERROR_STOP=1", "--file=-"], input: script,
             what: what + " (psql in the service)")

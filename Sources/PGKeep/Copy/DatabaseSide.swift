@@ -43,8 +43,7 @@ public final class DatabaseSide {
     /// The server's version, read in the maintenance database (the side's database may not exist yet).
     func serverInfo() throws -> ServerInfo {
         let rows = try maintenance(
-            "SELECT current_setting('server_version_num'), current_setting('server_version'), current_database(), "
-                + "current_user")
+            SQL.serverInfo)
         guard let row = rows.first, row.count == 4, let number = Int(row[0] ?? "") else {
             throw PGKeepError(.preflight, "unexpected answer to a version query from \(display)")
         }
@@ -53,9 +52,7 @@ public final class DatabaseSide {
 
     /// Every database of the server that accepts connections, templates excluded.
     public func connectableDatabases() throws -> [String] {
-        try maintenance(
-            "SELECT datname FROM pg_catalog.pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname"
-        ).compactMap { $0.first ?? nil }
+        try maintenance(SQL.connectableDatabases).compactMap { $0.first ?? nil }
     }
 
     /// A query in the maintenance database (postgres, else template1).
@@ -78,8 +75,10 @@ public final class DatabaseSide {
     }
 
     /// Runs one of this machine's client tools (pg_restore reading an archive pgkeep wrote).
-    func archiveTool(_ tool: String, arguments: [String], what: String) throws -> Data {
-        try Self.capture(try local.tool(tool, database: nil, arguments: arguments), input: nil, output: nil, what: what)
+    @discardableResult
+    func archiveTool(_ tool: String, arguments: [String], output: String? = nil, what: String) throws -> Data {
+        try Self.capture(
+            try local.tool(tool, database: nil, arguments: arguments), input: nil, output: output, what: what)
     }
 
     private static func capture(_ command: Command, input: String?, output: String?, what: String) throws -> Data {

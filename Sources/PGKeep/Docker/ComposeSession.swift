@@ -6,6 +6,11 @@ import Foundation
 /// 11 and newer). It keeps a transaction open as long as pgkeep needs it: the copy's snapshot.
 public final class PsqlSession: SQLSession, @unchecked Sendable {
     private static let (field, record, null) = ("\u{1F}", "\u{1E}", "\u{1D}")
+    /// Unaligned rows, fields split by US, records by RS, NULL as GS: what `rows` reads.
+    static let outputOptions = [
+        "-X", "-q", "--no-align", "--tuples-only", "--field-separator=" + field, "--record-separator=" + record,
+        "--pset=null=" + null,
+    ]
     private let child: ChildProcess
     private let service: String
     private let database: String
@@ -17,11 +22,7 @@ public final class PsqlSession: SQLSession, @unchecked Sendable {
         self.service = service.name
         self.database = database
         child = ChildProcess(
-            service.exec([
-                "psql", "-X", "-q", "--no-align", "--tuples-only", "--field-separator=" + Self.field,
-                "--record-separator=" + Self.record, "--pset=null=" + Self.null,
-                "--no-password", "--username=\(try service.user())", "--dbname=\(database)",
-            ]), stdin: .pipe, stdout: .pipe)
+            try service.tool("psql", database: database, arguments: Self.outputOptions), stdin: .pipe, stdout: .pipe)
         try child.start()
         do { _ = try query("SELECT 1") } catch {
             close()
@@ -122,11 +123,9 @@ public final class ComposeCopyEnd: CopySourceEnd, CopyTargetEnd, @unchecked Send
     }
 
     private func psql(_ statements: [String]) throws -> Command {
-        service.exec(
-            [
-                "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--no-password", "--username=\(try service.user())",
-                "--dbname=\(database)",
-            ] + statements.flatMap { ["-c", $0] })
+        try service.tool(
+            "psql", database: database,
+            arguments: ["-X", "-q", "-v", "ON_ERROR_STOP=1"] + statements.flatMap { ["-c", $0] })
     }
 
     public func unload(_ sql: String, _ each: (UnsafeRawBufferPointer) throws -> Void) throws {

@@ -110,15 +110,16 @@ public final class DockerComposeService {
         return env["POSTGRES_DB"] ?? env["POSTGRES_USER"] ?? "postgres"
     }
 
-    /// psql in the service: rows of unaligned, unit-separated text; NULL as nil.
+    /// A client tool in the service, connected to `database` (when given) as the service's user.
+    public func tool(_ name: String, database: String?, arguments: [String]) throws -> Command {
+        let connect = try database.map { ["--username=\(try user())", "--dbname=\($0)", "--no-password"] } ?? []
+        return exec([name] + connect + arguments)
+    }
+
+    /// psql in the service, one statement: its rows (NULL as nil), read as `PsqlSession` reads them.
     public func query(_ sql: String, database: String) throws -> [[String?]] {
-        let null = "\u{1E}"
         let (out, res) = try ChildProcess.capture(
-            exec([
-                "psql", "--no-password", "--no-psqlrc", "-X", "-At", "-F", "\u{1F}",
-                "--pset=null=\(null)", "--username=\(try user())", "--dbname=\(database)",
-                "-c", sql,
-            ]))
+            tool("psql", database: database, arguments: PsqlSession.outputOptions + ["-c", sql]))
         guard res.succeeded else {
             let line = res.stderrTail(lines: 3).split(separator: "\n").last.map(String.init) ?? "\(res.termination)"
             throw PGKeepError(
@@ -127,10 +128,9 @@ public final class DockerComposeService {
                     + "\(ConnectionSpec.maskSecrets(in: line))"
             )
         }
-        return String(decoding: out, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true).map {
-            line in
-            line.split(separator: "\u{1F}", omittingEmptySubsequences: false).map { $0 == null ? nil : String($0) }
-        }
+        var text = String(decoding: out, as: UTF8.self)
+        if text.hasSuffix("\n") { text.removeLast() }
+        return PsqlSession.rows(text)
     }
 }
 
@@ -161,8 +161,7 @@ public final class DockerComposeDumpSource: DumpSource {
         let rows: [[String?]]
         do {
             rows = try service.query(
-                "SELECT current_setting('server_version_num'), current_setting('server_version'), current_database(), "
-                    + "current_user",
+                SQL.serverInfo,
                 database: db)
         } catch let error as PGKeepError {
             throw PGKeepError(.preflight, "cannot connect to database \"\(db)\" as \"\(u)\": " + error.message)
@@ -177,7 +176,7 @@ public final class DockerComposeDumpSource: DumpSource {
 
     public func listDatabases() throws -> [String] {
         try service.query(
-            "SELECT datname FROM pg_catalog.pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname",
+            SQL.connectableDatabases,
             database: try service.defaultDatabase()
         ).compactMap { $0.first ?? nil }
     }

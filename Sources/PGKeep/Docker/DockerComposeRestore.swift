@@ -23,9 +23,7 @@ public final class DockerComposeRestoreEndpoint: RestoreEndpoint {
     }
 
     public func tool(_ name: String, database: String?, arguments: [String]) throws -> Command {
-        let connect =
-            try database.map { ["--username=\(try service.user())", "--dbname=\($0)", "--no-password"] } ?? []
-        return service.exec([name] + connect + arguments)
+        try service.tool(name, database: database, arguments: arguments)
     }
 
     public func stage(_ input: RestoreInput, needsFile: Bool) throws -> String? {

@@ -36,7 +36,7 @@ public enum AttemptLog {
         all.merge(attempts) { _, new in new }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try Metrics.replace(directory + "/" + fileName, with: try encoder.encode(all))
+        try FileSystem.replace(directory + "/" + fileName, with: try encoder.encode(all))
     }
 }
 
@@ -111,24 +111,7 @@ public enum Metrics {
     public static func write(to path: String, directory: String, remote: RcloneRemote? = nil) throws {
         let check = StatusCheck(directory: directory, databases: nil, maxAge: .infinity)
         let report = try check.run(remote: remote)
-        try replace(path, with: Data(text(entries: report.entries, attempts: AttemptLog.read(directory)).utf8))
-    }
-
-    /// A file replaced whole: a private temporary file beside it, renamed over it.
-    static func replace(_ path: String, with data: Data) throws {
-        let folder = (path as NSString).deletingLastPathComponent
-        let temp = (folder.isEmpty ? "." : folder) + "/.pgkeep-tmp-\(getpid())-" + (path as NSString).lastPathComponent
-        try? FileManager.default.removeItem(atPath: temp)
-        let token = Cancellation.shared.register(path: temp)
-        defer { Cancellation.shared.unregister(token) }
-        do { try FileSystem.writePrivateFile(temp, data: data) } catch {
-            FileSystem.removeTree(temp)
-            throw error
-        }
-        guard rename(temp, path) == 0 else {
-            let e = errnoText()
-            FileSystem.removeTree(temp)
-            throw PGKeepError(.backup, "cannot replace \(path): \(e)")
-        }
+        try FileSystem.replace(
+            path, with: Data(text(entries: report.entries, attempts: AttemptLog.read(directory)).utf8))
     }
 }

@@ -96,7 +96,15 @@ public struct MonitorEvent: Sendable {
         case start, success, failure, anomaly
 
         public static func < (a: State, b: State) -> Bool { a.rank < b.rank }
-        var rank: Int { [.start: 0, .success: 1, .anomaly: 2, .failure: 3][self] ?? 0 }
+        /// How bad: start < success < anomaly < failure (a run's outcome is the worst it saw).
+        var rank: Int {
+            switch self {
+            case .start: 0
+            case .success: 1
+            case .anomaly: 2
+            case .failure: 3
+            }
+        }
     }
 
     public var state: State

@@ -76,9 +76,7 @@ public final class LogTail: Sendable {
     private let buffer = Locked("")
 
     public func append(_ text: String) {
-        let stamped = Redaction.shared.apply(text).split(separator: "\n").map {
-            "\(BackupName.isoString(Date())) \($0)\n"
-        }.joined()
+        let stamped = LogFile.stamped(text)
         buffer.withLock {
             $0 += stamped
             if $0.utf8.count > 2 * Self.limit { $0 = String(decoding: $0.utf8.suffix(Self.limit), as: UTF8.self) }

@@ -133,9 +133,7 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Databases that accept connections, templates excluded (for --all).
     public func connectableDatabases() throws -> [String] {
-        try query(
-            "SELECT datname FROM pg_catalog.pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname"
-        )
-        .compactMap { $0[0] }
+        try query(SQL.connectableDatabases)
+            .compactMap { $0[0] }
     }
 }

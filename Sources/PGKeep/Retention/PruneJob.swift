@@ -155,14 +155,7 @@ public enum Pinning {
         var manifest = try Manifest.load(path: manifestPath)
         change(&manifest)
         // Written beside it and renamed over it: the manifest is never half-written.
-        let temp = (folder as NSString).appendingPathComponent(
-            ".pgkeep-tmp-\(getpid())-pin-\((manifestPath as NSString).lastPathComponent)")
-        try FileSystem.writePrivateFile(temp, data: try manifest.encoded())
-        guard rename(temp, manifestPath) == 0 else {
-            let e = errnoText()
-            FileSystem.removeTree(temp)
-            throw PGKeepError(.backup, "cannot update \(manifestPath): \(e)")
-        }
+        try FileSystem.replace(manifestPath, with: try manifest.encoded())
         try FileSystem.syncPath(folder)
         return manifestPath
     }

@@ -157,6 +157,25 @@ public enum FileSystem {
         try sync(fd, path: path)
     }
 
+    /// Replaces `path` whole: `data` goes to a private temporary file beside it (removed on failure
+    /// and on a signal), which is renamed over it, so a reader sees the old file or the new one.
+    public static func replace(_ path: String, with data: Data) throws {
+        let folder = (path as NSString).deletingLastPathComponent
+        let temp = (folder.isEmpty ? "." : folder) + "/.pgkeep-tmp-\(getpid())-" + (path as NSString).lastPathComponent
+        try? FileManager.default.removeItem(atPath: temp)
+        let token = Cancellation.shared.register(path: temp)
+        defer { Cancellation.shared.unregister(token) }
+        do { try writePrivateFile(temp, data: data) } catch {
+            removeTree(temp)
+            throw error
+        }
+        guard rename(temp, path) == 0 else {
+            let e = errnoText()
+            removeTree(temp)
+            throw PGKeepError(.backup, "cannot replace \(path): \(e)")
+        }
+    }
+
     /// A secret kept in a file (a password, a passphrase): its text without the trailing newline
     /// editors and `echo` add; nil when the file cannot be read. The secret is registered for
     /// redaction, so no message can show it.

@@ -22,12 +22,18 @@ public final class LogFile: Sendable {
 
     /// Appends `text` (possibly several lines), each line stamped.
     public func append(_ text: String) {
+        let out = Self.stamped(text)
+        guard !out.isEmpty else { return }
+        Console.write(fd, Data(out.utf8))
+    }
+
+    /// `text` as the log writes it: secrets masked, each line stamped with the time and the pid.
+    static func stamped(_ text: String) -> String {
         let stamp = BackupName.isoString(Date())
         var out = ""
         for line in Redaction.shared.apply(text).split(separator: "\n", omittingEmptySubsequences: true) {
             out += "\(stamp) pgkeep[\(getpid())]: \(line)\n"
         }
-        guard !out.isEmpty else { return }
-        Console.write(fd, Data(out.utf8))
+        return out
     }
 }

@@ -112,17 +112,28 @@ enum Sparkline {
         return locale.uppercased().contains("UTF-8") || locale.uppercased().contains("UTF8")
     }
 
+    /// `backups` as `PruneJob.plan` orders them (by database, newest first): no second sort.
     static func lines(_ backups: [CatalogScan.Backup], unicode: Bool = utf8) -> [String] {
-        let groups = Dictionary(grouping: backups.filter { $0.name.format != .globals }) { $0.manifest.database }
-        return groups.keys.sorted().compactMap { db in
-            let recent = groups[db]!.sorted { $0.name.time < $1.name.time }.suffix(width)
-            guard recent.count > 1 else { return nil }
+        var out: [String] = []
+        var start = backups.startIndex
+        while start < backups.endIndex {
+            let db = backups[start].manifest.database
+            let globals = backups[start].name.format == .globals
+            var end = start
+            while end < backups.endIndex, backups[end].manifest.database == db,
+                (backups[end].name.format == .globals) == globals
+            {
+                end += 1
+            }
+            let recent = backups[start..<min(end, start + width)].reversed()
+            start = end
+            guard !globals, recent.count > 1 else { continue }
             let (line, marks) = render(
-                recent.map { ($0.manifest.size, $0.manifest.isAnomalous, $0.manifest.pinned) },
-                unicode: unicode)
+                recent.map { ($0.manifest.size, $0.manifest.isAnomalous, $0.manifest.pinned) }, unicode: unicode)
             let pad = String(repeating: " ", count: db.count + 2)
-            return "\(db): \(line)" + (marks.contains { $0 != " " } ? "\n\(pad)\(marks)" : "")
+            out.append("\(db): \(line)" + (marks.contains { $0 != " " } ? "\n\(pad)\(marks)" : ""))
         }
+        return out
     }
 
     /// One character per backup, scaled from the smallest to the largest, and the mark line.
