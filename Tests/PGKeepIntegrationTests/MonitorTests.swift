@@ -163,6 +163,22 @@ struct MonitorTests {
             "a failed attempt shows, even for a database without backups: \(text)")
     }
 
+    /// A metrics file that cannot be replaced (a directory stands at its path, so the rename fails
+    /// after the temporary was written) is a warning: the backup stands, and no temporary is left.
+    @Test func aMetricsFileThatCannotBeWrittenLeavesNoTemporary() throws {
+        let dir = TestServer.tempDir("metrics-fail")
+        try FileManager.default.createDirectory(atPath: dir + "/pgkeep.prom", withIntermediateDirectories: false)
+        let r = try TestServer.pgkeep([
+            "backup", "-d", TestServer.pagila, "--dir", dir + "/b", "--metrics-file", dir + "/pgkeep.prom",
+        ])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("metrics file \(dir)/pgkeep.prom not written"), "\(r.stderr)")
+        #expect(TestServer.listing(dir).filter { $0.hasPrefix(".pgkeep-tmp-") }.isEmpty, "\(TestServer.listing(dir))")
+        #expect(
+            TestServer.listing(dir + "/b").filter { $0.hasPrefix(".pgkeep-tmp-") }.isEmpty,
+            "the attempt log's temporary too")
+    }
+
     /// The alert rules README gives are valid Prometheus rules.
     @Test func readmeAlertRulesPassPromtool() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
