@@ -14,13 +14,14 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         // Two glibc calls Swift's Glibc module does not export (pipe2, addclosefrom_np).
         .target(name: "CPGKeep"),
         .target(
             name: "PGKeep",
             dependencies: [
-                "CZlib", "CLibPQ", "CPGKeep",
+                "CZlib", "CZstd", "CLibPQ", "CPGKeep",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),

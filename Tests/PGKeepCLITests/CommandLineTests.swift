@@ -123,9 +123,17 @@ import Testing
         #expect(b.connection.flags == ConnectionFlags(dbname: "shop", host: "127.0.0.1", username: "backup"))
         #expect(b.location.directory == "/backups")
         #expect(b.dump.flags.format == .plain)
-        #expect(
-            try Self.parse(["backup", "--no-compress"], as: PGKeepCommand.Backup.self).dump.flags.compressLevel == 0)
-        #expect(try Self.parse(["backup", "-Z", "9"], as: PGKeepCommand.Backup.self).dump.flags.compressLevel == 9)
+        func compression(_ args: [String]) throws -> CompressionChoice? {
+            try Self.parse(["backup"] + args, as: PGKeepCommand.Backup.self).dump.flags.compression
+        }
+        #expect(try compression(["--no-compress"]) == CompressionChoice(codec: nil))
+        #expect(try compression(["-Z", "9"]) == CompressionChoice(codec: .gzip, level: 9))
+        #expect(try compression(["--compress", "zstd"]) == CompressionChoice(codec: .zstd, level: 3))
+        #expect(try compression(["--compress", "zstd:12"]) == CompressionChoice(codec: .zstd, level: 12))
+        #expect(try compression([]) == nil, "not given: the config decides")
+        for bad in [["--compress", "zstd:30"], ["--compress", "zstd", "-Z", "4"], ["--compress", "lz4"]] {
+            #expect(throws: (any Error).self, "\(bad)") { _ = try compression(bad) }
+        }
         #expect(
             try Self.parse(["backup"], as: PGKeepCommand.Backup.self).dump.flags.rowCounts == nil,
             "not given: the config decides")

@@ -23,7 +23,7 @@ struct HostileDirectoryTests {
         // A backup and its manifest as links to files elsewhere.
         let alias = BackupName(
             database: TestServer.pagila, time: Date(timeIntervalSince1970: 1_600_000_000), format: .custom,
-            compressed: true)
+            codec: .gzip)
         try fm.createSymbolicLink(
             atPath: folder + "/" + alias.fileName,
             withDestinationPath: outside + "/" + TestServer.pagila + "/" + outsideReal.file)
@@ -31,19 +31,19 @@ struct HostileDirectoryTests {
         // FIFOs named like a backup and like a manifest.
         let fifo = BackupName(
             database: TestServer.pagila, time: Date(timeIntervalSince1970: 1_500_000_000), format: .custom,
-            compressed: true)
+            codec: .gzip)
         #expect(mkfifo(folder + "/" + fifo.fileName, 0o600) == 0)
         #expect(mkfifo(folder + "/" + fifo.manifestName, 0o600) == 0)
         // An unreadable manifest (mode 000) and a file named like a backup with no manifest.
         let locked = BackupName(
             database: TestServer.pagila, time: Date(timeIntervalSince1970: 1_400_000_000), format: .plain,
-            compressed: true)
+            codec: .gzip)
         _ = fm.createFile(atPath: folder + "/" + locked.fileName, contents: Data("x".utf8))
         _ = fm.createFile(
             atPath: folder + "/" + locked.manifestName, contents: Data("{".utf8), attributes: [.posixPermissions: 0])
         let orphan = BackupName(
             database: TestServer.pagila, time: Date(timeIntervalSince1970: 1_300_000_000), format: .custom,
-            compressed: true)
+            codec: .gzip)
         _ = fm.createFile(atPath: folder + "/" + orphan.fileName, contents: Data("not ours".utf8))
         let before = TestServer.listing(dir)
         let outsideBefore = TestServer.listing(outside)

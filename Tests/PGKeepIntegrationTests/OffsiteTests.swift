@@ -61,7 +61,7 @@ struct OffsiteTests {
         try Data("keep me".utf8).write(to: URL(fileURLWithPath: foreign))
         let lookalike = BackupName(
             database: TestServer.pagila, time: Date(timeIntervalSince1970: 1_600_000_000), format: .custom,
-            compressed: true
+            codec: .gzip
         ).fileName
         for rel in ["\(TestServer.pagila)/notes.txt", "\(TestServer.pagila)/\(lookalike)", "pg_back/shop.dump"] {
             _ = try TestServer.run("/usr/bin/rclone", ["copyto", foreign, "\(remote)/\(rel)"], env: env)

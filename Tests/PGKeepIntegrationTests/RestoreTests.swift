@@ -23,9 +23,11 @@ struct RestoreTests {
         #expect(try TestServer.rowCounts(db) == TestServer.rowCounts(TestServer.pagila))
     }
 
-    @Test(arguments: ["custom", "plain", "directory"])
-    func fullRestoreOfEachPgkeepFormat(format: String) throws {
-        let manifest = try backup(format)
+    @Test(arguments: [
+        ("custom", "gzip"), ("plain", "gzip"), ("directory", "gzip"), ("custom", "zstd"), ("plain", "zstd"),
+    ])
+    func fullRestoreOfEachPgkeepFormat(format: String, codec: String) throws {
+        let manifest = try backup(format, ["--compress", codec])
         let target = TestServer.uniqueName("full_\(format)")
         defer { TestServer.dropDatabase(target) }
         let run = try restore([manifest, "-d", target, "--create"])
@@ -39,6 +41,7 @@ struct RestoreTests {
         ("dump", "pg_dump -Fc -d pagila -f OUT"), ("tar", "pg_dump -Ft -d pagila -f OUT"),
         ("sql", "pg_dump -Fp -d pagila -f OUT"), ("sql.gz", "pg_dump -Fp -d pagila | gzip > OUT"),
         ("dump.gz", "pg_dump -Fc -Z0 -d pagila | gzip > OUT"), ("d", "pg_dump -Fd -d pagila -f OUT"),
+        ("sql.zst", "pg_dump -Fp -d pagila | zstd -q > OUT"), ("dump.zst", "pg_dump -Fc -Z0 -d pagila | zstd -q > OUT"),
     ])
     func stockDumpsRestore(ext: String, make: String) throws {
         let out = TestServer.tempDir("stock") + "/pagila." + ext
@@ -52,8 +55,8 @@ struct RestoreTests {
 
     @Test(arguments: [["--jobs", "2"]])
     func parallelRestores(args: [String]) throws {
-        for format in ["custom", "directory"] {
-            let manifest = try backup(format)
+        for (format, codec) in [("custom", "gzip"), ("directory", "gzip"), ("custom", "zstd")] {
+            let manifest = try backup(format, ["--compress", codec])
             let target = TestServer.uniqueName("par")
             defer { TestServer.dropDatabase(target) }
             let run = try restore([manifest, "-d", target, "--create"] + args)
@@ -62,8 +65,9 @@ struct RestoreTests {
         }
     }
 
-    @Test func oneTableWithItsIndexesConstraintsAndTriggers() throws {
-        let manifest = try backup()
+    @Test(arguments: ["gzip", "zstd"])
+    func oneTableWithItsIndexesConstraintsAndTriggers(codec: String) throws {
+        let manifest = try backup("custom", ["--compress", codec])
         let target = TestServer.uniqueName("table")
         defer { TestServer.dropDatabase(target) }
         let run = try restore([manifest, "-d", target, "--create", "--table", "public.actor"])
@@ -139,9 +143,9 @@ struct RestoreTests {
         #expect(run.stderr.contains("the backup recorded 723"), "\(run.stderr)")
     }
 
-    @Test(arguments: ["flipped", "truncated", "empty"])
-    func damagedBackupsAreRefusedAndTheTargetIsUntouched(damage: String) throws {
-        let manifest = try backup()
+    @Test(arguments: ["flipped", "truncated", "empty"], ["gzip", "zstd"])
+    func damagedBackupsAreRefusedAndTheTargetIsUntouched(damage: String, codec: String) throws {
+        let manifest = try backup("custom", ["--compress", codec])
         let data = try Manifest.load(path: manifest).file
         let path = (manifest as NSString).deletingLastPathComponent + "/" + data
         var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -151,7 +155,7 @@ struct RestoreTests {
         default: bytes = Data()
         }
         // With the manifest (sha256) and without it (a copy elsewhere: a full read).
-        let copy = TestServer.tempDir("damaged") + "/copy.dump.gz"
+        let copy = TestServer.tempDir("damaged") + "/copy.dump"
         try bytes.write(to: URL(fileURLWithPath: path))
         try bytes.write(to: URL(fileURLWithPath: copy))
         let target = TestServer.uniqueName("damage")

@@ -21,7 +21,7 @@ struct RetentionTests {
         try FileManager.default.removeItem(atPath: manifestPath)
         for i in 0..<days {
             let time = Self.end.addingTimeInterval(Double(-i) * 86400)
-            let name = BackupName(database: TestServer.pagila, time: time, format: .custom, compressed: true)
+            let name = BackupName(database: TestServer.pagila, time: time, format: .custom, codec: .gzip)
             var m = manifest
             m.file = name.fileName
             m.startedAt = BackupName.isoString(time)
@@ -52,7 +52,7 @@ struct RetentionTests {
         let elsewhere = TestServer.tempDir("elsewhere")
         let lookalike = BackupName(
             database: TestServer.pagila, time: Self.end.addingTimeInterval(-400 * 86400), format: .custom,
-            compressed: true)
+            codec: .gzip)
         try Data("x".utf8).write(to: URL(fileURLWithPath: elsewhere + "/" + lookalike.fileName))
         try Data("{}".utf8).write(to: URL(fileURLWithPath: elsewhere + "/" + lookalike.manifestName))
         try FileManager.default.createDirectory(atPath: dir + "/pg_back", withIntermediateDirectories: true)
@@ -61,7 +61,7 @@ struct RetentionTests {
             folder + "/"
                 + BackupName(
                     database: TestServer.pagila, time: Self.end.addingTimeInterval(-500 * 86400), format: .custom,
-                    compressed: true
+                    codec: .gzip
                 ).fileName,
         ]
         for f in foreign { try Data("keep me \(f)".utf8).write(to: URL(fileURLWithPath: f)) }
@@ -125,7 +125,7 @@ struct RetentionTests {
             try TestServer.manifests(dir).sorted { $0.manifest.startedAt < $1.manifest.startedAt }.first)
         let middle = BackupName(
             database: TestServer.pagila, time: Self.end.addingTimeInterval(-20 * 86400), format: .custom,
-            compressed: true)
+            codec: .gzip)
         #expect(try TestServer.pgkeep(["pin", folder + "/" + middle.fileName]).status == 0)
         #expect(try TestServer.pgkeep(["pin", oldest.path]).status == 0)
         #expect(try TestServer.pgkeep(["unpin", oldest.path]).status == 0)

@@ -7,11 +7,14 @@ import Testing
 /// back with the same schema and the same row counts.
 @Suite(.enabled(if: TestServer.enabled, "needs the server Scripts/test.sh starts"))
 struct RoundTripTests {
-    @Test(arguments: ["custom", "plain", "directory"])
-    func pagilaRoundTripsThroughStockTools(format: String) throws {
+    @Test(arguments: [
+        ("custom", "gzip"), ("plain", "gzip"), ("directory", "gzip"), ("custom", "zstd"), ("plain", "zstd"),
+    ])
+    func pagilaRoundTripsThroughStockTools(format: String, codec: String) throws {
         let dir = TestServer.tempDir("rt")
         var args = ["backup", "--dbname", TestServer.pagila, "--dir", dir, "--format", format, "--label", "round trip"]
         if format == "directory" { args += ["--jobs", "2"] }
+        if codec == "zstd" { args += ["--compress", "zstd"] }
         let run = try TestServer.pgkeep(args)
         #expect(run.status == 0, "\(run.stderr)")
 
@@ -24,6 +27,8 @@ struct RoundTripTests {
         #expect(manifest.label == "round trip")
         #expect(manifest.serverVersionNum >= 150000)
         #expect(manifest.verification.sha256Reread)
+        #expect(manifest.compression.algorithm == codec)
+        if format != "directory" { #expect(manifest.file.hasSuffix(codec == "zstd" ? ".zst" : ".gz")) }
         #expect(run.stderr.contains(data), "the summary line names the file")
 
         // The manifest's checksum is what sha256sum says about the file (or, for a directory,
@@ -36,8 +41,9 @@ struct RoundTripTests {
             #expect(manifest.verification.pgRestoreList == true)
         } else {
             #expect(try TestServer.sha256sum(data) == manifest.sha256)
-            try TestServer.shell("gzip -t '\(data)'")
+            try TestServer.shell(codec == "zstd" ? "zstd -q -t '\(data)'" : "gzip -t '\(data)'")
         }
+        let decompress = codec == "zstd" ? "zstd -q -dc" : "gunzip -c"
 
         let target = TestServer.uniqueName("rt_\(format)")
         try TestServer.createDatabase(target)
@@ -45,9 +51,10 @@ struct RoundTripTests {
         let bin = TestServer.pgBin
         switch format {
         case "custom":
-            try TestServer.shell("gunzip -c '\(data)' | \(bin)/pg_restore --exit-on-error -d \(target)")
+            try TestServer.shell("\(decompress) '\(data)' | \(bin)/pg_restore --exit-on-error -d \(target)")
         case "plain":
-            try TestServer.shell("gunzip -c '\(data)' | \(bin)/psql -X -q -v ON_ERROR_STOP=1 -d \(target) >/dev/null")
+            try TestServer.shell(
+                "\(decompress) '\(data)' | \(bin)/psql -X -q -v ON_ERROR_STOP=1 -d \(target) >/dev/null")
         default:
             try TestServer.shell("\(bin)/pg_restore --exit-on-error -j 2 -d \(target) '\(data)'")
         }
@@ -121,7 +128,7 @@ struct RoundTripTests {
         var decoys: [String] = []
         for s in 0..<20 {
             let name = BackupName(
-                database: TestServer.pagila, time: now.addingTimeInterval(Double(s)), format: .custom, compressed: true)
+                database: TestServer.pagila, time: now.addingTimeInterval(Double(s)), format: .custom, codec: .gzip)
             let p = folder + "/" + name.fileName
             _ = FileManager.default.createFile(atPath: p, contents: Data("decoy \(s)".utf8))
             decoys.append(p)
@@ -144,7 +151,7 @@ struct RoundTripTests {
         let now = Date()
         for s in 0..<20 {
             let name = BackupName(
-                database: TestServer.pagila, time: now.addingTimeInterval(Double(s)), format: .plain, compressed: true)
+                database: TestServer.pagila, time: now.addingTimeInterval(Double(s)), format: .plain, codec: .gzip)
             _ = FileManager.default.createFile(atPath: folder + "/" + name.fileName, contents: Data("decoy".utf8))
         }
         let run = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--schema-only"])

@@ -18,7 +18,7 @@ struct ShrinkGuardTests {
         let old = try #require(BackupName.parse(fileName: manifest.file))
         let time = Date().addingTimeInterval(-Double(daysAgo) * 86400)
         let name = BackupName(
-            database: old.database, time: time, format: old.format, compressed: old.compressed,
+            database: old.database, time: time, format: old.format, codec: old.codec,
             encrypted: old.encrypted)
         try FileManager.default.moveItem(atPath: folder + "/" + manifest.file, toPath: folder + "/" + name.fileName)
         try FileManager.default.removeItem(atPath: newest.path)

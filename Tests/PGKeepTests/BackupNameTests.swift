@@ -7,19 +7,25 @@ import Testing
     let time = Date(timeIntervalSince1970: 1_775_095_200)  // 2026-04-02T02:00:00Z
 
     @Test func plainNamesFollowTheDocumentedScheme() {
-        let name = BackupName(database: "mydb", time: time, format: .custom, compressed: true)
+        let name = BackupName(database: "mydb", time: time, format: .custom, codec: .gzip)
         #expect(name.folder == "mydb")
         #expect(name.fileName == "mydb_2026-04-02T020000Z.dump.gz")
         #expect(name.manifestName == "mydb_2026-04-02T020000Z.dump.gz.manifest.json")
         #expect(
-            BackupName(database: "mydb", time: time, sequence: 2, format: .plain, compressed: true).fileName
+            BackupName(database: "mydb", time: time, sequence: 2, format: .plain, codec: .gzip).fileName
                 == "mydb_2026-04-02T020000Z-2.sql.gz")
         #expect(
-            BackupName(database: "mydb", time: time, format: .directory, compressed: true).fileName
+            BackupName(database: "mydb", time: time, format: .directory, codec: .gzip).fileName
                 == "mydb_2026-04-02T020000Z.dir")
         #expect(
-            BackupName(database: "mydb", time: time, format: .custom, compressed: false).fileName
+            BackupName(database: "mydb", time: time, format: .custom, codec: nil).fileName
                 == "mydb_2026-04-02T020000Z.dump")
+        #expect(
+            BackupName(database: "mydb", time: time, format: .plain, codec: .zstd, encrypted: true).fileName
+                == "mydb_2026-04-02T020000Z.sql.zst.age")
+        #expect(
+            BackupName(database: BackupName.globalsDatabase, time: time, format: .globals, codec: .zstd).fileName
+                == "@globals_2026-04-02T020000Z.globals.sql.zst")
     }
 
     @Test(arguments: [
@@ -32,7 +38,7 @@ import Testing
         #expect(BackupName.folderName(for: database) == folder)
         #expect(BackupName.database(forFolder: folder) == database)
         #expect(!folder.contains("/"))
-        let name = BackupName(database: database, time: time, format: .custom, compressed: true)
+        let name = BackupName(database: database, time: time, format: .custom, codec: .gzip)
         #expect(BackupName.parse(fileName: name.fileName) == name)
     }
 
@@ -44,7 +50,7 @@ import Testing
     }
 
     @Test func globalsLiveInTheirOwnFolder() {
-        let name = BackupName(database: BackupName.globalsDatabase, time: time, format: .globals, compressed: true)
+        let name = BackupName(database: BackupName.globalsDatabase, time: time, format: .globals, codec: .gzip)
         #expect(name.folder == "@globals")
         #expect(name.fileName == "@globals_2026-04-02T020000Z.globals.sql.gz")
         #expect(BackupName.parse(fileName: name.fileName) == name)
@@ -52,11 +58,11 @@ import Testing
 
     @Test func parsingRoundTripsEveryFormat() {
         for format in BackupFormat.allCases where format != .globals {
-            for compressed in [true, false] where !(format == .directory && !compressed) {
+            for codec in [nil] + Codec.allCases where format != .directory || codec == .gzip {
                 for seq in [0, 1, 12] {
                     for encrypted in [false, true] where !(format == .directory && encrypted) {
                         let name = BackupName(
-                            database: "shop_db", time: time, sequence: seq, format: format, compressed: compressed,
+                            database: "shop_db", time: time, sequence: seq, format: format, codec: codec,
                             encrypted: encrypted)
                         #expect(BackupName.parse(fileName: name.fileName) == name, "\(name.fileName)")
                         #expect(name.fileName.hasSuffix(".age") == encrypted)
@@ -82,7 +88,7 @@ import Testing
         let t = Date(timeIntervalSince1970: 1_775_095_200.987)
         #expect(BackupName.timestampString(t) == "2026-04-02T020000Z")
         #expect(
-            BackupName.isoString(BackupName(database: "d", time: t, format: .custom, compressed: true).time)
+            BackupName.isoString(BackupName(database: "d", time: t, format: .custom, codec: .gzip).time)
                 == "2026-04-02T02:00:00Z")
     }
 }

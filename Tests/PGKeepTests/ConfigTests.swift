@@ -43,7 +43,7 @@ import Testing
         #expect(c.passwordFile == "/etc/pgkeep/secrets/pg", "relative to the config file's folder")
         #expect(c.directory == "/var/backups/pgkeep")
         #expect(c.format == .plain)
-        #expect(c.compressLevel == 4)
+        #expect(c.compression == CompressionChoice(codec: .gzip, level: 4))
         #expect(c.databases == .list(["shop", "crm"]))
         #expect(c.rowCounts == true)
         #expect(c.retention == RetentionPolicy(daily: 10, weekly: 4, monthly: -1), "unset keys keep the defaults")
@@ -64,6 +64,15 @@ import Testing
         ),
         ("[backup]\ncompress_level = \"high\"\n", "/c.toml:2: backup.compress_level: must be an integer"),
         ("[backup]\ncompress_level = 12\n", "/c.toml:2: backup.compress_level: must be 0 to 9 (got 12)"),
+        (
+            "[backup]\ncompress = \"zstd:25\"\n",
+            "/c.toml:2: backup.compress: is not a compression: compression \"zstd:25\": the zstd level must be 1 to 19"
+        ),
+        ("[backup]\ncompress = \"lz4\"\n", "/c.toml:2: backup.compress: is not a compression"),
+        (
+            "[backup]\ncompress = \"zstd\"\ncompress_level = 4\n",
+            "/c.toml:3: backup.compress_level: cannot be used with compress"
+        ),
         ("[backup]\nformat = \"tar\"\n", "/c.toml:2: backup.format: must be \"custom\", \"plain\" or \"directory\""),
         ("[backup]\ndatabases = []\n", "/c.toml:2: backup.databases: is an empty list"),
         (

@@ -55,7 +55,7 @@ import Testing
         return (output, result, sink.finalizeHex())
     }
 
-    func readBack(_ path: String) throws -> (Data, GzipReader.Result) {
+    func readBack(_ path: String) throws -> (Data, DecompressedStream) {
         let fd = open(path, O_RDONLY)
         defer { close(fd) }
         var out = Data()

@@ -54,11 +54,13 @@ import Testing
             """
         let s = try Self.settings(file)
         let fromFile = try s.backupOptions(BackupFlags(), directoryFlag: nil)
-        #expect(fromFile.directory == "/b" && fromFile.format == .plain && fromFile.compressLevel == 4)
+        #expect(
+            fromFile.directory == "/b" && fromFile.format == .plain
+                && fromFile.compression == CompressionChoice(codec: .gzip, level: 4))
         #expect(fromFile.workers == 3 && fromFile.rowCounts && fromFile.label == "nightly" && fromFile.remote == nil)
         var flags = BackupFlags()
         flags.format = .custom
-        flags.compressLevel = 0
+        flags.compression = CompressionChoice(codec: nil)
         flags.label = "before-migration"
         let fromFlags = try s.backupOptions(flags, directoryFlag: "/other")
         #expect(fromFlags.directory == "/other" && fromFlags.format == .custom && !fromFlags.compressed)
@@ -67,7 +69,22 @@ import Testing
         let snap = try s.backupOptions(
             SnapshotJob.backupFlags(label: "pre-upgrade", inCompose: true), directoryFlag: nil)
         #expect(snap.format == .custom && snap.pin && snap.all && !snap.rowCounts && snap.label == "pre-upgrade")
-        #expect(snap.jobs == 1 && snap.compressLevel == 4)
+        #expect(snap.jobs == 1 && snap.compression.level == 4)
+    }
+
+    @Test func zstdFromTheFileOrTheFlag() throws {
+        let s = try Self.settings("[backup]\ndir = \"/b\"\ncompress = \"zstd:7\"\n")
+        let fromFile = try s.backupOptions(BackupFlags(), directoryFlag: nil)
+        #expect(fromFile.compression == CompressionChoice(codec: .zstd, level: 7))
+        #expect(fromFile.codec == .zstd)
+        var flags = BackupFlags()
+        flags.compression = CompressionChoice(codec: .gzip)
+        #expect(try s.backupOptions(flags, directoryFlag: nil).compression == CompressionChoice(codec: .gzip, level: 6))
+        var directory = try Self.settings("[backup]\ndir = \"/b\"\nformat = \"directory\"\ncompress = \"zstd\"\n")
+            .backupOptions(BackupFlags(), directoryFlag: nil)
+        #expect(throws: PGKeepError.self) { try directory.validate() }
+        directory.compression = CompressionChoice(codec: .gzip)
+        try directory.validate()
     }
 
     @Test func encryptionFlagsReplaceTheFilesRecipients() throws {

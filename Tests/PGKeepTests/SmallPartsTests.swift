@@ -58,7 +58,7 @@ import Testing
         o.filters.dataOnly = true
         #expect(throws: PGKeepError.self) { try o.validate() }
         var p = BackupOptions(directory: "/tmp/x")
-        p.compressLevel = 10
+        p.compression = CompressionChoice(codec: .gzip, level: 10)
         #expect(throws: PGKeepError.self) { try p.validate() }
     }
 }

@@ -92,7 +92,7 @@ public final class BackupJob {
         case .custom: return ["--format=custom", "--compress=0"] + options.filters.arguments
         case .plain, .globals: return ["--format=plain"] + options.filters.arguments
         case .directory:
-            return ["--format=directory", "--jobs=\(options.jobs)", "--compress=\(options.compressLevel)"]
+            return ["--format=directory", "--jobs=\(options.jobs)", "--compress=\(options.compression.level)"]
                 + options.filters.arguments
         }
     }
@@ -100,7 +100,7 @@ public final class BackupJob {
     func backupDatabase(_ database: String, preflight: Preflight) throws -> BackupRecord {
         let started = Date()
         let name = BackupName(
-            database: database, time: started, format: options.format, compressed: options.compressed,
+            database: database, time: started, format: options.format, codec: options.codec,
             encrypted: options.encrypted)
         var counts: SnapshotCounts?
         var snapshotArgs: [String] = []
@@ -128,7 +128,7 @@ public final class BackupJob {
     func backupGlobals(preflight: Preflight) throws -> BackupRecord {
         let started = Date()
         let name = BackupName(
-            database: BackupName.globalsDatabase, time: started, format: .globals, compressed: options.compressed,
+            database: BackupName.globalsDatabase, time: started, format: .globals, codec: options.codec,
             encrypted: options.encrypted)
         let command = try source.pgDumpallGlobals()
         return try backupStream(
@@ -143,7 +143,7 @@ public final class BackupJob {
     ) throws -> BackupRecord {
         let database = name.database
         var pipeline = DumpPipeline(
-            compressLevel: options.compressLevel, workers: options.workers, recipients: options.encryptTo,
+            compression: options.compression, workers: options.workers, recipients: options.encryptTo,
             passphrase: options.encryptPassphrase)
         pipeline.onProgress = { [onProgress] dumped, written in
             onProgress?(
@@ -175,7 +175,7 @@ public final class BackupJob {
         let encrypted = out.encryption != nil
         let listCommand = name.format == .custom && !encrypted ? try source.pgRestoreList(path: nil) : nil
         var verification = try Verifier.verifyStream(
-            path: temp, sha256: out.sha256, size: out.size, gzip: out.trailer, listCommand: listCommand)
+            path: temp, sha256: out.sha256, size: out.size, stream: out.stream, listCommand: listCommand)
         if encrypted {
             guard AgeTool.isEncrypted(temp) else {
                 throw PGKeepError(.backup, "verification failed: \(temp) does not start with age's header")
@@ -232,9 +232,8 @@ public final class BackupJob {
             docker = .init(service: d.options.service, composeCommand: d.options.composeCommand)
         }
         let compression: Manifest.Compression =
-            options.compressed
-            ? .init(algorithm: "gzip", level: options.compressLevel, appliedBy: appliedBy)
-            : .init(algorithm: "none", level: nil, appliedBy: nil)
+            options.codec.map { .init(algorithm: $0.rawValue, level: options.compression.level, appliedBy: appliedBy) }
+            ?? .init(algorithm: "none", level: nil, appliedBy: nil)
         var manifest = Manifest(
             database: name.database, file: name.fileName, format: name.format, compression: compression,
             size: size, sha256: sha256, uncompressedSize: uncompressed, files: files,

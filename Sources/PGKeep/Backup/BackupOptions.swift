@@ -25,8 +25,8 @@ public struct BackupOptions: Sendable {
     /// The backup directory; each database gets a folder inside it.
     public var directory: String
     public var format: BackupFormat = .custom
-    /// gzip level 1-9; 0 means no compression (like pg_dump's -Z0).
-    public var compressLevel: Int = 6
+    /// gzip (the default, level 6), zstd, or none.
+    public var compression = CompressionChoice(codec: .gzip)
     /// pg_dump --jobs, directory format only.
     public var jobs: Int = 1
     public var label: String?
@@ -61,12 +61,22 @@ public struct BackupOptions: Sendable {
         self.directory = directory
     }
 
-    public var compressed: Bool { compressLevel > 0 }
+    public var codec: Codec? { compression.codec }
+    public var compressed: Bool { codec != nil }
 
     /// Checks that the options fit together; the messages name the flags.
     public func validate() throws {
-        guard (0...9).contains(compressLevel) else {
-            throw PGKeepError(.usage, "--compress-level must be 0 to 9 (got \(compressLevel))")
+        if let codec, !codec.levels.contains(compression.level) {
+            throw PGKeepError(
+                .usage,
+                "the \(codec.rawValue) level must be \(codec.levels.lowerBound) to \(codec.levels.upperBound) "
+                    + "(got \(compression.level))")
+        }
+        if format == .directory && codec == .zstd {
+            throw PGKeepError(
+                .usage,
+                "--compress zstd needs --format custom or plain: pg_dump compresses a directory backup's files "
+                    + "itself, with gzip")
         }
         guard jobs >= 1 else { throw PGKeepError(.usage, "--jobs must be at least 1") }
         if jobs > 1 && format != .directory {

@@ -5,8 +5,8 @@ import Foundation
 /// values they fix themselves (snapshot: custom format, pinned, no upload).
 public struct BackupFlags: Sendable {
     public var format: BackupFormat?
-    /// gzip level; 0 is no compression (`--no-compress`).
-    public var compressLevel: Int?
+    /// `--compress`, `-Z N` (gzip N; 0: none) or `--no-compress`.
+    public var compression: CompressionChoice?
     public var jobs: Int?
     public var threads: Int?
     public var label: String?
@@ -35,7 +35,7 @@ extension Settings {
     public func backupOptions(_ flags: BackupFlags, directoryFlag: String?) throws -> BackupOptions {
         var options = BackupOptions(directory: try directory(flag: directoryFlag))
         options.format = flags.format ?? config?.format ?? .custom
-        options.compressLevel = flags.compressLevel ?? config?.compressLevel ?? 6
+        options.compression = flags.compression ?? config?.compression ?? CompressionChoice(codec: .gzip)
         options.jobs = flags.jobs ?? config?.jobs ?? 1
         options.workers = flags.threads ?? config?.threads ?? ProcessInfo.processInfo.activeProcessorCount
         options.label = flags.label ?? config?.label

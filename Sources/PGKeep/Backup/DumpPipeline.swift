@@ -1,12 +1,13 @@
 import Foundation
 
 /// One dump stream into one file: pg_dump's stdout → pgkeep's gzip (in parallel, every block
-/// inflated again and compared as it is made) → age when encrypting → the file, counted and
-/// hashed on the way, then fsynced. Nothing here names or records a backup: the file is a
+/// inflated again and compared as it is made) or zstd (libzstd's threads, the output decompressed
+/// again as it is written) → age when encrypting → the file, counted and hashed on the way, then
+/// fsynced. Nothing here names or records a backup: the file is a
 /// temporary one until `BackupCommit` renames it into place.
 struct DumpPipeline {
-    /// gzip level; 0 copies the stream uncompressed.
-    var compressLevel: Int
+    /// gzip, zstd or none (the stream copied as it is).
+    var compression: CompressionChoice
     var workers: Int
     /// age recipients, or a passphrase; neither: no encryption.
     var recipients: [String] = []
@@ -21,9 +22,9 @@ struct DumpPipeline {
         var uncompressedBytes: Int64
         var size: Int64
         var sha256: String
-        /// The gzip trailer pgkeep wrote (nil without compression or with encryption, when the
-        /// file on disk is not the gzip stream).
-        var trailer: Verifier.GzipTrailer?
+        /// The compressed stream pgkeep wrote (nil without compression or with encryption, when
+        /// the file on disk is not that stream).
+        var stream: Verifier.StreamCheck?
         var encryption: Manifest.Encryption?
     }
 
@@ -47,7 +48,7 @@ struct DumpPipeline {
             throw error
         }
         let started = Date()
-        let stream: (uncompressed: Int64, tail: [UInt8], trailer: Verifier.GzipTrailer?)
+        let stream: (uncompressed: Int64, tail: [UInt8], check: Verifier.StreamCheck?)
         do {
             stream = try compress(child.stdoutDescriptor, what: what, to: sink)
         } catch {
@@ -83,22 +84,28 @@ struct DumpPipeline {
         Trace.phase("fsync", since: mark)
         return Output(
             uncompressedBytes: stream.uncompressed, size: fileSink.bytesWritten, sha256: fileSink.finalizeHex(),
-            trailer: encryption == nil ? stream.trailer : nil, encryption: encryption)
+            stream: encryption == nil ? stream.check : nil, encryption: encryption)
     }
 
     private func compress(_ input: Int32, what: String, to sink: HashingSink) throws -> (
-        uncompressed: Int64, tail: [UInt8], trailer: Verifier.GzipTrailer?
+        uncompressed: Int64, tail: [UInt8], check: Verifier.StreamCheck?
     ) {
-        guard compressLevel > 0 else {
+        let level = Int32(compression.level)
+        switch compression.codec {
+        case nil:
             let (bytes, tail) = try copyStream(
                 from: input, to: sink, what: "the output of \(what)", progress: onProgress)
             return (bytes, tail, nil)
+        case .gzip:
+            let r = try ParallelGzipWriter(level: level, workers: workers)
+                .compress(from: input, what: "the output of \(what)", to: sink, progress: onProgress)
+            let trailer = Verifier.GzipTrailer(crc32: r.crc32, uncompressedBytes: r.uncompressedBytes)
+            return (r.uncompressedBytes, r.tail, .gzip(trailer))
+        case .zstd:
+            let r = try ZstdWriter(level: level, workers: workers)
+                .compress(from: input, what: "the output of \(what)", to: sink, progress: onProgress)
+            return (r.uncompressedBytes, r.tail, .zstd)
         }
-        let r = try ParallelGzipWriter(level: Int32(compressLevel), workers: workers)
-            .compress(from: input, what: "the output of \(what)", to: sink, progress: onProgress)
-        return (
-            r.uncompressedBytes, r.tail, Verifier.GzipTrailer(crc32: r.crc32, uncompressedBytes: r.uncompressedBytes)
-        )
     }
 
     /// `age --encrypt` between the compressor and the file (nil without encryption).

@@ -3,11 +3,12 @@ import Foundation
 
 /// Checks a just-written backup before it is recorded.
 ///
-/// For pgkeep's gzip streams the compressor has already inflated every block it made and compared
-/// it with pg_dump's output (see `ParallelGzipWriter`), so the stream is known to decompress to its
-/// end. What is left is the file on disk: it is read back whole and its SHA-256 and size must match
-/// what was written; its gzip header and trailer (CRC-32, length) must match the stream; and its
-/// head is inflated from disk into `pg_restore --list`, which must read a custom archive's table of
+/// For pgkeep's compressed streams the compressor has already decompressed what it made and
+/// checked it against pg_dump's output (see `ParallelGzipWriter`, `ZstdWriter`), so the stream is
+/// known to decompress to its end. What is left is the file on disk: it is read back whole and its
+/// SHA-256 and size must match what was written; a gzip file's header and trailer (CRC-32, length)
+/// must match the stream, a zstd file must start with zstd's magic number; and its head is
+/// decompressed from disk into `pg_restore --list`, which must read a custom archive's table of
 /// contents. A SQL script must end with pg_dump's "dump complete" line.
 public enum Verifier {
     static let sqlTrailers = ["-- PostgreSQL database dump complete", "-- PostgreSQL database cluster dump complete"]
@@ -18,10 +19,21 @@ public enum Verifier {
         public var uncompressedBytes: Int64
     }
 
-    /// Verifies a `.dump[.gz]`, `.sql[.gz]` or `.globals.sql[.gz]` file.
+    /// The compressed stream the writer made: what the read-back checks besides the hash.
+    public enum StreamCheck: Sendable {
+        case gzip(GzipTrailer)
+        case zstd
+
+        var codec: Codec {
+            if case .gzip = self { return .gzip }
+            return .zstd
+        }
+    }
+
+    /// Verifies a `.dump[.gz|.zst]`, `.sql[.gz|.zst]` or `.globals.sql[.gz|.zst]` file.
     public static func verifyStream(
         path: String, sha256 expected: String, size: Int64,
-        gzip: GzipTrailer?, listCommand: Command?
+        stream: StreamCheck?, listCommand: Command?
     ) throws -> Manifest.Verification {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw PGKeepError(.backup, "verification cannot open \(path): \(errnoText())") }
@@ -38,8 +50,8 @@ public enum Verifier {
         let sha: String
         let onDisk: Int64
         do {
-            if gzip != nil {
-                let r = try GzipReader.decompress(fd: fd, path: path, consume: feed)
+            if let stream {
+                let r = try stream.codec.decompress(fd: fd, path: path, consume: feed)
                 (sha, onDisk) = (r.sha256, r.compressedBytes)
             } else {
                 var feeding = true
@@ -60,17 +72,19 @@ public enum Verifier {
                     + "was written (\(size) bytes, sha256 \(expected.prefix(12))…)",
                 hint: "the disk or filesystem may be failing; check dmesg and try another --dir")
         }
-        if let gzip {
-            do {
-                try checkGzipFrame(fd: fd, path: path, size: size, trailer: gzip)
-            } catch {
-                lister?.abandon()
-                throw error
+        do {
+            switch stream {
+            case .gzip(let trailer)?: try checkGzipFrame(fd: fd, path: path, size: size, trailer: trailer)
+            case .zstd?: try checkZstdMagic(fd: fd, path: path)
+            case nil: break
             }
+        } catch {
+            lister?.abandon()
+            throw error
         }
         var verification = Manifest.Verification(
             verifiedAt: BackupName.isoString(Date()), sha256Reread: true,
-            gzipComplete: gzip != nil ? true : nil)
+            gzipComplete: stream != nil ? true : nil)
         if let lister {
             verification.tocEntries = try lister.finish()
             verification.pgRestoreList = true
@@ -93,6 +107,14 @@ public enum Verifier {
             throw PGKeepError(
                 .backup,
                 "verification failed: the gzip header or trailer of \(path) does not match the stream that was written")
+        }
+    }
+
+    /// A zstd file starts with a frame's magic number.
+    static func checkZstdMagic(fd: Int32, path: String) throws {
+        var head = [UInt8](repeating: 0, count: 4)
+        guard pread(fd, &head, 4, 0) == 4, Codec.detect(head) == .zstd else {
+            throw PGKeepError(.backup, "verification failed: \(path) does not start with zstd's magic number")
         }
     }
 

@@ -97,11 +97,11 @@ struct BackupCommit {
     /// the newest backup is never ambiguous (`restore --latest`, retention).
     static func stemTaken(_ name: BackupName, in folder: String) -> Bool {
         for format in BackupFormat.allCases {
-            for compressed in [true, false] {
+            for codec in [nil] + Codec.allCases {
                 for encrypted in [false, true] {
                     let other = BackupName(
                         database: name.database, time: name.time, sequence: name.sequence,
-                        format: format, compressed: compressed, encrypted: encrypted)
+                        format: format, codec: codec, encrypted: encrypted)
                     let path = (folder as NSString).appendingPathComponent(other.fileName)
                     if FileManager.default.fileExists(atPath: path) { return true }
                 }

@@ -2,22 +2,24 @@ import Foundation
 
 /// The dump formats pgkeep writes.
 public enum BackupFormat: String, Codable, Sendable, CaseIterable {
-    /// pg_dump's custom archive; pgkeep gzips it (`.dump.gz`). Restorable selectively by pg_restore.
+    /// pg_dump's custom archive; pgkeep compresses it (`.dump.gz`, `.dump.zst`). Restorable selectively
+    /// by pg_restore.
     case custom
-    /// SQL script (`.sql.gz`), for psql.
+    /// SQL script (`.sql.gz`, `.sql.zst`), for psql.
     case plain
     /// pg_dump's directory format (`.dir/`), written with `--jobs`; pg_dump compresses each file.
     case directory
     /// Roles and tablespaces from `pg_dumpall --globals-only` (`.globals.sql.gz`).
     case globals
 
-    /// The file-name ending for this format.
-    public func fileExtension(compressed: Bool) -> String {
+    /// The file-name ending for this format with this compression (nil: none).
+    public func fileExtension(codec: Codec?) -> String {
+        let suffix = codec?.fileSuffix ?? ""
         switch self {
-        case .custom: return compressed ? ".dump.gz" : ".dump"
-        case .plain: return compressed ? ".sql.gz" : ".sql"
+        case .custom: return ".dump" + suffix
+        case .plain: return ".sql" + suffix
         case .directory: return ".dir"
-        case .globals: return compressed ? ".globals.sql.gz" : ".globals.sql"
+        case .globals: return ".globals.sql" + suffix
         }
     }
 }
@@ -41,18 +43,21 @@ public struct BackupName: Sendable, Equatable {
     public var time: Date
     public var sequence: Int
     public var format: BackupFormat
-    public var compressed: Bool
+    /// The compression pgkeep applied to the stream (nil: none). A directory's files are compressed by
+    /// pg_dump itself: its codec is `.gzip` and its name `.dir` all the same.
+    public var codec: Codec?
+    public var compressed: Bool { codec != nil }
     /// Encrypted with age after compression: the name ends in `.age` (`.dump.gz.age`).
     public var encrypted: Bool
 
     public init(
-        database: String, time: Date, sequence: Int = 0, format: BackupFormat, compressed: Bool, encrypted: Bool = false
+        database: String, time: Date, sequence: Int = 0, format: BackupFormat, codec: Codec?, encrypted: Bool = false
     ) {
         self.database = database
         self.time = Date(timeIntervalSince1970: floor(time.timeIntervalSince1970))
         self.sequence = sequence
         self.format = format
-        self.compressed = compressed
+        self.codec = codec
         self.encrypted = encrypted
     }
 
@@ -133,15 +138,16 @@ public struct BackupName: Sendable, Equatable {
 
     /// The data file (or directory) name.
     public var fileName: String {
-        stem + format.fileExtension(compressed: compressed) + (encrypted ? Self.encryptedSuffix : "")
+        stem + format.fileExtension(codec: codec) + (encrypted ? Self.encryptedSuffix : "")
     }
 
     /// The manifest beside it: the data name plus `.manifest.json`.
     public var manifestName: String { fileName + BackupName.manifestSuffix }
 
-    static let extensions: [(String, BackupFormat, Bool)] = [
-        (".globals.sql.gz", .globals, true), (".globals.sql", .globals, false), (".dump.gz", .custom, true),
-        (".sql.gz", .plain, true), (".dump", .custom, false), (".sql", .plain, false), (".dir", .directory, true),
+    static let extensions: [(String, BackupFormat, Codec?)] = [
+        (".globals.sql.gz", .globals, .gzip), (".globals.sql.zst", .globals, .zstd), (".globals.sql", .globals, nil),
+        (".dump.gz", .custom, .gzip), (".sql.gz", .plain, .gzip), (".dump.zst", .custom, .zstd),
+        (".sql.zst", .plain, .zstd), (".dump", .custom, nil), (".sql", .plain, nil), (".dir", .directory, .gzip),
     ]
 
     /// Parses a data file name made by pgkeep; nil for anything else. (Hand-written: it runs once
@@ -155,7 +161,7 @@ public struct BackupName: Sendable, Equatable {
     static func parse(fileName given: String, folder known: (name: String, database: String)?) -> BackupName? {
         let encrypted = given.hasSuffix(encryptedSuffix)
         let fileName = encrypted ? String(given.dropLast(encryptedSuffix.count)) : given
-        guard let (ext, format, compressed) = extensions.first(where: { fileName.hasSuffix($0.0) }),
+        guard let (ext, format, codec) = extensions.first(where: { fileName.hasSuffix($0.0) }),
             !(encrypted && format == .directory)
         else { return nil }
         var stem = Array(fileName.utf8.dropLast(ext.utf8.count))
@@ -201,7 +207,7 @@ public struct BackupName: Sendable, Equatable {
             database = name
         }
         return BackupName(
-            database: database, time: date, sequence: sequence, format: format, compressed: compressed,
+            database: database, time: date, sequence: sequence, format: format, codec: codec,
             encrypted: encrypted)
     }
 

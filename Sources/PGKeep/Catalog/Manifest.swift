@@ -8,7 +8,7 @@ public struct Manifest: Codable, Sendable, Equatable {
 
     /// How the data file is compressed and by whom.
     public struct Compression: Codable, Sendable, Equatable {
-        /// "gzip" or "none".
+        /// "gzip", "zstd" or "none".
         public var algorithm: String
         public var level: Int?
         /// "pgkeep" (one gzip stream over the whole dump) or "pg_dump" (per file, directory format).
@@ -32,7 +32,8 @@ public struct Manifest: Codable, Sendable, Equatable {
         public var verifiedAt: String
         /// The file was read back from disk and its SHA-256 matched what was written.
         public var sha256Reread: Bool
-        /// Every gzip stream was decompressed to its end (CRC-32 and length checked).
+        /// Every compressed stream was decompressed to its end (gzip: CRC-32 and length checked;
+        /// zstd: the frame's checksum). The key keeps its first name for older readers.
         public var gzipComplete: Bool?
         /// `pg_restore --list` read the archive's table of contents.
         public var pgRestoreList: Bool?

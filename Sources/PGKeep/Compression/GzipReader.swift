@@ -8,20 +8,12 @@ import Foundation
 /// A stream that stops inside a member is reported as truncated.
 ///
 /// When `consume` returns false it has seen enough: the rest of the file is still read and
-/// hashed, but no longer inflated, and `Result.complete` is false.
+/// hashed, but no longer inflated, and `complete` is false.
 public enum GzipReader {
-    public struct Result: Sendable {
-        public var compressedBytes: Int64
-        public var uncompressedBytes: Int64
-        public var sha256: String
-        /// The stream was inflated to its end (consume never returned false).
-        public var complete: Bool
-    }
-
     public static func decompress(
         fd: Int32, path: String,
         consume: (UnsafeRawBufferPointer) throws -> Bool
-    ) throws -> Result {
+    ) throws -> DecompressedStream {
         let outSize = 1 << 18
         let output = UnsafeMutableRawPointer.allocate(byteCount: outSize, alignment: 16)
         let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
@@ -92,7 +84,8 @@ public enum GzipReader {
             }
         }.sha256
         if !inflating {
-            return Result(compressedBytes: compressed, uncompressedBytes: uncompressed, sha256: sha, complete: false)
+            return DecompressedStream(
+                compressedBytes: compressed, uncompressedBytes: uncompressed, sha256: sha, complete: false)
         }
         // Drain output zlib still holds for the current member (the last chunk filled `output`).
         while inMember {
@@ -108,6 +101,7 @@ public enum GzipReader {
             throw PGKeepError(
                 .backup, "\(path) is truncated: the gzip stream ends before its end marker (\(compressed) bytes read)")
         }
-        return Result(compressedBytes: compressed, uncompressedBytes: uncompressed, sha256: sha, complete: true)
+        return DecompressedStream(
+            compressedBytes: compressed, uncompressedBytes: uncompressed, sha256: sha, complete: true)
     }
 }

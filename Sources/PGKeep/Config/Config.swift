@@ -25,7 +25,8 @@ public struct PGKeepConfig: Sendable, Equatable {
     // [backup]
     public var directory: String?
     public var format: BackupFormat?
-    public var compressLevel: Int?
+    /// `compress = "zstd:3"`, or `compress_level = N` (gzip N; 0: none).
+    public var compression: CompressionChoice?
     public var jobs: Int?
     public var threads: Int?
     /// The databases to back up: names, or every database with `databases = "all"`.

@@ -43,7 +43,10 @@ struct ConfigKey: Sendable {
         key("connection", "pg_bin_search", .paths, \.pgBinSearch),
         key("backup", "dir", .path, \.directory),
         key("backup", "format", .format, \.format),
-        key("backup", "compress_level", .integer(0...9), \.compressLevel),
+        key("backup", "compress", .compression, \.compression),
+        key("backup", "compress_level", .integer(0...9)) { config, level in
+            config.compression = CompressionChoice(codec: level == 0 ? nil : .gzip, level: level)
+        },
         key("backup", "jobs", .integer(1...128), \.jobs),
         key("backup", "threads", .integer(1...1024), \.threads),
         key("backup", "databases", .databases, \.databases),
@@ -179,6 +182,19 @@ extension ConfigType where T == BackupFormat {
                 throw r.fail(key, "must be \"custom\", \"plain\" or \"directory\" (got \"\(f)\")")
             }
             return format
+        }
+    }
+}
+
+extension ConfigType where T == CompressionChoice {
+    static var compression: Self {
+        Self(name: "\"gzip[:LEVEL]\", \"zstd[:LEVEL]\" or \"none\"") { r, key in
+            guard let text = try r.string(key) else { return nil }
+            do {
+                return try CompressionChoice.parse(text)
+            } catch let error as PGKeepError {
+                throw r.fail(key, "is not a compression: \(error.message)")
+            }
         }
     }
 }

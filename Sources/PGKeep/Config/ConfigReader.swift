@@ -66,6 +66,11 @@ struct ConfigReader {
                 "encryption.passphrase_file",
                 "cannot be used with recipients: age encrypts to recipients or to a passphrase")
         }
+        if let backup = root["backup"]?.table, backup["compress"] != nil, backup["compress_level"] != nil {
+            throw fail(
+                "backup.compress_level", "cannot be used with compress",
+                hint: "write compress = \"gzip:N\" (or \"zstd:N\") alone")
+        }
         if c.remoteOnly == true && c.remote == nil {
             throw fail("remote.remote_only", "needs target = \"REMOTE:bucket/prefix\"")
         }

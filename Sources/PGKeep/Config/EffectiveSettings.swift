@@ -44,7 +44,7 @@ extension Settings {
             add("dir", c.directory, default: "(none: give --dir)") { $0 }
         }
         add("format", c.format, default: "custom") { $0.rawValue }
-        add("compress_level", c.compressLevel, default: "6") { String($0) }
+        add("compress", c.compression, default: "gzip:6") { $0.description }
         add("jobs", c.jobs, default: "1") { String($0) }
         add("threads", c.threads, default: "\(ProcessInfo.processInfo.activeProcessorCount) (the cores)") { String($0) }
         add("row_counts", c.rowCounts, default: "false") { String($0) }

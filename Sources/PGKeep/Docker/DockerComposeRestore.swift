@@ -35,7 +35,7 @@ public final class DockerComposeRestoreEndpoint: RestoreEndpoint {
             )
         }
         return try copyIn { send in
-            if input.kind.isGzip {
+            if input.kind.codec != nil {
                 try input.decompress {
                     try send($0)
                     return true

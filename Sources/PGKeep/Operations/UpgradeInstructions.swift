@@ -27,8 +27,8 @@ public enum UpgradeInstructions {
         func cat(_ r: BackupRecord) -> String {
             var steps: [String] = []
             if r.manifest.encryption != nil { steps.append("age -d -i \"$KEY\" \(q(r.path))") }
-            if r.manifest.compression.algorithm == "gzip" {
-                steps.append(steps.isEmpty ? "gunzip -c \(q(r.path))" : "gunzip -c")
+            if let codec = Codec(rawValue: r.manifest.compression.algorithm) {
+                steps.append(steps.isEmpty ? "\(codec.stockDecompress) \(q(r.path))" : codec.stockDecompress)
             }
             return steps.isEmpty ? "cat \(q(r.path))" : steps.joined(separator: " | ")
         }
@@ -59,7 +59,7 @@ public enum UpgradeInstructions {
         ]
         for r in databases {
             switch r.manifest.format {
-            case .custom where r.manifest.compression.algorithm == "gzip" || r.manifest.encryption != nil:
+            case .custom where Codec(rawValue: r.manifest.compression.algorithm) != nil || r.manifest.encryption != nil:
                 lines.append(
                     "\(cat(r)) | pg_restore\(exists(r) ? "" : " --create") --exit-on-error -d \"$NEW/postgres\"")
             case .custom, .directory:

@@ -90,7 +90,7 @@ extension RestoreJob {
     func readDefinition() throws -> DatabaseDefinition? {
         guard input.stream == nil else { return nil }
         switch input.kind {
-        case .plain, .plainGzip: return nil
+        case .plain, .plainGzip, .plainZstd: return nil
         default: break
         }
         let staged = try stagedArchive()

@@ -4,7 +4,7 @@ extension RestoreInput {
     /// Checks the backup before the target is touched; returns what was checked, for the output.
     ///
     /// With a pgkeep manifest: the SHA-256 and size of the file (of every file, for a directory)
-    /// must match it. Without one: a gzip file is decompressed to its end; an archive must be read
+    /// must match it. Without one: a gzip or zstd file is decompressed to its end; an archive must be read
     /// by `pg_restore --list` (a gzipped one while it is decompressed); a SQL script must end with
     /// pg_dump's "dump complete" line, so that a dump cut short is never restored as if whole.
     public func check(listCommand: (String?) throws -> Command) throws -> String {
@@ -16,7 +16,7 @@ extension RestoreInput {
         }
     }
 
-    /// Reads the whole backup as a restore would: a gzip stream to its end (CRC and length), an
+    /// Reads the whole backup as a restore would: a compressed stream to its end (its checksums), an
     /// archive through `reader` (a pg_restore command, fed on stdin, or given the directory), a SQL
     /// script to pg_dump's closing line. Damage is thrown as `ContentDamage`, for the caller to
     /// word (restore refuses; verify reports). `readerDoes` says what `reader` checks.
@@ -37,17 +37,18 @@ extension RestoreInput {
             }
         }
         switch kind {
-        case .customGzip, .plainGzip:
-            if kind == .customGzip { lister = try PGRestoreReader(command: try reader(nil)) }
+        case .customGzip, .plainGzip, .customZstd, .plainZstd:
+            let codec = kind.codec ?? .gzip
+            if kind.isArchive { lister = try PGRestoreReader(command: try reader(nil)) }
             let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else {
                 lister?.abandon()
                 throw PGKeepError(.backup, "cannot open \(path): \(errnoText())")
             }
             defer { close(fd) }
-            let r: GzipReader.Result
+            let r: DecompressedStream
             do {
-                r = try GzipReader.decompress(fd: fd, path: path, consume: consume)
+                r = try codec.decompress(fd: fd, path: path, consume: consume)
             } catch let error as PGKeepError {
                 lister?.abandon()
                 throw ContentDamage(reason: error.message)
@@ -57,9 +58,9 @@ extension RestoreInput {
                 throw ContentDamage(reason: "\(path) decompresses to nothing")
             }
             if let lister { try finishReader(lister) }
-            if kind == .plainGzip { try requireTrailer(tail) }
-            return "gzip stream read to its end (\(r.uncompressedBytes) bytes)"
-                + (kind == .customGzip ? "; " + readerDoes : "")
+            if kind.isScript { try requireTrailer(tail) }
+            return "\(codec.rawValue) stream read to its end (\(r.uncompressedBytes) bytes)"
+                + (kind.isArchive ? "; " + readerDoes : "")
         case .custom, .tar:
             // Streamed on stdin, so the same check works for a pg_restore inside a container.
             let lister = try PGRestoreReader(command: try reader(nil))

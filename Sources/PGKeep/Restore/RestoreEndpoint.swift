@@ -42,7 +42,7 @@ public final class LocalRestoreEndpoint: RestoreEndpoint {
     }
 
     public func stage(_ input: RestoreInput, needsFile: Bool) throws -> String? {
-        guard input.kind.isGzip else { return input.path }
+        guard input.kind.codec != nil else { return input.path }
         guard needsFile else { return nil }
         // Parallel restore needs a seekable file: decompress into a private scratch file.
         let dir = try makeScratchDirectory()

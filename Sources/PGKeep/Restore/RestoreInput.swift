@@ -4,6 +4,8 @@ import Foundation
 public enum ArchiveKind: String, Sendable {
     /// pg_dump's custom archive, gzipped (pgkeep's default `.dump.gz`).
     case customGzip = "custom (gzip)"
+    /// pg_dump's custom archive, zstd-compressed (`.dump.zst`).
+    case customZstd = "custom (zstd)"
     /// pg_dump's custom archive (`.dump`).
     case custom
     /// pg_dump's tar archive (`.tar`).
@@ -12,14 +14,33 @@ public enum ArchiveKind: String, Sendable {
     case directory
     /// A SQL script, gzipped (`.sql.gz`).
     case plainGzip = "plain SQL (gzip)"
+    /// A SQL script, zstd-compressed (`.sql.zst`).
+    case plainZstd = "plain SQL (zstd)"
     /// A SQL script (`.sql`).
     case plain = "plain SQL"
     /// An age-encrypted file (pgkeep's `--encrypt-to`), to decrypt before anything else.
     case encrypted = "age-encrypted"
 
     /// pg_restore reads it (everything but SQL scripts, which go to psql).
-    public var isArchive: Bool { self != .plain && self != .plainGzip && self != .encrypted }
-    public var isGzip: Bool { self == .customGzip || self == .plainGzip }
+    public var isArchive: Bool { !isScript && self != .encrypted }
+    /// A SQL script, for psql.
+    public var isScript: Bool { self == .plain || self == .plainGzip || self == .plainZstd }
+    /// The compression pgkeep removes before pg_restore or psql reads it (nil: none).
+    public var codec: Codec? {
+        switch self {
+        case .customGzip, .plainGzip: return .gzip
+        case .customZstd, .plainZstd: return .zstd
+        default: return nil
+        }
+    }
+
+    /// A custom archive or SQL script compressed with `codec`.
+    static func compressed(_ codec: Codec, archive: Bool) -> ArchiveKind {
+        switch codec {
+        case .gzip: return archive ? .customGzip : .plainGzip
+        case .zstd: return archive ? .customZstd : .plainZstd
+        }
+    }
 }
 
 /// The backup a restore reads: the data path, its kind, and its pgkeep manifest when it has one.
@@ -46,16 +67,16 @@ public struct RestoreInput: Sendable {
         self.scratch = scratch
     }
 
-    /// A gzipped custom archive or SQL script on a remote, restored as it downloads. Only for
-    /// what one pass can restore: a whole, single-transaction restore of a gzip backup.
+    /// A compressed custom archive or SQL script on a remote, restored as it downloads. Only for
+    /// what one pass can restore: a whole, single-transaction restore of a gzip or zstd backup.
     public static func streaming(_ command: Command, origin: String, manifest: Manifest) throws -> RestoreInput {
-        guard manifest.encryption == nil, manifest.compression.algorithm == "gzip",
+        guard manifest.encryption == nil, let codec = Codec(rawValue: manifest.compression.algorithm),
             manifest.format == .custom || manifest.format == .plain
         else {
             throw PGKeepError(.usage, "\(origin) cannot be restored while it downloads")
         }
         var input = RestoreInput(
-            path: origin, kind: manifest.format == .custom ? .customGzip : .plainGzip, manifest: manifest,
+            path: origin, kind: .compressed(codec, archive: manifest.format == .custom), manifest: manifest,
             origin: origin)
         input.stream = command
         return input
@@ -159,11 +180,11 @@ public struct RestoreInput: Sendable {
         guard n > 0 else {
             throw PGKeepError(.backup, "\(path) is empty: it is not a backup; the target was not touched")
         }
-        if n >= 2 && head[0] == 0x1f && head[1] == 0x8b {
+        if let codec = Codec.detect(head[0..<n]) {
             // Peek at the start of the decompressed stream.
             var first = [UInt8]()
             do {
-                _ = try GzipReader.decompress(fd: fd, path: path) { chunk in
+                _ = try codec.decompress(fd: fd, path: path) { chunk in
                     first.append(contentsOf: chunk.prefix(5 - first.count))
                     return first.count < 5
                 }
@@ -173,7 +194,7 @@ public struct RestoreInput: Sendable {
                 if first.isEmpty { throw error }
             }
             _ = lseek(fd, 0, SEEK_SET)
-            return first == Array("PGDMP".utf8) ? .customGzip : .plainGzip
+            return .compressed(codec, archive: first == Array("PGDMP".utf8))
         }
         if n >= 5 && Array(head[0..<5]) == Array("PGDMP".utf8) { return .custom }
         if n >= AgeTool.header.count && Array(head[0..<AgeTool.header.count]) == AgeTool.header { return .encrypted }
@@ -183,25 +204,30 @@ public struct RestoreInput: Sendable {
 }
 
 extension RestoreInput {
-    /// Hands the decompressed content of a gzip input to `body`, chunk by chunk, while it
+    /// Hands the decompressed content of a compressed input to `body`, chunk by chunk, while it
     /// returns true.
     func decompress(_ body: (UnsafeRawBufferPointer) throws -> Bool) throws {
-        if let stream { return try decompressStream(stream, body) }
+        guard let codec = kind.codec else {
+            throw PGKeepError(.backup, "internal error: \(path) (\(kind.rawValue)) is not compressed")
+        }
+        if let stream { return try decompressStream(stream, codec: codec, body) }
         let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw PGKeepError(.backup, "cannot open \(path): \(errnoText())") }
         defer { close(fd) }
-        _ = try GzipReader.decompress(fd: fd, path: path, consume: body)
+        _ = try codec.decompress(fd: fd, path: path, consume: body)
     }
 
     /// A streamed input: decompressed as it arrives, hashed on the way, and at its end checked
     /// against the manifest. The caller must not let the restore commit before this returns.
-    private func decompressStream(_ command: Command, _ body: (UnsafeRawBufferPointer) throws -> Bool) throws {
+    private func decompressStream(
+        _ command: Command, codec: Codec, _ body: (UnsafeRawBufferPointer) throws -> Bool
+    ) throws {
         let child = ChildProcess(command, stdout: .pipe)
         try child.start()
-        let r: GzipReader.Result
+        let r: DecompressedStream
         do {
             // Every byte is read (and hashed) even after `body` has what it needs.
-            r = try GzipReader.decompress(fd: child.stdoutDescriptor, path: origin, consume: body)
+            r = try codec.decompress(fd: child.stdoutDescriptor, path: origin, consume: body)
         } catch {
             child.closeStdout()
             child.terminate(grace: 1)

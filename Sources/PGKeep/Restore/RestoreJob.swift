@@ -130,7 +130,7 @@ public final class RestoreJob {
         let result: ProcessResult
         var copied: [String: Int]?
         switch input.kind {
-        case .plain, .plainGzip:
+        case .plain, .plainGzip, .plainZstd:
             (result, copied) = try runScript(from: .file(input), tolerantDrops: false)
         default:
             let staged = try stagedArchive()

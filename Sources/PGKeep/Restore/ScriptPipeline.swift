@@ -119,9 +119,9 @@ struct ScriptPipeline {
         }
     }
 
-    /// A SQL backup, decompressed here when it is gzip, chunk by chunk while `body` returns true.
+    /// A SQL backup, decompressed here when it is compressed, chunk by chunk while `body` returns true.
     private static func read(_ input: RestoreInput, _ body: (UnsafeRawBufferPointer) -> Bool) throws {
-        if input.kind.isGzip {
+        if input.kind.codec != nil {
             try input.decompress(body)
             return
         }

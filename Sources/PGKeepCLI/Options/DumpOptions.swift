@@ -10,6 +10,15 @@ struct DumpOptions: ParsableArguments {
         help: "custom (default; .dump.gz, selectively restorable), plain (.sql.gz) or directory (.dir, with --jobs).")
     var format: BackupFormatArgument?
 
+    /// gzip or zstd, with a level.
+    @Option(
+        name: .customLong("compress"),
+        help: ArgumentHelp(
+            "gzip[:LEVEL] (the default, gzip:6; .gz), zstd[:LEVEL] (zstd:3 when no level; .zst, faster and "
+                + "smaller) or none.",
+            valueName: "method"))
+    var compress: String?
+
     /// gzip level.
     @Option(
         name: [.customShort("Z"), .customLong("compress-level")], parsing: .unconditional,
@@ -89,6 +98,14 @@ struct DumpOptions: ParsableArguments {
         if let compressLevel, !(0...9).contains(compressLevel) {
             throw ValidationError("--compress-level must be 0 to 9 (got \(compressLevel))")
         }
+        if [compress != nil, compressLevel != nil, noCompress].filter({ $0 }).count > 1 {
+            throw ValidationError("give one of --compress, --compress-level and --no-compress")
+        }
+        if let compress {
+            do { _ = try CompressionChoice.parse(compress) } catch let error as PGKeepError {
+                throw ValidationError("--compress: " + error.message)
+            }
+        }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads))") }
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1 (got \(jobs))") }
     }
@@ -97,7 +114,13 @@ struct DumpOptions: ParsableArguments {
     var flags: BackupFlags {
         var flags = BackupFlags()
         flags.format = format?.value
-        flags.compressLevel = noCompress ? 0 : compressLevel
+        if noCompress {
+            flags.compression = CompressionChoice(codec: nil)
+        } else if let compressLevel {
+            flags.compression = CompressionChoice(codec: compressLevel == 0 ? nil : .gzip, level: compressLevel)
+        } else {
+            flags.compression = compress.flatMap { try? CompressionChoice.parse($0) }
+        }
         flags.jobs = jobs
         flags.threads = threads
         flags.label = label
