@@ -43,7 +43,7 @@ while [ $# -gt 0 ]; do
 done
 
 . Scripts/lib.sh
-ensure_packages pigz time bc age rclone pgcopydb
+ensure_packages pigz zstd time bc age rclone pgcopydb
 export PATH="$PGBIN:$PATH"
 swift build -c release --product pgkeep >/dev/null
 pgkeep=$(swift build -c release --show-bin-path)/pgkeep

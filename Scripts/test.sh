@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . Scripts/lib.sh
 
-ensure_packages age rclone strace prometheus
+ensure_packages age rclone strace prometheus zstd
 ensure_pg16
 work=$(mktemp -d /tmp/pgkeep-test.XXXXXX)
 chmod 755 "$work"

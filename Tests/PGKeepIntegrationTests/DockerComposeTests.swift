@@ -23,8 +23,8 @@ struct DockerComposeTests {
                 """)
     }
 
-    @Test(arguments: ["docker", "docker-compose"])
-    func backupRunsPgDumpInsideTheService(command: String) throws {
+    @Test(arguments: [("docker", "gzip"), ("docker-compose", "gzip"), ("docker", "zstd")])
+    func backupRunsPgDumpInsideTheService(command: String, codec: String) throws {
         let (bin, log) = try standIn(command: command)
         var env = TestServer.connectionEnv
         env["PATH"] = bin + ":" + env["PATH"]!
@@ -35,6 +35,7 @@ struct DockerComposeTests {
             [
                 "backup", "--docker-compose", "db", "--compose-file", "/srv/app/compose.yml",
                 "--project-directory", "/srv/app", "--compose-command", composeCommand, "--dir", dir,
+                "--compress", codec,
             ], env: env)
         #expect(run.status == 0, "\(run.stderr)")
         let (path, manifest) = try #require(try TestServer.manifests(dir).first)
@@ -42,8 +43,10 @@ struct DockerComposeTests {
         #expect(manifest.dockerCompose?.service == "db")
         #expect(manifest.verification.pgRestoreList == true)
         let data = (path as NSString).deletingLastPathComponent + "/" + manifest.file
+        #expect(manifest.compression.algorithm == codec)
+        let decompress = codec == "zstd" ? "zstd -q -dc" : "gunzip -c"
         let listing = try TestServer.shell(
-            "gunzip -c '\(data)' > '\(dir)/plain.dump' && \(TestServer.pgBin)/pg_restore --list '\(dir)/plain.dump'"
+            "\(decompress) '\(data)' > '\(dir)/plain.dump' && \(TestServer.pgBin)/pg_restore --list '\(dir)/plain.dump'"
         ).stdout
         #expect(listing.contains("TABLE DATA public rental"))
         let calls = String(decoding: FileManager.default.contents(atPath: log) ?? Data(), as: UTF8.self)
@@ -132,11 +135,12 @@ struct DockerComposeTests {
         return env.merging(extra) { $1 }
     }
 
-    @Test(arguments: ["docker", "docker-compose"])
-    func restoreRunsInsideTheServiceAfterCheckingTheCopy(command: String) throws {
+    @Test(arguments: [("docker", "gzip"), ("docker-compose", "gzip"), ("docker", "zstd")])
+    func restoreRunsInsideTheServiceAfterCheckingTheCopy(command: String, codec: String) throws {
         let (bin, log) = try standIn(command: command)
         let dir = TestServer.tempDir("dcr")
-        #expect(try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir]).status == 0)
+        #expect(
+            try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--compress", codec]).status == 0)
         let manifest = try #require(try TestServer.manifests(dir).first).path
         let composeCommand = command == "docker" ? "docker compose" : "docker-compose"
 

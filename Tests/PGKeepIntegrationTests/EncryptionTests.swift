@@ -100,7 +100,8 @@ struct EncryptionTests {
     }
 
     /// age reads passphrases from a terminal only: pgkeep gives it one (a pseudo-terminal) and
-    /// streams the data through FIFOs. The passphrase never reaches argv or output.
+    /// streams the data through FIFOs. The passphrase never reaches argv or output. (zstd here: the
+    /// key test covers gzip.)
     @Test func aPassphraseWorksLikeAKeyAndNeverShows() throws {
         let dir = TestServer.tempDir("encpass")
         let secret = "Pass-\(UUID().uuidString)"
@@ -116,11 +117,12 @@ struct EncryptionTests {
         let b = try TestServer.pgkeep(
             [
                 "backup", "-d", TestServer.pagila, "--dir", dir + "/b", "--row-counts",
-                "--encrypt-passphrase-file", dir + "/pass",
+                "--encrypt-passphrase-file", dir + "/pass", "--compress", "zstd",
             ], whileRunning: sample)
         #expect(b.status == 0, "\(b.stderr)")
         let (mpath, m) = try #require(try TestServer.manifests(dir + "/b").first)
         #expect(m.encryption?.passphrase == true && m.encryption?.recipients == [])
+        #expect(m.file.hasSuffix(".dump.zst.age") && m.compression.algorithm == "zstd")
         #expect(
             TestServer.listing(dir + "/b").allSatisfy { !$0.contains(".pgkeep-tmp-") },
             "no FIFO or temporary file is left")

@@ -26,9 +26,10 @@ struct FaultTests {
         let dir = TestServer.tempDir("fault")
         let earlier = try earlierBackup(in: dir)
         let fake = try TestServer.fakeToolDir(pgDump: script)
-        for format in ["custom", "plain"] {
+        for (format, codec) in [("custom", "gzip"), ("plain", "gzip"), ("custom", "zstd"), ("plain", "zstd")] {
             let run = try TestServer.pgkeep([
                 "backup", "-d", TestServer.pagila, "--dir", dir, "--pg-bin", fake, "--format", format,
+                "--compress", codec,
             ])
             #expect(run.status == ExitCodes.failure, "\(format): \(run.stderr)")
             #expect(run.stderr.contains(expected), "\(format): \(run.stderr)")

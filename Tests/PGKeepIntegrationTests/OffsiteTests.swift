@@ -104,15 +104,16 @@ struct OffsiteTests {
         #expect(status.status == 0, "\(status.stderr)")
     }
 
-    /// A whole restore of a gzip backup reads as it downloads; the object's sha256 is checked
+    /// A whole restore of a gzip or zstd backup reads as it downloads; the object's sha256 is checked
     /// against the manifest before the transaction commits, so a damaged object changes nothing.
-    @Test func restoreStreamsAndADamagedObjectIsRolledBack() throws {
-        let remote = try Self.bucket() + "/stream"
+    @Test(arguments: ["gzip", "zstd"])
+    func restoreStreamsAndADamagedObjectIsRolledBack(codec: String) throws {
+        let remote = try Self.bucket() + "/stream-\(codec)"
         let env = Self.env()
         let b = try TestServer.pgkeep(
             [
                 "backup", "-d", TestServer.pagila, "--dir", TestServer.tempDir("stream"), "--remote", remote,
-                "--remote-only",
+                "--remote-only", "--compress", codec,
             ], env: env)
         #expect(b.status == 0, "\(b.stderr)")
         let target = TestServer.uniqueName("streamed")
@@ -132,7 +133,8 @@ struct OffsiteTests {
 
         // Damage the object in the middle (same size), then restore over the good copy with
         // --clean: the check fails at the end, psql never commits, the target keeps its rows.
-        let object = try #require(try Self.remoteFiles(remote).first { $0.hasSuffix(".dump.gz") })
+        let object = try #require(
+            try Self.remoteFiles(remote).first { $0.hasSuffix(codec == "zstd" ? ".dump.zst" : ".dump.gz") })
         let local = TestServer.tempDir("dmg") + "/obj"
         _ = try TestServer.run("/usr/bin/rclone", ["copyto", "\(remote)/\(object)", local], env: env)
         let size = (try FileManager.default.attributesOfItem(atPath: local)[.size] as! NSNumber).intValue

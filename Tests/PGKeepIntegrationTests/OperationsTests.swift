@@ -198,9 +198,16 @@ struct OperationsTests {
             "backup", "-d", TestServer.pagila, "--dir", dir, "--format", "plain", "--no-compress",
         ])
         #expect(plain.status == 0, "\(plain.stderr)")
+        let zstd = try TestServer.pgkeep([
+            "backup", "-d", TestServer.pagila, "--dir", dir, "--format", "plain", "--compress", "zstd:5",
+            "--row-counts",
+        ])
+        #expect(zstd.status == 0, "\(zstd.stderr)")
         let ok = try TestServer.pgkeep(["verify", "--all", "--dir", dir, "--restore-drill"])
         #expect(ok.status == 0, "\(ok.stderr)")
         #expect(ok.stderr.contains("row counts match the manifest"), "\(ok.stderr)")
+        #expect(ok.stderr.contains("zstd stream read to its end"), "\(ok.stderr)")
+        #expect(ok.stderr.contains("all 3 backups are fine"), "\(ok.stderr)")
 
         // A stock dump with a damaged data block: sha256 has nothing to compare with, but reading
         // it to the end fails, and no scratch database is left.

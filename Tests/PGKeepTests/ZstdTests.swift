@@ -179,3 +179,27 @@ import Testing
         }
     }
 }
+
+@Suite struct UpgradeInstructionsCodecTests {
+    func record(_ file: String, format: BackupFormat, algorithm: String) -> BackupRecord {
+        let m = Manifest(
+            database: "shop", file: file, format: format,
+            compression: .init(algorithm: algorithm, level: 3, appliedBy: "pgkeep"), size: 10, sha256: "ab",
+            uncompressedSize: 20, files: nil, startedAt: "2026-04-02T02:00:00Z", finishedAt: "2026-04-02T02:00:01Z",
+            durationSeconds: 1.0, label: nil, serverVersion: "15.18", serverVersionNum: 150018,
+            pgDumpVersion: "15.18", pgDumpOptions: [], source: "postgresql://u@h/shop",
+            dockerCompose: nil, verification: .init(verifiedAt: "2026-04-02T02:00:01Z", sha256Reread: true))
+        return BackupRecord(path: "/b/shop/" + file, manifestPath: "/b/shop/\(file).manifest.json", manifest: m)
+    }
+
+    /// The printed stock commands decompress each file with the tool for its codec.
+    @Test func stockCommandsUseTheCodecsOwnTool() {
+        let text = UpgradeInstructions.text(
+            records: [
+                record("shop_2026-04-02T020000Z.dump.zst", format: .custom, algorithm: "zstd"),
+                record("shop_2026-04-02T020000Z.sql.gz", format: .plain, algorithm: "gzip"),
+            ], source: "postgresql://u@h", newServer: nil, label: nil)
+        #expect(text.contains("zstd -dc /b/shop/shop_2026-04-02T020000Z.dump.zst | pg_restore"), "\(text)")
+        #expect(text.contains("gunzip -c /b/shop/shop_2026-04-02T020000Z.sql.gz | psql"), "\(text)")
+    }
+}
