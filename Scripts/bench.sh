@@ -2,25 +2,26 @@
 # Measures pgkeep against the stock tools, alternating runs in one session, and prints median
 # wall-time ratios, output sizes and pgkeep's peak RSS.
 #
-#   Scripts/bench.sh [--runs N] [--sizes "20 50"] [--keep]
+#   Scripts/bench.sh [--runs N] [--sizes "20 50"] [--history "10000 100000"] [--parts "backup copy history"] [--keep] [--profile]
 #
 # For each size S the database is pgbench at scale S plus a table of 60000*S rows of md5 text
-# and jsonb (scale 20: 1.2 million rows, about 570 MB on disk). Compared, per run, in turn:
-#   pg_dump -Fp > file             (the floor: no compression)
-#   pg_dump -Fc -f file            vs  pgkeep backup             (default: custom, gzip -6)
-#   pg_dump -Fp | gzip -6          and pg_dump -Fp | pigz -6 -p 2   vs  pgkeep backup --format plain
-#   pgkeep backup --encrypt-to (age)                                 vs  pgkeep backup
-#   pgkeep backup --remote (S3 API of moto on loopback)               vs  pgkeep backup
-# then restores, each into a fresh database:
-#   pgkeep restore X.sql.gz        vs  gunzip -c | psql --single-transaction
-#   pgkeep restore X.dump.gz       vs  gunzip -c | pg_restore --single-transaction
-#   pgkeep restore --jobs 2        vs  gunzip -c X > archive && pg_restore -j 2 archive (the fair
-#                                      baseline: it pays for its decompression too)
+# and jsonb (scale 20: 1.2 million rows, about 570 MB on disk). Each command runs N times, in turn
+# with its rivals, and one table shows per command: median wall time, the ratio to its stock
+# rival's median (with the goal), output size (and size ratio where there is a goal), peak RSS.
+#   backups: pg_dump -Fp > file (the floor); pgkeep backup vs pg_dump -Fc -f; --format plain vs
+#     pg_dump -Fp | pigz -6 -p 2 (and gzip -6); --compress zstd vs pg_dump -Fc -Z0 | zstd -T2 -3 and,
+#     where a PostgreSQL 16 client built with zstd is installed, pg_dump -Fc --compress=zstd:3;
+#     plain zstd vs pg_dump -Fp | zstd -T2 -3; --encrypt-to (age) and --remote (moto's S3 API on
+#     loopback) vs the default backup;
+#   restores into a fresh database, gzip and zstd: plain vs DECOMPRESS | psql --single-transaction,
+#     custom vs DECOMPRESS | pg_restore --single-transaction, --jobs 2 vs the fair baseline
+#     DECOMPRESS > archive && pg_restore -j 2 archive; verify vs sha256sum + gunzip | pg_restore -f /dev/null.
+# --profile adds perf profiles of the default and plain backups and the plain and --jobs restores.
+# Then copies into a fresh database on the same server: pgkeep copy --jobs 2 (with and without its
+# validation) against pg_dump -Fc | pg_restore -d and pgcopydb clone --table-jobs 2 --index-jobs 2;
 # and, on generated backup directories of 10,000 and 100,000 backups (manifests and empty data
 # files: 10 databases, hourly backups), pgkeep list, pgkeep prune --dry-run and pgkeep status.
-# Also pgkeep verify of the default backup against sha256sum plus gunzip | pg_restore -f /dev/null,
-# and copies into a fresh database on the same server: pgkeep copy --jobs 2 (with and without its
-# validation) against pg_dump -Fc | pg_restore -d and pgcopydb clone --table-jobs 2 --index-jobs 2.
+# --parts "backup copy history" picks the parts (default: all).
 # Timings are for information; no test asserts a time. --sizes "" skips the database part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +31,7 @@ sizes="20 50"
 keep=0
 history="10000 100000"
 profile=0
+parts="backup copy history"
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs=$2; shift 2 ;;
@@ -37,7 +39,9 @@ while [ $# -gt 0 ]; do
     --keep) keep=1; shift ;;
     --history) history=$2; shift 2 ;;
     --profile) profile=1; shift ;;
-    *) echo "usage: bench.sh [--runs N] [--sizes \"20 50\"] [--history \"10000 100000\"] [--keep] [--profile]" >&2
+    --parts) parts=$2; shift 2 ;;
+    *) echo "usage: bench.sh [--runs N] [--sizes \"20 50\"] [--history \"10000 100000\"] [--parts \"backup copy history\"]" \
+         "[--keep] [--profile]" >&2
        exit 2 ;;
   esac
 done
@@ -64,6 +68,8 @@ unset AWS_CA_BUNDLE
 rclone mkdir bench:pgkeep-bench 2>/dev/null
 
 now() { date +%s.%N; }
+has() { [[ " $parts " == *" $1 "* ]]; }
+ratio() { echo "scale=3; $1 / $2" | bc; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 for size in $sizes; do
@@ -79,108 +85,126 @@ for size in $sizes; do
   echo "   on disk: $(psql -Atc "SELECT pg_size_pretty(pg_database_size('$db'))")"
 
   out="$work/out"; mkdir -p "$out"
-  declare -A times=()
-  declare -A sizes_b=()
-  rss_default=0; rss_plain=0
+  if has backup; then
+  # Every command is timed the same way: wall time by the clock, peak RSS by GNU time (for a shell
+  # pipeline: its largest process), size of what it wrote. KEY names the row.
+  declare -A wall=() rss=() bytes=()
+  measure() {  # measure KEY OUTPUT COMMAND...: OUTPUT is a glob of what the command writes ("" for none)
+    local key=$1 output=$2 t0 t1 r; shift 2
+    t0=$(now); /usr/bin/time -f %M -o "$out/rss.txt" "$@" > /dev/null; t1=$(now)
+    wall[$key]+="$(echo "$t1 - $t0" | bc) "
+    r=$(tail -n 1 "$out/rss.txt"); [ "$r" -gt "${rss[$key]:-0}" ] && rss[$key]=$r
+    if [ -n "$output" ]; then bytes[$key]=$(stat -c %s $output); rm -rf $output "$out/pk"; fi
+  }
+  # pg_dump 16's own zstd (the pgserver wheel's client, when this build has zstd).
+  pg16zstd=""
+  if ensure_pg16 2>/dev/null && "$PG16_BIN/pg_dump" -Fc --compress=zstd:3 -d "$db" -t pgbench_branches -f /dev/null 2>/dev/null
+  then pg16zstd=$PG16_BIN/pg_dump
+  else echo "   (pg_dump -Fc --compress=zstd:3: no PostgreSQL 16 client with zstd here; that row is left out)"
+  fi
   for i in $(seq 1 "$runs"); do
-    rm -rf "$out"/*
-    t0=$(now); pg_dump -Fp -d "$db" > "$out/floor.sql"; t1=$(now)
-    times[floor]+="$(echo "$t1 - $t0" | bc) "; sizes_b[floor]=$(stat -c %s "$out/floor.sql"); rm -f "$out/floor.sql"
-
-    t0=$(now); pg_dump -Fc -d "$db" -f "$out/stock.dump"; t1=$(now)
-    times[fc]+="$(echo "$t1 - $t0" | bc) "; sizes_b[fc]=$(stat -c %s "$out/stock.dump"); rm -f "$out/stock.dump"
-
-    t0=$(now); /usr/bin/time -v -o "$out/time.txt" "$pgkeep" backup -q -d "$db" --dir "$out/pk"; t1=$(now)
-    times[pk]+="$(echo "$t1 - $t0" | bc) "; sizes_b[pk]=$(stat -c %s "$out"/pk/"$db"/*.dump.gz)
-    r=$(awk -F': ' '/Maximum resident/ {print $2}' "$out/time.txt"); [ "$r" -gt "$rss_default" ] && rss_default=$r
-    rm -rf "$out/pk"
-
-    t0=$(now); pg_dump -Fp -d "$db" | gzip -6 > "$out/gzip.sql.gz"; t1=$(now)
-    times[gzip]+="$(echo "$t1 - $t0" | bc) "; sizes_b[gzip]=$(stat -c %s "$out/gzip.sql.gz"); rm -f "$out/gzip.sql.gz"
-
-    t0=$(now); pg_dump -Fp -d "$db" | pigz -6 -p 2 > "$out/pigz.sql.gz"; t1=$(now)
-    times[pigz]+="$(echo "$t1 - $t0" | bc) "; sizes_b[pigz]=$(stat -c %s "$out/pigz.sql.gz"); rm -f "$out/pigz.sql.gz"
-
-    t0=$(now); /usr/bin/time -v -o "$out/time.txt" "$pgkeep" backup -q -d "$db" --dir "$out/pk" --format plain; t1=$(now)
-    times[pkplain]+="$(echo "$t1 - $t0" | bc) "; sizes_b[pkplain]=$(stat -c %s "$out"/pk/"$db"/*.sql.gz)
-    r=$(awk -F': ' '/Maximum resident/ {print $2}' "$out/time.txt"); [ "$r" -gt "$rss_plain" ] && rss_plain=$r
-    rm -rf "$out/pk"
-
+    measure floor "$out/floor.sql" sh -c "pg_dump -Fp -d '$db' > '$out/floor.sql'"
+    measure fc "$out/stock.dump" pg_dump -Fc -d "$db" -f "$out/stock.dump"
+    measure pk "$out/pk/$db/*.dump.gz" "$pgkeep" backup -q -d "$db" --dir "$out/pk"
+    measure gzip "$out/gzip.sql.gz" sh -c "pg_dump -Fp -d '$db' | gzip -6 > '$out/gzip.sql.gz'"
+    measure pigz "$out/pigz.sql.gz" sh -c "pg_dump -Fp -d '$db' | pigz -6 -p 2 > '$out/pigz.sql.gz'"
+    measure pkplain "$out/pk/$db/*.sql.gz" "$pgkeep" backup -q -d "$db" --dir "$out/pk" --format plain
+    measure zstdpipe "$out/z.dump.zst" sh -c "pg_dump -Fc -Z0 -d '$db' | zstd -q -T2 -3 > '$out/z.dump.zst'"
+    [ -z "$pg16zstd" ] || measure fc16zstd "$out/z16.dump" "$pg16zstd" -Fc --compress=zstd:3 -d "$db" -f "$out/z16.dump"
+    measure pkzstd "$out/pk/$db/*.dump.zst" "$pgkeep" backup -q -d "$db" --dir "$out/pk" --compress zstd
+    measure zstdplainpipe "$out/z.sql.zst" sh -c "pg_dump -Fp -d '$db' | zstd -q -T2 -3 > '$out/z.sql.zst'"
+    measure pkzstdplain "$out/pk/$db/*.sql.zst" "$pgkeep" backup -q -d "$db" --dir "$out/pk" --format plain --compress zstd
     # The default backup encrypted with age (issue 6: encryption adds at most 10%).
-    t0=$(now); "$pgkeep" backup -q -d "$db" --dir "$out/pk" --encrypt-to "$recipient"; t1=$(now)
-    times[pkenc]+="$(echo "$t1 - $t0" | bc) "; sizes_b[pkenc]=$(stat -c %s "$out"/pk/"$db"/*.dump.gz.age)
-    rm -rf "$out/pk"
-
+    measure pkenc "$out/pk/$db/*.dump.gz.age" "$pgkeep" backup -q -d "$db" --dir "$out/pk" --encrypt-to "$recipient"
     # The default backup with its upload to S3 (moto on loopback) and the remote check.
-    t0=$(now); "$pgkeep" backup -q -d "$db" --dir "$out/pk" --remote "bench:pgkeep-bench/run$i"; t1=$(now)
-    times[pkremote]+="$(echo "$t1 - $t0" | bc) "; sizes_b[pkremote]=$(stat -c %s "$out"/pk/"$db"/*.dump.gz)
-    rm -rf "$out/pk"
-    echo "   run $i done"
+    measure pkremote "$out/pk/$db/*.dump.gz" "$pgkeep" backup -q -d "$db" --dir "$out/pk" --remote "bench:pgkeep-bench/run$i"
+    echo "   backup run $i done"
   done
 
-  med() { echo "${times[$1]}" | tr ' ' '\n' | grep -v '^$' | median; }
-  mb() { echo "scale=1; ${sizes_b[$1]} / 1000000" | bc; }
-  ratio() { echo "scale=3; $1 / $2" | bc; }
-  floor=$(med floor); fc=$(med fc); pk=$(med pk); gz=$(med gzip); pz=$(med pigz); pkp=$(med pkplain); pke=$(med pkenc); pkr=$(med pkremote)
-  printf '   %-34s %8s %10s\n' "command (median of $runs)" "seconds" "MB"
-  printf '   %-34s %8.2f %10s\n' "pg_dump -Fp > file (floor)" "$floor" "$(mb floor)"
-  printf '   %-34s %8.2f %10s\n' "pg_dump -Fc -f" "$fc" "$(mb fc)"
-  printf '   %-34s %8.2f %10s\n' "pgkeep backup (custom, gzip -6)" "$pk" "$(mb pk)"
-  printf '   %-34s %8.2f %10s\n' "pg_dump -Fp | gzip -6" "$gz" "$(mb gzip)"
-  printf '   %-34s %8.2f %10s\n' "pg_dump -Fp | pigz -6 -p 2" "$pz" "$(mb pigz)"
-  printf '   %-34s %8.2f %10s\n' "pgkeep backup --format plain" "$pkp" "$(mb pkplain)"
-  printf '   %-34s %8.2f %10s\n' "pgkeep backup --encrypt-to (age)" "$pke" "$(mb pkenc)"
-  printf '   %-34s %8.2f %10s\n' "pgkeep backup --remote (moto S3)" "$pkr" "$(mb pkremote)"
-  echo "   ratios (goal in brackets):"
-  echo "     default time / pg_dump -Fc   $(ratio "$pk" "$fc")  [<= 0.75]"
-  echo "     default size / pg_dump -Fc   $(ratio "${sizes_b[pk]}" "${sizes_b[fc]}")  [<= 1.05]"
-  echo "     plain time / pigz -6 -p 2    $(ratio "$pkp" "$pz")  [<= 1.0]"
-  echo "     plain time / gzip -6         $(ratio "$pkp" "$gz")  [well under 1]"
-  echo "     encrypted / default time     $(ratio "$pke" "$pk")  [<= 1.10]"
-  echo "     with upload / default time   $(ratio "$pkr" "$pk")  [for information: loopback S3]"
-  echo "   pgkeep peak RSS: default $((rss_default / 1024)) MB, plain $((rss_plain / 1024)) MB  [< 64 MB]"
-
-  # Restores: pgkeep against the stock commands doing the same work (one transaction, stop at the
-  # first error). pgkeep's figures include its checks: the sha256 of the file, the target's
-  # tables before, and the row counts it prints after.
+  # Restores, each into a fresh database: pgkeep against the stock commands doing the same work
+  # (one transaction, stop at the first error). pgkeep's figures include its checks: the sha256 of
+  # the file, the target's tables before, and the row counts it prints after.
   rdir="$out/rk"; rm -rf "$rdir"
   "$pgkeep" backup -q -d "$db" --dir "$rdir"
   "$pgkeep" backup -q -d "$db" --dir "$rdir" --format plain
+  "$pgkeep" backup -q -d "$db" --dir "$rdir" --compress zstd
+  "$pgkeep" backup -q -d "$db" --dir "$rdir" --format plain --compress zstd
   custom=$(ls "$rdir/$db"/*.dump.gz); plain=$(ls "$rdir/$db"/*.sql.gz)
-  declare -A rt=()
-  timed() {  # timed KEY COMMAND...: time COMMAND against a fresh database "restore_target"
-    local key=$1 t0 t1; shift
-    dropdb --if-exists restore_target 2>/dev/null; createdb restore_target
-    t0=$(now); "$@" > /dev/null; t1=$(now)
-    rt[${key}_]+="$(echo "$t1 - $t0" | bc) "
-  }
+  zcustom=$(ls "$rdir/$db"/*.dump.zst); zplain=$(ls "$rdir/$db"/*.sql.zst)
+  fresh() { dropdb --if-exists restore_target 2>/dev/null; createdb restore_target; }
+  single="--exit-on-error --single-transaction -d restore_target"
+  psqlsingle="psql -X -q -v ON_ERROR_STOP=1 --single-transaction -d restore_target"
   for i in $(seq 1 "$runs"); do
-    timed pkplain "$pgkeep" restore -q "$plain" -d restore_target
-    timed stockplain sh -c "gunzip -c '$plain' | psql -X -q -v ON_ERROR_STOP=1 --single-transaction -d restore_target"
-    timed pkcustom "$pgkeep" restore -q "$custom" -d restore_target
-    timed stockcustom sh -c "gunzip -c '$custom' | pg_restore --exit-on-error --single-transaction -d restore_target"
-    timed pkjobs "$pgkeep" restore -q "$custom" -d restore_target --jobs 2
-    timed stockjobs sh -c "gunzip -c '$custom' > '$out/fair.dump' && pg_restore --exit-on-error -j 2 -d restore_target '$out/fair.dump'"
+    fresh; measure r_pkplain "" "$pgkeep" restore -q "$plain" -d restore_target
+    fresh; measure r_plain "" sh -c "gunzip -c '$plain' | $psqlsingle"
+    fresh; measure r_pkcustom "" "$pgkeep" restore -q "$custom" -d restore_target
+    fresh; measure r_custom "" sh -c "gunzip -c '$custom' | pg_restore $single"
+    fresh; measure r_pkjobs "" "$pgkeep" restore -q "$custom" -d restore_target --jobs 2
+    fresh; measure r_jobs "" sh -c "gunzip -c '$custom' > '$out/fair.dump' && pg_restore --exit-on-error -j 2 -d restore_target '$out/fair.dump'"
+    fresh; measure r_pkzplain "" "$pgkeep" restore -q "$zplain" -d restore_target
+    fresh; measure r_zplain "" sh -c "zstd -q -dc '$zplain' | $psqlsingle"
+    fresh; measure r_pkzcustom "" "$pgkeep" restore -q "$zcustom" -d restore_target
+    fresh; measure r_zcustom "" sh -c "zstd -q -dc '$zcustom' | pg_restore $single"
+    fresh; measure r_pkzjobs "" "$pgkeep" restore -q "$zcustom" -d restore_target --jobs 2
+    fresh; measure r_zjobs "" sh -c "zstd -q -dc '$zcustom' > '$out/fair.dump' && pg_restore --exit-on-error -j 2 -d restore_target '$out/fair.dump'"
     # verify: sha256 against the manifest, then every data block read; stock: the same two reads.
-    timed pkverify "$pgkeep" verify -q "$custom"
-    timed stockverify sh -c "sha256sum '$custom' > /dev/null && gunzip -c '$custom' | pg_restore -f /dev/null"
+    measure v_pk "" "$pgkeep" verify -q "$custom"
+    measure v_stock "" sh -c "sha256sum '$custom' > /dev/null && gunzip -c '$custom' | pg_restore -f /dev/null"
     echo "   restore run $i done"
   done
   dropdb --if-exists restore_target 2>/dev/null
-  rmed() { echo "${rt[$1_]}" | tr ' ' '\n' | grep -v '^$' | median; }
-  a=$(rmed pkplain); b=$(rmed stockplain); c=$(rmed pkcustom); d=$(rmed stockcustom); e=$(rmed pkjobs); f=$(rmed stockjobs)
-  g=$(rmed pkverify); h=$(rmed stockverify)
-  printf '   %-52s %8s\n' "restore (median of $runs)" "seconds"
-  printf '   %-52s %8.2f\n' "pgkeep restore plain .sql.gz" "$a" "gunzip -c | psql --single-transaction" "$b" \
-    "pgkeep restore default .dump.gz" "$c" "gunzip -c | pg_restore --single-transaction" "$d" \
-    "pgkeep restore .dump.gz --jobs 2 (decompresses first)" "$e" "gunzip -c > archive && pg_restore -j 2 archive" "$f" \
-    "pgkeep verify .dump.gz" "$g" "sha256sum; gunzip -c | pg_restore -f /dev/null" "$h"
-  echo "   restore ratios (goal in brackets):"
-  echo "     plain   pgkeep / stock      $(ratio "$a" "$b")  [<= 1.03]"
-  echo "     default pgkeep / stock      $(ratio "$c" "$d")  [<= 1.03]"
-  echo "     --jobs 2 pgkeep / stock     $(ratio "$e" "$f")  [<= 1.0]"
-  echo "     verify pgkeep / stock       $(ratio "$g" "$h")"
-  unset rt
+  rm -f "$out/fair.dump"
+
+  # The table: one row per command, its rival (the stock pipeline doing the same job) and the goal.
+  med() { echo "${wall[$1]}" | tr ' ' '\n' | grep -v '^$' | median; }
+  row() {  # row KEY LABEL [RIVAL GOAL [SIZEGOAL]]
+    local key=$1 label=$2 rival=${3:-} goal=${4:-} sgoal=${5:-} m ratio="" sratio="" size="" goals=""
+    [ -n "${wall[$key]:-}" ] || return 0
+    m=$(med "$key")
+    [ -n "${bytes[$key]:-}" ] && size=$(echo "scale=1; ${bytes[$key]} / 1000000" | bc)
+    if [ -n "$rival" ] && [ -n "${wall[$rival]:-}" ]; then
+      ratio=$(printf '%.2f' "$(echo "scale=3; $m / $(med "$rival")" | bc)")
+      goals="vs $rival${goal:+ [<= $goal]}"
+      if [ -n "$sgoal" ]; then
+        sratio=$(printf '%.2f' "$(echo "scale=3; ${bytes[$key]} / ${bytes[$rival]}" | bc)")
+        goals="$goals; size x$sratio [<= $sgoal]"
+      fi
+    fi
+    printf '   %-14s %-48s %7.2f %6s %8s %6s  %s\n' "$key" "$label" "$m" "${ratio:--}" "${size:--}" \
+      "$(( ${rss[$key]:-0} / 1024 ))" "$goals"
+  }
+  echo "   median of $runs runs; ratio = median / the rival's median; size in MB; RSS = peak MB"
+  printf '   %-14s %-48s %7s %6s %8s %6s  %s\n' key command seconds ratio size RSS "rival [goal]"
+  row floor "pg_dump -Fp > file (the floor)"
+  row fc "pg_dump -Fc -f"
+  row pk "pgkeep backup (custom, gzip -6)" fc 0.70 1.02
+  row gzip "pg_dump -Fp | gzip -6"
+  row pigz "pg_dump -Fp | pigz -6 -p 2"
+  row pkplain "pgkeep backup --format plain" pigz 1.0
+  row zstdpipe "pg_dump -Fc -Z0 | zstd -T2 -3"
+  row fc16zstd "pg_dump (16) -Fc --compress=zstd:3"
+  row pkzstd "pgkeep backup --compress zstd" fc 0.50 0.90
+  row pkzstd "  (the same, against the zstd pipe)" zstdpipe 1.0
+  [ -z "${wall[fc16zstd]:-}" ] || row pkzstd "  (the same, against pg_dump 16's zstd)" fc16zstd 1.0
+  row zstdplainpipe "pg_dump -Fp | zstd -T2 -3"
+  row pkzstdplain "pgkeep backup --format plain --compress zstd" zstdplainpipe 1.0
+  row pkenc "pgkeep backup --encrypt-to (age)" pk 1.10
+  row pkremote "pgkeep backup --remote (moto S3 on loopback)" pk
+  row r_plain "gunzip -c X.sql.gz | psql --single-transaction"
+  row r_pkplain "pgkeep restore X.sql.gz" r_plain 1.0
+  row r_custom "gunzip -c X.dump.gz | pg_restore --single-tr."
+  row r_pkcustom "pgkeep restore X.dump.gz" r_custom 1.0
+  row r_jobs "gunzip -c X > a && pg_restore -j 2 a"
+  row r_pkjobs "pgkeep restore X.dump.gz --jobs 2" r_jobs 1.0
+  row r_zplain "zstd -dc X.sql.zst | psql --single-transaction"
+  row r_pkzplain "pgkeep restore X.sql.zst" r_zplain 1.0
+  row r_zcustom "zstd -dc X.dump.zst | pg_restore --single-tr."
+  row r_pkzcustom "pgkeep restore X.dump.zst" r_zcustom 1.0
+  row r_zjobs "zstd -dc X > a && pg_restore -j 2 a"
+  row r_pkzjobs "pgkeep restore X.dump.zst --jobs 2" r_zjobs 1.0
+  row v_stock "sha256sum; gunzip -c | pg_restore -f /dev/null"
+  row v_pk "pgkeep verify X.dump.gz" v_stock
+  unset wall rss bytes
   if [ "$profile" = 1 ]; then
     # Where the time goes (perf record -g, one run each; the server's own processes are not children
     # and are not in these profiles): by program and library, then the hottest symbols.
@@ -201,6 +225,9 @@ for size in $sizes; do
     dropdb --if-exists restore_target 2>/dev/null
   fi
 
+  fi  # backup
+
+  if has copy; then
   # Copies (issue 11), each into a fresh database on the same server: the stock pipe, pgcopydb
   # (Debian's 0.10, as its docs suggest for two cores), pgkeep copy without and with validation.
   declare -A ct=()
@@ -235,11 +262,13 @@ for size in $sizes; do
   echo "     validated / stock pipe      $(ratio "$d" "$a")  [<= 1.0]"
   echo "   pgkeep copy peak RSS: $((rss_copy / 1024)) MB  [< 64 MB]"
   unset ct
+  fi  # copy
   dropdb "$db"
   unset times sizes_b
 done
 
 # list and prune on large generated directories.
+has history || history=""
 for n in $history; do
   hdir="$work/history-$n"
   python3 - "$hdir" "$n" <<'PY'
@@ -273,7 +302,7 @@ PY
     t0=$(now); "$pgkeep" prune --dir "$hdir" --dry-run --json > /dev/null; t1=$(now); pt+=("$(echo "$t1 - $t0" | bc)")
     t0=$(now); "$pgkeep" status --dir "$hdir" --max-age 100000d --json > /dev/null 2>&1; t1=$(now); st+=("$(echo "$t1 - $t0" | bc)")
   done
-  printf '== %s backups: list %.2f s, prune --dry-run %.2f s, status %.2f s (median of 3) [goal < 2 s at 100,000]\n' "$n" \
+  printf '== %s backups: list %.2f s, prune --dry-run %.2f s, status %.2f s (median of 3) [goal < 1 s at 100,000]\n' "$n" \
     "$(printf '%s\n' "${lt[@]}" | median)" "$(printf '%s\n' "${pt[@]}" | median)" "$(printf '%s\n' "${st[@]}" | median)"
   rm -rf "$hdir"
 done
