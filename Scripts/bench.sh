@@ -106,6 +106,7 @@ for size in $sizes; do
     measure floor "$out/floor.sql" sh -c "pg_dump -Fp -d '$db' > '$out/floor.sql'"
     measure fc "$out/stock.dump" pg_dump -Fc -d "$db" -f "$out/stock.dump"
     measure pk "$out/pk/$db/*.dump.gz" "$pgkeep" backup -q -d "$db" --dir "$out/pk"
+    measure pkgz4 "$out/pk/$db/*.dump.gz" "$pgkeep" backup -q -d "$db" --dir "$out/pk" --compress gzip:4
     measure gzip "$out/gzip.sql.gz" sh -c "pg_dump -Fp -d '$db' | gzip -6 > '$out/gzip.sql.gz'"
     measure pigz "$out/pigz.sql.gz" sh -c "pg_dump -Fp -d '$db' | pigz -6 -p 2 > '$out/pigz.sql.gz'"
     measure pkplain "$out/pk/$db/*.sql.gz" "$pgkeep" backup -q -d "$db" --dir "$out/pk" --format plain
@@ -178,6 +179,7 @@ for size in $sizes; do
   row floor "pg_dump -Fp > file (the floor)"
   row fc "pg_dump -Fc -f"
   row pk "pgkeep backup (custom, gzip -6)" fc 0.70 1.02
+  row pkgz4 "pgkeep backup --compress gzip:4" fc 0.70 1.02
   row gzip "pg_dump -Fp | gzip -6"
   row pigz "pg_dump -Fp | pigz -6 -p 2"
   row pkplain "pgkeep backup --format plain" pigz 1.0
@@ -220,6 +222,7 @@ for size in $sizes; do
     }
     prof backup-default "$pgkeep" backup -q -d "$db" --dir "$out/pk"
     prof backup-plain "$pgkeep" backup -q -d "$db" --dir "$out/pk" --format plain
+    prof backup-zstd "$pgkeep" backup -q -d "$db" --dir "$out/pk" --compress zstd
     prof restore-plain "$pgkeep" restore -q "$plain" -d restore_target
     prof restore-jobs "$pgkeep" restore -q "$custom" -d restore_target --jobs 2
     dropdb --if-exists restore_target 2>/dev/null

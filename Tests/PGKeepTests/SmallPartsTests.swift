@@ -186,3 +186,18 @@ import Testing
         #expect(throws: PGKeepError.self) { try child.start() }
     }
 }
+
+@Suite struct ByteCountTests {
+    @Test func sizesReadAsPrintfWouldPrintThem() {
+        #expect(ByteCount.text(0) == "0 B")
+        #expect(ByteCount.text(999) == "999 B")
+        #expect(ByteCount.text(1_000) == "1.0 kB")
+        #expect(ByteCount.text(123_456) == "123.5 kB")
+        #expect(ByteCount.text(884_149) == "884.1 kB")
+        #expect(ByteCount.text(999_999) == "1000.0 kB")
+        #expect(ByteCount.text(37_649_021) == "37.6 MB")
+        #expect(ByteCount.text(1_000_000_000) == "1.00 GB")
+        #expect(ByteCount.text(2_345_678_901) == "2.35 GB")
+        #expect(ByteCount.text(1_005_000_000) == "1.01 GB")
+    }
+}

@@ -97,17 +97,43 @@ public struct BackupName: Sendable, Equatable {
     }
 
     /// `2026-04-02T020000Z`.
-    public static func timestampString(_ date: Date) -> String {
-        let c = utc(date)
-        return pad(c.year, 4) + "-" + pad(c.month, 2) + "-" + pad(c.day, 2) + "T" + pad(c.hour, 2) + pad(c.minute, 2)
-            + pad(c.second, 2) + "Z"
-    }
+    public static func timestampString(_ date: Date) -> String { format(date, timeSeparator: nil) }
 
     /// ISO 8601 with separators, for manifests and output: `2026-04-02T02:00:00Z`.
-    public static func isoString(_ date: Date) -> String {
+    public static func isoString(_ date: Date) -> String { format(date, timeSeparator: UInt8(ascii: ":")) }
+
+    /// Both forms, written as bytes (list prints 100,000 of them).
+    private static func format(_ date: Date, timeSeparator: UInt8?) -> String {
         let c = utc(date)
-        return pad(c.year, 4) + "-" + pad(c.month, 2) + "-" + pad(c.day, 2) + "T" + pad(c.hour, 2) + ":"
-            + pad(c.minute, 2) + ":" + pad(c.second, 2) + "Z"
+        var out = [UInt8]()
+        out.reserveCapacity(20)
+        func digits(_ n: Int, _ width: Int) {
+            var divisor = 1
+            for _ in 1..<width { divisor *= 10 }
+            var n = n
+            if n >= divisor * 10 {
+                out.append(contentsOf: String(n).utf8)
+                return
+            }
+            while divisor > 0 {
+                out.append(UInt8(ascii: "0") + UInt8(n / divisor))
+                n %= divisor
+                divisor /= 10
+            }
+        }
+        digits(c.year, 4)
+        out.append(UInt8(ascii: "-"))
+        digits(c.month, 2)
+        out.append(UInt8(ascii: "-"))
+        digits(c.day, 2)
+        out.append(UInt8(ascii: "T"))
+        digits(c.hour, 2)
+        if let timeSeparator { out.append(timeSeparator) }
+        digits(c.minute, 2)
+        if let timeSeparator { out.append(timeSeparator) }
+        digits(c.second, 2)
+        out.append(UInt8(ascii: "Z"))
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Reads what `isoString` writes.
@@ -123,11 +149,6 @@ public struct BackupName: Sendable, Equatable {
         var p = tm()
         gmtime_r(&t, &p)
         return (Int(p.tm_year) + 1900, Int(p.tm_mon) + 1, Int(p.tm_mday), Int(p.tm_hour), Int(p.tm_min), Int(p.tm_sec))
-    }
-
-    private static func pad(_ n: Int, _ width: Int) -> String {
-        let s = String(n)
-        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
     }
 
     public var folder: String { format == .globals ? BackupName.globalsDatabase : BackupName.folderName(for: database) }
@@ -193,7 +214,8 @@ public struct BackupName: Sendable, Equatable {
         let t = timegm(&parts)
         let date = Date(timeIntervalSince1970: TimeInterval(t))
         // Rejects days a month does not have (timegm normalizes 2026-02-30 to March).
-        guard utc(date).day == day, utc(date).month == month else { return nil }
+        let back = utc(date)
+        guard back.day == day, back.month == month else { return nil }
         let folder = String(decoding: stem[..<(stem.count - 19)], as: UTF8.self)
         let database: String
         if let known {

@@ -8,14 +8,20 @@ public struct CatalogScan: Sendable {
     public static let tombstonePrefix = ".pgkeep-deleting-"
 
     /// A backup as listing and pruning see it: its name, paths and the manifest fields they use.
-    public struct Backup: Sendable {
-        public var name: BackupName
-        public var dataPath: String
-        public var manifestPath: String
-        public var manifest: ManifestSummary
+    /// A class, so that sorting, grouping and reporting 100,000 of them moves one reference each,
+    /// not their eight strings.
+    public final class Backup: Sendable {
+        public let name: BackupName
+        public let dataPath: String
+        public let manifestPath: String
+        public let manifest: ManifestSummary
 
-        /// The grouping key for retention: each database (and the globals) is pruned on its own.
-        public var group: String { name.format == .globals ? BackupName.globalsDatabase : "db:" + name.database }
+        public init(name: BackupName, dataPath: String, manifestPath: String, manifest: ManifestSummary) {
+            self.name = name
+            self.dataPath = dataPath
+            self.manifestPath = manifestPath
+            self.manifest = manifest
+        }
     }
 
     /// Backups: a data file (or directory) and the manifest that names it, newest first.
@@ -46,12 +52,28 @@ public struct CatalogScan: Sendable {
         } else {
             folders = CatalogScan.entries(of: directory).sorted()
         }
+        var folderList: [(path: String, name: String, database: String)] = []
         for folder in folders {
             let database = folder == BackupName.globalsDatabase ? folder : BackupName.database(forFolder: folder)
             guard let database else { continue }
             let folderPath = directory + "/" + folder
             guard lstat(folderPath, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { continue }
-            result.add(folder: folderPath, folderName: folder, database: database)
+            folderList.append((folderPath, folder, database))
+        }
+        // The folders on every core (each one's manifests too, in `load`).
+        let found = folderList
+        let parts = Locked([CatalogScan](repeating: CatalogScan(), count: found.count))
+        DispatchQueue.concurrentPerform(iterations: found.count) { i in
+            var part = CatalogScan()
+            part.add(folder: found[i].path, folderName: found[i].name, database: found[i].database)
+            parts.withLock { $0[i] = part }
+        }
+        for part in parts.current {
+            result.backups += part.backups
+            result.leftovers += part.leftovers
+            result.orphans += part.orphans
+            result.broken += part.broken
+            result.temporary += part.temporary
         }
         result.backups.sort {
             ($0.name.time, $0.name.sequence, $0.dataPath) > ($1.name.time, $1.name.sequence, $1.dataPath)
@@ -94,13 +116,12 @@ public struct CatalogScan: Sendable {
         defer { load(pending) }
         let known = (name: folderName, database: database)
         let typed = CatalogScan.typedEntries(of: folder)
-        let names = typed.map(\.name)
         var kinds: [String: Kind] = [:]
         kinds.reserveCapacity(typed.count)
         for e in typed { kinds[e.name] = e.kind }
         // Data files a pgkeep marker names: a deletion tombstone, or a commit's temporary manifest.
         var marked = Set<String>()
-        for file in names where file.hasSuffix(BackupName.manifestSuffix) {
+        for (file, _) in typed where file.hasPrefix(".pgkeep-") && file.hasSuffix(BackupName.manifestSuffix) {
             let stem = String(file.dropLast(BackupName.manifestSuffix.count))
             if file.hasPrefix(CatalogScan.tombstonePrefix) {
                 marked.insert(String(stem.dropFirst(CatalogScan.tombstonePrefix.count)))
@@ -113,27 +134,29 @@ public struct CatalogScan: Sendable {
                 if let dash = rest.firstIndex(of: "-") { marked.insert(String(rest[rest.index(after: dash)...])) }
             }
         }
-        for file in names {
-            let path = folder + "/" + file
-            let kind = kinds[file] ?? .other
+        for (file, kind) in typed {
             if file.hasPrefix(".pgkeep-tmp-") || file.hasPrefix(CatalogScan.tombstonePrefix) {
-                if kind != .other { temporary.append(path) }
+                if kind != .other { temporary.append(folder + "/" + file) }
                 continue
             }
             if file.hasSuffix(BackupName.manifestSuffix) {
                 let dataName = String(file.dropLast(BackupName.manifestSuffix.count))
                 guard let name = BackupName.parse(fileName: dataName, folder: known) else { continue }
                 guard kind == .file else { continue }
-                let dataPath = folder + "/" + dataName
                 guard let dataKind = kinds[dataName], dataKind != .other else {
-                    broken.append(path)
+                    broken.append(folder + "/" + file)
                     continue
                 }
-                pending.append((name, dataPath, path, dataName))
-            } else if kind != .other, BackupName.parse(fileName: file, folder: known) != nil,
-                kinds[file + BackupName.manifestSuffix] == nil
+                pending.append((name, folder + "/" + dataName, folder + "/" + file, dataName))
+            } else if kind != .other, kinds[file + BackupName.manifestSuffix] == nil,
+                BackupName.parse(fileName: file, folder: known) != nil
             {
-                if marked.contains(file) { leftovers.append(path) } else { orphans.append(path) }
+                // A data file without its manifest (a backup's data file is found through its manifest).
+                if marked.contains(file) {
+                    leftovers.append(folder + "/" + file)
+                } else {
+                    orphans.append(folder + "/" + file)
+                }
             }
         }
     }

@@ -47,11 +47,11 @@ struct ManifestSummaryParser {
                 space()
             }
             first = false
-            guard let key = string() else { return nil }
+            guard let field = key() else { return nil }
             space()
             guard take(UInt8(ascii: ":")) else { return nil }
             space()
-            switch Self.fields[key] {
+            switch field {
             case .database?:
                 guard let v = string() else { return nil }
                 database = v
@@ -99,6 +99,21 @@ struct ManifestSummaryParser {
         summary.finishedAt = finished
         summary.durationSeconds = duration
         return summary
+    }
+
+    private static let fieldBytes: [([UInt8], Field)] = fields.map { (Array($0.key.utf8), $0.value) }
+
+    /// An object key: .some(the field it names) or .some(nil) for a key pgkeep does not read; nil
+    /// when it is not a valid JSON string. Compared as bytes: no String per key.
+    private mutating func key() -> Field?? {
+        guard let (raw, plain) = stringBytes() else { return nil }
+        guard plain else { return Self.unescape(raw).map { Self.fields[$0] } }
+        if raw.count > 0 {
+            for (name, field) in Self.fieldBytes where name.count == raw.count {
+                if name.withUnsafeBytes({ memcmp($0.baseAddress!, raw.baseAddress!, raw.count) }) == 0 { return field }
+            }
+        }
+        return raw.allSatisfy({ $0 < 0x80 }) || Self.text(raw) != nil ? .some(nil) : nil
     }
 
     private var peek: UInt8? { at < bytes.count ? bytes[at] : nil }

@@ -44,32 +44,37 @@ public struct PruneJob {
 
     /// Decisions only, nothing deleted (for `list` and `--dry-run`).
     public func plan(_ scan: CatalogScan) -> [Item] {
-        let groups = Dictionary(grouping: scan.backups, by: \.group)
+        // Each database (and the globals) on its own, in name order.
+        let groups = Dictionary(grouping: scan.backups) {
+            GroupKey(globals: $0.name.format == .globals, database: $0.name.database)
+        }
         var items: [Item] = []
         items.reserveCapacity(scan.backups.count)
-        // By database (group key order); each database's backups newest first.
         for key in groups.keys.sorted() {
-            let unsorted = groups[key]!
             // Newest first, one order for the table and the policy: within one second by sequence,
-            // then by name. Ids are short (hashing 100,000 paths costs more than the policy) and grow
-            // with newness, which is how the policy breaks ties.
-            let entries = unsorted.sorted {
+            // then by name. A scan is in that order already; grouping keeps it.
+            let newer: (CatalogScan.Backup, CatalogScan.Backup) -> Bool = {
                 ($0.name.time, $0.name.sequence, $0.dataPath) > ($1.name.time, $1.name.sequence, $1.dataPath)
             }
-            let width = String(entries.count).count
-            let ids = entries.indices.map { i -> String in
-                let n = String(entries.count - i)
-                return String(repeating: "0", count: width - n.count) + n
-            }
-            let decisions = policy.apply(
-                entries.indices.map {
+            var entries = groups[key]!
+            if zip(entries, entries.dropFirst()).contains(where: { newer($1, $0) }) { entries.sort(by: newer) }
+            let decisions = policy.decide(
+                ordered: entries.map {
                     RetentionItem(
-                        id: ids[$0], time: entries[$0].name.time, pinned: entries[$0].manifest.pinned,
-                        anomalous: entries[$0].manifest.isAnomalous)
+                        id: "", time: $0.name.time, pinned: $0.manifest.pinned, anomalous: $0.manifest.isAnomalous)
                 })
-            items += entries.indices.map { Item(entry: entries[$0], decision: decisions[ids[$0]]!) }
+            items += zip(entries, decisions).map { Item(entry: $0, decision: $1) }
         }
         return items
+    }
+
+    /// A database's backups, or the globals: what retention counts on its own.
+    private struct GroupKey: Hashable, Comparable {
+        var globals: Bool
+        var database: String
+        static func < (a: GroupKey, b: GroupKey) -> Bool {
+            (a.globals ? 0 : 1, a.database) < (b.globals ? 0 : 1, b.database)
+        }
     }
 
     /// Whether the pgkeep that wrote `.pgkeep-tmp-<pid>-...` no longer runs on this host.

@@ -114,9 +114,9 @@ struct PeriodKeys {
         gmtime_r(&t, &p)
         hour = Int(t).floorDiv(3600)
         day = Int(t).floorDiv(86400)
-        var buf = [CChar](repeating: 0, count: 16)
-        strftime(&buf, buf.count, "%G%V", &p)
-        week = Int(String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)) ?? 0
+        // ISO weeks start on Monday; 1970-01-01 (day 0) was a Thursday. The key is the number of
+        // the week since then: equal within an ISO week, different across weeks.
+        week = (day + 3).floorDiv(7)
         year = Int(p.tm_year) + 1900
         month = year * 12 + Int(p.tm_mon)
     }
@@ -140,49 +140,50 @@ extension Int {
 extension RetentionPolicy {
     /// Decides every item. Pure: the same items in any order give the same decisions.
     public func apply(_ items: [RetentionItem]) -> [String: RetentionDecision] {
-        var decisions: [String: RetentionDecision] = [:]
-        decisions.reserveCapacity(items.count)
         // Newest first; ties broken by id so that input order never matters.
         let sorted = items.sorted { ($0.time, $0.id) > ($1.time, $1.id) }
-        let candidates = sorted.filter { !$0.pinned }
-        let keys = candidates.map { PeriodKeys($0.time) }
-        var keptBy: [String: String] = [:]
+        var decisions: [String: RetentionDecision] = [:]
+        decisions.reserveCapacity(items.count)
+        for (item, decision) in zip(sorted, decide(ordered: sorted)) { decisions[item.id] = decision }
+        return decisions
+    }
+
+    /// `apply` for items already in its order (newest first), the decisions in the same order:
+    /// no sort and no dictionary (`PruneJob.plan` decides 100,000 backups at a time).
+    func decide(ordered sorted: [RetentionItem]) -> [RetentionDecision] {
+        let candidates = sorted.indices.filter { !sorted[$0].pinned }
+        let keys = candidates.map { PeriodKeys(sorted[$0].time) }
+        var keptBy = [String?](repeating: nil, count: sorted.count)
         for (rule, n) in rules where n != 0 {
             var last: Int?
             var kept = 0
             var current: Int?
-            for index in candidates.indices {
+            for (position, index) in candidates.enumerated() {
                 current = index
-                let period = keys[index].key(rule, index: index)
+                let period = keys[position].key(rule, index: position)
                 guard period != last else { continue }
                 last = period
-                let id = candidates[index].id
-                guard keptBy[id] == nil else { continue }
+                guard keptBy[index] == nil else { continue }
                 kept += 1
-                keptBy[id] = "\(rule.rawValue) \(kept)" + (n > 0 ? "/\(n)" : "")
+                keptBy[index] = "\(rule.rawValue) \(kept)" + (n > 0 ? "/\(n)" : "")
                 if n > 0 && kept == n { break }
             }
-            if n > 0, kept < n, let oldest = current, keptBy[candidates[oldest].id] == nil {
+            if n > 0, kept < n, let oldest = current, keptBy[oldest] == nil {
                 kept += 1
-                keptBy[candidates[oldest].id] = "\(rule.rawValue) \(kept)/\(n) (oldest)"
+                keptBy[oldest] = "\(rule.rawValue) \(kept)/\(n) (oldest)"
             }
         }
-        if let newest = candidates.first, keptBy[newest.id] == nil { keptBy[newest.id] = "newest" }
+        if let newest = candidates.first, keptBy[newest] == nil { keptBy[newest] = "newest" }
         // While the newest backups are anomalous, they never push out the last normal one.
-        if candidates.first?.anomalous == true, let normal = candidates.first(where: { !$0.anomalous }),
-            keptBy[normal.id] == nil
+        if let newest = candidates.first, sorted[newest].anomalous,
+            let normal = candidates.first(where: { !sorted[$0].anomalous }), keptBy[normal] == nil
         {
-            keptBy[normal.id] = "last normal before anomaly"
+            keptBy[normal] = "last normal before anomaly"
         }
-        for item in sorted {
-            if item.pinned {
-                decisions[item.id] = RetentionDecision(keep: true, reasons: ["pinned"])
-            } else if let reason = keptBy[item.id] {
-                decisions[item.id] = RetentionDecision(keep: true, reasons: [reason])
-            } else {
-                decisions[item.id] = RetentionDecision(keep: false, reasons: [])
-            }
+        return sorted.indices.map { i in
+            if sorted[i].pinned { return RetentionDecision(keep: true, reasons: ["pinned"]) }
+            if let reason = keptBy[i] { return RetentionDecision(keep: true, reasons: [reason]) }
+            return RetentionDecision(keep: false, reasons: [])
         }
-        return decisions
     }
 }

@@ -37,16 +37,36 @@ enum RetentionReport {
     /// longer than the whole scan for 100,000 backups), the small rest through JSONEncoder.
     static func printJSON<T: Encodable>(rowsKey: String, rows: [Row], tail: T) {
         var out = "{\n  \(quote(rowsKey)): [\n"
-        out.reserveCapacity(rows.count * 260)
+        out.reserveCapacity(rows.count * 300)
+        /// `"a", "b"`, appended in place (no string per item).
+        func list(_ items: [String]) {
+            for (i, item) in items.enumerated() {
+                if i > 0 { out += ", " }
+                appendQuoted(item, to: &out)
+            }
+        }
         for (i, r) in rows.enumerated() {
+            out += "    {\"action\": "
+            appendQuoted(r.action, to: &out)
+            out += ", \"anomalies\": ["
+            list(r.anomalies)
+            out += "], \"database\": "
+            appendQuoted(r.database, to: &out)
+            out += ", \"format\": "
+            appendQuoted(r.format, to: &out)
+            out += ", \"label\": "
+            if let label = r.label { appendQuoted(label, to: &out) } else { out += "null" }
+            out += ", \"path\": "
+            appendQuoted(r.path, to: &out)
+            out += r.pinned ? ", \"pinned\": true, \"reasons\": [" : ", \"pinned\": false, \"reasons\": ["
+            list(r.reasons)
             out +=
-                "    {\"action\": \(quote(r.action)), \"anomalies\": [\(r.anomalies.map(quote).joined(separator: ", "))], "
-                + "\"database\": \(quote(r.database)), \"format\": \(quote(r.format)), "
-            out += "\"label\": \(r.label.map(quote) ?? "null"), \"path\": \(quote(r.path)), \"pinned\": \(r.pinned), "
-            out +=
-                "\"reasons\": [\(r.reasons.map(quote).joined(separator: ", "))], "
-                + "\"shrink_accepted\": \(r.shrinkAccepted), \"size\": \(r.size), \"time\": \(quote(r.time))}"
-            out += i == rows.count - 1 ? "\n" : ",\n"
+                r.shrinkAccepted
+                ? "], \"shrink_accepted\": true, \"size\": " : "], \"shrink_accepted\": false, \"size\": "
+            out += String(r.size)
+            out += ", \"time\": "
+            appendQuoted(r.time, to: &out)
+            out += i == rows.count - 1 ? "}\n" : "},\n"
         }
         out += "  ]"
         let encoder = JSONEncoder()
@@ -62,8 +82,20 @@ enum RetentionReport {
 
     /// A JSON string literal.
     static func quote(_ s: String) -> String {
-        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5c }) { return "\"" + s + "\"" }
-        var out = "\""
+        var out = ""
+        appendQuoted(s, to: &out)
+        return out
+    }
+
+    /// Appends `s` as a JSON string literal.
+    static func appendQuoted(_ s: String, to out: inout String) {
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5c }) {
+            out += "\""
+            out += s
+            out += "\""
+            return
+        }
+        out += "\""
         for u in s.unicodeScalars {
             switch u {
             case "\"": out += "\\\""
@@ -75,21 +107,25 @@ enum RetentionReport {
             default: out.unicodeScalars.append(u)
             }
         }
-        return out + "\""
+        out += "\""
     }
 
     /// An aligned table on stdout.
     static func printTable(_ header: [String], _ rows: [[String]]) {
-        var widths = header.map(\.count)
-        for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
-        func line(_ cells: [String]) -> String {
-            cells.enumerated().map { i, c in
-                i == cells.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+        // Widths in characters; the text built in one string and written once (100,000 rows).
+        let counted = ([header] + rows).map { $0.map(\.count) }
+        var widths = Array(repeating: 0, count: header.count)
+        for r in counted { for (i, n) in r.enumerated() { widths[i] = max(widths[i], n) } }
+        var out = ""
+        out.reserveCapacity((rows.count + 1) * (widths.reduce(0, +) + 2 * widths.count))
+        for (cells, counts) in zip([header] + rows, counted) {
+            for (i, cell) in cells.enumerated() {
+                out += cell
+                if i < cells.count - 1 { out += String(repeating: " ", count: widths[i] - counts[i] + 2) }
             }
-            .joined(separator: "  ")
+            out += "\n"
         }
-        print(line(header))
-        for row in rows { print(line(row)) }
+        Console.out(out)
     }
 
     static func cells(_ item: PruneJob.Item, keepWord: String, deleteWord: String) -> [String] {
