@@ -107,13 +107,13 @@ struct ManifestSummaryParser {
     /// when it is not a valid JSON string. Compared as bytes: no String per key.
     private mutating func key() -> Field?? {
         guard let (raw, plain) = stringBytes() else { return nil }
-        guard plain else { return Self.unescape(raw).map { Self.fields[$0] } }
+        guard plain else { return JSONString.unescape(raw).map { Self.fields[$0] } }
         if raw.count > 0 {
             for (name, field) in Self.fieldBytes where name.count == raw.count {
                 if name.withUnsafeBytes({ memcmp($0.baseAddress!, raw.baseAddress!, raw.count) }) == 0 { return field }
             }
         }
-        return raw.allSatisfy({ $0 < 0x80 }) || Self.text(raw) != nil ? .some(nil) : nil
+        return raw.allSatisfy({ $0 < 0x80 }) || JSONString.text(raw) != nil ? .some(nil) : nil
     }
 
     private var peek: UInt8? { at < bytes.count ? bytes[at] : nil }
@@ -207,14 +207,14 @@ struct ManifestSummaryParser {
     /// lone surrogates, invalid UTF-8).
     private mutating func string() -> String? {
         guard let (raw, plain) = stringBytes() else { return nil }
-        return plain ? Self.text(raw) : Self.unescape(raw)
+        return plain ? JSONString.text(raw) : JSONString.unescape(raw)
     }
 
     /// A string checked but not built (the values pgkeep does not need).
     private mutating func skipString() -> Bool {
         guard let (raw, plain) = stringBytes() else { return false }
-        if plain { return raw.allSatisfy { $0 < 0x80 } || Self.text(raw) != nil }
-        return Self.unescape(raw) != nil
+        if plain { return raw.allSatisfy { $0 < 0x80 } || JSONString.text(raw) != nil }
+        return JSONString.unescape(raw) != nil
     }
 
     /// The bytes between the quotes, and whether they hold no escape.
@@ -235,64 +235,6 @@ struct ManifestSummaryParser {
         let raw = UnsafeRawBufferPointer(rebasing: bytes[start..<at])
         at += 1
         return (raw, plain)
-    }
-
-    /// UTF-8 to a String: ASCII directly, anything else validated.
-    private static func text(_ raw: UnsafeRawBufferPointer) -> String? {
-        if raw.allSatisfy({ $0 < 0x80 }) { return String(decoding: raw, as: UTF8.self) }
-        return String(validating: raw, as: UTF8.self)
-    }
-
-    private static func unescape(_ raw: UnsafeRawBufferPointer) -> String? {
-        var out: [UInt8] = []
-        out.reserveCapacity(raw.count)
-        var i = 0
-        var pendingHigh: UInt32?
-        while i < raw.count {
-            let c = raw[i]
-            guard c == UInt8(ascii: "\\") else {
-                guard pendingHigh == nil else { return nil }
-                out.append(c)
-                i += 1
-                continue
-            }
-            guard i + 1 < raw.count else { return nil }
-            let e = raw[i + 1]
-            i += 2
-            if e == UInt8(ascii: "u") {
-                guard i + 4 <= raw.count,
-                    let unit = UInt32(
-                        String(decoding: UnsafeRawBufferPointer(rebasing: raw[i..<i + 4]), as: UTF8.self), radix: 16)
-                else { return nil }
-                i += 4
-                var scalarValue = unit
-                if let high = pendingHigh {
-                    guard (0xDC00...0xDFFF).contains(unit) else { return nil }
-                    scalarValue = 0x10000 + ((high - 0xD800) << 10) + (unit - 0xDC00)
-                    pendingHigh = nil
-                } else if (0xD800...0xDBFF).contains(unit) {
-                    pendingHigh = unit
-                    continue
-                } else if (0xDC00...0xDFFF).contains(unit) {
-                    return nil
-                }
-                guard let scalar = Unicode.Scalar(scalarValue) else { return nil }
-                out.append(contentsOf: Array(String(Character(scalar)).utf8))
-                continue
-            }
-            guard pendingHigh == nil else { return nil }
-            switch e {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(e)
-            case UInt8(ascii: "b"): out.append(0x08)
-            case UInt8(ascii: "f"): out.append(0x0C)
-            case UInt8(ascii: "n"): out.append(0x0A)
-            case UInt8(ascii: "r"): out.append(0x0D)
-            case UInt8(ascii: "t"): out.append(0x09)
-            default: return nil
-            }
-        }
-        guard pendingHigh == nil else { return nil }
-        return out.withUnsafeBytes { text($0) }
     }
 
     /// Any JSON value, checked and skipped (nesting bounded, as JSONDecoder bounds it).
