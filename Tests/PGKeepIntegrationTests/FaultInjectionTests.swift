@@ -77,17 +77,19 @@ struct FaultInjectionTests {
         return lost
     }
 
-    @Test(arguments: ["backup", "prune"])
+    @Test(arguments: ["backup", "backup-zstd", "prune"])
     func everySyscallFailsCleanly(command: String) throws {
         let dir = TestServer.tempDir("inject")
-        let backup = ["backup", "-d", TestServer.pagila, "--dir", dir, "--schema-only"]
+        let backup =
+            ["backup", "-d", TestServer.pagila, "--dir", dir, "--schema-only"]
+            + (command == "backup-zstd" ? ["--compress", "zstd"] : [])
         let prune = [
             "prune", "--dir", dir, "--keep-last", "1", "--keep-daily", "0", "--keep-weekly", "0", "--keep-monthly", "0",
         ]
         #expect(try TestServer.pgkeep(backup).status == 0)
         for syscall in Self.syscalls {
             if command == "prune" { #expect(try TestServer.pgkeep(backup).status == 0) }
-            let args = command == "backup" ? backup : prune
+            let args = command == "prune" ? prune : backup
             let total = try Self.calls(syscall, args)
             if command == "prune" { #expect(try TestServer.pgkeep(backup).status == 0) }
             for errno in ["EIO", "ENOSPC"] {

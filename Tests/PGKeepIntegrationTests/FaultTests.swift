@@ -99,12 +99,13 @@ struct FaultTests {
         #expect(!FileManager.default.fileExists(atPath: dir))
     }
 
-    @Test(arguments: [(SIGINT, Int32(130)), (SIGTERM, Int32(143))])
-    func signalsStopPgDumpAndRemoveTemporaryFiles(signal: Int32, code: Int32) throws {
+    @Test(arguments: [(SIGINT, Int32(130), "gzip"), (SIGTERM, Int32(143), "gzip"), (SIGTERM, Int32(143), "zstd")])
+    func signalsStopPgDumpAndRemoveTemporaryFiles(signal: Int32, code: Int32, codec: String) throws {
         let marker = "31.\(UInt16.random(in: 100...999))"
         let fake = try TestServer.fakeToolDir(pgDump: "printf 'PGDMP'; exec sleep \(marker)")
         let dir = TestServer.tempDir("sig")
-        let run = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--pg-bin", fake]) { pid in
+        let args = ["backup", "-d", TestServer.pagila, "--dir", dir, "--pg-bin", fake, "--compress", codec]
+        let run = try TestServer.pgkeep(args) { pid in
             // Wait until the stand-in pg_dump is running, then signal pgkeep.
             let deadline = Date().addingTimeInterval(20)
             while Date() < deadline && !Self.processRunning(argvContains: marker) { usleep(20_000) }
