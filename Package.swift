@@ -16,7 +16,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
-        // Two glibc calls Swift's Glibc module does not export (pipe2, addclosefrom_np).
+        // glibc calls Swift's Glibc module does not export (pipe2, addclosefrom_np, memmem, memrchr).
         .target(name: "CPGKeep"),
         .target(
             name: "PGKeep",

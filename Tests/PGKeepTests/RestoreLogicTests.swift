@@ -254,6 +254,22 @@ import Testing
 
         """
 
+    /// COPY data is skipped to its end line in one search: the rows pass unchanged, and the next
+    /// statement is still seen, wherever the chunks cut (inside a row, inside `\.`, at a newline).
+    @Test(arguments: [1, 2, 5, 97, 4096, 1 << 20])
+    func copyDataIsSkippedToItsEndWhereverChunksCut(chunkSize: Int) {
+        let rows = (1...2_000).map { "\($0)\tname \($0)\t\\\\.\t\\.x\n" }.joined()
+        let script =
+            "--\n-- Data for Name: a; Type: TABLE DATA; Schema: public; Owner: postgres\n--\n"
+            + "COPY public.a (id, name, x, y) FROM stdin;\n" + rows + "\\.\n\n"
+            + "COPY public.\"B b\" (id) FROM stdin;\n" + rows + "\\.\n"
+            + "COPY public.c (id) FROM stdin;\n\\.\n-- PostgreSQL database dump complete\n"
+        var filter = ScriptFilter(tolerantDrops: false)
+        let out = ScriptFilterTests.feed(script, through: &filter, chunkSize: chunkSize)
+        #expect(out == script)
+        #expect(filter.copyTables == ["public.a", "public.\"B b\"", "public.c"])
+    }
+
     @Test(arguments: [1, 3, 8, 64, 100_000])
     func onlyTheLargeObjectTransactionIsCutOut(chunkSize: Int) {
         var filter = ScriptFilter(tolerantDrops: false)

@@ -2,6 +2,7 @@
 #define CPGKEEP_H
 
 #include <spawn.h>
+#include <stddef.h>
 
 /// pipe2(fds, O_CLOEXEC): both ends close-on-exec from the start, so a child spawned by another
 /// thread at the same moment never inherits them (glibc exports pipe2 only with _GNU_SOURCE).
@@ -9,5 +10,10 @@ int pgkeep_pipe_cloexec(int fds[2]);
 
 /// posix_spawn_file_actions_addclosefrom_np: the child closes every descriptor from `lowfd` up.
 int pgkeep_spawn_closefrom(posix_spawn_file_actions_t *actions, int lowfd);
+
+/// memmem and memrchr (GNU extensions, also not exported without _GNU_SOURCE), for scanning
+/// COPY data in a restore script.
+void *pgkeep_memmem(const void *haystack, size_t haystacklen, const void *needle, size_t needlelen);
+void *pgkeep_memrchr(const void *s, int c, size_t n);
 
 #endif

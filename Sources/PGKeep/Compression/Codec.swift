@@ -28,12 +28,13 @@ public enum Codec: String, Codable, Sendable, CaseIterable {
     /// Reads a compressed stream from `fd` to its end: hashes every byte, decompresses and checks
     /// it (gzip: each member's CRC-32 and length; zstd: each frame's checksum), and hands the
     /// output to `consume` while it returns true. A stream cut short is reported as truncated.
+    /// `hashing: false` leaves the SHA-256 out (a restore of a file already checked).
     public func decompress(
-        fd: Int32, path: String, consume: (UnsafeRawBufferPointer) throws -> Bool
+        fd: Int32, path: String, hashing: Bool = true, consume: (UnsafeRawBufferPointer) throws -> Bool
     ) throws -> DecompressedStream {
         switch self {
-        case .gzip: return try GzipReader.decompress(fd: fd, path: path, consume: consume)
-        case .zstd: return try ZstdReader.decompress(fd: fd, path: path, consume: consume)
+        case .gzip: return try GzipReader.decompress(fd: fd, path: path, hashing: hashing, consume: consume)
+        case .zstd: return try ZstdReader.decompress(fd: fd, path: path, hashing: hashing, consume: consume)
         }
     }
 }
@@ -42,7 +43,7 @@ public enum Codec: String, Codable, Sendable, CaseIterable {
 public struct DecompressedStream: Sendable {
     public var compressedBytes: Int64
     public var uncompressedBytes: Int64
-    /// SHA-256 of the compressed bytes (the file as it is on disk).
+    /// SHA-256 of the compressed bytes (the file as it is on disk); empty when not asked for.
     public var sha256: String
     /// The stream was decompressed to its end (consume never returned false).
     public var complete: Bool

@@ -11,7 +11,7 @@ import Foundation
 /// hashed, but no longer inflated, and `complete` is false.
 public enum GzipReader {
     public static func decompress(
-        fd: Int32, path: String,
+        fd: Int32, path: String, hashing: Bool = true,
         consume: (UnsafeRawBufferPointer) throws -> Bool
     ) throws -> DecompressedStream {
         let outSize = 1 << 18
@@ -45,7 +45,7 @@ public enum GzipReader {
             return (rc, produced)
         }
 
-        let sha = try hashChunks(of: fd, path: path) { chunk in
+        let sha = try hashChunks(of: fd, path: path, hashing: hashing) { chunk in
             compressed += Int64(chunk.count)
             guard inflating else { return }
             stream.pointee.next_in = UnsafeMutablePointer(

@@ -10,7 +10,7 @@ import Foundation
 /// hashed, but no longer decompressed, and `complete` is false.
 public enum ZstdReader {
     public static func decompress(
-        fd: Int32, path: String, consume: (UnsafeRawBufferPointer) throws -> Bool
+        fd: Int32, path: String, hashing: Bool = true, consume: (UnsafeRawBufferPointer) throws -> Bool
     ) throws -> DecompressedStream {
         guard let context = ZSTD_createDCtx() else {
             throw PGKeepError(.backup, "libzstd could not start a decompressor")
@@ -19,7 +19,7 @@ public enum ZstdReader {
         let decoder = ZstdDecoder(context: context, path: path)
         var compressed: Int64 = 0
         var decompressing = true
-        let sha = try hashChunks(of: fd, path: path) { chunk in
+        let sha = try hashChunks(of: fd, path: path, hashing: hashing) { chunk in
             compressed += Int64(chunk.count)
             guard decompressing else { return }
             decompressing = try decoder.feed(chunk, at: compressed - Int64(chunk.count), consume)

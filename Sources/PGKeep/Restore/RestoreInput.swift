@@ -181,13 +181,17 @@ public struct RestoreInput: Sendable {
             throw PGKeepError(.backup, "\(path) is empty: it is not a backup; the target was not touched")
         }
         if let codec = Codec.detect(head[0..<n]) {
-            // Peek at the start of the decompressed stream.
+            // Peek at the start of the decompressed stream, and stop reading there (the first
+            // megabyte, not the whole file).
+            struct Seen: Error {}
             var first = [UInt8]()
             do {
-                _ = try codec.decompress(fd: fd, path: path) { chunk in
+                _ = try codec.decompress(fd: fd, path: path, hashing: false) { chunk in
                     first.append(contentsOf: chunk.prefix(5 - first.count))
-                    return first.count < 5
+                    if first.count >= 5 { throw Seen() }
+                    return true
                 }
+            } catch is Seen {
             } catch {
                 // A stream too short to show 5 bytes is classified by what it showed; the full
                 // check reports the damage.
@@ -214,7 +218,8 @@ extension RestoreInput {
         let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw PGKeepError(.backup, "cannot open \(path): \(errnoText())") }
         defer { close(fd) }
-        _ = try codec.decompress(fd: fd, path: path, consume: body)
+        // Checked before the restore began (against the manifest, or read whole): no second hash.
+        _ = try codec.decompress(fd: fd, path: path, hashing: false, consume: body)
     }
 
     /// A streamed input: decompressed as it arrives, hashed on the way, and at its end checked

@@ -38,8 +38,10 @@ func readFully(_ fd: Int32, into buffer: UnsafeMutableRawPointer, count: Int, wh
 
 /// Reads `fd` to EOF in 1 MiB chunks, handing each to `body`, and returns the SHA-256 and the
 /// byte count of everything read.
+/// `hashing: false` skips the SHA-256 (the sha256 is then empty): for reads whose file was
+/// checked already.
 func hashChunks(
-    of fd: Int32, path: String,
+    of fd: Int32, path: String, hashing: Bool = true,
     _ body: (UnsafeRawBufferPointer) throws -> Void = { _ in }
 ) throws -> (sha256: String, size: Int64) {
     let size = 1 << 20
@@ -51,11 +53,11 @@ func hashChunks(
         let n = try readFully(fd, into: buffer, count: size, what: path)
         if n == 0 { break }
         let chunk = UnsafeRawBufferPointer(start: buffer, count: n)
-        hasher.update(bufferPointer: chunk)
+        if hashing { hasher.update(bufferPointer: chunk) }
         try body(chunk)
         total += Int64(n)
     }
-    return (hasher.finalize().hexString, total)
+    return (hashing ? hasher.finalize().hexString : "", total)
 }
 
 /// Copies `inputFD` to the sink unchanged (for --no-compress). Returns the byte count and the
