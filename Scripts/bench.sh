@@ -2,7 +2,7 @@
 # Measures pgkeep against the stock tools, alternating runs in one session, and prints median
 # wall-time ratios, output sizes and pgkeep's peak RSS.
 #
-#   Scripts/bench.sh [--runs N] [--sizes "20 50"] [--history "10000 100000"] [--parts "backup copy history"] [--keep] [--profile]
+#   Scripts/bench.sh [--runs N] [--sizes "20 50"] [--history "10000 100000"] [--parts "backup restore copy history"] [--keep] [--profile]
 #
 # For each size S the database is pgbench at scale S plus a table of 60000*S rows of md5 text
 # and jsonb (scale 20: 1.2 million rows, about 570 MB on disk). Each command runs N times, in turn
@@ -21,7 +21,7 @@
 # validation) against pg_dump -Fc | pg_restore -d and pgcopydb clone --table-jobs 2 --index-jobs 2;
 # and, on generated backup directories of 10,000 and 100,000 backups (manifests and empty data
 # files: 10 databases, hourly backups), pgkeep list, pgkeep prune --dry-run and pgkeep status.
-# --parts "backup copy history" picks the parts (default: all).
+# --parts "backup restore copy history" picks the parts (default: all).
 # Timings are for information; no test asserts a time. --sizes "" skips the database part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,7 +31,7 @@ sizes="20 50"
 keep=0
 history="10000 100000"
 profile=0
-parts="backup copy history"
+parts="backup restore copy history"
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs=$2; shift 2 ;;
@@ -40,7 +40,7 @@ while [ $# -gt 0 ]; do
     --history) history=$2; shift 2 ;;
     --profile) profile=1; shift ;;
     --parts) parts=$2; shift 2 ;;
-    *) echo "usage: bench.sh [--runs N] [--sizes \"20 50\"] [--history \"10000 100000\"] [--parts \"backup copy history\"]" \
+    *) echo "usage: bench.sh [--runs N] [--sizes \"20 50\"] [--history \"10000 100000\"] [--parts \"backup restore copy history\"]" \
          "[--keep] [--profile]" >&2
        exit 2 ;;
   esac
@@ -85,7 +85,6 @@ for size in $sizes; do
   echo "   on disk: $(psql -Atc "SELECT pg_size_pretty(pg_database_size('$db'))")"
 
   out="$work/out"; mkdir -p "$out"
-  if has backup; then
   # Every command is timed the same way: wall time by the clock, peak RSS by GNU time (for a shell
   # pipeline: its largest process), size of what it wrote. KEY names the row.
   declare -A wall=() rss=() bytes=()
@@ -96,6 +95,7 @@ for size in $sizes; do
     r=$(tail -n 1 "$out/rss.txt"); [ "$r" -gt "${rss[$key]:-0}" ] && rss[$key]=$r
     if [ -n "$output" ]; then bytes[$key]=$(stat -c %s $output); rm -rf $output "$out/pk"; fi
   }
+  if has backup; then
   # pg_dump 16's own zstd (the pgserver wheel's client, when this build has zstd).
   pg16zstd=""
   if ensure_pg16 2>/dev/null && "$PG16_BIN/pg_dump" -Fc --compress=zstd:3 -d "$db" -t pgbench_branches -f /dev/null 2>/dev/null
@@ -121,10 +121,12 @@ for size in $sizes; do
     measure pkremote "$out/pk/$db/*.dump.gz" "$pgkeep" backup -q -d "$db" --dir "$out/pk" --remote "bench:pgkeep-bench/run$i"
     echo "   backup run $i done"
   done
+  fi  # backup
 
   # Restores, each into a fresh database: pgkeep against the stock commands doing the same work
   # (one transaction, stop at the first error). pgkeep's figures include its checks: the sha256 of
   # the file, the target's tables before, and the row counts it prints after.
+  if has restore || [ "$profile" = 1 ]; then
   rdir="$out/rk"; rm -rf "$rdir"
   "$pgkeep" backup -q -d "$db" --dir "$rdir"
   "$pgkeep" backup -q -d "$db" --dir "$rdir" --format plain
@@ -135,6 +137,8 @@ for size in $sizes; do
   fresh() { dropdb --if-exists restore_target 2>/dev/null; createdb restore_target; }
   single="--exit-on-error --single-transaction -d restore_target"
   psqlsingle="psql -X -q -v ON_ERROR_STOP=1 --single-transaction -d restore_target"
+  fi
+  if has restore; then
   for i in $(seq 1 "$runs"); do
     fresh; measure r_pkplain "" "$pgkeep" restore -q "$plain" -d restore_target
     fresh; measure r_plain "" sh -c "gunzip -c '$plain' | $psqlsingle"
@@ -155,6 +159,7 @@ for size in $sizes; do
   done
   dropdb --if-exists restore_target 2>/dev/null
   rm -f "$out/fair.dump"
+  fi  # restore
 
   # The table: one row per command, its rival (the stock pipeline doing the same job) and the goal.
   med() { echo "${wall[$1]}" | tr ' ' '\n' | grep -v '^$' | median; }
@@ -227,8 +232,6 @@ for size in $sizes; do
     prof restore-jobs "$pgkeep" restore -q "$custom" -d restore_target --jobs 2
     dropdb --if-exists restore_target 2>/dev/null
   fi
-
-  fi  # backup
 
   if has copy; then
   # Copies (issue 11), each into a fresh database on the same server: the stock pipe, pgcopydb
