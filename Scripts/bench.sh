@@ -139,19 +139,18 @@ for size in $sizes; do
   psqlsingle="psql -X -q -v ON_ERROR_STOP=1 --single-transaction -d restore_target"
   fi
   if has restore; then
+  restores() {  # restores Z DECOMPRESS PLAIN CUSTOM: pgkeep against the stock pipeline, each restore kind
+    local z=$1 dc=$2 p=$3 c=$4
+    fresh; measure "r_pk${z}plain" "" "$pgkeep" restore -q "$p" -d restore_target
+    fresh; measure "r_${z}plain" "" sh -c "$dc '$p' | $psqlsingle"
+    fresh; measure "r_pk${z}custom" "" "$pgkeep" restore -q "$c" -d restore_target
+    fresh; measure "r_${z}custom" "" sh -c "$dc '$c' | pg_restore $single"
+    fresh; measure "r_pk${z}jobs" "" "$pgkeep" restore -q "$c" -d restore_target --jobs 2
+    fresh; measure "r_${z}jobs" "" sh -c "$dc '$c' > '$out/fair.dump' && pg_restore --exit-on-error -j 2 -d restore_target '$out/fair.dump'"
+  }
   for i in $(seq 1 "$runs"); do
-    fresh; measure r_pkplain "" "$pgkeep" restore -q "$plain" -d restore_target
-    fresh; measure r_plain "" sh -c "gunzip -c '$plain' | $psqlsingle"
-    fresh; measure r_pkcustom "" "$pgkeep" restore -q "$custom" -d restore_target
-    fresh; measure r_custom "" sh -c "gunzip -c '$custom' | pg_restore $single"
-    fresh; measure r_pkjobs "" "$pgkeep" restore -q "$custom" -d restore_target --jobs 2
-    fresh; measure r_jobs "" sh -c "gunzip -c '$custom' > '$out/fair.dump' && pg_restore --exit-on-error -j 2 -d restore_target '$out/fair.dump'"
-    fresh; measure r_pkzplain "" "$pgkeep" restore -q "$zplain" -d restore_target
-    fresh; measure r_zplain "" sh -c "zstd -q -dc '$zplain' | $psqlsingle"
-    fresh; measure r_pkzcustom "" "$pgkeep" restore -q "$zcustom" -d restore_target
-    fresh; measure r_zcustom "" sh -c "zstd -q -dc '$zcustom' | pg_restore $single"
-    fresh; measure r_pkzjobs "" "$pgkeep" restore -q "$zcustom" -d restore_target --jobs 2
-    fresh; measure r_zjobs "" sh -c "zstd -q -dc '$zcustom' > '$out/fair.dump' && pg_restore --exit-on-error -j 2 -d restore_target '$out/fair.dump'"
+    restores "" "gunzip -c" "$plain" "$custom"
+    restores z "zstd -q -dc" "$zplain" "$zcustom"
     # verify: sha256 against the manifest, then every data block read; stock: the same two reads.
     measure v_pk "" "$pgkeep" verify -q "$custom"
     measure v_stock "" sh -c "sha256sum '$custom' > /dev/null && gunzip -c '$custom' | pg_restore -f /dev/null"

@@ -38,33 +38,45 @@ import Testing
         return Data(bytes)
     }
 
-    func compress(_ data: Data, level: Int32 = 6, workers: Int = 2) throws -> (
-        path: String, result: ParallelGzipWriter.Result, sha: String
-    ) {
-        let dir = Self.tempDir()
+    /// `data` written to a file, then compressed from it by `write` into a new private file:
+    /// that file, what `write` returned, and the sha256 of what went in (or into /dev/full).
+    static func writeThrough<R>(
+        _ data: Data, fullDisk: Bool = false, _ write: (Int32, HashingSink) throws -> R
+    ) throws -> (path: String, result: R, sha: String) {
+        let dir = tempDir()
         let input = (dir as NSString).appendingPathComponent("in")
         _ = FileManager.default.createFile(atPath: input, contents: data)
-        let output = (dir as NSString).appendingPathComponent("out.gz")
+        let output = fullDisk ? "/dev/full" : (dir as NSString).appendingPathComponent("out")
         let inFD = open(input, O_RDONLY)
         defer { close(inFD) }
-        let outFD = try FileSystem.createPrivateFile(output)
+        let outFD = fullDisk ? open(output, O_WRONLY) : try FileSystem.createPrivateFile(output)
         defer { close(outFD) }
         let sink = HashingSink(fd: outFD, path: output)
-        let result = try ParallelGzipWriter(level: level, workers: workers).compress(
-            from: inFD, what: "test input", to: sink)
+        let result = try write(inFD, sink)
         return (output, result, sink.finalizeHex())
     }
 
-    func readBack(_ path: String) throws -> (Data, DecompressedStream) {
+    /// The file decompressed whole with `codec`'s reader.
+    static func readBack(_ path: String, _ codec: Codec) throws -> (Data, DecompressedStream) {
         let fd = open(path, O_RDONLY)
         defer { close(fd) }
         var out = Data()
-        let r = try GzipReader.decompress(fd: fd, path: path) {
+        let r = try codec.decompress(fd: fd, path: path) {
             out.append(contentsOf: $0)
             return true
         }
         return (out, r)
     }
+
+    func compress(_ data: Data, level: Int32 = 6, workers: Int = 2) throws -> (
+        path: String, result: ParallelGzipWriter.Result, sha: String
+    ) {
+        try Self.writeThrough(data) {
+            try ParallelGzipWriter(level: level, workers: workers).compress(from: $0, what: "test input", to: $1)
+        }
+    }
+
+    func readBack(_ path: String) throws -> (Data, DecompressedStream) { try Self.readBack(path, .gzip) }
 
     func stockGunzip(_ path: String) throws -> Data {
         let (out, result) = try ChildProcess.capture(Command(executable: "/bin/gzip", arguments: ["-dc", path]))
@@ -132,17 +144,10 @@ import Testing
 
     @Test func writeFailuresSurface() throws {
         // /dev/full fails every write with ENOSPC, like a full disk.
-        let data = Self.sample(1_000_000, seed: 8)
-        let dir = Self.tempDir()
-        let input = (dir as NSString).appendingPathComponent("in")
-        _ = FileManager.default.createFile(atPath: input, contents: data)
-        let inFD = open(input, O_RDONLY)
-        defer { close(inFD) }
-        let full = open("/dev/full", O_WRONLY)
-        defer { close(full) }
         do {
-            _ = try ParallelGzipWriter(level: 6).compress(
-                from: inFD, what: "x", to: HashingSink(fd: full, path: "/dev/full"))
+            _ = try Self.writeThrough(Self.sample(1_000_000, seed: 8), fullDisk: true) {
+                try ParallelGzipWriter(level: 6).compress(from: $0, what: "x", to: $1)
+            }
             Issue.record("expected ENOSPC")
         } catch let error as PGKeepError {
             #expect(error.description.contains("No space left on device"))

@@ -9,29 +9,12 @@ import Testing
     func compress(_ data: Data, level: Int32 = 3, workers: Int = 2) throws -> (
         path: String, result: ZstdWriter.Result, sha: String
     ) {
-        let dir = GzipTests.tempDir()
-        let input = (dir as NSString).appendingPathComponent("in")
-        _ = FileManager.default.createFile(atPath: input, contents: data)
-        let output = (dir as NSString).appendingPathComponent("out.zst")
-        let inFD = open(input, O_RDONLY)
-        defer { close(inFD) }
-        let outFD = try FileSystem.createPrivateFile(output)
-        defer { close(outFD) }
-        let sink = HashingSink(fd: outFD, path: output)
-        let result = try ZstdWriter(level: level, workers: workers).compress(from: inFD, what: "test input", to: sink)
-        return (output, result, sink.finalizeHex())
+        try GzipTests.writeThrough(data) {
+            try ZstdWriter(level: level, workers: workers).compress(from: $0, what: "test input", to: $1)
+        }
     }
 
-    func readBack(_ path: String) throws -> (Data, DecompressedStream) {
-        let fd = open(path, O_RDONLY)
-        defer { close(fd) }
-        var out = Data()
-        let r = try Codec.zstd.decompress(fd: fd, path: path) {
-            out.append(contentsOf: $0)
-            return true
-        }
-        return (out, r)
-    }
+    func readBack(_ path: String) throws -> (Data, DecompressedStream) { try GzipTests.readBack(path, .zstd) }
 
     func stockZstd(_ path: String) throws -> Data {
         let (out, result) = try ChildProcess.capture(
@@ -69,16 +52,9 @@ import Testing
             (0..<200_000).map { "\($0)\tcustomer \($0 % 977)\t2026-11-\(10 + $0 % 18)\t\($0 * 37 % 10_000).50\n" }
                 .joined().utf8)
         let zstd = try compress(data).result.compressedBytes
-        let dir = GzipTests.tempDir()
-        let input = dir + "/in"
-        _ = FileManager.default.createFile(atPath: input, contents: data)
-        let inFD = open(input, O_RDONLY)
-        defer { close(inFD) }
-        let outFD = try FileSystem.createPrivateFile(dir + "/out.gz")
-        defer { close(outFD) }
-        let gzip = try ParallelGzipWriter(level: 6).compress(
-            from: inFD, what: "x", to: HashingSink(fd: outFD, path: dir + "/out.gz")
-        ).compressedBytes
+        let gzip = try GzipTests.writeThrough(data) {
+            try ParallelGzipWriter(level: 6).compress(from: $0, what: "x", to: $1)
+        }.result.compressedBytes
         #expect(zstd < gzip, "zstd \(zstd) bytes, gzip \(gzip)")
     }
 
@@ -145,16 +121,10 @@ import Testing
     }
 
     @Test func writeFailuresSurface() throws {
-        let data = GzipTests.sample(3_000_000, seed: 8)
-        let dir = GzipTests.tempDir()
-        let input = (dir as NSString).appendingPathComponent("in")
-        _ = FileManager.default.createFile(atPath: input, contents: data)
-        let inFD = open(input, O_RDONLY)
-        defer { close(inFD) }
-        let full = open("/dev/full", O_WRONLY)
-        defer { close(full) }
         do {
-            _ = try ZstdWriter(level: 3).compress(from: inFD, what: "x", to: HashingSink(fd: full, path: "/dev/full"))
+            _ = try GzipTests.writeThrough(GzipTests.sample(3_000_000, seed: 8), fullDisk: true) {
+                try ZstdWriter(level: 3).compress(from: $0, what: "x", to: $1)
+            }
             Issue.record("expected ENOSPC")
         } catch let error as PGKeepError {
             #expect(error.description.contains("No space left on device"))
