@@ -113,7 +113,7 @@ public struct CatalogScan: Sendable {
 
     private mutating func add(folder: String, folderName: String, database: String) {
         var pending: [(BackupName, String, String, String)] = []
-        defer { load(pending) }
+        defer { load(pending, folder: folder) }
         let known = (name: folderName, database: database)
         let typed = CatalogScan.typedEntries(of: folder)
         var kinds: [String: Kind] = [:]
@@ -165,11 +165,17 @@ public struct CatalogScan: Sendable {
 extension CatalogScan {
     /// Decodes the manifests on every core: a directory can hold 100,000 of them.
     private mutating func load(
-        _ pending: [(name: BackupName, dataPath: String, manifestPath: String, dataName: String)]
+        _ pending: [(name: BackupName, dataPath: String, manifestPath: String, dataName: String)], folder: String
     ) {
+        // Opened relative to the folder: the kernel looks up one name per manifest, not the whole path.
+        let folderFD = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
+        defer { if folderFD >= 0 { close(folderFD) } }
         let loaded = Locked([ManifestSummary?](repeating: nil, count: pending.count))
         DispatchQueue.concurrentPerform(iterations: pending.count) { i in
-            let m = ManifestSummary.load(path: pending[i].manifestPath)
+            let m =
+                folderFD >= 0
+                ? ManifestSummary.load(at: folderFD, pending[i].dataName + BackupName.manifestSuffix)
+                : ManifestSummary.load(path: pending[i].manifestPath)
             loaded.withLock { $0[i] = m }
         }
         for (p, manifest) in zip(pending, loaded.current) {
@@ -221,8 +227,11 @@ public struct ManifestSummary: Decodable, Sendable {
     public var isAnomalous: Bool { Manifest.isAnomalous(anomalies, accepted: shrinkAccepted) }
 
     /// Reads and decodes a manifest with plain read(2); nil if it is not a valid manifest.
-    static func load(path: String) -> ManifestSummary? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+    static func load(path: String) -> ManifestSummary? { load(at: AT_FDCWD, path) }
+
+    /// `path` relative to the directory `directoryFD` (or to the working directory: AT_FDCWD).
+    static func load(at directoryFD: Int32, _ path: String) -> ManifestSummary? {
+        let fd = openat(directoryFD, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var st = stat()
