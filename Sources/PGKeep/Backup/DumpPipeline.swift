@@ -3,8 +3,8 @@ import Foundation
 /// One dump stream into one file: pg_dump's stdout → pgkeep's gzip (in parallel, every block
 /// inflated again and compared as it is made) or zstd (libzstd's threads, the output decompressed
 /// again as it is written) → age when encrypting → the file, counted and hashed on the way, then
-/// fsynced. Nothing here names or records a backup: the file is a
-/// temporary one until `BackupCommit` renames it into place.
+/// fsynced. Nothing here names or records a backup: the file is a temporary one until
+/// `BackupCommit` renames it into place.
 struct DumpPipeline {
     /// gzip, zstd or none (the stream copied as it is).
     var compression: CompressionChoice
