@@ -134,7 +134,7 @@ public final class RestoreJob {
             (result, copied) = try runScript(from: .file(input), tolerantDrops: false)
         default:
             let staged = try stagedArchive()
-            // Not staged: a gzip input that is decompressed here into the tool's stdin.
+            // Not staged: a compressed input that is decompressed here into the tool's stdin.
             let streamed = staged == nil
             var args = options.pgRestoreArguments
             if !options.tables.isEmpty {
