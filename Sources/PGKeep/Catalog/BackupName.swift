@@ -46,7 +46,6 @@ public struct BackupName: Sendable, Equatable {
     /// The compression pgkeep applied to the stream (nil: none). A directory's files are compressed by
     /// pg_dump itself: its codec is `.gzip` and its name `.dir` all the same.
     public var codec: Codec?
-    public var compressed: Bool { codec != nil }
     /// Encrypted with age after compression: the name ends in `.age` (`.dump.gz.age`).
     public var encrypted: Bool
 

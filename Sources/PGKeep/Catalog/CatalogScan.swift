@@ -22,6 +22,12 @@ public struct CatalogScan: Sendable {
             self.manifestPath = manifestPath
             self.manifest = manifest
         }
+
+        /// The one order of backups, newest first: by time, within one second by sequence, then by
+        /// path. Scans (local and remote) sort by it; retention and listings rely on it.
+        public static func newerFirst(_ a: Backup, _ b: Backup) -> Bool {
+            (a.name.time, a.name.sequence, a.dataPath) > (b.name.time, b.name.sequence, b.dataPath)
+        }
     }
 
     /// Backups: a data file (or directory) and the manifest that names it, newest first.
@@ -75,9 +81,7 @@ public struct CatalogScan: Sendable {
             result.broken += part.broken
             result.temporary += part.temporary
         }
-        result.backups.sort {
-            ($0.name.time, $0.name.sequence, $0.dataPath) > ($1.name.time, $1.name.sequence, $1.dataPath)
-        }
+        result.backups.sort(by: Backup.newerFirst)
         return result
     }
 

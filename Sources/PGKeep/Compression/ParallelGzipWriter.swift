@@ -73,7 +73,7 @@ public final class ParallelGzipWriter: @unchecked Sendable {
                 try GzipFraming.writeHeader(sink, level: level)
                 var combinedCRC: UInt = 0
                 var written: Int64 = 0
-                var tail: [UInt8] = []
+                var tail = StreamTail()
                 while let slot = takeNextDone() {
                     try sink.write(UnsafeRawBufferPointer(start: slot.output, count: slot.outputCount))
                     combinedCRC =
@@ -82,7 +82,7 @@ public final class ParallelGzipWriter: @unchecked Sendable {
                         : UInt(crc32_combine(uLong(combinedCRC), uLong(slot.crc), off_t(slot.inputCount)))
                     written += Int64(slot.inputCount)
                     let last = slot.isLast
-                    keepTail(slot, into: &tail)
+                    tail.keep(UnsafeRawBufferPointer(start: slot.input, count: slot.inputCount))
                     release(slot)
                     progress?(written, sink.bytesWritten)
                     if last {
@@ -90,7 +90,7 @@ public final class ParallelGzipWriter: @unchecked Sendable {
                         condition.lock()
                         self.writerResult = Result(
                             uncompressedBytes: written, compressedBytes: sink.bytesWritten,
-                            crc32: UInt32(truncatingIfNeeded: combinedCRC), tail: tail)
+                            crc32: UInt32(truncatingIfNeeded: combinedCRC), tail: tail.bytes)
                         condition.unlock()
                         break
                     }
@@ -201,14 +201,6 @@ public final class ParallelGzipWriter: @unchecked Sendable {
         nextToWrite += 1
         condition.broadcast()
         condition.unlock()
-    }
-
-    /// Keeps the last 256 bytes of the stream seen so far.
-    private func keepTail(_ slot: GzipBlock, into tail: inout [UInt8]) {
-        let n = min(256, slot.inputCount)
-        let bytes = UnsafeRawBufferPointer(start: slot.input + (slot.inputCount - n), count: n)
-        tail.append(contentsOf: bytes)
-        if tail.count > 256 { tail.removeFirst(tail.count - 256) }
     }
 
     private func workerLoop() {

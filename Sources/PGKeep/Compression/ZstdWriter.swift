@@ -61,7 +61,7 @@ public final class ZstdWriter: @unchecked Sendable {
         writer.name = "pgkeep-zstd-writer"
         writer.start()
         var total: Int64 = 0
-        var tail: [UInt8] = []
+        var tail = StreamTail()
         do {
             try produce(context, from: inputFD, what: what, total: &total, tail: &tail)
         } catch {
@@ -82,7 +82,7 @@ public final class ZstdWriter: @unchecked Sendable {
                     + "\(total)",
                 hint: "this points at memory or library corruption on this machine; no backup was recorded")
         }
-        return Result(uncompressedBytes: total, compressedBytes: sink.bytesWritten, tail: tail)
+        return Result(uncompressedBytes: total, compressedBytes: sink.bytesWritten, tail: tail.bytes)
     }
 
     private func configure(_ context: OpaquePointer) throws {
@@ -102,7 +102,7 @@ public final class ZstdWriter: @unchecked Sendable {
 
     /// The calling thread: pg_dump's pipe → libzstd, its output queued for the writer.
     private func produce(
-        _ context: OpaquePointer, from fd: Int32, what: String, total: inout Int64, tail: inout [UInt8]
+        _ context: OpaquePointer, from fd: Int32, what: String, total: inout Int64, tail: inout StreamTail
     ) throws {
         let input = UnsafeMutableRawPointer.allocate(byteCount: Self.chunkSize, alignment: 16)
         let output = UnsafeMutableRawPointer.allocate(byteCount: Self.chunkSize, alignment: 16)
@@ -113,10 +113,7 @@ public final class ZstdWriter: @unchecked Sendable {
         while true {
             let n = try readFully(fd, into: input, count: Self.chunkSize, what: what)
             total += Int64(n)
-            if n > 0 {
-                tail.append(contentsOf: UnsafeRawBufferPointer(start: input, count: n).suffix(256))
-                if tail.count > 256 { tail.removeFirst(tail.count - 256) }
-            }
+            tail.keep(UnsafeRawBufferPointer(start: input, count: n))
             var inBuffer = ZSTD_inBuffer(src: input, size: n, pos: 0)
             let mode = n == 0 ? ZSTD_e_end : ZSTD_e_continue
             while true {

@@ -220,7 +220,7 @@ extension RcloneRemote {
                     name: name, dataPath: url(path), manifestPath: url(path + BackupName.manifestSuffix),
                     manifest: summary))
         }
-        scan.backups.sort { ($0.name.time, $0.name.sequence) > ($1.name.time, $1.name.sequence) }
+        scan.backups.sort(by: CatalogScan.Backup.newerFirst)
         return scan
     }
 

@@ -22,11 +22,10 @@ extension RestoreInput {
     /// word (restore refuses; verify reports). `readerDoes` says what `reader` checks.
     func readWhole(reader: (String?) throws -> Command, readerDoes: String) throws -> String {
         var lister: PGRestoreReader?
-        var tail: [UInt8] = []
+        var tail = StreamTail()
         let consume: (UnsafeRawBufferPointer) -> Bool = { chunk in
             lister?.feed(chunk)
-            tail.append(contentsOf: chunk.suffix(256))
-            if tail.count > 256 { tail.removeFirst(tail.count - 256) }
+            tail.keep(chunk)
             return true
         }
         /// The reader's verdict, as damage when it could not read the archive.
@@ -58,7 +57,7 @@ extension RestoreInput {
                 throw ContentDamage(reason: "\(path) decompresses to nothing")
             }
             if let lister { try finishReader(lister) }
-            if kind.isScript { try requireTrailer(tail) }
+            if kind.isScript { try requireTrailer(tail.bytes) }
             return "\(codec.rawValue) stream read to its end (\(r.uncompressedBytes) bytes)"
                 + (kind.isArchive ? "; " + readerDoes : "")
         case .custom, .tar:
@@ -90,7 +89,7 @@ extension RestoreInput {
             guard fd >= 0 else { throw PGKeepError(.backup, "cannot open \(path): \(errnoText())") }
             defer { close(fd) }
             _ = try hashChunks(of: fd, path: path) { _ = consume($0) }
-            try requireTrailer(tail)
+            try requireTrailer(tail.bytes)
             return "SQL script ends with pg_dump's \"dump complete\" line"
         }
     }

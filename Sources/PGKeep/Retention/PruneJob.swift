@@ -51,13 +51,9 @@ public struct PruneJob {
         var items: [Item] = []
         items.reserveCapacity(scan.backups.count)
         for key in groups.keys.sorted() {
-            // Newest first, one order for the table and the policy: within one second by sequence,
-            // then by name. A scan is in that order already; grouping keeps it.
-            let newer: (CatalogScan.Backup, CatalogScan.Backup) -> Bool = {
-                ($0.name.time, $0.name.sequence, $0.dataPath) > ($1.name.time, $1.name.sequence, $1.dataPath)
-            }
-            var entries = groups[key]!
-            if zip(entries, entries.dropFirst()).contains(where: { newer($1, $0) }) { entries.sort(by: newer) }
+            // One order for the table and the policy: the scan's (`Backup.newerFirst`, which both
+            // scanners sort by); grouping keeps it.
+            let entries = groups[key]!
             let decisions = policy.decide(
                 ordered: entries.map {
                     RetentionItem(

@@ -60,6 +60,17 @@ func hashChunks(
     return (hashing ? hasher.finalize().hexString : "", total)
 }
 
+/// The last bytes of a stream (up to 256), for the end-of-dump checks: kept as the stream passes.
+struct StreamTail {
+    static let size = 256
+    private(set) var bytes: [UInt8] = []
+
+    mutating func keep(_ chunk: UnsafeRawBufferPointer) {
+        bytes.append(contentsOf: chunk.suffix(Self.size))
+        if bytes.count > Self.size { bytes.removeFirst(bytes.count - Self.size) }
+    }
+}
+
 /// Copies `inputFD` to the sink unchanged (for --no-compress). Returns the byte count and the
 /// last bytes of the stream (up to 256).
 public func copyStream(
@@ -70,16 +81,15 @@ public func copyStream(
     let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
     defer { buffer.deallocate() }
     var total: Int64 = 0
-    var tail: [UInt8] = []
+    var tail = StreamTail()
     while true {
         let n = try readFully(inputFD, into: buffer, count: size, what: what)
         if n == 0 { break }
         let chunk = UnsafeRawBufferPointer(start: buffer, count: n)
         try sink.write(chunk)
-        tail.append(contentsOf: chunk.suffix(256))
-        if tail.count > 256 { tail.removeFirst(tail.count - 256) }
+        tail.keep(chunk)
         total += Int64(n)
         progress?(total, sink.bytesWritten)
     }
-    return (total, tail)
+    return (total, tail.bytes)
 }
