@@ -125,6 +125,7 @@ struct KillPointTests {
     static let backupVariants: [(label: String, args: [String])] = [
         ("custom", []),
         ("plain", ["--format", "plain"]),
+        ("zstd", ["--compress", "zstd"]),
         ("directory", ["--format", "directory", "--jobs", "2"]),
         ("--all", ["--all"]),
     ]
