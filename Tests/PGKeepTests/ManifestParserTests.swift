@@ -56,10 +56,35 @@ struct ManifestParserTests {
         #"{"database":"d","file":"f","format":"custom","size":1,"pinned":false,"x":"\q"}"#,
         "{\"database\":\"d\u{1}\",\"file\":\"f\",\"format\":\"custom\",\"size\":1,\"pinned\":false}",
         #"[]"#, "", #"{"#,
+        // Keys are matched as bytes: an escaped key, a prefix, a longer name, a non-ASCII unknown key.
+        #"{"d\u0061tabase":"e","file":"f","format":"custom","size":1,"pinned":false,"database":"d"}"#,
+        #"{"database":"d","d\u0061tabase":"e","file":"f","format":"custom","size":1,"pinned":false}"#,
+        #"{"data":"x","database":"d","databases":"y","file":"f","format":"custom","size":1,"pinned":false}"#,
+        #"{"dätabase":"x","database":"d","file":"f","format":"custom","size":1,"pinned":false,"":1}"#,
+        // Repeated keys: the first counts, the rest are ignored whatever their type, as JSONDecoder does.
+        #"{"database":"d","database":"e","file":"f","format":"custom","size":1,"pinned":false,"size":"x"}"#,
+        #"{"pinned":true,"database":"d","file":"f","format":"custom","size":1,"pinned":false}"#,
     ])
     func neverDisagreesWithJSONDecoder(_ text: String) {
         let fast = Self.fast(text)
         if fast != nil { #expect(Self.same(fast, Self.decoded(text)), "\(text)") }
+    }
+
+    @Test func keysAreMatchedExactlyAndEscapedKeysCount() throws {
+        let escaped = try #require(
+            Self.fast(#"{"d\u0061tabase":"e","file":"f","format":"custom","size":1,"pinned":false}"#))
+        #expect(escaped.database == "e")
+        let near = try #require(
+            Self.fast(
+                #"{"data":"x","database":"d","databases":"y","file":"f","format":"custom","size":1,"pinned":false}"#))
+        #expect(near.database == "d")
+        let repeated = try #require(
+            Self.fast(#"{"pinned":true,"database":"d","file":"f","format":"custom","size":1,"pinned":false}"#))
+        #expect(repeated.pinned, "the first of repeated keys counts")
+        var invalid = Data(#"{"d"#.utf8)
+        invalid.append(0xFF)
+        invalid.append(contentsOf: #"":1,"database":"d","file":"f","format":"custom","size":1,"pinned":false}"#.utf8)
+        #expect(invalid.withUnsafeBytes { ManifestSummaryParser.parse($0) } == nil, "a key that is not UTF-8")
     }
 
     @Test func rejectsWhatIsNotJSON() {

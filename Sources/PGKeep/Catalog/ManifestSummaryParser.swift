@@ -16,7 +16,7 @@ struct ManifestSummaryParser {
 
     private init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
-    private enum Field {
+    private enum Field: Int {
         case database, file, format, size, label, pinned, anomalies, accepted, baseline, finished, duration
     }
     private static let fields: [String: Field] = [
@@ -41,16 +41,22 @@ struct ManifestSummaryParser {
         guard take(UInt8(ascii: "{")) else { return nil }
         space()
         var first = true
+        // JSONDecoder takes the first of repeated keys and ignores the rest, whatever their type.
+        var seen: UInt32 = 0  // one bit per Field (no set to allocate per manifest)
         while !take(UInt8(ascii: "}")) {
             if !first {
                 guard take(UInt8(ascii: ",")) else { return nil }
                 space()
             }
             first = false
-            guard let field = key() else { return nil }
+            guard var field = key() else { return nil }
             space()
             guard take(UInt8(ascii: ":")) else { return nil }
             space()
+            if let known = field {
+                if seen & (1 << known.rawValue) != 0 { field = nil }
+                seen |= 1 << known.rawValue
+            }
             switch field {
             case .database?:
                 guard let v = string() else { return nil }
