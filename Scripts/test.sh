@@ -2,11 +2,14 @@
 # The whole test suite, on a fresh machine: installs what is missing (Debian packages; PostgreSQL
 # 16.2 from PyPI's pgserver wheel), starts a throwaway PostgreSQL 15 loaded with the Pagila fixture,
 # a PostgreSQL 16 beside it (the copy/compare and upgrade tests) and an S3 API on loopback (moto's
-# server mode, from PyPI) for the offsite tests, builds, runs `swift test`, stops them all.
+# server mode, from PyPI) for the offsite tests and a Docker Engine of its own with PostgreSQL 15 and
+# 16 images made here (Scripts/docker-engine.sh) for the compose tests, builds, runs `swift test`,
+# stops them all.
 # Run as root (the server itself runs as the postgres user; the fault tests mount a small tmpfs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . Scripts/lib.sh
+. Scripts/docker-engine.sh
 
 ensure_packages age rclone strace prometheus zstd
 ensure_pg16
@@ -15,7 +18,13 @@ chmod 755 "$work"
 start_server "$work/server"
 start_server16 "$work/server16"
 start_moto "$work/moto.log"
-trap 'Scripts/pg-server.sh stop "$SERVER_DIR" || true; stop_server16; stop_moto; rm -rf "$work"' EXIT
+trap 'Scripts/pg-server.sh stop "$SERVER_DIR" || true; stop_server16; stop_moto; stop_docker_engine; rm -rf "$work"' EXIT
+docker_started=$(date +%s)
+start_docker_engine "$work/docker"
+PGKEEP_TEST_PG15_IMAGE=$(ensure_pg_image pgkeep-test-postgres15 "$PGBIN")
+PGKEEP_TEST_PG16_IMAGE=$(ensure_pg_image pgkeep-test-postgres16 "$PG16_BIN")
+export PGKEEP_TEST_DOCKER_HOST=$DOCKER_HOST PGKEEP_TEST_PG15_IMAGE PGKEEP_TEST_PG16_IMAGE
+echo "test.sh: docker engine and images ready in $(($(date +%s) - docker_started)) s ($PGKEEP_TEST_PG15_IMAGE, $PGKEEP_TEST_PG16_IMAGE)"
 echo "test.sh: PostgreSQL ($PGBIN) on 127.0.0.1:$SERVER_PORT, 16 ($PG16_BIN) on $SERVER16_PORT; loading Pagila"
 load_pagila pagila
 
