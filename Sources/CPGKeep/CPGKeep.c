@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <spawn.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "CPGKeep.h"
@@ -18,4 +19,20 @@ void *pgkeep_memmem(const void *haystack, size_t haystacklen, const void *needle
 
 void *pgkeep_memrchr(const void *s, int c, size_t n) {
     return memrchr(s, c, n);
+}
+
+static long long pgkeep_last_progress = 0;
+
+long long pgkeep_monotonic_ms(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+void pgkeep_progress_tick(void) {
+    __atomic_store_n(&pgkeep_last_progress, pgkeep_monotonic_ms(), __ATOMIC_RELAXED);
+}
+
+long long pgkeep_progress_last(void) {
+    return __atomic_load_n(&pgkeep_last_progress, __ATOMIC_RELAXED);
 }

@@ -146,7 +146,7 @@ import Testing
         #expect(
             out.contains(
                 "DO $pgkeep_clean$ BEGIN EXECUTE $pgkeep_stmt$ALTER TABLE IF EXISTS ONLY public.p1 DROP CONSTRAINT IF "
-                    + "EXISTS p1_pkey;$pgkeep_stmt$; EXCEPTION WHEN OTHERS"
+                    + "EXISTS p1_pkey;$pgkeep_stmt$; EXCEPTION WHEN lock_not_available THEN RAISE; WHEN OTHERS"
             ))
         #expect(
             out.contains("EXECUTE $pgkeep_stmt$DROP FUNCTION IF EXISTS public.f(a integer,\n    b text);$pgkeep_stmt$"))

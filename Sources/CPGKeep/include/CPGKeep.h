@@ -16,4 +16,11 @@ int pgkeep_spawn_closefrom(posix_spawn_file_actions_t *actions, int lowfd);
 void *pgkeep_memmem(const void *haystack, size_t haystacklen, const void *needle, size_t needlelen);
 void *pgkeep_memrchr(const void *s, int c, size_t n);
 
+/// The watchdog's progress clock: every byte pgkeep moves between a tool, a file and the server
+/// calls `pgkeep_progress_tick` (a relaxed atomic store of CLOCK_MONOTONIC's milliseconds, cheap
+/// enough for every chunk); the watchdog reads it with `pgkeep_progress_last`. Milliseconds.
+void pgkeep_progress_tick(void);
+long long pgkeep_progress_last(void);
+long long pgkeep_monotonic_ms(void);
+
 #endif

@@ -62,7 +62,9 @@ public final class BackupJob {
             }
         }
         if let globalsPreflight {
-            attempt(BackupName.globalsDatabase, into: &summary) { try backupGlobals(preflight: globalsPreflight) }
+            attempt(BackupName.globalsDatabase, into: &summary) {
+                try Watchdog.shared.phase("dumping the globals") { try backupGlobals(preflight: globalsPreflight) }
+            }
         }
         return summary
     }
@@ -97,7 +99,26 @@ public final class BackupJob {
         }
     }
 
+    /// One database's backup as a watched phase: the stall bound applies, the server is watched
+    /// for pgkeep's sessions (busy counts as progress; a lock wait names who holds the lock).
     func backupDatabase(_ database: String, preflight: Preflight) throws -> BackupRecord {
+        let watch = (source as? LocalDumpSource).map { ServerWatch(spec: $0.spec, database: database) }
+        watch?.start()
+        defer { watch?.stop() }
+        do {
+            return try Watchdog.shared.phase("dumping \"\(database)\"") {
+                try dumpDatabase(database, preflight: preflight)
+            }
+        } catch {
+            throw watch?.explain(error, what: "the backup of \"\(database)\"", outcome: "no backup was recorded")
+                ?? error
+        }
+    }
+
+    /// pg_dump's `--lock-wait-timeout` (not part of the recorded options: it changes no output).
+    var lockWaitArguments: [String] { SessionBounds.current.pgDumpLockWait }
+
+    private func dumpDatabase(_ database: String, preflight: Preflight) throws -> BackupRecord {
         let started = Date()
         let name = BackupName(
             database: database, time: started, format: options.format, codec: options.codec,
@@ -116,10 +137,11 @@ public final class BackupJob {
         let rowCounts = try counts?.count()
         if options.format == .directory {
             return try backupDirectory(
-                name: name, preflight: preflight, started: started, extraArgs: snapshotArgs, rowCounts: rowCounts)
+                name: name, preflight: preflight, started: started, extraArgs: snapshotArgs + lockWaitArguments,
+                rowCounts: rowCounts)
         }
         let dumpArgs = dumpOptions()
-        let command = try source.pgDump(database: database, options: dumpArgs + snapshotArgs)
+        let command = try source.pgDump(database: database, options: dumpArgs + snapshotArgs + lockWaitArguments)
         return try backupStream(
             name: name, command: command, dumpOptions: dumpArgs, preflight: preflight, started: started,
             what: "pg_dump of database \"\(database)\"", rowCounts: rowCounts)

@@ -66,6 +66,17 @@ public struct PGKeepConfig: Sendable, Equatable {
     // [status]
     public var maxAge: TimeInterval?
 
+    // Bounds ([backup] and [connection]; see `SessionBounds`, `Watchdog`). A bound of 0 is "none".
+    public var lockWaitTimeout: TimeInterval?
+    public var maxDuration: TimeInterval?
+    public var stallTimeout: TimeInterval?
+    public var connectTimeout: Int?
+    public var keepalivesIdle: Int?
+    public var keepalivesInterval: Int?
+    public var keepalivesCount: Int?
+    /// Milliseconds.
+    public var tcpUserTimeout: Int?
+
     // [remote]
     /// `REMOTE:bucket/prefix` (an rclone remote) every backup is copied to.
     public var remote: String?

@@ -41,6 +41,11 @@ struct ConfigKey: Sendable {
         key("connection", "password_env", .string, \.passwordEnv),
         key("connection", "pg_bin", .path, \.pgBin),
         key("connection", "pg_bin_search", .paths, \.pgBinSearch),
+        key("connection", "connect_timeout", .integer(1...3600), \.connectTimeout),
+        key("connection", "keepalives_idle", .integer(1...86400), \.keepalivesIdle),
+        key("connection", "keepalives_interval", .integer(1...3600), \.keepalivesInterval),
+        key("connection", "keepalives_count", .integer(1...100), \.keepalivesCount),
+        key("connection", "tcp_user_timeout", .integer(1...86_400_000), \.tcpUserTimeout),
         key("backup", "dir", .path, \.directory),
         key("backup", "format", .format, \.format),
         key("backup", "compress", .compression, \.compression),
@@ -54,6 +59,9 @@ struct ConfigKey: Sendable {
         key("backup", "label", .string, \.label),
         key("backup", "min_size_ratio", .fraction, \.minSizeRatio),
         key("backup", "max_row_loss", .fraction, \.maxRowLoss),
+        key("backup", "lock_wait_timeout", .bound, \.lockWaitTimeout),
+        key("backup", "max_duration", .bound, \.maxDuration),
+        key("backup", "stall_timeout", .bound, \.stallTimeout),
         key("retention", "keep_last", .count) { $0.retentionPolicy.last = $1 },
         key("retention", "keep_hourly", .count) { $0.retentionPolicy.hourly = $1 },
         key("retention", "keep_daily", .count) { $0.retentionPolicy.daily = $1 },
@@ -157,6 +165,16 @@ extension ConfigType where T == TimeInterval {
         Self(name: "duration") { r, key in
             guard let text = try r.string(key) else { return nil }
             return try r.wrap(key) { try DurationText.parse(text) }
+        }
+    }
+}
+
+extension ConfigType where T == TimeInterval {
+    /// A duration, or "none" (stored as 0) for no bound.
+    static var bound: Self {
+        Self(name: "duration or \"none\"") { r, key in
+            guard let text = try r.string(key) else { return nil }
+            return try r.wrap(key) { try BoundsFlags.parse(text) ?? 0 }
         }
     }
 }

@@ -63,7 +63,22 @@ public final class CopyJob {
         return "pgkeep_copy_\(getpid())_" + stem.filter { $0.isLetter || $0.isNumber || $0 == "_" }.lowercased()
     }
 
+    /// The copy as a watched phase: the stall bound applies, and the source server is watched
+    /// for pgkeep's sessions (busy counts as progress; a lock wait names who holds the lock).
     public func run() throws -> CopyResult {
+        let watch = source.endpoint.serverWatch(database: source.database)
+        watch?.start()
+        defer { watch?.stop() }
+        do {
+            return try Watchdog.shared.phase("copying \(source.display)") { try copy() }
+        } catch {
+            throw watch?.explain(
+                error, what: "the copy of \(source.display)",
+                outcome: "the unfinished copy was dropped; the source was only read") ?? error
+        }
+    }
+
+    private func copy() throws -> CopyResult {
         let started = Date()
         var phases: [(String, Double)] = []
         func phase<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
@@ -92,7 +107,7 @@ public final class CopyJob {
                 try source.run(
                     "pg_dump", database: source.database,
                     arguments: ["--format=custom", "--compress=0", "--no-sync", "--snapshot=\(snapshot)"]
-                        + tables.map { "--exclude-table-data=\($0.name)" },
+                        + SessionBounds.current.pgDumpLockWait + tables.map { "--exclude-table-data=\($0.name)" },
                     output: archive, what: "pg_dump of the definitions of \(source.display)")
                 dropToken = registerDrop(building)
                 try createDatabase(building, archive: archive)

@@ -35,9 +35,7 @@ public final class DatabaseSide {
     }
 
     private func libpq(_ database: String? = nil) throws -> PostgresConnection {
-        var named = spec
-        named.parameters["application_name"] = ChildEnvironment.applicationName
-        return try PostgresConnection(spec: named, database: database ?? self.database)
+        try PostgresConnection(spec: spec, database: database ?? self.database)
     }
 
     /// The server's version, read in the maintenance database (the side's database may not exist yet).

@@ -16,6 +16,9 @@ public final class VerifyJob {
     /// The passphrase for passphrase-encrypted backups.
     public var passphrase: String?
     public var onStatus: ((String) -> Void)?
+    /// Of the failures `verifyEach` counted, the drills that could not run for a reason outside
+    /// the backup (exit 4 when they are all there is).
+    public private(set) var uncheckedFailures = 0
 
     public init(tools: PostgresTools, environment: [String: String], drill: ConnectionSpec?) {
         self.tools = tools
@@ -77,7 +80,7 @@ public final class VerifyJob {
 
     /// Restores into `pgkeep_drill_<hex>` (created from template0), compares counts, drops it.
     func runDrill(_ input: RestoreInput, into outcome: inout Outcome) throws {
-        guard let spec = drill else { return }
+        guard let spec = drill?.writing() else { return }
         let scratch = DrillName.make()
         let endpoint = try LocalRestoreEndpoint(spec: spec, tools: tools, environment: environment)
         // A drill killed before it could drop its database (SIGKILL) leaves it: the next one does.
@@ -102,6 +105,13 @@ public final class VerifyJob {
         do {
             result = try job.run()
         } catch let error as PGKeepError {
+            if let cause = DrillFailure.outsideTheBackup(error) {
+                throw PGKeepError(
+                    .unchecked,
+                    "the restore drill of \(input.origin) could not run (\(cause)): \(error.message); "
+                        + "this says nothing about the backup", command: error.command, stderrTail: error.stderrTail,
+                    hint: "run the drill again once the drill server is back and writable")
+            }
             throw PGKeepError(
                 error.kind, "restore drill of \(input.origin) failed: \(error.message)", command: error.command,
                 stderrTail: error.stderrTail,
@@ -141,6 +151,7 @@ extension VerifyJob {
             } catch let error as PGKeepError {
                 if Cancellation.shared.signalReceived != nil { throw error }
                 failures += 1
+                if error.kind == .unchecked { uncheckedFailures += 1 }
                 report(.failed(path: path, error: error))
             }
         }
@@ -207,5 +218,31 @@ enum DrillName {
             guard let connection = try? PostgresConnection(spec: spec, database: db) else { continue }
             for sql in SQL.dropDatabase(name) where (try? connection.query(sql)) != nil { return }
         }
+    }
+}
+
+/// Why a drill failed for a reason outside the backup, if it did: the backup is then not blamed.
+enum DrillFailure {
+    /// What the server or the network said, matched in the error's message and the tool's stderr.
+    static let causes: [(text: String, cause: String)] = [
+        ("server closed the connection", "the connection to the drill server was lost"),
+        ("connection to server", "the connection to the drill server was lost"),
+        ("could not connect", "the drill server could not be reached"),
+        ("cannot connect", "the drill server could not be reached"),
+        ("terminating connection", "the drill server ended the session (a restart or a crash)"),
+        ("the database system is", "the drill server was shutting down or starting up"),
+        ("read-only transaction", "the drill server is read-only"),
+        ("statement timeout", "a statement timeout on the drill server"),
+        ("lock timeout", "a lock on the drill server"),
+        ("gave up waiting", "a lock on the drill server"),
+        ("No space left on device", "the drill server's disk is full"),
+        ("out of memory", "the drill server ran out of memory"),
+    ]
+
+    static func outsideTheBackup(_ error: PGKeepError) -> String? {
+        if error.kind == .preflight { return "the drill server could not be reached or checked" }
+        if error.kind == .unchecked { return "the check after the drill's restore could not run" }
+        let text = error.message + "\n" + (error.stderrTail ?? "")
+        return causes.first { text.contains($0.text) }?.cause
     }
 }

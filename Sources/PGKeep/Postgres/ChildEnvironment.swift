@@ -48,19 +48,33 @@ public final class ChildEnvironment {
         environment = env
     }
 
-    /// Ends the server backends of this process's children (best effort, a few seconds at most).
+    /// Ends the server backends of this process's children and sessions (best effort, a few
+    /// seconds at most). When the server cannot be reached, the closing message says which
+    /// sessions may still hold locks, and until when.
     static func terminateBackends(spec: ConnectionSpec) {
         var quick = spec
         quick.parameters["connect_timeout"] = "3"
         let sql = """
-            SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-            WHERE application_name = \(SQL.literal(applicationName)) AND pid <> pg_backend_pid()
+            SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity
+            WHERE application_name = \(SQL.literal(applicationName)) AND pid <> pg_catalog.pg_backend_pid()
             """
+        var failure = "no database to connect to"
         for database in [spec.database, "postgres", "template1"] {
-            guard let conn = try? PostgresConnection(spec: quick, database: database) else { continue }
-            _ = try? conn.query(sql)
-            return
+            do {
+                _ = try PostgresConnection(spec: quick, database: database).query(sql)
+                return
+            } catch {
+                failure = (error as? PGKeepError)?.message ?? "\(error)"
+                // Only a missing database is worth another try; an unreachable server stays so.
+                if !failure.contains("does not exist") { break }
+            }
         }
+        let bounds = SessionBounds.current
+        let dead = bounds.keepalivesIdle + bounds.keepalivesInterval * bounds.keepalivesCount
+        Cancellation.shared.note(
+            "the server could not be reached to end pgkeep's sessions (\(failure)): sessions with application_name "
+                + "\(applicationName) may still hold locks until the server notices the connection is gone "
+                + "(about \(dead) s with pgkeep's keepalives)")
     }
 
     /// Removes the passfile. Also done by Ctrl-C handling; calling twice is harmless.

@@ -22,12 +22,13 @@ public struct ServerInfo: Sendable {
 public final class PostgresConnection: @unchecked Sendable {
     let conn: OpaquePointer
 
-    /// Connects or throws a one-line `.preflight` error that names the problem.
+    /// Connects or throws a one-line `.preflight` error that names the problem. The session is
+    /// bounded (`SessionBounds`: keepalives, timeouts set explicitly over the role's) and named
+    /// `pgkeep-PID`, so that the cancel sweep and the lock watch find it.
     public init(spec: ConnectionSpec, database: String? = nil) throws {
-        var params = spec.parameters
+        var params = SessionBounds.current.apply(to: spec.parameters, own: true, writes: spec.writes)
         if let database { params["dbname"] = database }
-        if params["connect_timeout"] == nil { params["connect_timeout"] = "10" }
-        params["fallback_application_name"] = "pgkeep"
+        params["application_name"] = ChildEnvironment.applicationName
         if let password = spec.password { params["password"] = password }
         let keys = Array(params.keys)
         let cKeys = keys.map { strdup($0) }
@@ -55,6 +56,11 @@ public final class PostgresConnection: @unchecked Sendable {
             throw PostgresConnection.describe(connectionError: raw, target: target)
         }
         conn = c
+        // Where the server has it (14+), it also checks now and then during a long query that
+        // the client is still there.
+        if PQserverVersion(c) >= 140_000 {
+            PQclear(PQexec(c, "SET client_connection_check_interval = '10s'"))
+        }
     }
 
     deinit { PQfinish(conn) }

@@ -12,10 +12,20 @@ public struct ConnectionSpec: Sendable, Equatable {
     /// The password given in the URI or conninfo string, if any. PGPASSWORD and ~/.pgpass are
     /// left to libpq and the children, which read them themselves.
     public var password: String?
+    /// Sessions on this connection write (a restore's target, a copy's): a role's
+    /// `default_transaction_read_only` is turned off for them (`SessionBounds`).
+    public var writes = false
 
     public init(parameters: [String: String] = [:], password: String? = nil) {
         self.parameters = parameters
         self.password = password
+    }
+
+    /// The same connection, for sessions that write.
+    public func writing() -> ConnectionSpec {
+        var spec = self
+        spec.writes = true
+        return spec
     }
 
     /// Environment variables that, when set, mean the user chose a server through libpq's own
@@ -120,9 +130,10 @@ public struct ConnectionSpec: Sendable, Equatable {
     public var user: String? { parameters["user"] }
     public var database: String? { parameters["dbname"] }
 
-    /// A `key='value'` conninfo string for children's `--dbname`; it never holds the password.
+    /// A `key='value'` conninfo string for children's `--dbname`, with the `SessionBounds` in
+    /// force added; it never holds the password.
     public func conninfo(overridingDatabase database: String? = nil) -> String {
-        var params = parameters
+        var params = SessionBounds.current.apply(to: parameters, own: false, writes: writes)
         if let database { params["dbname"] = database }
         return params.keys.sorted().map { key in
             let value = params[key]!

@@ -1,4 +1,5 @@
 import CLibPQ
+import CPGKeep
 import Foundation
 
 /// COPY through libpq in this process: `COPY ... TO STDOUT` read row by row with PQgetCopyData
@@ -55,6 +56,7 @@ extension PostgresConnection: SQLSession, CopySourceEnd, CopyTargetEnd {
                 guard PQputCopyData(conn, base, Int32(chunk.count)) == 1 else {
                     throw failure("sending rows to the target", sql: sql)
                 }
+                pgkeep_progress_tick()
             }
         } catch {
             _ = PQputCopyEnd(conn, "source failed")

@@ -14,6 +14,12 @@ public protocol RestoreEndpoint: AnyObject {
     func stage(_ input: RestoreInput, needsFile: Bool) throws -> String?
     /// Removes whatever `stage` put in place.
     func cleanUp()
+    /// A watch on the server for pgkeep's sessions in `database` (nil where none can be kept).
+    func serverWatch(database: String) -> ServerWatch?
+}
+
+extension RestoreEndpoint {
+    public func serverWatch(database: String) -> ServerWatch? { nil }
 }
 
 /// pg_restore and psql on this machine; queries through libpq.
@@ -56,6 +62,8 @@ public final class LocalRestoreEndpoint: RestoreEndpoint {
         }
         return path
     }
+
+    public func serverWatch(database: String) -> ServerWatch? { ServerWatch(spec: spec, database: database) }
 
     public func cleanUp() {
         if let scratch { FileSystem.removeTree(scratch) }

@@ -74,16 +74,30 @@ public final class RestoreJob {
             try createDatabase()
             created = true
         }
+        let watch = endpoint.serverWatch(database: database)
+        watch?.start()
+        defer { watch?.stop() }
         do {
-            return try restore(started: started, checked: checked)
-        } catch {
-            if created {
-                // It did not exist before: leave the server as it was.
-                for sql in SQL.dropDatabase(database) where (try? maintenanceQuery(sql)) != nil { break }
+            return try Watchdog.shared.phase("restoring into \"\(database)\"") {
+                try restore(started: started, checked: checked)
             }
-            throw error
+        } catch {
+            let explained =
+                watch?.explain(
+                    error, what: "the restore into \"\(database)\"",
+                    outcome: committed ? "what was restored before stays" : "nothing was changed") ?? error
+            // A database this restore created goes again unless the restore committed into it.
+            guard created && !committed else { throw explained }
+            throw dropCreated(after: explained)
         }
     }
+
+    /// Set once the restore's data is permanent (psql's COMMIT, or a --jobs pg_restore that
+    /// finished): from then on no failure drops the database or calls the restore failed.
+    private var committed = false
+
+    /// How long a failed restore keeps trying to drop the database it created.
+    var dropPatience: TimeInterval = 60
 
     /// The archive where the endpoint's tools read it, staged once (nil: streamed from here).
     private var staged: String??
@@ -96,7 +110,7 @@ public final class RestoreJob {
     }
 
     private func restore(started: Date, checked: String) throws -> RestoreResult {
-        var mark = Date()
+        let mark = Date()
         let before = try TargetCatalog.userTables(query)
         // A data-only restore writes into existing tables by design.
         let conflicts = options.dataOnly ? [] : written(before)
@@ -156,9 +170,24 @@ public final class RestoreJob {
             }
         }
         guard result.succeeded else { throw failure(result) }
-        mark = Trace.phase("restore", since: mark)
+        committed = true
+        Trace.phase("restore", since: mark)
+        do {
+            return try report(started: started, checked: checked, copied: copied)
+        } catch {
+            let reason = (error as? PGKeepError)?.message ?? "\(error)"
+            throw PGKeepError(
+                .unchecked,
+                "restored and committed into \"\(database)\"; the check after the restore could not run: \(reason)",
+                command: (error as? PGKeepError)?.command, stderrTail: (error as? PGKeepError)?.stderrTail,
+                hint: "the restored data stays; count the rows by hand, or restore again with --clean --verify "
+                    + "once the cause is gone")
+        }
+    }
 
-        // 4. The result.
+    /// 4. The result, after the restore committed.
+    private func report(started: Date, checked: String, copied: [String: Int]?) throws -> RestoreResult {
+        let mark = Date()
         // The counts psql reported for each COPY are exact and free; without them (parallel
         // restore, schema only, a script inside a container) the restored tables are counted.
         let restoredTables = written(try TargetCatalog.userTables(query))
@@ -263,25 +292,5 @@ public final class RestoreJob {
         if feedInput { try RestoreFeed.feed(input, to: child) }
         let result = child.wait()
         return (result.stdout, result)
-    }
-
-    /// The error for a failed restore: how many errors, the first one, and the target's state.
-    private func failure(_ result: ProcessResult) -> PGKeepError {
-        let errors = result.stderr.split(separator: "\n").filter { $0.contains("ERROR:") || $0.contains("error:") }
-        let first = errors.first.map { String($0).trimmingCharacters(in: .whitespaces) } ?? result.stderrTail(lines: 1)
-        let state =
-            options.singleTransaction
-            ? "the restore ran in one transaction, so the target was left as it was"
-            : "with --jobs the restore is not one transaction: objects restored before the error remain"
-        let tool = (result.command.executable as NSString).lastPathComponent
-        return PGKeepError(
-            .backup,
-            "restore into \"\(database)\" failed: \(tool) \(result.termination) after "
-                + "\(errors.count) error\(errors.count == 1 ? "" : "s"); first: \(first); \(state)",
-            command: result.command.description, stderrTail: result.stderrTail(lines: 6),
-            hint: first.contains("role")
-                ? "the archive names a role the target server lacks: create it, or restore with --no-owner "
-                    + "--no-privileges"
-                : nil)
     }
 }

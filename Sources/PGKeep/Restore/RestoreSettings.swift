@@ -12,6 +12,7 @@ extension Settings {
                 .usage, "name the target database with --dbname: a restore never defaults to the config file's database"
             )
         }
+        let spec = spec.writing()
         if let compose = dockerCompose(flag: composeFlag) {
             let endpoint = try DockerComposeRestoreEndpoint(options: compose, spec: spec, environment: environment)
             return (endpoint, try endpoint.service.defaultDatabase())

@@ -21,12 +21,7 @@ public enum TargetCatalog {
     /// Exact row counts of the given tables (ordinary tables only: a partitioned parent's rows
     /// are its partitions'), in one statement.
     public static func rowCounts(_ query: Query, tables: [String]) throws -> [String: Int] {
-        guard !tables.isEmpty else { return [:] }
-        let kinds = try query(
-            "SELECT t, c.relkind FROM unnest(ARRAY[\(tables.map(SQL.literal).joined(separator: ","))]) t "
-                + "JOIN pg_catalog.pg_class c ON c.oid = to_regclass(t)"
-        )
-        let ordinary = kinds.filter { $0.count == 2 && $0[1] == "r" }.compactMap { $0[0] }
+        let ordinary = try ordinaryTables(query, tables: tables)
         guard !ordinary.isEmpty else { return [:] }
         let sql = ordinary.map { "SELECT \(SQL.literal($0)), count(*) FROM \($0)" }.joined(separator: " UNION ALL ")
         var counts: [String: Int] = [:]
@@ -34,5 +29,15 @@ public enum TargetCatalog {
             if let t = row[0], let n = row[1].flatMap({ Int($0) }) { counts[t] = n }
         }
         return counts
+    }
+
+    /// Of `tables`, the ordinary ones (a partitioned parent holds no rows of its own).
+    static func ordinaryTables(_ query: Query, tables: [String]) throws -> [String] {
+        guard !tables.isEmpty else { return [] }
+        let kinds = try query(
+            "SELECT t, c.relkind FROM unnest(ARRAY[\(tables.map(SQL.literal).joined(separator: ","))]) t "
+                + "JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass(t)"
+        )
+        return kinds.filter { $0.count == 2 && $0[1] == "r" }.compactMap { $0[0] }
     }
 }

@@ -31,9 +31,19 @@ public struct ScriptFilter {
     /// The tables of the COPY statements seen, in order.
     public private(set) var copyTables: [String] = []
 
-    public init(tolerantDrops: Bool) {
+    /// What replaces the archive's `SET lock_timeout = 0;`: pgkeep's bound (nil: the line stays).
+    private let lockTimeoutLine: Data?
+    /// Bytes to send in place of a line cut out (`line` returned false), if any.
+    private var replacement: Data?
+
+    /// `lockTimeout`: the bound on the restore's waits for locks. pg_dump's scripts say
+    /// `SET lock_timeout = 0;` near their top; that line becomes `SET lock_timeout = 'N';`, so a
+    /// DROP or an ALTER that waits for a reader's lock fails after N instead of waiting forever
+    /// while it holds what it already locked.
+    public init(tolerantDrops: Bool, lockTimeout: TimeInterval? = nil) {
         self.tolerantDrops = tolerantDrops
         inBody = !tolerantDrops
+        lockTimeoutLine = lockTimeout.map { Data("SET lock_timeout = '\(max(1, Int(($0 * 1000).rounded())))';\n".utf8) }
     }
 
     /// Processes a chunk of script and hands what to send on to `emit`. In the body, that is the
@@ -57,7 +67,9 @@ public struct ScriptFilter {
                 rest.withUnsafeBytes { body($0, emit: emit) }
                 return
             }
-            if !statement.isEmpty || line.hasPrefix("DROP ") || line.hasPrefix("ALTER ") {
+            if line == "SET lock_timeout = 0;", let lockTimeoutLine {
+                out.append(lockTimeoutLine)
+            } else if !statement.isEmpty || line.hasPrefix("DROP ") || line.hasPrefix("ALTER ") {
                 statement += (statement.isEmpty ? "" : "\n") + line
                 if line.hasSuffix(";") {
                     out.append(Data((ScriptFilter.tolerant(statement) + "\n").utf8))
@@ -99,6 +111,7 @@ public struct ScriptFilter {
             if partial.isEmpty {
                 if !line(piece) {
                     emit(UnsafeRawBufferPointer(start: base + pending, count: start - pending))
+                    emitReplacement(emit)
                     pending = end + 1
                 }
             } else {
@@ -108,6 +121,8 @@ public struct ScriptFilter {
                 if whole.withUnsafeBytes({ line($0) }) {
                     whole.append(0x0a)
                     whole.withUnsafeBytes(emit)
+                } else {
+                    emitReplacement(emit)
                 }
                 pending = end + 1
             }
@@ -129,13 +144,23 @@ public struct ScriptFilter {
         return UnsafeRawPointer(last) - base + 1
     }
 
-    /// Looks at one line of the body (without its newline); false to cut it out.
+    private mutating func emitReplacement(_ emit: (UnsafeRawBufferPointer) -> Void) {
+        replacement?.withUnsafeBytes(emit)
+        replacement = nil
+    }
+
+    /// Looks at one line of the body (without its newline); false to cut it out (and send
+    /// `replacement` instead, when set).
     private mutating func line(_ bytes: UnsafeRawBufferPointer) -> Bool {
         if inCopy {
             if bytes.count == 2 && bytes[0] == 0x5c && bytes[1] == 0x2e { inCopy = false }
             return true
         }
         guard let first = bytes.first else { return true }
+        if first == 0x53, let lockTimeoutLine, Self.equals(bytes, "SET lock_timeout = 0;") {  // "S"
+            replacement = lockTimeoutLine
+            return false
+        }
         if first == 0x2d && bytes.count > 3 && bytes[1] == 0x2d {  // "--": an entry header?
             let text = String(decoding: bytes, as: UTF8.self)
             if text.hasPrefix("-- Name: ") || text.hasPrefix("-- Data for Name: ") || text.hasPrefix("-- TOC entry ") {
@@ -196,11 +221,14 @@ public struct ScriptFilter {
         return out
     }
 
+    /// The statement in its own subtransaction, its failure skipped, but for a lock it could
+    /// not get within `lock_timeout` (lock_not_available): that one stops the restore, so the
+    /// message names the lock, not the CREATE that would fail next ("already exists").
     static func tolerant(_ statement: String) -> String {
         let quote = "$pgkeep_stmt$"
         guard !statement.contains(quote), !statement.contains("$pgkeep_clean$") else { return statement }
         return
-            "DO $pgkeep_clean$ BEGIN EXECUTE \(quote)\(statement)\(quote); EXCEPTION WHEN OTHERS THEN RAISE NOTICE "
-            + "'pgkeep --clean skipped: %', SQLERRM; END $pgkeep_clean$;"
+            "DO $pgkeep_clean$ BEGIN EXECUTE \(quote)\(statement)\(quote); EXCEPTION WHEN lock_not_available THEN "
+            + "RAISE; WHEN OTHERS THEN RAISE NOTICE 'pgkeep --clean skipped: %', SQLERRM; END $pgkeep_clean$;"
     }
 }

@@ -42,7 +42,7 @@ struct ScriptPipeline {
     func run(_ source: Source) throws -> Result {
         let child = ChildProcess(psql, stdin: .pipe, stdout: .collect)
         try child.start()
-        var filter = ScriptFilter(tolerantDrops: tolerantDrops)
+        var filter = ScriptFilter(tolerantDrops: tolerantDrops, lockTimeout: SessionBounds.current.lockTimeout)
         let sink = PsqlInput(fd: child.stdinDescriptor)
         sink.send(Self.begin)
         let (script, feedError) = produce(source, filter: &filter, sink: sink)

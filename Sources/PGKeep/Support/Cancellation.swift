@@ -133,12 +133,33 @@ public final class Cancellation: @unchecked Sendable {
     /// Stops every registered child, then runs the cleanups stage by stage, removes temporary
     /// paths, says what was interrupted, and exits.
     public func cancel(signal sig: Int32) {
+        let name = sig == SIGINT ? "SIGINT" : "SIGTERM"
+        stop(marker: sig, exitCode: 128 + sig) { what in "\(what) was interrupted by \(name)" }
+    }
+
+    /// The same clean stop for a run the watchdog ended (`--max-duration`, `--stall-timeout`):
+    /// `reason` says which bound and in which phase; the exit code is `ExitCodes.timedOut`.
+    public func expire(_ reason: String) {
+        stop(marker: 0, exitCode: ExitCodes.timedOut) { what in "\(what) was stopped: \(reason)" }
+    }
+
+    /// Something a cleanup could not do, for the closing message (e.g. the server could not be
+    /// reached to end pgkeep's sessions).
+    public func note(_ text: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        notes.append(text)
+    }
+
+    private var notes: [String] = []
+
+    private func stop(marker: Int32, exitCode: Int32, headline: (String) -> String) {
         lock.lock()
         if cancelledSignal != nil {
             lock.unlock()
             return
         }
-        cancelledSignal = sig
+        cancelledSignal = marker
         cleanupThread = pthread_self()
         let running = Array(children.values)
         let tempPaths = Array(paths.values)
@@ -151,9 +172,9 @@ public final class Cancellation: @unchecked Sendable {
         for cleanup in staged where cleanup.stage != .files { cleanup.run() }
         for path in tempPaths { FileSystem.removeTree(path) }
         for cleanup in staged where cleanup.stage == .files { cleanup.run() }
-        let name = sig == SIGINT ? "SIGINT" : "SIGTERM"
-        Console.err("pgkeep: \(what) was interrupted by \(name); \(Self.consequence(of: what))\n")
-        exit(128 + sig)
+        let extra = lock.withLock { notes }.map { "; " + $0 }.joined()
+        Console.err("pgkeep: \(headline(what)); \(Self.consequence(of: what))\(extra)\n")
+        exit(exitCode)
     }
 
     /// What an interrupted operation leaves behind, in words.

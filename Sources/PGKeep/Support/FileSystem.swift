@@ -1,3 +1,4 @@
+import CPGKeep
 import Foundation
 
 #if canImport(Glibc)
@@ -71,6 +72,7 @@ public enum FileSystem {
         while true {
             let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n > 0 {
+                pgkeep_progress_tick()
                 guard buffer.withUnsafeBytes({ body(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }) else { return }
             } else if n < 0 && errno == EINTR {
                 continue
@@ -91,6 +93,7 @@ public enum FileSystem {
                 if errno == EINTR { continue }
                 return false
             }
+            pgkeep_progress_tick()
             offset += n
         }
         return true

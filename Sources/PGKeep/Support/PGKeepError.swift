@@ -15,6 +15,11 @@ public struct PGKeepError: Error, CustomStringConvertible, Sendable {
         case locked
         /// Stopped by SIGINT or SIGTERM.
         case interrupted(signal: Int32)
+        /// The work itself succeeded and was made permanent (a restore committed), but a check
+        /// after it could not run; or a drill could not run for a reason outside the backup.
+        case unchecked
+        /// A bound ended the run: `--max-duration`, `--stall-timeout`.
+        case timedOut
     }
 
     public var kind: Kind
@@ -40,6 +45,8 @@ public struct PGKeepError: Error, CustomStringConvertible, Sendable {
         case .backup: return ExitCodes.failure
         case .locked: return ExitCodes.locked
         case .interrupted(let signal): return 128 + signal
+        case .unchecked: return ExitCodes.unchecked
+        case .timedOut: return ExitCodes.timedOut
         }
     }
 
@@ -61,6 +68,13 @@ public enum ExitCodes {
     public static let failure: Int32 = 1
     /// Connection or another preflight check failed before any file was created.
     public static let preflight: Int32 = 3
+    /// Restore: restored and committed, but the check after the commit could not run. Verify:
+    /// a drill could not run for a reason outside the backup (the server went away, a timeout,
+    /// a read-only target); the backup is not blamed.
+    public static let unchecked: Int32 = 4
+    /// `--max-duration` or `--stall-timeout` ended the run, cleaned up as after SIGTERM (the
+    /// code `timeout(1)` uses).
+    public static let timedOut: Int32 = 124
     /// Another pgkeep run holds the backup directory; nothing was done (EX_TEMPFAIL).
     public static let locked: Int32 = 75
     /// Invalid command line (the same code swift-argument-parser uses, EX_USAGE).

@@ -1,3 +1,4 @@
+import CPGKeep
 import Crypto
 import Foundation
 
@@ -24,6 +25,7 @@ func readFully(_ fd: Int32, into buffer: UnsafeMutableRawPointer, count: Int, wh
     while filled < count {
         let n = read(fd, buffer + filled, count - filled)
         if n > 0 {
+            pgkeep_progress_tick()
             filled += n
         } else if n == 0 {
             break

@@ -14,6 +14,7 @@ extension PGKeepCommand {
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var docker: DockerComposeFlags
         @OptionGroup var output: OutputOptions
+        @OptionGroup var bounds: BoundsOptions
         @OptionGroup var hookOptions: HookOptions
         @OptionGroup var upload: UploadOptions
         @OptionGroup var dump: DumpOptions
@@ -40,6 +41,7 @@ extension PGKeepCommand {
         func run() throws {
             try reportingErrors("a backup") {
                 let settings = try location.settings()
+                try settings.applyBounds(bounds.flags)
                 try output.apply(settings)
                 let hooks = try hookOptions.hooks(settings)
                 var flags = dump.flags

@@ -35,6 +35,7 @@ extension PGKeepCommand {
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var compose: ComposeProjectFlags
         @OptionGroup var output: OutputOptions
+        @OptionGroup var bounds: BoundsOptions
 
         func validate() throws {
             guard (1...64).contains(jobs) else { throw ValidationError("--jobs must be 1 to 64 (got \(jobs))") }
@@ -64,6 +65,7 @@ extension PGKeepCommand {
         func run() throws {
             try reportingErrors("a compare") {
                 let settings = try config.settings()
+                try settings.applyBounds(bounds.flags)
                 try output.apply(settings)
                 let tools = settings.tools(pgBinFlag: connection.pgBin)
                 let sideA = try side(source, service: aCompose, flag: "a", settings: settings, tools: tools)

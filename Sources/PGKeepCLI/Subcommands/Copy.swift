@@ -52,6 +52,7 @@ extension PGKeepCommand {
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var compose: ComposeProjectFlags
         @OptionGroup var output: OutputOptions
+        @OptionGroup var bounds: BoundsOptions
 
         func validate() throws {
             if from == nil && fromCompose == nil { throw ValidationError("give the source: --from or --from-compose") }
@@ -69,6 +70,7 @@ extension PGKeepCommand {
         func run() throws {
             try reportingErrors("a copy") {
                 let settings = try config.settings()
+                try settings.applyBounds(bounds.flags)
                 try output.apply(settings)
                 let tools = settings.tools(pgBinFlag: connection.pgBin)
                 let sources = compose(fromCompose)
@@ -88,7 +90,7 @@ extension PGKeepCommand {
                             spec: from, database: pair.source, tools: tools, environment: settings.environment,
                             compose: sources),
                         try DatabaseSide(
-                            spec: to, database: pair.target, tools: tools, environment: settings.environment,
+                            spec: to.writing(), database: pair.target, tools: tools, environment: settings.environment,
                             compose: targets)
                     )
                 }

@@ -20,6 +20,7 @@ extension PGKeepCommand {
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var docker: DockerComposeFlags
         @OptionGroup var output: OutputOptions
+        @OptionGroup var bounds: BoundsOptions
         @OptionGroup var identity: IdentityOptions
         @OptionGroup var remoteOptions: RemoteOptions
         @OptionGroup var what: RestoreSelectionOptions
@@ -41,6 +42,7 @@ extension PGKeepCommand {
         func run() throws {
             try reportingErrors("a restore") {
                 let settings = try location.settings()
+                try settings.applyBounds(bounds.flags)
                 try output.apply(settings)
                 let options = what.options
                 let request = RestoreSource.Request(

@@ -18,6 +18,7 @@ extension PGKeepCommand {
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var docker: DockerComposeFlags
         @OptionGroup var output: OutputOptions
+        @OptionGroup var bounds: BoundsOptions
         @OptionGroup var hookOptions: HookOptions
         @OptionGroup var upload: UploadOptions
         @OptionGroup var policy: PolicyOptions
@@ -32,6 +33,7 @@ extension PGKeepCommand {
         func run() throws {
             try reportingErrors("the cron job") {
                 let settings = try location.settings()
+                try settings.applyBounds(bounds.flags)
                 try output.apply(settings)
                 let hooks = try hookOptions.hooks(settings)
                 let started = Date()

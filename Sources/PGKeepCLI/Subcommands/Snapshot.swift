@@ -32,12 +32,14 @@ extension PGKeepCommand {
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var docker: DockerComposeFlags
         @OptionGroup var output: OutputOptions
+        @OptionGroup var bounds: BoundsOptions
         @OptionGroup var identity: IdentityOptions
         @OptionGroup var monitoring: MonitorOptions
 
         func run() throws {
             try reportingErrors("a snapshot") {
                 let settings = try location.settings()
+                try settings.applyBounds(bounds.flags)
                 try output.apply(settings)
                 let compose = settings.dockerCompose(flag: docker.flag)
                 let flags = SnapshotJob.backupFlags(label: label, inCompose: compose != nil)

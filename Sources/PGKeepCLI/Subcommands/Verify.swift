@@ -32,6 +32,7 @@ extension PGKeepCommand {
         @OptionGroup var location: DirectoryOptions
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
+        @OptionGroup var bounds: BoundsOptions
         @OptionGroup var identity: IdentityOptions
         @OptionGroup var monitoring: MonitorOptions
 
@@ -43,6 +44,7 @@ extension PGKeepCommand {
         func run() throws {
             try reportingErrors("a verify") {
                 let settings = try location.settings()
+                try settings.applyBounds(bounds.flags)
                 try output.apply(settings)
                 let directory = all ? try settings.directory(flag: location.directory) : nil
                 let (paths, lock) = try VerifyJob.select(all: directory, database: database, paths: backups)
@@ -62,6 +64,8 @@ extension PGKeepCommand {
                 let failures = try monitor.around { try job.verifyEach(paths, report: report.add) }
                 report.finish(failures: failures, of: paths.count)
                 monitor.finish(error: failures > 0 ? "\(failures) of \(paths.count) backups failed verification" : nil)
+                // Only drills that could not run (the server, not the backup): say so with exit 4.
+                if failures > 0 && failures == job.uncheckedFailures { throw ExitCode(ExitCodes.unchecked) }
                 try exitIfFailed(failures > 0)
             }
         }

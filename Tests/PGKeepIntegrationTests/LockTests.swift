@@ -1,0 +1,130 @@
+import Foundation
+import Testing
+
+@testable import PGKeep
+
+/// pgkeep against sessions that hold locks: a migration's ACCESS EXCLUSIVE lock before a
+/// backup, a `--row-counts` backup and a copy, and an open reader before `restore --clean`.
+/// Each waits at most `--lock-wait-timeout`, exits non-zero naming the session that held the
+/// lock, changes nothing, and the next run succeeds once the lock is gone. While it waits,
+/// pgkeep holds no lock on the tables it already counted.
+@Suite(.enabled(if: TestServer.enabled, "needs the server Scripts/test.sh starts"), .serialized)
+struct LockTests {
+    /// Three tables: `big` is the one the migration locks.
+    static let source: String = {
+        let db = TestServer.uniqueName("locks")
+        do {
+            try TestServer.createDatabase(db)
+            _ = try TestServer.psql(
+                db,
+                """
+                CREATE TABLE a (id int PRIMARY KEY, t text);
+                INSERT INTO a SELECT g, md5(g::text) FROM generate_series(1, 5000) g;
+                CREATE TABLE big (id int PRIMARY KEY, t text);
+                INSERT INTO big SELECT g, md5(g::text) FROM generate_series(1, 20000) g;
+                CREATE TABLE z (id int PRIMARY KEY);
+                INSERT INTO z SELECT generate_series(1, 100);
+                """)
+        } catch {
+            Issue.record("cannot create the source database: \(error)")
+        }
+        return db
+    }()
+
+    /// Runs `args` while a migration holds ACCESS EXCLUSIVE on `big`; checks the bound, the
+    /// message and that nothing was left; returns the run.
+    func againstHeldLock(_ args: [String], env: [String: String]? = nil) throws -> TestServer.Run {
+        let (migration, holder) = try HostileWorld.hold(Self.source, "LOCK TABLE public.big IN ACCESS EXCLUSIVE MODE")
+        let (run, seconds) = try HostileWorld.timed(args + ["--lock-wait-timeout", "2s"], env: env)
+        #expect(run.status != 0, "\(run.stderr)")
+        #expect(seconds < 15, "the bound is 2 s; it took \(seconds) s")
+        #expect(run.stderr.contains("gave up waiting 2s for a lock"), "\(run.stderr)")
+        #expect(run.stderr.contains("pid \(holder)") && run.stderr.contains("migration"), "\(run.stderr)")
+        #expect(run.stderr.contains("LOCK TABLE public.big"), "\(run.stderr)")
+        #expect(try HostileWorld.sessionsLeft(of: run.pid) == 0)
+        _ = try migration.query("ROLLBACK")
+        return run
+    }
+
+    @Test func backupGivesUpAndNamesTheHolder() throws {
+        let dir = TestServer.tempDir("lockb")
+        let run = try againstHeldLock(["backup", "--dir", dir, "-d", Self.source])
+        #expect(run.status == 1)
+        #expect(HostileWorld.backupFiles(dir).isEmpty, "\(TestServer.listing(dir))")
+        let next = try TestServer.pgkeep(["backup", "--dir", dir, "-d", Self.source])
+        #expect(next.status == 0, "\(next.stderr)")
+    }
+
+    @Test func rowCountBackupHoldsNoLockOnTablesItCounted() throws {
+        let dir = TestServer.tempDir("lockrc")
+        // While pgkeep waits for `big`, a migration step on `a` (counted already) must not wait.
+        let alter = Locked<String?>(nil)
+        let (migration, _) = try HostileWorld.hold(Self.source, "LOCK TABLE public.big IN ACCESS EXCLUSIVE MODE")
+        let (run, seconds) = try HostileWorld.timed(
+            ["backup", "--dir", dir, "-d", Self.source, "--row-counts", "--lock-wait-timeout", "3s"],
+            whileRunning: { _ in
+                Thread.sleep(forTimeInterval: 1.5)
+                let other = try? HostileWorld.hold(Self.source, "SET lock_timeout = '1s'").session
+                let started = Date()
+                do {
+                    _ = try other?.query("ALTER TABLE public.a ADD COLUMN extra int")
+                    alter.withLock { $0 = "ok in \(Date().timeIntervalSince(started)) s" }
+                } catch {
+                    alter.withLock { $0 = "failed: \(error)" }
+                }
+                _ = try? other?.query("ROLLBACK")
+            })
+        _ = try migration.query("ROLLBACK")
+        #expect(run.status == 1, "\(run.stderr)")
+        #expect(seconds < 15)
+        #expect(run.stderr.contains("gave up waiting"), "\(run.stderr)")
+        #expect(alter.current?.hasPrefix("ok") == true, "ALTER TABLE a waited for pgkeep: \(alter.current ?? "nil")")
+        #expect(HostileWorld.backupFiles(dir).isEmpty)
+        let next = try TestServer.pgkeep(["backup", "--dir", dir, "-d", Self.source, "--row-counts"])
+        #expect(next.status == 0, "\(next.stderr)")
+    }
+
+    @Test func copyGivesUpAndDropsTheCopy() throws {
+        let target = TestServer.uniqueName("lock_copy")
+        _ = try againstHeldLock(
+            ["copy", "--from", HostileWorld.uri(Self.source), "--to", HostileWorld.uri(target)],
+            env: CopyTestSupport.env)
+        #expect(try CopyTestSupport.leftovers("pgkeep_copy_", on16: false) == "0")
+        let next = try TestServer.pgkeep(
+            ["copy", "--from", HostileWorld.uri(Self.source), "--to", HostileWorld.uri(target)],
+            env: CopyTestSupport.env)
+        #expect(next.status == 0, "\(next.stderr)")
+        TestServer.dropDatabase(target)
+    }
+
+    /// An open reader of one table: `restore --clean` cannot drop it. It gives up after the
+    /// bound, names the reader, and the target is as it was (its single transaction rolled back,
+    /// so the tables it had already dropped are back, and their readers were held up only for
+    /// the bound).
+    @Test func cleanRestoreBehindAReaderChangesNothing() throws {
+        let dir = TestServer.tempDir("lockr")
+        let backup = try TestServer.pgkeep(["backup", "--dir", dir, "-d", Self.source])
+        try #require(backup.status == 0, "\(backup.stderr)")
+        let path = try TestServer.manifests(dir)[0].path
+        let target = TestServer.uniqueName("lock_restore")
+        try TestServer.createDatabase(target)
+        defer { TestServer.dropDatabase(target) }
+        let load = try TestServer.pgkeep(["restore", path, "-d", target])
+        try #require(load.status == 0, "\(load.stderr)")
+        _ = try TestServer.psql(target, "DELETE FROM z WHERE id > 50")
+        let before = try TestServer.rowCounts(target)
+        let (reader, holder) = try HostileWorld.hold(target, "SELECT count(*) FROM public.big")
+        let (run, seconds) = try HostileWorld.timed([
+            "restore", path, "-d", target, "--clean", "--yes", "--lock-wait-timeout", "2s",
+        ])
+        #expect(run.status == 1, "\(run.stderr)")
+        #expect(seconds < 15)
+        #expect(run.stderr.contains("gave up waiting 2s for a lock"), "\(run.stderr)")
+        #expect(run.stderr.contains("pid \(holder)") && run.stderr.contains("nothing was changed"), "\(run.stderr)")
+        _ = try reader.query("ROLLBACK")
+        #expect(try TestServer.rowCounts(target) == before, "the target changed")
+        let next = try TestServer.pgkeep(["restore", path, "-d", target, "--clean", "--yes"])
+        #expect(next.status == 0, "\(next.stderr)")
+        #expect(try TestServer.rowCounts(target)["public.z"] == 100)
+    }
+}
