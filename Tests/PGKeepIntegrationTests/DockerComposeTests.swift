@@ -3,61 +3,35 @@ import Testing
 
 @testable import PGKeep
 
-/// `--docker-compose` against a stand-in `docker` (no engine runs here): it checks the arguments
-/// it gets (compose, -f/--project-directory, exec -T, never -t, variables by name only) and runs the
-/// inner command locally, the way the container would, with POSTGRES_USER and POSTGRES_DB set.
-@Suite(.enabled(if: TestServer.enabled, "needs the server Scripts/test.sh starts"))
+/// `--docker-compose` on the real engine (Scripts/test.sh's own dockerd): a compose project whose
+/// `db` service is PostgreSQL 15 with Pagila as its POSTGRES_DB. After every run that ends by
+/// itself, nothing of pgkeep's is left in the container: no process, no backend, no file.
+@Suite(.enabled(if: RealDocker.enabled, "needs the Docker Engine Scripts/test.sh starts"), .serialized)
 struct DockerComposeTests {
-    func standIn(command: String) throws -> (bin: String, log: String) {
-        StandInDocker.write(
-            command: command,
-            services: [
-                "db": StandInDocker.postgres(
-                    socket: TestServer.socketDir, port: TestServer.port, bin: TestServer.pgBin,
-                    database: TestServer.pagila)
-            ],
-            hooks: """
-                if [ "$1" = dd ] && [ -n "${STANDIN_CORRUPT:-}" ]; then
-                  cat > /dev/null; printf 'garbage' > "${2#of=}"; exit 0
-                fi
-                """)
-    }
-
-    @Test(arguments: [("docker", "gzip"), ("docker-compose", "gzip"), ("docker", "zstd")])
-    func backupRunsPgDumpInsideTheService(command: String, codec: String) throws {
-        let (bin, log) = try standIn(command: command)
-        var env = TestServer.connectionEnv
-        env["PATH"] = bin + ":" + env["PATH"]!
-        for k in ["PGHOST", "PGPORT", "PGUSER", "PGPASSWORD"] { env[k] = nil }
+    @Test(arguments: ["gzip", "zstd"])
+    func backupRunsPgDumpInsideTheService(codec: String) throws {
+        let project = try RealDocker.project()
         let dir = TestServer.tempDir("dc")
-        let composeCommand = command == "docker" ? "docker compose" : "docker-compose"
         let run = try TestServer.pgkeep(
-            [
-                "backup", "--docker-compose", "db", "--compose-file", "/srv/app/compose.yml",
-                "--project-directory", "/srv/app", "--compose-command", composeCommand, "--dir", dir,
-                "--compress", codec,
-            ], env: env)
+            ["backup"] + project.options("db") + ["--dir", dir, "--compress", codec], env: RealDocker.pgkeepEnv)
         #expect(run.status == 0, "\(run.stderr)")
+        #expect(try project.leftovers("db", of: run.pid).isEmpty, "nothing left, at once")
         let (path, manifest) = try #require(try TestServer.manifests(dir).first)
         #expect(manifest.database == TestServer.pagila, "the database defaults to POSTGRES_DB")
         #expect(manifest.dockerCompose?.service == "db")
         #expect(manifest.verification.pgRestoreList == true)
-        let data = (path as NSString).deletingLastPathComponent + "/" + manifest.file
         #expect(manifest.compression.algorithm == codec)
+        let data = (path as NSString).deletingLastPathComponent + "/" + manifest.file
         let decompress = codec == "zstd" ? "zstd -q -dc" : "gunzip -c"
         let listing = try TestServer.shell(
             "\(decompress) '\(data)' > '\(dir)/plain.dump' && \(TestServer.pgBin)/pg_restore --list '\(dir)/plain.dump'"
         ).stdout
         #expect(listing.contains("TABLE DATA public rental"))
-        let calls = String(decoding: FileManager.default.contents(atPath: log) ?? Data(), as: UTF8.self)
-        #expect(calls.contains("exec -T db pg_dump"), "\(calls)")
-        #expect(calls.contains("--username=postgres"), "the user defaults to POSTGRES_USER")
-        #expect(calls.contains("-f /srv/app/compose.yml --project-directory /srv/app"))
     }
 
-    /// The cron job for a compose deployment: the service, files and project come from the config.
+    /// The cron job for a compose deployment: the service, files and command come from the config.
     @Test func runTakesTheServiceFromTheConfig() throws {
-        let (bin, log) = try standIn(command: "docker")
+        let project = try RealDocker.project()
         let dir = TestServer.tempDir("dcrun")
         try FileSystem.writePrivateFile(
             dir + "/pgkeep.toml",
@@ -68,134 +42,91 @@ struct DockerComposeTests {
 
                 [docker_compose]
                 service = "db"
-                files = ["compose.yml"]
-                project_directory = "/srv/app"
+                files = ["\(project.dir)/docker-compose.yml"]
+                command = "\(RealDocker.composeCommand)"
                 """.utf8))
-        var env = TestServer.connectionEnv
-        env["PATH"] = bin + ":" + env["PATH"]!
-        for k in ["PGHOST", "PGPORT", "PGUSER", "PGPASSWORD"] { env[k] = nil }
-        let run = try TestServer.pgkeep(["run", "--config", dir + "/pgkeep.toml", "--quiet"], env: env)
+        let run = try TestServer.pgkeep(
+            ["run", "--config", dir + "/pgkeep.toml", "--quiet"], env: RealDocker.pgkeepEnv)
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stderr.isEmpty)
         let (_, manifest) = try #require(try TestServer.manifests(dir + "/backups").first)
         #expect(manifest.database == TestServer.pagila, "the service's POSTGRES_DB")
-        let calls = String(decoding: FileManager.default.contents(atPath: log) ?? Data(), as: UTF8.self)
-        #expect(
-            calls.contains("compose -f \(dir)/compose.yml --project-directory /srv/app exec -T db pg_dump"), "\(calls)")
+        #expect(try project.leftovers("db", of: run.pid).isEmpty)
     }
 
     @Test func snapshotInsideTheService() throws {
-        let (bin, log) = try standIn(command: "docker")
+        let project = try RealDocker.project()
         let dir = TestServer.tempDir("dcsnap")
-        let env = composeEnv(bin)
-        let refused = try TestServer.pgkeep(["snapshot", "--docker-compose", "db", "--dir", dir], env: env)
+        let refused = try TestServer.pgkeep(
+            ["snapshot"] + project.options("db") + ["--dir", dir], env: RealDocker.pgkeepEnv)
         #expect(refused.status == ExitCodes.usage, "a drill needs a server reachable from here: \(refused.stderr)")
-        let run = try TestServer.pgkeep(["snapshot", "--docker-compose", "db", "--dir", dir, "--no-drill"], env: env)
+        let run = try TestServer.pgkeep(
+            ["snapshot"] + project.options("db") + ["--dir", dir, "--no-drill"], env: RealDocker.pgkeepEnv)
         #expect(run.status == 0, "\(run.stderr)")
         let manifests = try TestServer.manifests(dir)
         #expect(
             manifests.contains { $0.manifest.format == .globals }
                 && manifests.contains { $0.manifest.database == TestServer.pagila })
         #expect(manifests.allSatisfy { $0.manifest.pinned })
-        let calls = String(decoding: FileManager.default.contents(atPath: log) ?? Data(), as: UTF8.self)
-        #expect(calls.contains("exec -T db pg_dumpall"), "\(calls)")
+        #expect(try project.leftovers("db", of: run.pid).isEmpty)
     }
 
+    /// A password given in a URI reaches the container's tools by name only: while pg_dump waits
+    /// (on a lock the test holds), no command line on this machine or in the container holds it,
+    /// and the container's pg_dump has it in its environment.
     @Test func passwordGoesByNameOnly() throws {
-        let (bin, log) = try standIn(command: "docker")
+        let project = try RealDocker.project()
         let secret = "Dc-\(UUID().uuidString)"
-        var env = TestServer.connectionEnv
-        env["PATH"] = bin + ":" + env["PATH"]!
-        for k in ["PGHOST", "PGPORT", "PGUSER", "PGPASSWORD"] { env[k] = nil }
+        var env = RealDocker.pgkeepEnv
         env["DATABASE_URL"] = "postgresql://postgres:\(secret)@localhost/\(TestServer.pagila)"
+        let lock = try TableLock(project, "db", TestServer.pagila, table: "actor")
+        var seen: (argv: [String], environ: Bool) = ([], false)
         let run = try TestServer.pgkeep(
-            ["backup", "--docker-compose", "db", "--dir", TestServer.tempDir("dcpw")], env: env)
+            ["backup"] + project.options("db") + ["--dir", TestServer.tempDir("dcpw")], env: env
+        ) { pid in
+            if lock.waitForWaiter(pgkeepPID: pid) {
+                let dumps = project.pids("db", of: pid).filter { $0.name == "pg_dump" }
+                let environ = dumps.compactMap { ProcScan.read($0.pid, "environ") }
+                seen = (
+                    ProcScan.commandLines(containing: secret),
+                    !environ.isEmpty && environ.allSatisfy { $0.range(of: Data("PGPASSWORD=\(secret)\0".utf8)) != nil }
+                )
+            }
+            lock.release()
+        }
         #expect(run.status == 0, "\(run.stderr)")
-        let calls = String(decoding: FileManager.default.contents(atPath: log) ?? Data(), as: UTF8.self)
-        #expect(calls.contains("exec -T -e PGPASSWORD db"), "\(calls)")
-        #expect(!calls.contains(secret))
+        #expect(seen.argv.isEmpty, "\(seen.argv)")
+        #expect(seen.environ, "the container's pg_dump got it by name")
         #expect(!run.stderr.contains(secret))
     }
 
-    @Test func aStoppedServiceIsAPreflightError() throws {
-        let (bin, _) = try standIn(command: "docker")
-        var env = TestServer.connectionEnv
-        env["PATH"] = bin + ":" + env["PATH"]!
-        let dir = TestServer.tempDir("dcstop") + "/b"
-        let run = try TestServer.pgkeep(["backup", "--docker-compose", "web", "--dir", dir], env: env)
-        #expect(run.status == ExitCodes.preflight, "\(run.stderr)")
-        #expect(run.stderr.contains("docker compose service \"web\""), "\(run.stderr)")
-        #expect(!FileManager.default.fileExists(atPath: dir))
-    }
-
-    func composeEnv(_ bin: String, _ extra: [String: String] = [:]) -> [String: String] {
-        var env = TestServer.connectionEnv
-        env["PATH"] = bin + ":" + env["PATH"]!
-        for k in ["PGHOST", "PGPORT", "PGUSER", "PGPASSWORD"] { env[k] = nil }
-        return env.merging(extra) { $1 }
-    }
-
-    @Test(arguments: [("docker", "gzip"), ("docker-compose", "gzip"), ("docker", "zstd")])
-    func restoreRunsInsideTheServiceAfterCheckingTheCopy(command: String, codec: String) throws {
-        let (bin, log) = try standIn(command: command)
+    @Test(arguments: ["gzip", "zstd"])
+    func restoreRunsInsideTheServiceAfterCheckingTheCopy(codec: String) throws {
+        let project = try RealDocker.project()
         let dir = TestServer.tempDir("dcr")
         #expect(
             try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--compress", codec]).status == 0)
         let manifest = try #require(try TestServer.manifests(dir).first).path
-        let composeCommand = command == "docker" ? "docker compose" : "docker-compose"
 
-        // Full restore into the container's POSTGRES_DB.
         let target = TestServer.uniqueName("dc_full")
-        try TestServer.createDatabase(target)
-        defer { TestServer.dropDatabase(target) }
         let run = try TestServer.pgkeep(
-            ["restore", manifest, "--docker-compose", "db", "--compose-command", composeCommand],
-            env: composeEnv(bin, ["STANDIN_DB": target]))
+            ["restore", manifest] + project.options("db") + ["-d", target, "--create"], env: RealDocker.pgkeepEnv)
         #expect(run.status == 0, "\(run.stderr)")
-        #expect(try TestServer.schema(target) == TestServer.schema(TestServer.pagila))
-        #expect(try TestServer.rowCounts(target) == TestServer.rowCounts(TestServer.pagila))
-        let calls = String(decoding: FileManager.default.contents(atPath: log) ?? Data(), as: UTF8.self)
-        #expect(calls.contains("exec -T db dd of=/tmp/pgkeep-restore-"), "the backup is copied in")
-        #expect(calls.contains("exec -T db sha256sum /tmp/pgkeep-restore-"), "and checked inside the container")
-        #expect(
-            calls.contains("exec -T db pg_restore --file=- "), "the container's pg_restore reads the copy: \(calls)")
-        #expect(
-            calls.contains("exec -T db psql --username=postgres --dbname=\(target)"),
-            "the container's psql restores it: \(calls)")
-        #expect(calls.contains("exec -T db rm -f /tmp/pgkeep-restore-"), "and removed afterwards")
-        let leftovers =
-            (try? FileManager.default.contentsOfDirectory(atPath: "/tmp"))?.filter { $0.hasPrefix("pgkeep-restore-") }
-            ?? []
-        #expect(leftovers.isEmpty, "\(leftovers)")
+        #expect(try project.leftovers("db", of: run.pid).isEmpty, "the copy in /tmp is gone, nothing runs")
+        #expect(try project.schema("db", target) == TestServer.schema(TestServer.pagila))
+        #expect(try project.rowCounts("db", target) == TestServer.rowCounts(TestServer.pagila))
 
         // One table, into a database given by name.
         let partial = TestServer.uniqueName("dc_table")
-        defer { TestServer.dropDatabase(partial) }
         let one = try TestServer.pgkeep(
-            [
-                "restore", manifest, "--docker-compose", "db", "--compose-command", composeCommand,
-                "-d", partial, "--create", "--table", "actor",
-            ], env: composeEnv(bin))
+            ["restore", manifest] + project.options("db") + ["-d", partial, "--create", "--table", "actor"],
+            env: RealDocker.pgkeepEnv)
         #expect(one.status == 0, "\(one.stderr)")
         #expect(
-            try TestServer.psql(partial, "SELECT string_agg(tablename, ',') FROM pg_tables WHERE schemaname = 'public'")
+            try project.psql(
+                "db", partial, "SELECT string_agg(tablename, ',') FROM pg_tables WHERE schemaname = 'public'")
                 == "actor")
-        #expect(try TestServer.psql(partial, "SELECT count(*) FROM actor") == "200")
-    }
-
-    @Test func aCorruptedCopyInTheContainerIsRefused() throws {
-        let (bin, _) = try standIn(command: "docker")
-        let dir = TestServer.tempDir("dcbad")
-        #expect(try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir]).status == 0)
-        let manifest = try #require(try TestServer.manifests(dir).first).path
-        let target = TestServer.uniqueName("dc_bad")
-        try TestServer.createDatabase(target)
-        defer { TestServer.dropDatabase(target) }
-        let run = try TestServer.pgkeep(
-            ["restore", manifest, "--docker-compose", "db"],
-            env: composeEnv(bin, ["STANDIN_DB": target, "STANDIN_CORRUPT": "1"]))
-        #expect(run.status == ExitCodes.failure, "\(run.stderr)")
-        #expect(run.stderr.contains("does not match what was sent"), "\(run.stderr)")
-        #expect(try TestServer.rowCounts(target).isEmpty)
+        #expect(try project.psql("db", partial, "SELECT count(*) FROM actor") == "200")
+        #expect(try project.leftovers("db", of: one.pid).isEmpty)
     }
 }

@@ -87,8 +87,9 @@ struct RichRoundTripTests {
 
     /// Schema (without pg_dump's session-specific lines), then per table: rows and a content hash,
     /// then sequences and large objects.
-    static func fingerprint(_ db: String) throws -> String {
-        let data = try TestServer.psql(
+    static func fingerprint(_ db: String, in project: ComposeProject? = nil) throws -> String {
+        let psql = { (db: String, sql: String) in try project?.psql("db", db, sql) ?? TestServer.psql(db, sql) }
+        let data = try psql(
             db,
             """
             SELECT string_agg(t, E'\\n' ORDER BY t) FROM (
@@ -105,7 +106,7 @@ struct RichRoundTripTests {
                 FROM pg_largeobject_metadata
             ) x
             """)
-        return try TestServer.schema(db) + "\n" + data
+        return try (project?.schema("db", db) ?? TestServer.schema(db)) + "\n" + data
     }
 
     /// (label, backup format, restore arguments, whether the restore makes the database itself)
@@ -168,9 +169,9 @@ struct RichRoundTripTests {
         #expect(try TestServer.psql(one, "SELECT count(*) FROM app.t5") == "15")
     }
 
-    /// Inside a docker compose service (the stand-in docker runs the container's commands here),
-    /// an archive and a SQL script, the script streamed into the container's psql in pgkeep's
-    /// transaction; and `--schema app` into a database that has the schema and the publication.
+    /// Inside a docker compose service on the real engine, an archive and a SQL script, the
+    /// script streamed into the container's psql in pgkeep's transaction; and `--schema app` into
+    /// a database that has the schema and the publication.
     @Test(arguments: ["custom", "plain", "--schema"])
     func composeAndSchemaRestoresArriveWhole(mode: String) throws {
         let dir = TestServer.tempDir("richdc")
@@ -178,27 +179,32 @@ struct RichRoundTripTests {
         #expect(try TestServer.pgkeep(["backup", "-d", Self.source, "--dir", dir, "--format", format]).status == 0)
         let file = try #require(KillPointTests.backups(dir).first).path
         let target = TestServer.uniqueName("richdc")
-        defer { TestServer.dropDatabase(target) }
-        try TestServer.createDatabase(target)
         let run: TestServer.Run
+        var project: ComposeProject?
         if mode == "--schema" {
+            defer { TestServer.dropDatabase(target) }
+            try TestServer.createDatabase(target)
             // As with pg_restore --schema: the objects in the schema, not the schema itself nor the
             // publication its tables join (both outside it); stock pg_restore -n fails without them too.
             _ = try TestServer.psql(target, "CREATE SCHEMA app; CREATE PUBLICATION pub_rich")
             run = try TestServer.pgkeep(["restore", file, "-d", target, "--schema", "app"])
         } else {
-            let compose = DockerComposeTests()
-            let (bin, _) = try compose.standIn(command: "docker")
+            guard RealDocker.enabled else { return }
+            let p = try RealDocker.project()
+            project = p
+            _ = try p.psql("db", "postgres", "CREATE DATABASE \(target) TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C'")
             run = try TestServer.pgkeep(
-                ["restore", file, "--docker-compose", "db"], env: compose.composeEnv(bin, ["STANDIN_DB": target]))
+                ["restore", file] + p.options("db") + ["-d", target], env: RealDocker.pgkeepEnv)
+            #expect(try p.leftovers("db", of: run.pid).isEmpty)
         }
         #expect(run.status == 0, "\(mode): \(run.stderr)")
-        let tables = { (db: String) in
-            try Self.fingerprint(db).split(separator: "\n").filter { $0.hasPrefix("app.") }.joined(separator: "\n")
+        let tables = { (db: String, project: ComposeProject?) in
+            try Self.fingerprint(db, in: project).split(separator: "\n").filter { $0.hasPrefix("app.") }
+                .joined(separator: "\n")
         }
-        #expect(try tables(target) == tables(Self.source), "\(mode): every table's rows and content")
+        #expect(try tables(target, project) == tables(Self.source, nil), "\(mode): every table's rows and content")
         if mode != "--schema" {
-            #expect(try Self.fingerprint(target) == Self.fingerprint(Self.source), "\(mode): everything")
+            #expect(try Self.fingerprint(target, in: project) == Self.fingerprint(Self.source), "\(mode): everything")
         }
     }
 }

@@ -54,6 +54,9 @@ public final class DockerComposeService {
     private let explicitDatabase: String?
     private let password: String?
     private var containerEnv: [String: String]?
+    /// What this process runs in the service; set up by the first command (`prepare`).
+    private var run: ComposeRun?
+    private let lock = NSLock()
 
     public init(options: DockerComposeOptions, spec: ConnectionSpec, environment: [String: String]) throws {
         self.options = options
@@ -63,6 +66,8 @@ public final class DockerComposeService {
         env["POSTGRESQL_URI"] = nil
         env["DATABASE_URL"] = nil
         if let pw = spec.password { env["PGPASSWORD"] = pw }
+        // The container's tools carry pgkeep's application_name, so its backends can be found.
+        env["PGAPPNAME"] = ChildEnvironment.applicationName
         self.environment = env
         password = spec.password ?? environment["PGPASSWORD"]
         explicitUser = spec.user
@@ -71,32 +76,77 @@ public final class DockerComposeService {
 
     public var name: String { options.service }
 
-    /// `exec -T` of `inner` in the service; a password is passed by name only.
-    public func exec(_ inner: [String]) -> Command {
-        let names = password != nil ? ["PGPASSWORD"] : []
+    /// `exec -T` of `inner` in the service, under the run's wrapper (`ComposeRun`), its children
+    /// followed; a password is passed by name only.
+    public func exec(_ inner: [String]) throws -> Command {
+        let run = try prepare()
+        var command = rawExec(run.wrap(inner))
+        command.observer = run
+        return command
+    }
+
+    /// `exec -T` of `inner` as it is.
+    func rawExec(_ inner: [String]) -> Command {
+        let names = (password != nil ? ["PGPASSWORD"] : []) + ["PGAPPNAME"]
         return Command(
             executable: executable,
             arguments: baseArguments + options.execArguments(passingEnvironment: names, inner: inner),
             environment: environment)
     }
 
-    /// POSTGRES_USER and POSTGRES_DB as the container sees them (read with `env`, not a shell).
-    private func containerEnvironment() throws -> [String: String] {
-        if let containerEnv { return containerEnv }
-        let (out, result) = try ChildProcess.capture(exec(["env"]))
-        guard result.succeeded else {
+    /// The first command in the service reads its environment (POSTGRES_USER and POSTGRES_DB) and
+    /// pgkeep's markers there; the runs of a pgkeep that is gone are swept, then this run's
+    /// watchdog starts.
+    private func prepare() throws -> ComposeRun {
+        lock.lock()
+        defer { lock.unlock() }
+        if let run { return run }
+        let token = "pgkeep-markers-" + UUID().uuidString
+        let script =
+            "env; echo \(token); for m in \(ComposeRun.markerPrefix)*; do [ -e \"$m\" ] && echo \"$m\"; done; :"
+        let (out, result) = try ChildProcess.capture(rawExec(["sh", "-c", script]))
+        let text = String(decoding: out, as: UTF8.self)
+        guard result.succeeded, let cut = text.range(of: "\n" + token + "\n") else {
             throw result.failure(
                 "cannot run a command in docker compose service \"\(options.service)\"", kind: .preflight,
                 hint: "is the service running (docker compose ps)? Check --compose-file and --project-directory")
         }
         var env: [String: String] = [:]
-        for line in String(decoding: out, as: UTF8.self).split(separator: "\n") {
+        for line in text[..<cut.lowerBound].split(separator: "\n") {
             guard let eq = line.firstIndex(of: "=") else { continue }
             let key = String(line[..<eq])
             if key == "POSTGRES_USER" || key == "POSTGRES_DB" { env[key] = String(line[line.index(after: eq)...]) }
         }
         containerEnv = env
-        return env
+        let user = explicitUser ?? env["POSTGRES_USER"] ?? "postgres"
+        let database = env["POSTGRES_DB"] ?? env["POSTGRES_USER"] ?? "postgres"
+        let made = ComposeRun { [self] prefixes in
+            rawExec(["sh", "-c", ComposeRun.sweepScript, "sh", user, database] + prefixes)
+        }
+        let dead = made.deadRuns(in: String(text[cut.upperBound...]))
+        if !dead.isEmpty { _ = try? ChildProcess.capture(made.sweepCommandFor(dead)) }
+        try made.arm()
+        run = made
+        return made
+    }
+
+    /// POSTGRES_USER and POSTGRES_DB as the container sees them.
+    private func containerEnvironment() throws -> [String: String] {
+        _ = try prepare()
+        return containerEnv ?? [:]
+    }
+
+    /// Stops and removes whatever this run may have left in the service (nothing to do when every
+    /// command ended by itself and nothing was put there).
+    public func finish() {
+        lock.withLock { run }?.finish()
+    }
+
+    /// A private file in the container's /tmp, removed by `finish` or any sweep.
+    func privateFile(_ name: String) throws -> String {
+        let run = try prepare()
+        run.markDirty()
+        return run.file(name)
     }
 
     public func user() throws -> String {
@@ -113,7 +163,7 @@ public final class DockerComposeService {
     /// A client tool in the service, connected to `database` (when given) as the service's user.
     public func tool(_ name: String, database: String?, arguments: [String]) throws -> Command {
         let connect = try database.map { ["--username=\(try user())", "--dbname=\($0)", "--no-password"] } ?? []
-        return exec([name] + connect + arguments)
+        return try exec([name] + connect + arguments)
     }
 
     /// psql in the service, one statement: its rows (NULL as nil), read as `PsqlSession` reads them.
@@ -152,7 +202,7 @@ public final class DockerComposeDumpSource: DumpSource {
     public func preflight(database: String?) throws -> Preflight {
         let db = try database ?? service.defaultDatabase()
         let u = try service.user()
-        let (vout, vres) = try ChildProcess.capture(service.exec(["pg_dump", "--version"]))
+        let (vout, vres) = try ChildProcess.capture(try service.exec(["pg_dump", "--version"]))
         guard vres.succeeded, let dumpVersion = ToolVersion.parse(String(decoding: vout, as: UTF8.self)) else {
             throw vres.failure(
                 "cannot run pg_dump in docker compose service \"\(options.service)\"", kind: .preflight,
@@ -182,12 +232,12 @@ public final class DockerComposeDumpSource: DumpSource {
     }
 
     public func pgDump(database: String, options dumpOptions: [String]) throws -> Command {
-        service.exec(
+        try service.exec(
             ["pg_dump", "--no-password", "--username=\(try service.user())", "--dbname=\(database)"] + dumpOptions)
     }
 
     public func pgDumpallGlobals() throws -> Command {
-        service.exec([
+        try service.exec([
             "pg_dumpall", "--no-password", "--username=\(try service.user())",
             "--database=\(try service.defaultDatabase())", "--globals-only",
         ])
@@ -196,8 +246,8 @@ public final class DockerComposeDumpSource: DumpSource {
     public func pgRestoreList(path: String?) throws -> Command {
         // The container's pg_restore reads what the container's pg_dump wrote, whatever the
         // host has installed.
-        service.exec(["pg_restore", "--list"])
+        try service.exec(["pg_restore", "--list"])
     }
 
-    public func close() {}
+    public func close() { service.finish() }
 }

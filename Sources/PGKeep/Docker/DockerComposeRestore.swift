@@ -4,11 +4,10 @@ import Foundation
 /// Restores inside a docker compose service: the archive (decompressed, for gzip inputs) is
 /// copied into the container with `exec -T ... dd`, its SHA-256 is computed inside the container
 /// and compared with what was sent before anything is restored, the container's own pg_restore or
-/// psql reads it there, and the copy is removed afterwards.
+/// psql reads it there, and the copy (a private file of the run's, `ComposeRun`) is removed
+/// afterwards, or by the sweep that follows a signal or a SIGKILL.
 public final class DockerComposeRestoreEndpoint: RestoreEndpoint {
     public let service: DockerComposeService
-    private var containerPaths: [String] = []
-    private var cancelToken: Int?
 
     public init(options: DockerComposeOptions, spec: ConnectionSpec, environment: [String: String]) throws {
         service = try DockerComposeService(options: options, spec: spec, environment: environment)
@@ -51,12 +50,8 @@ public final class DockerComposeRestoreEndpoint: RestoreEndpoint {
 
     /// Copies what `produce` sends into a new file in the container and checks it there.
     public func copyIn(_ produce: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> String {
-        let path = "/tmp/pgkeep-restore-\(UInt64.random(in: 0...UInt64.max))"
-        containerPaths.append(path)
-        if cancelToken == nil {
-            cancelToken = Cancellation.shared.register(cleanup: { [weak self] in self?.removeCopies() }, stage: .files)
-        }
-        let child = ChildProcess(service.exec(["dd", "of=\(path)", "bs=1048576"]), stdin: .pipe, stdout: .null)
+        let path = try service.privateFile("restore-\(UInt64.random(in: 0...UInt64.max))")
+        let child = ChildProcess(try service.exec(["dd", "of=\(path)", "bs=1048576"]), stdin: .pipe, stdout: .null)
         try child.start()
         var hasher = SHA256()
         var failed = false
@@ -77,7 +72,7 @@ public final class DockerComposeRestoreEndpoint: RestoreEndpoint {
             throw result.failure("cannot copy the backup into docker compose service \"\(service.name)\"")
         }
         let sent = hasher.finalize().hexString
-        let (out, sumResult) = try ChildProcess.capture(service.exec(["sha256sum", path]))
+        let (out, sumResult) = try ChildProcess.capture(try service.exec(["sha256sum", path]))
         let inside = String(decoding: out, as: UTF8.self).split(separator: " ").first.map(String.init) ?? ""
         guard sumResult.succeeded, inside == sent else {
             throw PGKeepError(
@@ -89,16 +84,7 @@ public final class DockerComposeRestoreEndpoint: RestoreEndpoint {
         return path
     }
 
-    private func removeCopies() {
-        for path in containerPaths {
-            _ = try? ChildProcess.capture(service.exec(["rm", "-f", path]))
-        }
-        containerPaths.removeAll()
-    }
-
     public func cleanUp() {
-        removeCopies()
-        if let cancelToken { Cancellation.shared.unregister(cancelToken) }
-        cancelToken = nil
+        service.finish()
     }
 }

@@ -90,6 +90,7 @@ public final class ChildProcess: @unchecked Sendable {
             throw error
         }
         pipes.closeChildEnds()
+        command.observer?.started()
         state.withLock {
             $0.pid = spawned
             $0.stdinWrite = pipes.stdinWrite
@@ -185,6 +186,7 @@ public final class ChildProcess: @unchecked Sendable {
         let said = redactsStderr ? Redaction.shared.applyToChildOutput(raw) : raw
         let r = ProcessResult(command: command, termination: termination, stderr: said, stdout: out)
         result = r
+        command.observer?.ended(termination)
         return r
     }
 

@@ -7,6 +7,9 @@ public struct Command: Sendable, CustomStringConvertible {
     public var arguments: [String]
     /// The complete environment of the child.
     public var environment: [String: String]
+    /// Told when a child of this command has started and when it has been waited for: a docker
+    /// compose service counts what may still run inside its container (`ComposeRun`).
+    public var observer: (any ChildObserver)?
 
     public init(
         executable: String, arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment
@@ -38,6 +41,12 @@ public struct Command: Sendable, CustomStringConvertible {
         if !s.isEmpty && s.unicodeScalars.allSatisfy({ safe.contains($0) }) { return s }
         return "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
+}
+
+/// Follows the children of one command: `started` once spawned, `ended` once waited for.
+public protocol ChildObserver: AnyObject, Sendable {
+    func started()
+    func ended(_ termination: Termination)
 }
 
 /// How a child ended: its exit code, or the signal that killed it.

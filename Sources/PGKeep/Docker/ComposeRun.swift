@@ -1,0 +1,193 @@
+import Foundation
+
+/// What one pgkeep process runs inside one docker compose service, so that nothing of it outlives
+/// the run there. `docker exec` ends nothing when its client dies: a pg_dump waiting on a lock or
+/// writing into the daemon's buffer runs on. So every command runs under a small `sh` wrapper that
+/// leaves a marker `/tmp/.pgkeep-HOSTPID-NONCE-pid-N` (N: the wrapper, leader of its own process
+/// group as every exec'd process is; the marker holds its start time, so a reused pid is never
+/// taken for it) and removes it when the command ends; files pgkeep puts there carry the same
+/// prefix. The sweep (one more exec) stops those process groups (SIGTERM, 3 s, SIGKILL), ends
+/// their server backends (application_name `pgkeep-HOSTPID`) and removes every file of the prefix.
+///
+/// It runs on SIGINT/SIGTERM (a `Cancellation` cleanup), when the run ends with something possibly
+/// left, and after a SIGKILL of pgkeep: a watchdog on this machine (`sh`, its own process group)
+/// reads pgkeep's last word on a pipe and sweeps unless it was "clean" when the pipe closed. A run
+/// that finds markers of a pgkeep no longer running (the watchdog killed too) sweeps them first.
+final class ComposeRun: ChildObserver, @unchecked Sendable {
+    static let markerPrefix = "/tmp/.pgkeep-"
+    /// `/tmp/.pgkeep-HOSTPID-NONCE`: every marker and file of this run starts with it.
+    let prefix = "\(ComposeRun.markerPrefix)\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    private let sweepCommand: (_ prefixes: [String]) -> Command
+    private let lock = NSLock()
+    private var running = 0
+    private var dirty = false
+    private var watchdog: ChildProcess?
+    private var cancelToken: Int?
+
+    /// `sweepCommand` runs `sweepScript` in the service for the given prefixes.
+    init(sweepCommand: @escaping (_ prefixes: [String]) -> Command) {
+        self.sweepCommand = sweepCommand
+    }
+
+    deinit {
+        if let cancelToken { Cancellation.shared.unregister(cancelToken) }
+    }
+
+    /// `inner` under the wrapper: `sh -c WRAPPER sh PREFIX inner...`.
+    func wrap(_ inner: [String]) -> [String] {
+        ["sh", "-c", Self.wrapper, "sh", prefix] + inner
+    }
+
+    /// A path in the container's /tmp that the sweep removes with the run's markers.
+    func file(_ name: String) -> String { prefix + "-" + name }
+
+    /// The sweep of other (dead) runs.
+    func sweepCommandFor(_ prefixes: [String]) -> Command { sweepCommand(prefixes) }
+
+    /// Starts the watchdog and the signal cleanup (once, before the first wrapped command).
+    func arm() throws {
+        lock.lock()
+        defer { lock.unlock() }
+        guard watchdog == nil else { return }
+        let sweep = sweepCommand([prefix])
+        let dog = ChildProcess(
+            Command(
+                executable: "/bin/sh",
+                arguments: ["-c", Self.watchdogScript, "sh", sweep.executable] + sweep.arguments,
+                environment: sweep.environment), stdin: .pipe)
+        try dog.start()
+        watchdog = dog
+        cancelToken = Cancellation.shared.register(cleanup: { [weak self] in self?.sweep() }, stage: .backends)
+    }
+
+    func started() {
+        lock.lock()
+        running += 1
+        tell("dirty")
+        lock.unlock()
+    }
+
+    func ended(_ termination: Termination) {
+        lock.lock()
+        running -= 1
+        // A wrapper that ended by itself removed its marker; anything else may have left one.
+        if termination != .exited(0) { dirty = true }
+        tell(running == 0 && !dirty ? "clean" : "dirty")
+        lock.unlock()
+    }
+
+    /// Whether something of this run may still be in the container.
+    var mayHaveLeftSomething: Bool { lock.withLock { running > 0 || dirty } }
+
+    /// Marks the run as having put something in the container that only the sweep removes.
+    func markDirty() {
+        lock.withLock {
+            dirty = true
+            tell("dirty")
+        }
+    }
+
+    /// Stops and removes what this run left in the container (synchronously), then tells the
+    /// watchdog all is clean.
+    func sweep() {
+        _ = try? ChildProcess.capture(sweepCommand([prefix]))
+        lock.withLock {
+            running = 0
+            dirty = false
+            tell("clean")
+        }
+    }
+
+    /// Sweeps at the end of the run when something may be left; says "clean" otherwise.
+    func finish() {
+        if mayHaveLeftSomething { sweep() }
+    }
+
+    // Under `lock`.
+    private func tell(_ word: String) {
+        guard let watchdog else { return }
+        _ = Data((word + "\n").utf8).withUnsafeBytes { FileSystem.writeUntilClosed(watchdog.stdinDescriptor, $0) }
+    }
+
+    /// The runs whose markers `listing` (one path a line) shows and whose pgkeep is gone: their
+    /// prefixes. A pgkeep with that pid that is still running (this one, with another nonce, is
+    /// not) keeps its markers.
+    func deadRuns(in listing: String) -> [String] {
+        var prefixes = Set<String>()
+        for line in listing.split(separator: "\n") where line.hasPrefix(Self.markerPrefix) {
+            let parts = line.dropFirst(Self.markerPrefix.count).split(separator: "-", maxSplits: 2)
+            guard parts.count == 3, let pid = Int32(parts[0]), UInt32(parts[1]) != nil else { continue }
+            let runPrefix = Self.markerPrefix + parts[0] + "-" + parts[1]
+            guard runPrefix != prefix else { continue }
+            if pid != getpid() && Self.isPGKeep(pid) { continue }
+            prefixes.insert(runPrefix)
+        }
+        return prefixes.sorted()
+    }
+
+    /// Whether `pid` is a running pgkeep on this machine.
+    static func isPGKeep(_ pid: Int32) -> Bool {
+        guard kill(pid, 0) == 0 || errno == EPERM,
+            let comm = FileManager.default.contents(atPath: "/proc/\(pid)/comm")
+        else { return false }
+        return String(decoding: comm, as: UTF8.self).hasPrefix("pgkeep")
+    }
+
+    /// In the container: `sh -c WRAPPER sh PREFIX cmd...`. Files private (umask 077); the marker
+    /// holds the wrapper's start time (field 22 of /proc/PID/stat). Only sh and /proc are needed.
+    static let wrapper = """
+        umask 077; m="$1-pid-$$"; shift
+        \(startTime)
+        st $$ > "$m" 2>/dev/null
+        "$@"; s=$?; rm -f "$m"; exit $s
+        """
+
+    private static let startTime = #"st() { read -r l < "/proc/$1/stat" || return 1; set -- $l; shift 21; echo "$1"; }"#
+
+    /// On this machine, its own process group, stdin a pipe from pgkeep: the last line pgkeep
+    /// wrote before the pipe closed decides; anything but "clean" (a SIGKILL, a run that ended
+    /// with something in flight) runs the sweep, again each second while the service cannot run
+    /// it (a container restarting), 15 s at most.
+    static let watchdogScript = """
+        exec 2>/dev/null
+        last=dirty
+        while read -r word; do last=$word; done
+        [ "$last" = clean ] && exit 0
+        i=0
+        while [ $i -lt 15 ]; do "$@" >/dev/null && exit 0; i=$((i + 1)); sleep 1; done
+        """
+
+    /// In the container: `sh -c SWEEP sh USER DATABASE PREFIX...`. The commands under the wrappers
+    /// whose markers still name a live wrapper get SIGTERM, up to 3 s, then SIGKILL; then their
+    /// backends are terminated and the files removed. The wrappers themselves are never signalled:
+    /// each reaps its command and exits by itself. A process that outlived its parent would be
+    /// reparented to the container's PID 1, which in a PostgreSQL image is the postmaster, and
+    /// the postmaster takes the death by a signal of any child it reaps for a crashed backend:
+    /// it restarts every session and recovers the database.
+    static let sweepScript = """
+        u=$1; db=$2; shift 2
+        \(startTime)
+        kids() { w=$1; for f in /proc/[0-9]*/stat; do read -r l < "$f" 2>/dev/null || continue
+          set -- $l; [ "$4" = "$w" ] && echo "$1"; done; }
+        live=""
+        for p in "$@"; do for m in "$p"-pid-*; do [ -f "$m" ] || continue
+          w=${m##*-pid-}; read -r want < "$m" 2>/dev/null || continue
+          [ -n "$want" ] && [ "$(st "$w" 2>/dev/null)" = "$want" ] && live="$live $w"; done; done
+        signal() { for w in $live; do for c in $(kids "$w"); do kill -$1 "$c" 2>/dev/null; done; done; }
+        signal TERM
+        i=0
+        while [ -n "$live" ] && [ $i -lt 30 ]; do
+          left=""; for w in $live; do kill -0 "$w" 2>/dev/null && left="$left $w"; done
+          live=$left; [ -n "$live" ] && sleep 0.1; i=$((i + 1))
+        done
+        signal KILL
+        names=""
+        for p in "$@"; do x=${p#/tmp/.pgkeep-}; names="$names${names:+,}'pgkeep-${x%%-*}'"; done
+        q="SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name IN ($names) \
+        AND pid <> pg_backend_pid()"
+        for d in "$db" postgres; do psql -X -q -At --no-password --username="$u" --dbname="$d" -c "$q" \
+          >/dev/null 2>&1 && break; done
+        for p in "$@"; do rm -f -- "$p"-*; done
+        exit 0
+        """
+}
