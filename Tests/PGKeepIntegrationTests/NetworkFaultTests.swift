@@ -117,6 +117,34 @@ struct NetworkFaultTests {
     }
 }
 
+extension NetworkFaultTests {
+    /// SIGTERM while the kernel drops the connection: pgkeep cannot reach the server to end its
+    /// sessions, and says so (which sessions may hold locks, until when) instead of "all clean".
+    @Test(.enabled(if: HostileWorld.iptablesWorks, "needs iptables (root)"))
+    func cancelThatCannotReachTheServerSaysWhichSessionsMayHoldLocks() throws {
+        let dir = TestServer.tempDir("netcut-term")
+        let proxy = try HostileWorld.Proxy()
+        defer { proxy.stop() }
+        let rules = [
+            ["-p", "tcp", "--dport", proxy.port, "-j", "DROP"], ["-p", "tcp", "--sport", proxy.port, "-j", "DROP"],
+        ]
+        defer { for rule in rules { _ = try? TestServer.run("/usr/sbin/iptables", ["-D", "INPUT"] + rule) } }
+        let (run, seconds) = try HostileWorld.timed(
+            ["backup", "--dir", dir, "-d", proxy.uri(AtomicRestoreTests.source), "--row-counts"],
+            whileRunning: { pid in
+                Thread.sleep(forTimeInterval: 0.4)
+                for rule in rules { _ = try? TestServer.run("/usr/sbin/iptables", ["-I", "INPUT"] + rule) }
+                Thread.sleep(forTimeInterval: 1)
+                kill(pid, SIGTERM)
+            })
+        #expect(run.status == 143, "\(run.stderr)")
+        #expect(seconds < 15, "SIGTERM must end it within docker's grace; it took \(seconds) s")
+        #expect(run.stderr.contains("could not be reached to end pgkeep's sessions"), "\(run.stderr)")
+        #expect(run.stderr.contains("application_name pgkeep-\(run.pid)"), "\(run.stderr)")
+        #expect(HostileWorld.backupFiles(dir).isEmpty)
+    }
+}
+
 extension HostileWorld {
     static let iptablesWorks: Bool = {
         guard geteuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/sbin/iptables") else { return false }

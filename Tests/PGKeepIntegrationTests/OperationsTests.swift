@@ -16,7 +16,8 @@ struct OperationsTests {
                 spec: ConnectionSpec(parameters: [
                     "host": TestServer.socketDir, "port": TestServer.port, "user": "postgres", "dbname": database,
                 ]))
-            _ = try conn.query("BEGIN; LOCK TABLE \(table) IN ACCESS EXCLUSIVE MODE")
+            // pgkeep's own sessions (this one too) search pg_catalog only: name the schema.
+            _ = try conn.query("BEGIN; LOCK TABLE public.\(table) IN ACCESS EXCLUSIVE MODE")
         }
         func release() { _ = try? conn.query("ROLLBACK") }
     }

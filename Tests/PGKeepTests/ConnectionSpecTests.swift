@@ -21,13 +21,16 @@ import Testing
             "host=/var/run/postgresql dbname='my db' password=hunter2 user=bob", source: "--dbname")
         #expect(spec.password == "hunter2")
         #expect(spec.database == "my db")
-        #expect(spec.conninfo() == "dbname='my db' host='/var/run/postgresql' user='bob'")
+        // Besides the bounds every child gets (BoundsTests), exactly these keys.
+        let info = spec.conninfo()
+        #expect(info.contains("dbname='my db' host='/var/run/postgresql' keepalives="), "\(info)")
+        #expect(info.hasSuffix(" user='bob'") && !info.contains("hunter2"), "\(info)")
         #expect(try ConnectionSpec.parse("plainname", source: "x").parameters == ["dbname": "plainname"])
     }
 
     @Test func conninfoQuotesAwkwardValues() {
         let spec = ConnectionSpec(parameters: ["dbname": "it's \\odd"])
-        #expect(spec.conninfo() == "dbname='it\\'s \\\\odd'")
+        #expect(spec.conninfo().contains(" dbname='it\\'s \\\\odd' "))
     }
 
     @Test func flagsOverrideTheURI() throws {

@@ -155,7 +155,7 @@ public final class CopyJob {
         } catch {
             if let dropToken {
                 Cancellation.shared.unregister(dropToken)
-                let dropped = dropScratch(building)
+                let dropped = dropScratch(building, patience: 60)
                 throw Self.explain(error, dropped: dropped, name: building)
             }
             throw error

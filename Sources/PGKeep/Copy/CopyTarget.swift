@@ -169,9 +169,10 @@ extension CopyJob {
     }
 
     /// Drops the half-built copy; true when it is gone.
-    func dropScratch(_ name: String) -> Bool {
-        for sql in SQL.dropDatabase(name) where (try? target.maintenance(sql)) != nil { return true }
-        return false
+    /// Drops the unfinished copy; `patience`: seconds to keep trying while the target server
+    /// comes back (none in a signal's cleanup).
+    func dropScratch(_ name: String, patience: TimeInterval = 0) -> Bool {
+        DatabaseDrop.drop(name, patience: patience) { _ = try target.maintenance($0) } == nil
     }
 
     static func explain(_ error: Error, dropped: Bool, name: String) -> Error {

@@ -6,20 +6,7 @@ extension RestoreJob {
     /// Drops the database this restore created, retrying while the server comes back (a restart,
     /// a crash) for up to `dropPatience` seconds; says in the error whether it is gone.
     func dropCreated(after error: Error) -> Error {
-        let deadline = Date().addingTimeInterval(dropPatience)
-        var lastError: Error?
-        repeat {
-            lastError = nil
-            for sql in SQL.dropDatabase(database) {
-                do {
-                    _ = try maintenanceQuery(sql)
-                    lastError = nil
-                    break
-                } catch { lastError = error }
-            }
-            if lastError == nil { break }
-            Thread.sleep(forTimeInterval: 1)
-        } while Date() < deadline
+        let lastError = DatabaseDrop.drop(database, patience: dropPatience) { _ = try maintenanceQuery($0) }
         guard var e = error as? PGKeepError else { return error }
         if let lastError {
             let reason = (lastError as? PGKeepError)?.message ?? "\(lastError)"
