@@ -23,6 +23,7 @@ struct CopyComposeTests {
     @Test func composeToComposeAcrossVersions() throws {
         let project = try RealDocker.project()
         let target = TestServer.uniqueName("dc_pagila")
+        defer { project.dropDatabase("new", target) }
         let r = try TestServer.pgkeep(
             ["copy", "--from-compose", "db", "--to-compose", "new", "--to", target, "--jobs", "2", "--json"]
                 + project.files, env: env)
@@ -44,26 +45,51 @@ struct CopyComposeTests {
         #expect(try project.leftovers("new", of: changed.pid).isEmpty)
     }
 
+    /// A small database on this machine (two tables, a sequence), made once.
+    static let small: String = {
+        let db = TestServer.uniqueName("dc_small")
+        do {
+            try TestServer.createDatabase(db)
+            _ = try TestServer.psql(
+                db,
+                """
+                CREATE TABLE item (id serial PRIMARY KEY, name text NOT NULL, price numeric(8,2));
+                INSERT INTO item (name, price) SELECT 'item ' || g, g * 1.5 FROM generate_series(1, 500) g;
+                CREATE TABLE note (id int REFERENCES item, body text);
+                INSERT INTO note SELECT g, E'line\\nwith tab\\tand quote '' ' || g FROM generate_series(1, 500, 7) g;
+                """)
+        } catch {
+            Issue.record("cannot build the small database: \(error)")
+        }
+        return db
+    }()
+
     /// One side on this machine, one in compose, each way; a target that exists is refused
     /// before anything is written.
     @Test func mixedSides() throws {
         let project = try RealDocker.project()
         let onNew = TestServer.uniqueName("dc_local_to_new")
         let back = TestServer.uniqueName("dc_new_to_local")
-        defer { TestServer.dropDatabase(back) }
+        defer {
+            TestServer.dropDatabase(back)
+            project.dropDatabase("new", onNew)
+        }
         let up = try TestServer.pgkeep(
-            ["copy", "--from", CopyTestSupport.uri15(TestServer.pagila), "--to-compose", "new", "--to", onNew]
-                + project.files, env: env)
+            ["copy", "--from", CopyTestSupport.uri15(Self.small), "--to-compose", "new", "--to", onNew] + project.files,
+            env: env)
         #expect(up.status == 0, "\(up.stderr)")
-        #expect(try project.rowCounts("new", onNew) == TestServer.rowCounts(TestServer.pagila))
+        #expect(try project.rowCounts("new", onNew) == TestServer.rowCounts(Self.small))
         let down = try TestServer.pgkeep(
             ["copy", "--from-compose", "new", "--from", onNew, "--to", CopyTestSupport.uri15(back)] + project.files,
             env: env)
         #expect(down.status == 0, "\(down.stderr)")
-        #expect(try TestServer.rowCounts(back) == TestServer.rowCounts(TestServer.pagila))
+        #expect(try TestServer.rowCounts(back) == TestServer.rowCounts(Self.small))
+        let c = try TestServer.pgkeep(
+            ["compare", CopyTestSupport.uri15(Self.small), CopyTestSupport.uri15(back)], env: env)
+        #expect(c.status == 0, "the round trip through the service is equal: \(c.stderr)")
         let again = try TestServer.pgkeep(
-            ["copy", "--from", CopyTestSupport.uri15(TestServer.pagila), "--to-compose", "new", "--to", onNew]
-                + project.files, env: env)
+            ["copy", "--from", CopyTestSupport.uri15(Self.small), "--to-compose", "new", "--to", onNew] + project.files,
+            env: env)
         #expect(again.status != 0)
         #expect(again.stderr.contains("already exists"), "\(again.stderr)")
         for run in [up, down, again] { #expect(try project.leftovers("new", of: run.pid).isEmpty) }

@@ -44,6 +44,7 @@ struct DockerComposeSignalTests {
         let file = try #require(try TestServer.manifests(dir).first).path
         let target = TestServer.uniqueName("dc_rsig")
         try project.load("db", target, from: TestServer.pagila)
+        defer { project.dropDatabase("db", target) }
         let lock = try TableLock(project, "db", target, table: "actor")
         defer { lock.release() }
         var during: [String] = []

@@ -100,7 +100,9 @@ struct DockerComposeTests {
         #expect(!run.stderr.contains(secret))
     }
 
-    @Test(arguments: ["gzip", "zstd"])
+    /// (One codec: what differs between codecs happens on this machine, and the host suites
+    /// restore both.)
+    @Test(arguments: ["zstd"])
     func restoreRunsInsideTheServiceAfterCheckingTheCopy(codec: String) throws {
         let project = try RealDocker.project()
         let dir = TestServer.tempDir("dcr")
@@ -109,6 +111,8 @@ struct DockerComposeTests {
         let manifest = try #require(try TestServer.manifests(dir).first).path
 
         let target = TestServer.uniqueName("dc_full")
+        let partial = TestServer.uniqueName("dc_table")
+        defer { for db in [target, partial] { project.dropDatabase("db", db) } }
         let run = try TestServer.pgkeep(
             ["restore", manifest] + project.options("db") + ["-d", target, "--create"], env: RealDocker.pgkeepEnv)
         #expect(run.status == 0, "\(run.stderr)")
@@ -117,7 +121,6 @@ struct DockerComposeTests {
         #expect(try project.rowCounts("db", target) == TestServer.rowCounts(TestServer.pagila))
 
         // One table, into a database given by name.
-        let partial = TestServer.uniqueName("dc_table")
         let one = try TestServer.pgkeep(
             ["restore", manifest] + project.options("db") + ["-d", partial, "--create", "--table", "actor"],
             env: RealDocker.pgkeepEnv)

@@ -181,8 +181,8 @@ struct RichRoundTripTests {
         let target = TestServer.uniqueName("richdc")
         let run: TestServer.Run
         var project: ComposeProject?
+        defer { TestServer.dropDatabase(target) }
         if mode == "--schema" {
-            defer { TestServer.dropDatabase(target) }
             try TestServer.createDatabase(target)
             // As with pg_restore --schema: the objects in the schema, not the schema itself nor the
             // publication its tables join (both outside it); stock pg_restore -n fails without them too.
@@ -206,5 +206,6 @@ struct RichRoundTripTests {
         if mode != "--schema" {
             #expect(try Self.fingerprint(target, in: project) == Self.fingerprint(Self.source), "\(mode): everything")
         }
+        project?.dropDatabase("db", target)
     }
 }
