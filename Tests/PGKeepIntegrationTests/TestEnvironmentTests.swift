@@ -12,6 +12,10 @@ import Testing
             TestServer.s3Available,
             "CI is set but PGKEEP_TEST_MOTO_PORT is not: Scripts/test.sh starts moto's S3 API for the offsite tests")
         #expect(
+            RealDocker.available,
+            "CI is set but PGKEEP_TEST_DOCKER_HOST is not: Scripts/test.sh starts a Docker Engine for the compose tests"
+        )
+        #expect(
             FileManager.default.isExecutableFile(atPath: TestServer.binary), "no pgkeep binary at \(TestServer.binary)")
     }
 }
