@@ -66,6 +66,11 @@ public struct PGKeepConfig: Sendable, Equatable {
     // [status]
     public var maxAge: TimeInterval?
 
+    // [schedule] (`pgkeep daemon`)
+    public var scheduleCron: CronExpression?
+    /// An IANA zone name (default UTC).
+    public var scheduleTimeZone: String?
+
     // Bounds ([backup] and [connection]; see `SessionBounds`, `Watchdog`). A bound of 0 is "none".
     public var lockWaitTimeout: TimeInterval?
     public var maxDuration: TimeInterval?
@@ -103,7 +108,7 @@ public struct PGKeepConfig: Sendable, Equatable {
 
     /// Reads and checks `path`. A TOML syntax error, an unknown key or a bad value is a usage
     /// error that names the file, the key and its line.
-    public static func load(path: String) throws -> PGKeepConfig {
+    public static func load(path: String, overrides: [String: String] = [:]) throws -> PGKeepConfig {
         guard let data = FileManager.default.contents(atPath: path) else {
             let reason =
                 FileManager.default.fileExists(atPath: path) ? "it cannot be read (permissions?)" : "no such file"
@@ -114,11 +119,12 @@ public struct PGKeepConfig: Sendable, Equatable {
         guard let text = String(data: data, encoding: .utf8) else {
             throw PGKeepError(.usage, "the config file \(path) is not UTF-8 text")
         }
-        return try parse(text, path: path)
+        return try parse(text, path: path, overrides: overrides)
     }
 
-    /// Parses TOML text (`path` is used in messages and to resolve relative paths).
-    public static func parse(_ text: String, path: String) throws -> PGKeepConfig {
+    /// Parses TOML text (`path` is used in messages and to resolve relative paths), with
+    /// `overrides` (`PGKEEP_<TABLE>_<KEY>` variables, see `ConfigEnvironment`) over the file's keys.
+    public static func parse(_ text: String, path: String, overrides: [String: String] = [:]) throws -> PGKeepConfig {
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
         let root: TOMLTable
         do {
@@ -126,9 +132,10 @@ public struct PGKeepConfig: Sendable, Equatable {
         } catch let error as TOMLError {
             throw PGKeepError(.usage, "\(path):\(error.line):\(error.column): invalid TOML: \(error.message)")
         }
-        let reader = ConfigReader(
-            root: root, locator: KeyLocator(text: text), path: path,
+        var reader = ConfigReader(
+            root: ConfigEnvironment.overlay(overrides, on: root), locator: KeyLocator(text: text), path: path,
             base: (absolute as NSString).deletingLastPathComponent)
+        reader.fromEnvironment = Set(overrides.keys)
         return try reader.read(into: PGKeepConfig(path: absolute))
     }
 }

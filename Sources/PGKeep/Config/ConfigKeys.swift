@@ -93,6 +93,8 @@ struct ConfigKey: Sendable {
         key("monitor", "timeout", .duration, \.monitorTimeout),
         key("metrics", "textfile", .path, \.metricsTextfile),
         key("status", "max_age", .duration, \.maxAge),
+        key("schedule", "cron", .cron, \.scheduleCron),
+        key("schedule", "timezone", .timeZone, \.scheduleTimeZone),
     ]
 
     /// The tables, in the order of `all`.
@@ -140,6 +142,28 @@ extension ConfigType where T == String {
                     key, "must be \"docker compose\", \"docker-compose\" or an absolute path (got \"\(command)\")")
             }
             return command
+        }
+    }
+}
+
+extension ConfigType where T == CronExpression {
+    static var cron: Self {
+        Self(name: "cron expression") { r, key in
+            guard let text = try r.string(key) else { return nil }
+            return try r.wrap(key) { try CronExpression(text, source: "[schedule] cron") }
+        }
+    }
+}
+
+extension ConfigType where T == String {
+    /// An IANA time zone name (`Europe/Berlin`, `UTC`).
+    static var timeZone: Self {
+        Self(name: "time zone") { r, key in
+            guard let name = try r.string(key) else { return nil }
+            guard TimeZone(identifier: name) != nil else {
+                throw r.fail(key, "\"\(name)\" is not a time zone; write e.g. \"UTC\" or \"Europe/Berlin\"")
+            }
+            return name
         }
     }
 }

@@ -10,8 +10,13 @@ struct ConfigReader {
     /// The config file's folder: relative paths in the file are relative to it, not to the
     /// working directory (cron starts in $HOME, systemd in /).
     let base: String
+    /// Keys whose value came from a `PGKEEP_<TABLE>_<KEY>` variable: their errors name it.
+    var fromEnvironment: Set<String> = []
 
     func fail(_ key: String, _ message: String, hint: String? = nil) -> PGKeepError {
+        if fromEnvironment.contains(key), let entry = ConfigKey.all.first(where: { $0.qualified == key }) {
+            return PGKeepError(.usage, "\(entry.environmentName) (\(key)): \(message)", hint: hint)
+        }
         let line = locator.line(of: key).map { ":\($0)" } ?? ""
         return PGKeepError(.usage, "\(path)\(line): \(key): \(message)", hint: hint)
     }

@@ -15,7 +15,7 @@ public struct Settings: Sendable {
     /// Reads the file named by `--config` (else PGKEEP_CONFIG); without either, no file.
     public static func load(configFlag: String?, environment: [String: String]) throws -> Settings {
         let file = configFlag ?? nonEmpty(environment["PGKEEP_CONFIG"])
-        return Settings(environment: environment, config: try file.map(PGKeepConfig.load))
+        return Settings(environment: environment, config: try PGKeepConfig.load(path: file, environment: environment))
     }
 
     static func nonEmpty(_ value: String?) -> String? { value.flatMap { $0.isEmpty ? nil : $0 } }

@@ -33,48 +33,11 @@ public struct Schedule: Sendable {
         return "\(cron) \(command)"
     }
 
-    static let nicknames = [
-        "@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
-        "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *", "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *",
-    ]
-
-    /// The five fields, checked: numbers in range, lists, ranges and steps.
+    /// The five fields, checked by `CronExpression` (numbers in range, lists, ranges, steps).
     func fields() throws -> [String] {
-        let expanded = Self.nicknames[cron] ?? cron
-        let f = expanded.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
-        guard f.count == 5 else {
-            throw PGKeepError(
-                .usage,
-                "--cron needs five fields (minute hour day-of-month month day-of-week), e.g. \"0 2 * * *\"; got "
-                    + "\"\(cron)\""
-            )
-        }
-        let ranges = [0...59, 0...23, 1...31, 1...12, 0...7]
-        let names = ["minute", "hour", "day of month", "month", "day of week"]
-        for (i, field) in f.enumerated() {
-            for part in field.split(separator: ",", omittingEmptySubsequences: false) {
-                let pieces = part.split(separator: "/", omittingEmptySubsequences: false)
-                guard pieces.count <= 2, let base = pieces.first, !base.isEmpty,
-                    pieces.count == 1 || Int(pieces[1]).map({ $0 > 0 }) == true
-                else { throw badField(names[i], field) }
-                if base == "*" { continue }
-                let bounds = base.split(separator: "-", omittingEmptySubsequences: false)
-                guard (1...2).contains(bounds.count),
-                    bounds.allSatisfy({ Int($0).map { ranges[i].contains($0) } == true })
-                else {
-                    throw badField(names[i], field)
-                }
-            }
-        }
-        return f
-    }
-
-    func badField(_ name: String, _ field: String) -> PGKeepError {
-        PGKeepError(
-            .usage,
-            "--cron: the \(name) field \"\(field)\" is not valid cron syntax (numbers, *, lists a,b, ranges a-b, "
-                + "steps */n)"
-        )
+        _ = try CronExpression(cron)
+        let expanded = CronExpression.nicknames[cron] ?? cron
+        return expanded.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
     }
 
     /// The cron expression as a systemd OnCalendar value.

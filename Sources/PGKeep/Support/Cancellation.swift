@@ -190,6 +190,8 @@ public final class Cancellation: @unchecked Sendable {
             return "the unfinished copy was dropped; the source was only read"
         case "a compare":
             return "nothing was changed"
+        case "the daemon":
+            return "a run in progress, if any, was stopped the way `pgkeep run` stops on SIGTERM"
         case "a prune":
             return "each backup it deleted went manifest first; the rest are untouched"
         default:

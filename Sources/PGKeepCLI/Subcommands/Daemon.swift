@@ -1,0 +1,35 @@
+import ArgumentParser
+import Foundation
+import PGKeep
+
+extension PGKeepCommand {
+    /// `pgkeep daemon`: the scheduler for a container (PID 1): `pgkeep run` on `[schedule] cron`.
+    struct Daemon: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the config's cron job on [schedule] cron, forever: the scheduler for a container.",
+            discussion: """
+                Each run is `pgkeep run --quiet` with this config (one at a time); one line per event goes to \
+                stdout. Times missed while the daemon was down are not replayed, but a start finds a database \
+                without a backup newer than one interval runs once at once. SIGTERM stops a run in progress \
+                as `run` stops and exits 143 within docker's grace. Every config key can come from \
+                PGKEEP_<TABLE>_<KEY> variables (see README, "The pgkeep image and the daemon").
+                """)
+
+        @OptionGroup var location: DirectoryOptions
+
+        /// Overrides `[schedule] cron`.
+        @Option(help: ArgumentHelp("Cron expression (default: [schedule] cron).", valueName: "expr"))
+        var cron: String?
+
+        func run() throws {
+            try reportingErrors("the daemon") {
+                let settings = try location.settings()
+                let daemon = try settings.daemon(
+                    cronFlag: cron, directoryFlag: location.directory, configFlag: location.config.path,
+                    binary: PGKeep.Schedule.currentBinary(environment: settings.environment))
+                daemon.log = { line in Console.out("\(BackupName.isoString(Date())) \(line)\n") }
+                try daemon.serve()
+            }
+        }
+    }
+}
