@@ -12,7 +12,7 @@ extension PGKeepCommand {
                 stdout. Times missed while the daemon was down are not replayed, but a start finds a database \
                 without a backup newer than one interval runs once at once. SIGTERM stops a run in progress \
                 as `run` stops and exits 143 within docker's grace. Every config key can come from \
-                PGKEEP_<TABLE>_<KEY> variables (see README, "The pgkeep image and the daemon").
+                PGKEEP_<TABLE>_<KEY> variables (see README, "The daemon: a scheduler in the container").
                 """)
 
         @OptionGroup var location: DirectoryOptions
