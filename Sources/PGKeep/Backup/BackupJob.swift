@@ -47,8 +47,7 @@ public final class BackupJob {
         if options.all {
             // Like pg_dumpall: the maintenance database unless one was named (libpq's default,
             // the user's name, often has no database).
-            let maintenance = (source as? LocalDumpSource).map { $0.spec.database ?? "postgres" }
-            globalsPreflight = try source.preflight(database: maintenance)
+            globalsPreflight = try source.preflight(database: source.maintenanceDatabase)
             databases = try source.listDatabases()
         } else {
             databases = options.databases
@@ -102,7 +101,7 @@ public final class BackupJob {
     /// One database's backup as a watched phase: the stall bound applies, the server is watched
     /// for pgkeep's sessions (busy counts as progress; a lock wait names who holds the lock).
     func backupDatabase(_ database: String, preflight: Preflight) throws -> BackupRecord {
-        let watch = (source as? LocalDumpSource).map { ServerWatch(spec: $0.spec, database: database) }
+        let watch = source.serverWatch(database: database)
         watch?.start()
         defer { watch?.stop() }
         do {
@@ -126,10 +125,7 @@ public final class BackupJob {
         var counts: SnapshotCounts?
         var snapshotArgs: [String] = []
         if options.rowCounts {
-            guard let local = source as? LocalDumpSource else {
-                throw PGKeepError(.usage, "--row-counts is not available with --docker-compose yet")
-            }
-            let opened = try SnapshotCounts(spec: local.spec, database: database)
+            let opened = try source.snapshotCounts(database: database)
             counts = opened
             snapshotArgs = ["--snapshot=\(opened.snapshot)"]
         }
@@ -212,7 +208,7 @@ public final class BackupJob {
     private func backupDirectory(
         name: BackupName, preflight: Preflight, started: Date, extraArgs: [String], rowCounts: [String: Int]?
     ) throws -> BackupRecord {
-        guard source is LocalDumpSource else {
+        guard source.writesFilesHere else {
             throw PGKeepError(
                 .usage,
                 "--format directory is not available with --docker-compose (pg_dump would write inside the "
@@ -249,10 +245,7 @@ public final class BackupJob {
         size: Int64, sha256: String, uncompressed: Int64?, files: [Manifest.FileEntry]?,
         verification: Manifest.Verification, rowCounts: [String: Int]?, appliedBy: String
     ) -> Manifest {
-        var docker: Manifest.DockerCompose?
-        if let d = source as? DockerComposeDumpSource {
-            docker = .init(service: d.options.service, composeCommand: d.options.composeCommand)
-        }
+        let docker = source.composeRecord
         let compression: Manifest.Compression =
             options.codec.map { .init(algorithm: $0.rawValue, level: options.compression.level, appliedBy: appliedBy) }
             ?? .init(algorithm: "none", level: nil, appliedBy: nil)

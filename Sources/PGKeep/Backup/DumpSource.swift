@@ -27,6 +27,29 @@ public protocol DumpSource: AnyObject {
     func pgRestoreList(path: String?) throws -> Command
     /// Releases the private passfile, if any.
     func close()
+
+    // What a job may ask of where the tools run, so that it never asks which source it holds.
+
+    /// The database `--all` reads the server from (nil: the source's own default).
+    var maintenanceDatabase: String? { get }
+    /// pg_dump writes its files on this machine (the directory format needs it).
+    var writesFilesHere: Bool { get }
+    /// What the manifest records of the container (nil on this machine).
+    var composeRecord: Manifest.DockerCompose? { get }
+    /// A watch on the server for pgkeep's sessions (nil where none can be kept).
+    func serverWatch(database: String) -> ServerWatch?
+    /// A session counting rows in the snapshot pg_dump will import (`--row-counts`).
+    func snapshotCounts(database: String) throws -> SnapshotCounts
+}
+
+extension DumpSource {
+    public var maintenanceDatabase: String? { nil }
+    public var writesFilesHere: Bool { false }
+    public var composeRecord: Manifest.DockerCompose? { nil }
+    public func serverWatch(database: String) -> ServerWatch? { nil }
+    public func snapshotCounts(database: String) throws -> SnapshotCounts {
+        throw PGKeepError(.usage, "--row-counts is not available with --docker-compose yet")
+    }
 }
 
 /// Refuses a pg_dump older than the server: it cannot dump it reliably.
@@ -77,6 +100,12 @@ public final class LocalDumpSource: DumpSource {
     }
 
     public var displaySource: String { spec.displayURI() }
+    public var maintenanceDatabase: String? { spec.database ?? "postgres" }
+    public var writesFilesHere: Bool { true }
+    public func serverWatch(database: String) -> ServerWatch? { ServerWatch(spec: spec, database: database) }
+    public func snapshotCounts(database: String) throws -> SnapshotCounts {
+        try SnapshotCounts(spec: spec, database: database)
+    }
 
     public func preflight(database: String?) throws -> Preflight {
         let dumpPath = try tools.path(of: "pg_dump")

@@ -30,12 +30,7 @@ public final class DatabaseSide {
 
     /// A session in `database` (default: this side's).
     func connect(_ database: String? = nil) throws -> any SQLSession {
-        if let compose { return try PsqlSession(service: compose.service, database: database ?? self.database) }
-        return try libpq(database)
-    }
-
-    private func libpq(_ database: String? = nil) throws -> PostgresConnection {
-        try PostgresConnection(spec: spec, database: database ?? self.database)
+        try endpoint.session(database: database ?? self.database)
     }
 
     /// The server's version, read in the maintenance database (the side's database may not exist yet).
@@ -106,51 +101,22 @@ public final class DatabaseSide {
     /// `count` sessions in `database`, each in a read-only REPEATABLE READ transaction on one
     /// snapshot (`snapshot`, else one the first exports), with the stable output settings.
     func sessions(_ database: String? = nil, count: Int, snapshot: String?) throws -> [any SQLSession] {
-        let name = database ?? self.database
-        if let compose {
-            return try Self.begin(count: count, snapshot: snapshot) {
-                try PsqlSession(service: compose.service, database: name)
-            }
-        }
-        return try Self.begin(count: count, snapshot: snapshot) { try libpq(name) }
-    }
-
-    private static func begin<S: SQLSession>(count: Int, snapshot: String?, _ make: () throws -> S) throws -> [S] {
         var shared = snapshot
         return try (0..<max(1, count)).map { _ in
-            let session = try make()
-            try session.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", what: "starting a transaction")
-            if let snapshot = shared {
-                try session.execute(
-                    "SET TRANSACTION SNAPSHOT \(SQL.literal(snapshot))", what: "importing the snapshot")
-            } else {
-                shared = try session.query("SELECT pg_catalog.pg_export_snapshot()").first?[0] ?? nil
-            }
-            for sql in CopyCatalog.stableOutput { try session.execute(sql, what: "setting up the session") }
+            let session = try endpoint.session(database: database ?? self.database)
+            try SnapshotSession.begin(session, snapshot: &shared)
             return session
         }
     }
 
     /// The data workers' source ends, reading in `snapshot`.
     func sourceEnds(count: Int, snapshot: String) throws -> [any CopySourceEnd] {
-        if let compose {
-            return (0..<count).map { _ in
-                ComposeCopyEnd(service: compose.service, database: database, snapshot: snapshot)
-            }
-        }
-        return try Self.begin(count: count, snapshot: snapshot) { try libpq() }
+        try endpoint.copySources(database: database, count: count, snapshot: snapshot)
     }
 
     /// The data workers' target ends, loading into `database`.
     func targetEnds(_ database: String, count: Int) throws -> [any CopyTargetEnd] {
-        if let compose {
-            return (0..<count).map { _ in ComposeCopyEnd(service: compose.service, database: database, snapshot: nil) }
-        }
-        return try (0..<count).map { _ in
-            let conn = try libpq(database)
-            for sql in CopyCatalog.stableOutput { try conn.execute(sql, what: "setting up the target session") }
-            return conn
-        }
+        try endpoint.copyTargets(database: database, count: count)
     }
 
     public func close() {

@@ -198,6 +198,9 @@ public final class DockerComposeDumpSource: DumpSource {
     }
 
     public var displaySource: String { "docker compose service \(options.service)" }
+    public var composeRecord: Manifest.DockerCompose? {
+        .init(service: options.service, composeCommand: options.composeCommand)
+    }
 
     public func preflight(database: String?) throws -> Preflight {
         let db = try database ?? service.defaultDatabase()

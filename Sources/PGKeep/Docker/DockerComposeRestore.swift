@@ -25,6 +25,10 @@ public final class DockerComposeRestoreEndpoint: RestoreEndpoint {
         try service.tool(name, database: database, arguments: arguments)
     }
 
+    public func put(_ data: Data, name: String) throws -> String {
+        try copyIn { send in try data.withUnsafeBytes { try send($0) } }
+    }
+
     public func stage(_ input: RestoreInput, needsFile: Bool) throws -> String? {
         guard input.kind != .directory else {
             throw PGKeepError(

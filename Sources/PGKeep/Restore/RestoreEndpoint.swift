@@ -16,10 +16,21 @@ public protocol RestoreEndpoint: AnyObject {
     func cleanUp()
     /// A watch on the server for pgkeep's sessions in `database` (nil where none can be kept).
     func serverWatch(database: String) -> ServerWatch?
+    /// The tools run on this machine, so a backup can be streamed into them while it downloads.
+    var runsHere: Bool { get }
+    /// Puts a small file (the `--table` use-list) where the tools read it; returns its path
+    /// there. `cleanUp` removes it.
+    func put(_ data: Data, name: String) throws -> String
+    /// A SQL session in `database` (`Copy/CopyEnds.swift`).
+    func session(database: String) throws -> any SQLSession
+    /// A copy's data workers: sources reading in `snapshot`, targets loading into `database`.
+    func copySources(database: String, count: Int, snapshot: String) throws -> [any CopySourceEnd]
+    func copyTargets(database: String, count: Int) throws -> [any CopyTargetEnd]
 }
 
 extension RestoreEndpoint {
     public func serverWatch(database: String) -> ServerWatch? { nil }
+    public var runsHere: Bool { false }
 }
 
 /// pg_restore and psql on this machine; queries through libpq.
@@ -64,8 +75,21 @@ public final class LocalRestoreEndpoint: RestoreEndpoint {
     }
 
     public func serverWatch(database: String) -> ServerWatch? { ServerWatch(spec: spec, database: database) }
+    public var runsHere: Bool { true }
+
+    public func put(_ data: Data, name: String) throws -> String {
+        let dir = try makeScratchDirectory()
+        files.append(dir)
+        let path = dir + "/" + name
+        try FileSystem.writePrivateFile(path, data: data)
+        return path
+    }
+
+    private var files: [String] = []
 
     public func cleanUp() {
+        files.forEach(FileSystem.removeTree)
+        files = []
         if let scratch { FileSystem.removeTree(scratch) }
         scratch = nil
         env.remove()

@@ -46,7 +46,7 @@ public final class RestoreJob {
         // it is restored, and its single transaction is not let commit unless the check passes.
         let checked: String
         if input.stream != nil {
-            guard options.singleTransaction, !options.isPartial, endpoint is LocalRestoreEndpoint else {
+            guard options.singleTransaction, !options.isPartial, endpoint.runsHere else {
                 throw PGKeepError(
                     .usage,
                     "a backup restored while it downloads must be restored whole, in one transaction, on this machine")
@@ -154,7 +154,7 @@ public final class RestoreJob {
             if !options.tables.isEmpty {
                 let selection = try selectTables(staged: staged)
                 let list = Data((selection.map(\.line).joined(separator: "\n") + "\n").utf8)
-                args.append("--use-list=\(try put(list))")
+                args.append("--use-list=\(try endpoint.put(list, name: "use.list"))")
                 onStatus?("restoring \(selection.count) archive entries for \(options.tables.joined(separator: ", "))")
             }
             if let staged { args.append(staged) }
@@ -261,22 +261,6 @@ public final class RestoreJob {
             return try !query(sql).isEmpty
         }
     }
-
-    /// A small file where the endpoint's tools can read it (the --table use-list).
-    private func put(_ data: Data) throws -> String {
-        if let docker = endpoint as? DockerComposeRestoreEndpoint {
-            return try docker.copyIn { send in try data.withUnsafeBytes { try send($0) } }
-        }
-        let dir = try makeScratchDirectory()
-        scratchDirectories.append(dir)
-        let path = dir + "/use.list"
-        try FileSystem.writePrivateFile(path, data: data)
-        return path
-    }
-
-    private var scratchDirectories: [String] = []
-
-    deinit { scratchDirectories.forEach(FileSystem.removeTree) }
 
     /// Runs `command`, streaming the decompressed input into its stdin with `feedInput`.
     private func runFeeding(_ command: Command, feedInput: Bool) throws -> ProcessResult {
