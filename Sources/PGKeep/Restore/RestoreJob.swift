@@ -112,8 +112,10 @@ public final class RestoreJob {
     private func restore(started: Date, checked: String) throws -> RestoreResult {
         let mark = Date()
         let before = try TargetCatalog.userTables(query)
-        // A data-only restore writes into existing tables by design.
-        let conflicts = options.dataOnly ? [] : written(before)
+        // A data-only restore writes into existing tables by design. The conflicts are the
+        // target's tables that this restore writes and the backup holds.
+        let archive = options.dataOnly ? nil : try archiveTables()
+        let conflicts = options.dataOnly ? [] : written(before).filter { archive?.contains($0) ?? true }
         if !conflicts.isEmpty && !options.clean {
             let shown = conflicts.prefix(5).joined(separator: ", ") + (conflicts.count > 5 ? ", ..." : "")
             throw PGKeepError(
@@ -221,6 +223,22 @@ public final class RestoreJob {
             arguments: ["--no-psqlrc", "--set=ON_ERROR_STOP=1", "--file=-"])
         let result = try ScriptPipeline(psql: psql, input: input, tolerantDrops: tolerantDrops).run(source)
         return (result.process, result.copied)
+    }
+
+    /// The tables the backup holds (as format('%I.%I') writes them), when that can be known before
+    /// the restore: an archive's table of contents, else the manifest's row counts. nil: unknown
+    /// (a SQL script without them, a backup streamed from a remote), and every target table counts.
+    func archiveTables() throws -> Set<String>? {
+        guard input.kind.isArchive, input.stream == nil else { return input.manifest?.rowCounts.map { Set($0.keys) } }
+        let staged = try stagedArchive()
+        let (listing, result) = try capture(
+            try endpoint.tool("pg_restore", database: nil, arguments: ["--list"] + (staged.map { [$0] } ?? [])),
+            feedInput: staged == nil)
+        guard result.succeeded else { throw result.failure("pg_restore --list failed") }
+        return Set(
+            TableSelection.parseList(String(decoding: listing, as: UTF8.self)).filter { $0.type == "TABLE" }.map {
+                TableSelection.quoteIdent($0.schema) + "." + TableSelection.quoteIdent($0.tag)
+            })
     }
 
     /// Of `tables`, those this restore writes: the ones named by --table or in a --schema, or all.
