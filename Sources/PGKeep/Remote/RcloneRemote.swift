@@ -90,7 +90,17 @@ public final class RcloneRemote: Sendable {
                 case hashes = "Hashes"
             }
         }
-        let entries = (try? JSONDecoder().decode([Entry].self, from: data)) ?? []
+        let entries: [Entry]
+        do {
+            entries = try JSONDecoder().decode([Entry].self, from: data)
+        } catch {
+            // Not "no backups": an answer that cannot be read is an error, never an empty store.
+            throw PGKeepError(
+                .backup, "listing \(url(relative)) failed: rclone lsjson printed what is not its JSON listing",
+                command: "\(rclone) lsjson -R --files-only --hash --hash-type md5 \(url(relative))",
+                stderrTail: String(decoding: data.prefix(300), as: UTF8.self),
+                hint: "run that command by hand; an rclone older than 1.50 or a wrapper printing text breaks it")
+        }
         return entries.map { Object(path: $0.path, size: $0.size, md5: $0.hashes?["md5"]) }
     }
 

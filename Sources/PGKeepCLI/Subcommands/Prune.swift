@@ -28,16 +28,24 @@ extension PGKeepCommand {
                 try output.apply(settings)
                 let policy = settings.policy(self.policy.flags)
                 let report = PruneReport(json: output.json, policy: policy)
-                if let remote = try settings.explicitRemote(flag: remoteOptions.remote) {
-                    report.show(try remote.prune(database: database, policy: policy, dryRun: dryRun))
-                    return
-                }
-                let directory = try settings.directory(flag: location.directory)
-                var job = PruneJob(directory: directory, database: database, policy: policy)
-                job.dryRun = dryRun
+                // A remote prune is monitored and counted like a local one (its metrics need the
+                // local directory, when there is one, for the local half).
+                let remote = try settings.explicitRemote(flag: remoteOptions.remote)
+                let directory =
+                    remote == nil
+                    ? try settings.directory(flag: location.directory)
+                    : try? settings.directory(flag: location.directory)
                 let monitor = try Monitoring(
-                    monitoring, settings: settings, command: "prune", database: database, directory: directory)
-                report.show(try monitor.around { try job.run() })
+                    monitoring, settings: settings, command: "prune", database: database, directory: directory,
+                    remote: remote)
+                if let remote {
+                    report.show(
+                        try monitor.around { try remote.prune(database: database, policy: policy, dryRun: dryRun) })
+                } else if let directory {
+                    var job = PruneJob(directory: directory, database: database, policy: policy)
+                    job.dryRun = dryRun
+                    report.show(try monitor.around { try job.run() })
+                }
                 monitor.finish(error: nil)
             }
         }

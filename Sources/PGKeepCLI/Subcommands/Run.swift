@@ -39,7 +39,8 @@ extension PGKeepCommand {
                 let started = Date()
                 let monitor = try Monitoring(
                     monitoring, settings: settings, command: "run", database: nil,
-                    directory: try settings.directory(flag: location.directory))
+                    directory: try settings.directory(flag: location.directory),
+                    remote: try settings.remote(flag: upload.remote.remote))
                 let summary = try monitor.around { try hooks.firing { try runBackups(settings) } }
                 RunReport.show(summary, started: started)
                 hooks.fire(for: summary)
