@@ -28,10 +28,8 @@ enum JSONString {
             let e = raw[i + 1]
             i += 2
             if e == UInt8(ascii: "u") {
-                guard i + 4 <= raw.count,
-                    let unit = UInt32(
-                        String(decoding: UnsafeRawBufferPointer(rebasing: raw[i..<i + 4]), as: UTF8.self), radix: 16)
-                else { return nil }
+                // Exactly four hex digits: UInt32(_:radix:) would also take a sign ("\u+041").
+                guard i + 4 <= raw.count, let unit = Self.hex4(raw, at: i) else { return nil }
                 i += 4
                 var scalarValue = unit
                 if let high = pendingHigh {
@@ -61,5 +59,21 @@ enum JSONString {
         }
         guard pendingHigh == nil else { return nil }
         return out.withUnsafeBytes { text($0) }
+    }
+
+    /// Four hex digits at `i`, or nil.
+    static func hex4(_ raw: UnsafeRawBufferPointer, at i: Int) -> UInt32? {
+        var value: UInt32 = 0
+        for c in raw[i..<i + 4] {
+            let digit: UInt8
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = c - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = c - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+            value = value << 4 | UInt32(digit)
+        }
+        return value
     }
 }
