@@ -9,9 +9,16 @@ cd "$(dirname "$0")/.."
 . Scripts/lib.sh
 
 ensure_packages
-echo "== building pgkeep (release)"
-swift build -c release --product pgkeep 2>&1 | tail -n 1
-pgkeep="$(swift build -c release --show-bin-path)/pgkeep"
+# The demo brings its own server: PG* variables of the calling shell (pointing at another server)
+# must not send its backups there.
+unset PGHOST PGHOSTADDR PGPORT PGUSER PGPASSWORD PGDATABASE PGSERVICE PGPASSFILE PGSSLMODE PGOPTIONS
+if [ -n "${PGKEEP_BIN:-}" ]; then
+  pgkeep=$PGKEEP_BIN  # test.sh runs the demo with the binary it tested
+else
+  echo "== building pgkeep (release)"
+  swift build -c release --product pgkeep 2>&1 | tail -n 1
+  pgkeep="$(swift build -c release --show-bin-path)/pgkeep"
+fi
 
 work=$(mktemp -d /tmp/pgkeep-demo.XXXXXX)
 chmod 755 "$work"
@@ -38,7 +45,10 @@ run "$pgkeep" list --dir "$backups"
 
 echo "== what is on disk"
 (cd "$backups" && find . -maxdepth 2 -not -path '*.dir/*' | sort | sed 's/^/   /')
-manifest=$(ls "$backups"/pagila/*.dump.gz.manifest.json | head -n 1)
+# The backup taken with --row-counts, chosen by what it holds, not by file order (four backups of
+# one second sort by their sequence, and only the first has row counts).
+manifest=$(grep -l '"row_counts"' "$backups"/pagila/*.dump.gz.manifest.json | head -n 1)
+[ -n "$manifest" ] || { echo "== demo FAILED: no backup with row counts" >&2; exit 1; }
 echo "== one manifest ($manifest)"
 sed 's/^/   /' "$manifest"
 

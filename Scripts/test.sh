@@ -50,5 +50,19 @@ swift test --no-parallel "$@" 2>&1 | tee "$log" || status=$?
 if [ "$status" -ne 0 ]; then
   echo "test.sh: FAILED (exit $status); the failing tests:"
   grep -E -A8 "recorded an issue|error:|Fatal error|✘ Test [^r]" "$log" | head -n 200 || true
+  exit "$status"
 fi
-exit "$status"
+
+# The demo README gives first, with the binary just tested, from a shell whose PG* variables
+# point at another server (as many PostgreSQL users' shells do): it must not go there.
+echo "test.sh: Scripts/demo.sh (PG* pointing elsewhere)"
+if ! PGHOST=127.0.0.1 PGPORT=1 PGUSER=nobody PGPASSWORD=wrong PGDATABASE=elsewhere Scripts/demo.sh >"$work/demo.log" 2>&1; then
+  echo "test.sh: FAILED: Scripts/demo.sh; its last lines:"
+  tail -n 40 "$work/demo.log"
+  exit 1
+fi
+tail -n 1 "$work/demo.log"
+# The closing line: the tests swift test ran (Swift Testing's count), all passed.
+ran=$(grep -oE "Test run with [0-9]+ tests" "$log" | tail -n 1 | grep -oE "[0-9]+" || echo 0)
+echo "tests: $ran passed, 0 failed"
+exit 0

@@ -136,7 +136,7 @@ struct RoundTripTests {
         let run = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--schema-only"])
         #expect(run.status == 0, "\(run.stderr)")
         let (_, manifest) = try #require(try TestServer.manifests(dir).first)
-        #expect(manifest.file.contains("Z-1.dump.gz"))
+        #expect(manifest.file.contains("Z_001.dump.gz"))
         for (s, p) in decoys.enumerated() {
             #expect(FileManager.default.contents(atPath: p) == Data("decoy \(s)".utf8))
         }

@@ -13,7 +13,7 @@ import Testing
         #expect(name.manifestName == "mydb_2026-04-02T020000Z.dump.gz.manifest.json")
         #expect(
             BackupName(database: "mydb", time: time, sequence: 2, format: .plain, codec: .gzip).fileName
-                == "mydb_2026-04-02T020000Z-2.sql.gz")
+                == "mydb_2026-04-02T020000Z_002.sql.gz")
         #expect(
             BackupName(database: "mydb", time: time, format: .directory, codec: .gzip).fileName
                 == "mydb_2026-04-02T020000Z.dir")
@@ -77,6 +77,8 @@ import Testing
         "mydb_2026-13-02T020000Z.dump.gz", "mydb_2026-02-30T020000Z.dump.gz",
         "mydb_2026-04-02T250000Z.dump.gz", "mydb_2026-04-02T020000Z.dump.gz.manifest.json",
         ".pgkeep-tmp-123-abc-mydb_2026-04-02T020000Z.dump.gz", "mydb_2026-04-02T020000Z-0.dump.gz",
+        "mydb_2026-04-02T020000Z_000.dump.gz", "mydb_2026-04-02T020000Z_01.dump.gz",
+        "mydb_2026-04-02T020000Z_0001.dump.gz",
         "mydb_2026-04-02T020000Z.tar", "bad%ZZ_2026-04-02T020000Z.dump.gz", "%41_2026-04-02T020000Z.dump.gz",
         "x_2026-04-02T020000Z.globals.sql.gz",
     ])
@@ -90,5 +92,19 @@ import Testing
         #expect(
             BackupName.isoString(BackupName(database: "d", time: t, format: .custom, codec: .gzip).time)
                 == "2026-04-02T02:00:00Z")
+    }
+
+    /// Backups of one second sort by time in plain byte order (what `ls | tail -1` relies on):
+    /// the first, then _001, _002, ... _010, ... _999; pgkeep 0.2's `-N` names are still read.
+    @Test func namesOfOneSecondSortByTimeInByteOrder() throws {
+        let time = Date(timeIntervalSince1970: 1_775_095_200)
+        let names = [0, 1, 2, 9, 10, 11, 99, 100, 999].map {
+            BackupName(database: "name", time: time, sequence: $0, format: .custom, codec: .gzip).fileName
+        }
+        #expect(names.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) } == names)
+        #expect(names.map { BackupName.parse(fileName: $0)?.sequence } == [0, 1, 2, 9, 10, 11, 99, 100, 999])
+        let old = try #require(BackupName.parse(fileName: "name_2026-04-02T020000Z-3.dump.gz"))
+        #expect(old.sequence == 3 && old.database == "name")
+        #expect(old.fileName == "name_2026-04-02T020000Z-3.dump.gz", "an old name still names its file")
     }
 }

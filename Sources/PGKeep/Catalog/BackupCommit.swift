@@ -47,7 +47,7 @@ struct BackupCommit {
         return (folder as NSString).appendingPathComponent(".pgkeep-tmp-\(getpid())-\(random)-\(name.fileName)")
     }
 
-    /// Renames the verified data into place under the first free name (adding -1, -2, ... within
+    /// Renames the verified data into place under the first free name (adding _001, _002, ... within
     /// the same second), then the manifest beside it, then fsyncs the folder. The manifest is
     /// written to a temporary file first, so that a crash between the two renames leaves a marker
     /// by which prune knows the data file as pgkeep's leftover. Until the manifest is in place the
@@ -72,7 +72,7 @@ struct BackupCommit {
                 FileSystem.removeTree(manifestTemp)
             }
             final.sequence += 1
-            if final.sequence > 1000 {
+            if final.sequence > BackupName.maxSequence {
                 throw PGKeepError(.backup, "cannot find a free name for \(name.fileName) in \(folder)")
             }
         }

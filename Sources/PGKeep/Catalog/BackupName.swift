@@ -24,14 +24,14 @@ public enum BackupFormat: String, Codable, Sendable, CaseIterable {
     }
 }
 
-/// A backup's place and name: `DIR/<db>/<db>_<YYYY-MM-DD>T<HHMMSS>Z[-N]<ext>`.
+/// A backup's place and name: `DIR/<db>/<db>_<YYYY-MM-DD>T<HHMMSS>Z[_NNN]<ext>`.
 ///
 /// `<db>` is the database name with every byte outside `A-Z a-z 0-9 _ - .` written as `%XX`
 /// (UTF-8, upper-case hex), and a leading `.` as `%2E`: names with spaces, slashes, quotes or
 /// non-ASCII letters become safe, and the encoding is reversible, so two databases never share
-/// a folder. The time is the UTC start of the backup, to the second. `-N` (N ≥ 1) is added
+/// a folder. The time is the UTC start of the backup, to the second. `_NNN` (001 to 999) is added
 /// only when a backup with the same name already exists, so two backups in one second never
-/// overwrite each other. The cluster's globals (format `globals`) go in the folder `@globals`
+/// overwrite each other, and names sort by time in plain byte order (older `-N` names still read). The cluster's globals (format `globals`) go in the folder `@globals`
 /// with that as their database name; a real database called "@globals" is encoded as
 /// `%40globals`, so the two never share a folder.
 public struct BackupName: Sendable, Equatable {
@@ -42,6 +42,9 @@ public struct BackupName: Sendable, Equatable {
     /// Whole seconds, UTC.
     public var time: Date
     public var sequence: Int
+    /// The name was written by pgkeep before 0.3 with `-N`: it keeps that form, so the name
+    /// still names its file.
+    public var legacySequence = false
     public var format: BackupFormat
     /// The compression pgkeep applied to the stream (nil: none). A directory's files are compressed by
     /// pg_dump itself: its codec is `.gzip` and its name `.dir` all the same.
@@ -153,8 +156,19 @@ public struct BackupName: Sendable, Equatable {
     public var folder: String { format == .globals ? BackupName.globalsDatabase : BackupName.folderName(for: database) }
 
     public var stem: String {
-        "\(folder)_\(BackupName.timestampString(time))" + (sequence > 0 ? "-\(sequence)" : "")
+        "\(folder)_\(BackupName.timestampString(time))"
+            + (sequence == 0 ? "" : legacySequence ? "-\(sequence)" : Self.sequenceText(sequence))
     }
+
+    /// `_001` ... `_999`: after the unsuffixed name in plain byte order (`_` sorts after `.`), and
+    /// in number order among themselves (three digits), so `ls | tail -1` is the newest. Names of
+    /// pgkeep before 0.3 (`-1`, `-2`, ...) are still read.
+    static func sequenceText(_ n: Int) -> String {
+        "_" + String(repeating: "0", count: max(0, 3 - String(n).count)) + String(n)
+    }
+
+    /// The highest sequence a name can carry (one second can hold 1,000 backups of a database).
+    public static let maxSequence = 999
 
     /// The data file (or directory) name.
     public var fileName: String {
@@ -186,13 +200,22 @@ public struct BackupName: Sendable, Equatable {
         else { return nil }
         var stem = Array(fileName.utf8.dropLast(ext.utf8.count))
         var sequence = 0
+        var legacy = false
         if stem.last != UInt8(ascii: "Z") {
-            guard let dash = stem.lastIndex(of: UInt8(ascii: "-")), dash + 1 < stem.count,
+            // `_NNN` (three digits, 001 to 999), or the older `-N` (no leading zero).
+            if stem.count > 4, stem[stem.count - 4] == UInt8(ascii: "_"), let n = digits(stem.suffix(3)), n > 0 {
+                sequence = n
+                stem.removeLast(4)
+            } else if let dash = stem.lastIndex(of: UInt8(ascii: "-")), dash + 1 < stem.count,
                 stem[dash + 1] != UInt8(ascii: "0"), stem.count - dash - 1 <= 6,
                 let n = digits(stem[(dash + 1)...]), n > 0
-            else { return nil }
-            sequence = n
-            stem = Array(stem[..<dash])
+            {
+                sequence = n
+                legacy = true
+                stem = Array(stem[..<dash])
+            } else {
+                return nil
+            }
         }
         // <folder>_YYYY-MM-DDTHHMMSSZ
         guard stem.count > 19 else { return nil }
@@ -227,9 +250,11 @@ public struct BackupName: Sendable, Equatable {
             guard let name = self.database(forFolder: folder) else { return nil }
             database = name
         }
-        return BackupName(
+        var name = BackupName(
             database: database, time: date, sequence: sequence, format: format, codec: codec,
             encrypted: encrypted)
+        name.legacySequence = legacy
+        return name
     }
 
     private static func digits<C: Collection>(_ bytes: C) -> Int? where C.Element == UInt8 {
