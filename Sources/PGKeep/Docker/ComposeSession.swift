@@ -4,6 +4,8 @@ import Foundation
 /// stdin, each followed by `\echo TOKEN :ERROR ...` so its rows (unaligned, unit- and
 /// record-separated) end at a line no data can forge, with psql's own error variables (PostgreSQL
 /// 11 and newer). It keeps a transaction open as long as pgkeep needs it: the copy's snapshot.
+// `pending` is read and written under `lock`; the rest is set in init. A session is used by one
+// thread at a time, like a libpq connection.
 public final class PsqlSession: SQLSession, @unchecked Sendable {
     private static let (field, record, null) = ("\u{1F}", "\u{1E}", "\u{1D}")
     /// Unaligned rows, fields split by US, records by RS, NULL as GS: what `rows` reads.
@@ -111,6 +113,7 @@ public final class PsqlSession: SQLSession, @unchecked Sendable {
 /// imports the copy's snapshot and writes `COPY ... TO STDOUT` to its stdout; on a target it
 /// empties the table and runs `COPY ... FROM STDIN` from its stdin in one transaction, stopping at
 /// the first error (ON_ERROR_STOP).
+// Immutable after init; each unload or load starts its own psql.
 public final class ComposeCopyEnd: CopySourceEnd, CopyTargetEnd, @unchecked Sendable {
     let service: DockerComposeService
     let database: String

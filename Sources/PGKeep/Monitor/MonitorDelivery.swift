@@ -10,6 +10,7 @@ import Foundation
 /// time out, or failed all its tries, is skipped for the rest of the run, so an endpoint that is
 /// down or hangs costs at most one event's budget. A delivery that fails is a warning: it never
 /// fails or stops the run.
+// `down` is a Locked; the queues, the group and the session are thread-safe and set in init.
 final class MonitorDelivery: @unchecked Sendable {
     let config: MonitorTargets
     let warn: @Sendable (String) -> Void

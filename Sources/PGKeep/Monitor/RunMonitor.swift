@@ -5,6 +5,7 @@ import Foundation
 /// with the log's tail, and Uptime Kuma; to the webhook and ntfy too when they heard nothing
 /// per database, e.g. a run that failed before any database). Then it waits for the deliveries,
 /// bounded by their timeout.
+// Mutable state is in `state` (a Locked); everything else is set in init.
 public final class RunMonitor: @unchecked Sendable {
     let delivery: MonitorDelivery
     let command: String

@@ -92,6 +92,7 @@ public struct ClientSearch: Sendable {
 }
 
 /// The search's answer for one process, found once (each candidate's --version is a child process).
+// `answers` is read and written under `lock` only.
 final class ClientChoiceCache: @unchecked Sendable {
     // `lock` guards `answers`.
     static let shared = ClientChoiceCache()

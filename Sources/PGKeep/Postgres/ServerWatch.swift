@@ -14,6 +14,8 @@ import Foundation
 /// Best effort by design: if the watch cannot connect or its query fails, the job goes on
 /// unwatched (its own timeouts still hold), and it never changes anything but cancelling
 /// pgkeep's own waits.
+// All mutable state is in `seen` (a Locked); the rest is set in init. The watch's connection is
+// used by its own thread only.
 public final class ServerWatch: @unchecked Sendable {
     /// A session that held a lock a pgkeep session waited for.
     public struct Blocker: Sendable, Equatable {

@@ -13,8 +13,6 @@ public struct PGKeepError: Error, CustomStringConvertible, Sendable {
         case backup
         /// Another pgkeep run holds the backup directory.
         case locked
-        /// Stopped by SIGINT or SIGTERM.
-        case interrupted(signal: Int32)
         /// The work itself succeeded and was made permanent (a restore committed), but a check
         /// after it could not run; or a drill could not run for a reason outside the backup.
         case unchecked
@@ -44,7 +42,6 @@ public struct PGKeepError: Error, CustomStringConvertible, Sendable {
         case .preflight: return ExitCodes.preflight
         case .backup: return ExitCodes.failure
         case .locked: return ExitCodes.locked
-        case .interrupted(let signal): return 128 + signal
         case .unchecked: return ExitCodes.unchecked
         case .timedOut: return ExitCodes.timedOut
         }
@@ -63,7 +60,6 @@ public struct PGKeepError: Error, CustomStringConvertible, Sendable {
 
 /// Exit codes shared by every subcommand.
 public enum ExitCodes {
-    public static let success: Int32 = 0
     /// A backup (dump, write, verification) failed; no partial file was left behind.
     public static let failure: Int32 = 1
     /// Connection or another preflight check failed before any file was created.

@@ -14,6 +14,7 @@ import Foundation
 /// Either ends the run the way SIGTERM does (`Cancellation.expire`: children stopped, backends
 /// ended, scratch removed, nothing partial kept), with a message naming the bound and the
 /// phase, and exit code 124.
+// All mutable state is in `state` (a Locked); the progress clock is a C atomic.
 public final class Watchdog: @unchecked Sendable {
     public static let shared = Watchdog()
 

@@ -127,6 +127,7 @@ final class CopyReport {
 }
 
 /// `copy`'s progress on a terminal (stderr a TTY, no --quiet): tables, bytes, rate, ETA, each second.
+// `running` and `shown` are read and written under `lock` only.
 final class ProgressLine: @unchecked Sendable {
     // `running` is read and written under `lock`.
     private let lock = NSLock()
