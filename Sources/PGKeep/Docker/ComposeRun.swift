@@ -17,20 +17,26 @@ final class ComposeRun: ChildObserver, @unchecked Sendable {
     static let markerPrefix = "/tmp/.pgkeep-"
     /// `/tmp/.pgkeep-HOSTPID-NONCE`: every marker and file of this run starts with it.
     let prefix = "\(ComposeRun.markerPrefix)\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-    private let sweepCommand: (_ prefixes: [String]) -> Command
+    private let sweepCommand: (_ arguments: [String]) -> Command
     private let lock = NSLock()
     private var running = 0
     private var dirty = false
     private var watchdog: ChildProcess?
     private var cancelToken: Int?
 
-    /// `sweepCommand` runs `sweepScript` in the service for the given prefixes.
-    init(sweepCommand: @escaping (_ prefixes: [String]) -> Command) {
+    /// The prefixes of this process's runs (a process may hold several services, even two on one
+    /// container: a copy within a service): never taken for a dead run's.
+    private static let ours = Locked<Set<String>>([])
+
+    /// `sweepCommand` runs `sweepScript` in the service with these arguments (after user and database).
+    init(sweepCommand: @escaping (_ arguments: [String]) -> Command) {
         self.sweepCommand = sweepCommand
+        Self.ours.withLock { _ = $0.insert(prefix) }
     }
 
     deinit {
         if let cancelToken { Cancellation.shared.unregister(cancelToken) }
+        Self.ours.withLock { _ = $0.remove(prefix) }
     }
 
     /// `inner` under the wrapper: `sh -c WRAPPER sh PREFIX inner...`.
@@ -41,15 +47,24 @@ final class ComposeRun: ChildObserver, @unchecked Sendable {
     /// A path in the container's /tmp that the sweep removes with the run's markers.
     func file(_ name: String) -> String { prefix + "-" + name }
 
-    /// The sweep of other (dead) runs.
-    func sweepCommandFor(_ prefixes: [String]) -> Command { sweepCommand(prefixes) }
+    /// The sweep of `prefixes`: their commands, files, and the backends of their application names,
+    /// except this process's own name for a run that is not this one (an earlier pgkeep that had
+    /// this pid: its backends would be this process's).
+    func sweepCommand(for prefixes: [String]) -> Command {
+        let names = prefixes.compactMap { p -> String? in
+            let pid = p.dropFirst(Self.markerPrefix.count).split(separator: "-").first.map(String.init) ?? ""
+            guard Int32(pid) != nil, p == prefix || Int32(pid) != getpid() else { return nil }
+            return "'pgkeep-\(pid)'"
+        }
+        return sweepCommand([Set(names).sorted().joined(separator: ",")] + prefixes)
+    }
 
     /// Starts the watchdog and the signal cleanup (once, before the first wrapped command).
     func arm() throws {
         lock.lock()
         defer { lock.unlock() }
         guard watchdog == nil else { return }
-        let sweep = sweepCommand([prefix])
+        let sweep = sweepCommand(for: [prefix])
         let dog = ChildProcess(
             Command(
                 executable: "/bin/sh",
@@ -90,7 +105,7 @@ final class ComposeRun: ChildObserver, @unchecked Sendable {
     /// Stops and removes what this run left in the container (synchronously), then tells the
     /// watchdog all is clean.
     func sweep() {
-        _ = try? ChildProcess.capture(sweepCommand([prefix]))
+        _ = try? ChildProcess.capture(sweepCommand(for: [prefix]))
         lock.withLock {
             running = 0
             dirty = false
@@ -118,7 +133,7 @@ final class ComposeRun: ChildObserver, @unchecked Sendable {
             let parts = line.dropFirst(Self.markerPrefix.count).split(separator: "-", maxSplits: 2)
             guard parts.count == 3, let pid = Int32(parts[0]), UInt32(parts[1]) != nil else { continue }
             let runPrefix = Self.markerPrefix + parts[0] + "-" + parts[1]
-            guard runPrefix != prefix else { continue }
+            guard !Self.ours.withLock({ $0.contains(runPrefix) }) else { continue }
             if pid != getpid() && Self.isPGKeep(pid) { continue }
             prefixes.insert(runPrefix)
         }
@@ -157,7 +172,8 @@ final class ComposeRun: ChildObserver, @unchecked Sendable {
         while [ $i -lt 15 ]; do "$@" >/dev/null && exit 0; i=$((i + 1)); sleep 1; done
         """
 
-    /// In the container: `sh -c SWEEP sh USER DATABASE PREFIX...`. The commands under the wrappers
+    /// In the container: `sh -c SWEEP sh USER DATABASE NAMES PREFIX...` (NAMES: the application
+    /// names whose backends end, as SQL literals). The commands under the wrappers
     /// whose markers still name a live wrapper get SIGTERM, up to 3 s, then SIGKILL; then their
     /// backends are terminated and the files removed. The wrappers themselves are never signalled:
     /// each reaps its command and exits by itself. A process that outlived its parent would be
@@ -165,7 +181,7 @@ final class ComposeRun: ChildObserver, @unchecked Sendable {
     /// the postmaster takes the death by a signal of any child it reaps for a crashed backend:
     /// it restarts every session and recovers the database.
     static let sweepScript = """
-        u=$1; db=$2; shift 2
+        u=$1; db=$2; names=$3; shift 3
         \(startTime)
         kids() { w=$1; for f in /proc/[0-9]*/stat; do read -r l < "$f" 2>/dev/null || continue
           set -- $l; [ "$4" = "$w" ] && echo "$1"; done; }
@@ -181,11 +197,9 @@ final class ComposeRun: ChildObserver, @unchecked Sendable {
           live=$left; [ -n "$live" ] && sleep 0.1; i=$((i + 1))
         done
         signal KILL
-        names=""
-        for p in "$@"; do x=${p#/tmp/.pgkeep-}; names="$names${names:+,}'pgkeep-${x%%-*}'"; done
         q="SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name IN ($names) \
         AND pid <> pg_backend_pid()"
-        for d in "$db" postgres; do psql -X -q -At --no-password --username="$u" --dbname="$d" -c "$q" \
+        [ -n "$names" ] && for d in "$db" postgres; do psql -X -q -At --no-password --username="$u" --dbname="$d" -c "$q" \
           >/dev/null 2>&1 && break; done
         for p in "$@"; do rm -f -- "$p"-*; done
         exit 0

@@ -120,11 +120,11 @@ public final class DockerComposeService {
         containerEnv = env
         let user = explicitUser ?? env["POSTGRES_USER"] ?? "postgres"
         let database = env["POSTGRES_DB"] ?? env["POSTGRES_USER"] ?? "postgres"
-        let made = ComposeRun { [self] prefixes in
-            rawExec(["sh", "-c", ComposeRun.sweepScript, "sh", user, database] + prefixes)
+        let made = ComposeRun { [self] arguments in
+            rawExec(["sh", "-c", ComposeRun.sweepScript, "sh", user, database] + arguments)
         }
         let dead = made.deadRuns(in: String(text[cut.upperBound...]))
-        if !dead.isEmpty { _ = try? ChildProcess.capture(made.sweepCommandFor(dead)) }
+        if !dead.isEmpty { _ = try? ChildProcess.capture(made.sweepCommand(for: dead)) }
         try made.arm()
         run = made
         return made
