@@ -136,6 +136,29 @@ struct DockerComposeSignalTests {
         #expect(try project.leftoversAfter("db", of: run.pid).isEmpty)
     }
 
+    /// The kill-point sample through compose: SIGKILL at seeded instants of a backup (fractions of
+    /// its uninterrupted run time, as `KillPointTests`). After each, nothing of it stays in the
+    /// container and every backup recorded is whole; the next run succeeds.
+    @Test func killPointSample() throws {
+        let project = try RealDocker.project()
+        let dir = TestServer.tempDir("dckp")
+        let args = ["backup"] + project.options("db") + ["--dir", dir]
+        let started = Date()
+        #expect(try TestServer.pgkeep(args, env: RealDocker.pgkeepEnv).status == 0)
+        let duration = Date().timeIntervalSince(started)
+        for fraction in KillPointTests.fractions("compose backup") {
+            let pid = try KillPointTests.killAfter(fraction * duration, args, env: RealDocker.pgkeepEnv)
+            #expect(try project.leftoversAfter("db", of: pid).isEmpty, "killed at \(fraction) of \(duration) s")
+            for (path, manifest) in try KillPointTests.backups(dir) {
+                let data = (path as NSString).deletingLastPathComponent + "/" + manifest.file
+                #expect(try TestServer.sha256sum(data) == manifest.sha256, "\(path) is whole")
+            }
+        }
+        let next = try TestServer.pgkeep(args, env: RealDocker.pgkeepEnv)
+        #expect(next.status == 0, "\(next.stderr)")
+        #expect(try project.leftovers("db", of: next.pid).isEmpty)
+    }
+
     @Test func aServiceThatDoesNotExist() throws {
         let project = try RealDocker.project()
         let dir = TestServer.tempDir("dcnone") + "/b"

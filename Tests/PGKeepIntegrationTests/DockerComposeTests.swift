@@ -132,4 +132,26 @@ struct DockerComposeTests {
         #expect(try project.psql("db", partial, "SELECT count(*) FROM actor") == "200")
         #expect(try project.leftovers("db", of: one.pid).isEmpty)
     }
+
+    /// The other restore modes through the service: pg_restore --jobs reading the copy in the
+    /// container, and --clean over a database that holds the tables already.
+    @Test(arguments: [["--jobs", "2", "--create"], ["--clean", "--yes"]])
+    func restoreModesInsideTheService(mode: [String]) throws {
+        let project = try RealDocker.project()
+        let dir = TestServer.tempDir("dcmode")
+        #expect(try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir]).status == 0)
+        let file = try #require(try TestServer.manifests(dir).first).path
+        let target = TestServer.uniqueName("dc_mode")
+        defer { project.dropDatabase("db", target) }
+        if mode.contains("--clean") {
+            try project.load("db", target, from: TestServer.pagila)
+            _ = try project.psql("db", target, "DELETE FROM payment; UPDATE actor SET first_name = 'X'")
+        }
+        let run = try TestServer.pgkeep(
+            ["restore", file] + project.options("db") + ["-d", target] + mode, env: RealDocker.pgkeepEnv)
+        #expect(run.status == 0, "\(mode): \(run.stderr)")
+        #expect(try project.leftovers("db", of: run.pid).isEmpty, "the copy in /tmp is gone, nothing runs")
+        #expect(try project.rowCounts("db", target) == TestServer.rowCounts(TestServer.pagila))
+        #expect(try project.psql("db", target, "SELECT count(*) FROM actor WHERE first_name = 'X'") == "0")
+    }
 }
