@@ -157,7 +157,7 @@ struct RoundTripTests {
         let run = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--schema-only"])
         #expect(run.status == 0, "\(run.stderr)")
         let (_, manifest) = try #require(try TestServer.manifests(dir).first)
-        #expect(manifest.file.hasSuffix("Z-1.dump.gz"), "\(manifest.file)")
+        #expect(manifest.file.hasSuffix("Z_001.dump.gz"), "\(manifest.file)")
     }
 
     @Test func awkwardDatabaseNames() throws {

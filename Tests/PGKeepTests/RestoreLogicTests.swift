@@ -166,8 +166,8 @@ import Testing
         for change in changes {
             var o = RestoreOptions()
             change(&o)
-            #expect(throws: PGKeepError.self) { try o.validate(for: .plainGzip) }
-            #expect(throws: Never.self) { try o.validate(for: .customGzip) }
+            #expect(throws: PGKeepError.self) { try o.validate(for: .compressed(.gzip, archive: false)) }
+            #expect(throws: Never.self) { try o.validate(for: .compressed(.gzip, archive: true)) }
         }
     }
 
@@ -203,8 +203,10 @@ import Testing
 
     @Test func kindComesFromTheContentNotTheName() throws {
         #expect(try RestoreInput.open(file(Array("PGDMP\u{1}\u{e}".utf8), "a.sql")).kind == .custom)
-        #expect(try RestoreInput.open(file(try gzip("PGDMPxyz"), "a.sql.gz")).kind == .customGzip)
-        #expect(try RestoreInput.open(file(try gzip("CREATE TABLE t();"), "a.dump.gz")).kind == .plainGzip)
+        #expect(try RestoreInput.open(file(try gzip("PGDMPxyz"), "a.sql.gz")).kind == .compressed(.gzip, archive: true))
+        #expect(
+            try RestoreInput.open(file(try gzip("CREATE TABLE t();"), "a.dump.gz")).kind
+                == .compressed(.gzip, archive: false))
         #expect(try RestoreInput.open(file(Array("SET x = 1;".utf8))).kind == .plain)
         var tar = [UInt8](repeating: 0, count: 512)
         tar.replaceSubrange(257..<262, with: Array("ustar".utf8))

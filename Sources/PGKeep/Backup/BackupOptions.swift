@@ -72,7 +72,7 @@ public struct BackupOptions: Sendable {
                 "the \(codec.rawValue) level must be \(codec.levels.lowerBound) to \(codec.levels.upperBound) "
                     + "(got \(compression.level))")
         }
-        if format == .directory && codec == .zstd {
+        if format == .directory, let codec, !codec.pgDumpDirectory {
             throw PGKeepError(
                 .usage,
                 "--compress zstd needs --format custom or plain: pg_dump compresses a directory backup's files "

@@ -24,7 +24,7 @@ struct DumpPipeline {
         var sha256: String
         /// The compressed stream pgkeep wrote (nil without compression or with encryption, when
         /// the file on disk is not that stream).
-        var stream: Verifier.StreamCheck?
+        var stream: Codec.StreamCheck?
         var encryption: Manifest.Encryption?
     }
 
@@ -48,7 +48,7 @@ struct DumpPipeline {
             throw error
         }
         let started = Date()
-        let stream: (uncompressed: Int64, tail: [UInt8], check: Verifier.StreamCheck?)
+        let stream: (uncompressed: Int64, tail: [UInt8], check: Codec.StreamCheck?)
         do {
             stream = try compress(child.stdoutDescriptor, what: what, to: sink)
         } catch {
@@ -88,24 +88,17 @@ struct DumpPipeline {
     }
 
     private func compress(_ input: Int32, what: String, to sink: HashingSink) throws -> (
-        uncompressed: Int64, tail: [UInt8], check: Verifier.StreamCheck?
+        uncompressed: Int64, tail: [UInt8], check: Codec.StreamCheck?
     ) {
-        let level = Int32(compression.level)
-        switch compression.codec {
-        case nil:
+        guard let codec = compression.codec else {
             let (bytes, tail) = try copyStream(
                 from: input, to: sink, what: "the output of \(what)", progress: onProgress)
             return (bytes, tail, nil)
-        case .gzip:
-            let r = try ParallelGzipWriter(level: level, workers: workers)
-                .compress(from: input, what: "the output of \(what)", to: sink, progress: onProgress)
-            let trailer = Verifier.GzipTrailer(crc32: r.crc32, uncompressedBytes: r.uncompressedBytes)
-            return (r.uncompressedBytes, r.tail, .gzip(trailer))
-        case .zstd:
-            let r = try ZstdWriter(level: level, workers: workers)
-                .compress(from: input, what: "the output of \(what)", to: sink, progress: onProgress)
-            return (r.uncompressedBytes, r.tail, .zstd)
         }
+        let written = try codec.compress(
+            from: input, level: compression.level, workers: workers, what: "the output of \(what)", to: sink,
+            progress: onProgress)
+        return (written.uncompressedBytes, written.tail, written.check)
     }
 
     /// `age --encrypt` between the compressor and the file (nil without encryption).

@@ -19,21 +19,10 @@ public enum Verifier {
         public var uncompressedBytes: Int64
     }
 
-    /// The compressed stream the writer made: what the read-back checks besides the hash.
-    public enum StreamCheck: Sendable {
-        case gzip(GzipTrailer)
-        case zstd
-
-        var codec: Codec {
-            if case .gzip = self { return .gzip }
-            return .zstd
-        }
-    }
-
     /// Verifies a `.dump[.gz|.zst]`, `.sql[.gz|.zst]` or `.globals.sql[.gz|.zst]` file.
     public static func verifyStream(
         path: String, sha256 expected: String, size: Int64,
-        stream: StreamCheck?, listCommand: Command?
+        stream: Codec.StreamCheck?, listCommand: Command?
     ) throws -> Manifest.Verification {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw PGKeepError(.backup, "verification cannot open \(path): \(errnoText())") }
@@ -73,11 +62,7 @@ public enum Verifier {
                 hint: "the disk or filesystem may be failing; check dmesg and try another --dir")
         }
         do {
-            switch stream {
-            case .gzip(let trailer)?: try checkGzipFrame(fd: fd, path: path, size: size, trailer: trailer)
-            case .zstd?: try checkZstdMagic(fd: fd, path: path)
-            case nil: break
-            }
+            if let stream { try stream.codec.checkOnDisk(fd: fd, path: path, size: size, check: stream) }
         } catch {
             lister?.abandon()
             throw error
@@ -107,14 +92,6 @@ public enum Verifier {
             throw PGKeepError(
                 .backup,
                 "verification failed: the gzip header or trailer of \(path) does not match the stream that was written")
-        }
-    }
-
-    /// A zstd file starts with a frame's magic number.
-    static func checkZstdMagic(fd: Int32, path: String) throws {
-        var head = [UInt8](repeating: 0, count: 4)
-        guard pread(fd, &head, 4, 0) == 4, Codec.detect(head) == .zstd else {
-            throw PGKeepError(.backup, "verification failed: \(path) does not start with zstd's magic number")
         }
     }
 

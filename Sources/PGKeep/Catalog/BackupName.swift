@@ -178,11 +178,17 @@ public struct BackupName: Sendable, Equatable {
     /// The manifest beside it: the data name plus `.manifest.json`.
     public var manifestName: String { fileName + BackupName.manifestSuffix }
 
-    static let extensions: [(String, BackupFormat, Codec?)] = [
-        (".globals.sql.gz", .globals, .gzip), (".globals.sql.zst", .globals, .zstd), (".globals.sql", .globals, nil),
-        (".dump.gz", .custom, .gzip), (".sql.gz", .plain, .gzip), (".dump.zst", .custom, .zstd),
-        (".sql.zst", .plain, .zstd), (".dump", .custom, nil), (".sql", .plain, nil), (".dir", .directory, .gzip),
-    ]
+    /// Every ending a data file can have, from the formats' and the codecs' own (`Codec.fileSuffix`),
+    /// longest first so that `.globals.sql.gz` is not taken for `.sql.gz`.
+    static let extensions: [(String, BackupFormat, Codec?)] = {
+        var out: [(String, BackupFormat, Codec?)] = [(".dir", .directory, .gzip)]
+        for format in [BackupFormat.globals, .custom, .plain] {
+            for codec in [nil] + Codec.allCases.map(Optional.some) {
+                out.append((format.fileExtension(codec: codec), format, codec))
+            }
+        }
+        return out.sorted { $0.0.count > $1.0.count }
+    }()
 
     /// Parses a data file name made by pgkeep; nil for anything else. (Hand-written: it runs once
     /// per file when listing directories of 100,000 backups.)

@@ -17,14 +17,6 @@ public enum Codec: String, Codable, Sendable, CaseIterable {
     /// The stock command that writes the decompressed stream to stdout.
     public var stockDecompress: String { self == .gzip ? "gunzip -c" : "zstd -dc" }
 
-    /// The codec whose magic number starts `head`, if any.
-    static func detect(_ head: some Collection<UInt8>) -> Codec? {
-        let bytes = Array(head.prefix(4))
-        if bytes.count >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b { return .gzip }
-        if bytes == [0x28, 0xb5, 0x2f, 0xfd] { return .zstd }
-        return nil
-    }
-
     /// Reads a compressed stream from `fd` to its end: hashes every byte, decompresses and checks
     /// it (gzip: each member's CRC-32 and length; zstd: each frame's checksum), and hands the
     /// output to `consume` while it returns true. A stream cut short is reported as truncated.

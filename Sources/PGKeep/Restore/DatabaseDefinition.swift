@@ -89,10 +89,7 @@ extension RestoreJob {
     /// The archive's database definition (nil for SQL scripts, streamed backups, archives without one).
     func readDefinition() throws -> DatabaseDefinition? {
         guard input.stream == nil else { return nil }
-        switch input.kind {
-        case .plain, .plainGzip, .plainZstd: return nil
-        default: break
-        }
+        if input.kind.isScript { return nil }
         let staged = try stagedArchive()
         let command = try endpoint.tool(
             "pg_restore", database: nil,

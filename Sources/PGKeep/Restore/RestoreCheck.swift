@@ -35,9 +35,7 @@ extension RestoreInput {
                 throw ContentDamage(reason: "pg_restore cannot read it" + (said.isEmpty ? "" : ": " + said))
             }
         }
-        switch kind {
-        case .customGzip, .plainGzip, .customZstd, .plainZstd:
-            let codec = kind.codec ?? .gzip
+        if let codec = kind.codec {
             if kind.isArchive { lister = try PGRestoreReader(command: try reader(nil)) }
             let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else {
@@ -60,6 +58,8 @@ extension RestoreInput {
             if kind.isScript { try requireTrailer(tail.bytes) }
             return "\(codec.rawValue) stream read to its end (\(r.uncompressedBytes) bytes)"
                 + (kind.isArchive ? "; " + readerDoes : "")
+        }
+        switch kind.container {
         case .custom, .tar:
             // Streamed on stdin, so the same check works for a pg_restore inside a container.
             let lister = try PGRestoreReader(command: try reader(nil))

@@ -1,46 +1,48 @@
 import Foundation
 
-/// What kind of dump a restore reads, found from its content (not its name).
-public enum ArchiveKind: String, Sendable {
-    /// pg_dump's custom archive, gzipped (pgkeep's default `.dump.gz`).
-    case customGzip = "custom (gzip)"
-    /// pg_dump's custom archive, zstd-compressed (`.dump.zst`).
-    case customZstd = "custom (zstd)"
-    /// pg_dump's custom archive (`.dump`).
-    case custom
-    /// pg_dump's tar archive (`.tar`).
-    case tar
-    /// pg_dump's directory format.
-    case directory
-    /// A SQL script, gzipped (`.sql.gz`).
-    case plainGzip = "plain SQL (gzip)"
-    /// A SQL script, zstd-compressed (`.sql.zst`).
-    case plainZstd = "plain SQL (zstd)"
-    /// A SQL script (`.sql`).
-    case plain = "plain SQL"
-    /// An age-encrypted file (pgkeep's `--encrypt-to`), to decrypt before anything else.
-    case encrypted = "age-encrypted"
+/// What kind of dump a restore reads, found from its content (not its name): pg_dump's container
+/// (custom, tar, directory, a SQL script) and the compression pgkeep removes before pg_restore or
+/// psql reads it. Every codec combines with the custom archive and the SQL script, so a new codec
+/// needs nothing here.
+public struct ArchiveKind: Sendable, Equatable, CustomStringConvertible {
+    public enum Container: String, Sendable {
+        case custom
+        case tar
+        case directory
+        case plain = "plain SQL"
+        /// An age-encrypted file (pgkeep's `--encrypt-to`), to decrypt before anything else.
+        case encrypted = "age-encrypted"
+    }
+
+    public var container: Container
+    /// The compression pgkeep removes before pg_restore or psql reads it (nil: none).
+    public var codec: Codec?
+
+    public init(_ container: Container, codec: Codec? = nil) {
+        self.container = container
+        self.codec = codec
+    }
+
+    /// pg_dump's custom archive (`.dump`), tar archive, directory format; a SQL script (`.sql`);
+    /// an age-encrypted file.
+    public static let custom = ArchiveKind(.custom)
+    public static let tar = ArchiveKind(.tar)
+    public static let directory = ArchiveKind(.directory)
+    public static let plain = ArchiveKind(.plain)
+    public static let encrypted = ArchiveKind(.encrypted)
 
     /// pg_restore reads it (everything but SQL scripts, which go to psql).
-    public var isArchive: Bool { !isScript && self != .encrypted }
+    public var isArchive: Bool { !isScript && container != .encrypted }
     /// A SQL script, for psql.
-    public var isScript: Bool { self == .plain || self == .plainGzip || self == .plainZstd }
-    /// The compression pgkeep removes before pg_restore or psql reads it (nil: none).
-    public var codec: Codec? {
-        switch self {
-        case .customGzip, .plainGzip: return .gzip
-        case .customZstd, .plainZstd: return .zstd
-        default: return nil
-        }
-    }
+    public var isScript: Bool { container == .plain }
 
     /// A custom archive or SQL script compressed with `codec`.
     static func compressed(_ codec: Codec, archive: Bool) -> ArchiveKind {
-        switch codec {
-        case .gzip: return archive ? .customGzip : .plainGzip
-        case .zstd: return archive ? .customZstd : .plainZstd
-        }
+        ArchiveKind(archive ? .custom : .plain, codec: codec)
     }
+
+    /// "custom (gzip)", "plain SQL (zstd)", "tar".
+    public var description: String { container.rawValue + (codec.map { " (\($0.rawValue))" } ?? "") }
 }
 
 /// The backup a restore reads: the data path, its kind, and its pgkeep manifest when it has one.
@@ -212,7 +214,7 @@ extension RestoreInput {
     /// returns true.
     func decompress(_ body: (UnsafeRawBufferPointer) throws -> Bool) throws {
         guard let codec = kind.codec else {
-            throw PGKeepError(.backup, "internal error: \(path) (\(kind.rawValue)) is not compressed")
+            throw PGKeepError(.backup, "internal error: \(path) (\(kind)) is not compressed")
         }
         if let stream { return try decompressStream(stream, codec: codec, body) }
         let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)

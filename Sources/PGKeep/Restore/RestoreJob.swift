@@ -145,10 +145,9 @@ public final class RestoreJob {
         // tools run (in a container: a copy checked there), then pg_restore writes the script.
         let result: ProcessResult
         var copied: [String: Int]?
-        switch input.kind {
-        case .plain, .plainGzip, .plainZstd:
+        if input.kind.isScript {
             (result, copied) = try runScript(from: .file(input), tolerantDrops: false)
-        default:
+        } else {
             let staged = try stagedArchive()
             // Not staged: a compressed input that is decompressed here into the tool's stdin.
             let streamed = staged == nil

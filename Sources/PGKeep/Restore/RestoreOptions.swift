@@ -35,7 +35,7 @@ public struct RestoreOptions: Sendable {
             if isPartial {
                 throw PGKeepError(
                     .usage,
-                    "\(kind.rawValue) backups cannot be restored in part: --table, --schema, --schema-only and "
+                    "\(kind.description) backups cannot be restored in part: --table, --schema, --schema-only and "
                         + "--data-only need pg_restore, which reads only custom, directory and tar archives",
                     hint:
                         "restore the whole script into a scratch database (--create) and copy what you need, or take "

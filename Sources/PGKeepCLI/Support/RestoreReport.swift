@@ -10,7 +10,7 @@ struct RestoreReport {
     func show(_ r: RestoreResult) {
         if json {
             let object: [String: Any] = [
-                "target": r.target, "backup": r.input.origin, "kind": r.input.kind.rawValue, "checked": r.checked,
+                "target": r.target, "backup": r.input.origin, "kind": r.input.kind.description, "checked": r.checked,
                 "duration_seconds": (r.duration * 1000).rounded() / 1000, "row_counts": r.rowCounts,
                 "verify": [
                     "ok": r.mismatches.isEmpty,
