@@ -154,4 +154,27 @@ struct DockerComposeTests {
         #expect(try project.rowCounts("db", target) == TestServer.rowCounts(TestServer.pagila))
         #expect(try project.psql("db", target, "SELECT count(*) FROM actor WHERE first_name = 'X'") == "0")
     }
+
+    /// A service let go inside a process that goes on (a job of `pgkeep daemon`): its watchdog is
+    /// told all is clean and reaped, and nothing of the run stays in the container.
+    @Test func aServiceLetGoEndsItsWatchdog() throws {
+        let project = try RealDocker.project()
+        let watchdogs = {
+            ProcScan.children(of: getpid()).filter {
+                ProcScan.read($0, "cmdline").map { String(decoding: $0, as: UTF8.self).contains("last=dirty") } ?? false
+            }
+        }
+        let before = watchdogs().count
+        var source: DockerComposeDumpSource? = try DockerComposeDumpSource(
+            options: DockerComposeOptions(
+                service: "db", composeFiles: [project.dir + "/docker-compose.yml"],
+                composeCommand: RealDocker.composeCommand),
+            spec: ConnectionSpec(parameters: [:]), environment: RealDocker.pgkeepEnv)
+        let preflight = try #require(try source?.preflight(database: nil))
+        #expect(preflight.server.database == TestServer.pagila)
+        #expect(watchdogs().count == before + 1, "a watchdog while the service is held")
+        source = nil
+        #expect(watchdogs().count == before, "and none once it is let go")
+        #expect(try project.leftovers("db", of: getpid()).isEmpty)
+    }
 }

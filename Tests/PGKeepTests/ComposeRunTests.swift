@@ -6,7 +6,7 @@ import Testing
 /// Which markers in a container belong to a pgkeep that is gone, and whose backends a sweep ends.
 @Suite struct ComposeRunTests {
     func run() -> ComposeRun {
-        ComposeRun { Command(executable: "/bin/true", arguments: $0, environment: [:]) }
+        ComposeRun(sweepBase: Command(executable: "/bin/true", arguments: [], environment: [:]))
     }
 
     @Test func deadRunsAreThoseOfAPGKeepNoLongerRunning() {

@@ -17,7 +17,8 @@ final class ComposeRun: ChildObserver, @unchecked Sendable {
     static let markerPrefix = "/tmp/.pgkeep-"
     /// `/tmp/.pgkeep-HOSTPID-NONCE`: every marker and file of this run starts with it.
     let prefix = "\(ComposeRun.markerPrefix)\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-    private let sweepCommand: (_ arguments: [String]) -> Command
+    /// `sh -c SWEEP sh USER DATABASE` in the service: a sweep appends its names and prefixes.
+    private let sweepBase: Command
     private let lock = NSLock()
     private var running = 0
     private var dirty = false
@@ -28,15 +29,32 @@ final class ComposeRun: ChildObserver, @unchecked Sendable {
     /// container: a copy within a service): never taken for a dead run's.
     private static let ours = Locked<Set<String>>([])
 
-    /// `sweepCommand` runs `sweepScript` in the service with these arguments (after user and database).
-    init(sweepCommand: @escaping (_ arguments: [String]) -> Command) {
-        self.sweepCommand = sweepCommand
+    /// `sweepBase` runs `sweepScript` in the service (`sh -c SWEEP sh USER DATABASE`).
+    init(sweepBase: Command) {
+        self.sweepBase = sweepBase
         Self.ours.withLock { _ = $0.insert(prefix) }
     }
 
+    /// A run let go while its process goes on (one job of `pgkeep daemon`) ends like a process:
+    /// swept if something may be left, its watchdog told and reaped.
     deinit {
-        if let cancelToken { Cancellation.shared.unregister(cancelToken) }
+        close()
         Self.ours.withLock { _ = $0.remove(prefix) }
+    }
+
+    /// Sweeps if something may be left, then ends the watchdog (told "clean") and the signal cleanup.
+    func close() {
+        guard let dog = lock.withLock({ watchdog }) else { return }
+        if mayHaveLeftSomething { sweep() }
+        lock.withLock {
+            tell("clean")
+            watchdog = nil
+        }
+        dog.closeStdin()
+        if !dog.waitForExit(timeout: 5) { dog.terminate(grace: 1) }
+        _ = dog.wait()
+        if let cancelToken { Cancellation.shared.unregister(cancelToken) }
+        cancelToken = nil
     }
 
     /// `inner` under the wrapper: `sh -c WRAPPER sh PREFIX inner...`.
@@ -56,7 +74,9 @@ final class ComposeRun: ChildObserver, @unchecked Sendable {
             guard Int32(pid) != nil, p == prefix || Int32(pid) != getpid() else { return nil }
             return "'pgkeep-\(pid)'"
         }
-        return sweepCommand([Set(names).sorted().joined(separator: ",")] + prefixes)
+        var command = sweepBase
+        command.arguments += [Set(names).sorted().joined(separator: ",")] + prefixes
+        return command
     }
 
     /// Starts the watchdog and the signal cleanup (once, before the first wrapped command).

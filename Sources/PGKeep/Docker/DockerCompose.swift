@@ -120,9 +120,7 @@ public final class DockerComposeService {
         containerEnv = env
         let user = explicitUser ?? env["POSTGRES_USER"] ?? "postgres"
         let database = env["POSTGRES_DB"] ?? env["POSTGRES_USER"] ?? "postgres"
-        let made = ComposeRun { [self] arguments in
-            rawExec(["sh", "-c", ComposeRun.sweepScript, "sh", user, database] + arguments)
-        }
+        let made = ComposeRun(sweepBase: rawExec(["sh", "-c", ComposeRun.sweepScript, "sh", user, database]))
         let dead = made.deadRuns(in: String(text[cut.upperBound...]))
         if !dead.isEmpty { _ = try? ChildProcess.capture(made.sweepCommand(for: dead)) }
         try made.arm()
