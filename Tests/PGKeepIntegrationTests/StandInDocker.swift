@@ -1,6 +1,7 @@
 import Foundation
 
-/// A stand-in `docker` (or `docker-compose`) for the compose tests, since no engine runs here. It
+/// A stand-in `docker` (or `docker-compose`) for what the real engine (RealDocker) cannot do on
+/// demand: a fault injected into one command, and the argument shape of the compose plugin. It
 /// logs its arguments, checks them as docker compose would be called (compose, -f and
 /// --project-directory, exec -T, never -t, variables by name only), then runs the inner command
 /// locally with the environment of the service it names (`services`: name → shell lines that
