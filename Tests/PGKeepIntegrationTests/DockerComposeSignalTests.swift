@@ -12,7 +12,7 @@ struct DockerComposeSignalTests {
     /// SIGTERM (pgkeep stops everything itself) and SIGKILL (its watchdog does) while pg_dump
     /// waits inside the container: the lock is still held when the container is checked, so
     /// nothing there ended by finishing its work.
-    @Test(arguments: [SIGTERM, SIGKILL])
+    @Test(arguments: [SIGINT, SIGTERM, SIGKILL])
     func backupInterrupted(signal: Int32) throws {
         let project = try RealDocker.project()
         let dir = TestServer.tempDir("dcsig")
@@ -157,6 +157,27 @@ struct DockerComposeSignalTests {
         let next = try TestServer.pgkeep(args, env: RealDocker.pgkeepEnv)
         #expect(next.status == 0, "\(next.stderr)")
         #expect(try project.leftovers("db", of: next.pid).isEmpty)
+    }
+
+    /// The same for a --jobs restore through the service, killed at seeded instants (copying the
+    /// archive in with dd, or restoring): nothing of it stays, the partial copy in /tmp included.
+    @Test func restoreKillPointSample() throws {
+        let project = try RealDocker.project()
+        let dir = TestServer.tempDir("dcrkp")
+        #expect(try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir]).status == 0)
+        let file = try #require(try TestServer.manifests(dir).first).path
+        let args = { (db: String) in ["restore", file] + project.options("db") + ["-d", db, "--create", "--jobs", "2"] }
+        let whole = TestServer.uniqueName("dc_rkp")
+        defer { project.dropDatabase("db", whole) }
+        let started = Date()
+        #expect(try TestServer.pgkeep(args(whole), env: RealDocker.pgkeepEnv).status == 0)
+        let duration = Date().timeIntervalSince(started)
+        for fraction in KillPointTests.fractions("compose restore") {
+            let target = TestServer.uniqueName("dc_rkp")
+            defer { project.dropDatabase("db", target) }
+            let pid = try KillPointTests.killAfter(fraction * duration, args(target), env: RealDocker.pgkeepEnv)
+            #expect(try project.leftoversAfter("db", of: pid).isEmpty, "killed at \(fraction) of \(duration) s")
+        }
     }
 
     @Test func aServiceThatDoesNotExist() throws {
