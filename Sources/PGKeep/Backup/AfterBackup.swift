@@ -23,7 +23,7 @@ struct AfterBackup {
         }
     }
 
-    private func upload(_ record: BackupRecord, to remote: RcloneRemote) throws {
+    private func upload(_ record: BackupRecord, to remote: any RemoteStore) throws {
         let url: String
         do {
             url = try remote.upload(record)

@@ -47,7 +47,7 @@ public struct BackupOptions: Sendable {
     public var encryptPassphrase: String?
     public var encrypted: Bool { !encryptTo.isEmpty || encryptPassphrase != nil }
     /// Copy each verified backup here (and, with `prune`, prune it here too).
-    public var remote: RcloneRemote?
+    public var remote: (any RemoteStore)?
     /// Remove the local copy once the remote one is verified.
     public var remoteOnly = false
     /// Write the manifests pinned (snapshot): prune never deletes them until unpinned.

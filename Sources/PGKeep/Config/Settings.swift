@@ -85,14 +85,14 @@ public struct Settings: Sendable {
     }
 
     /// `--remote`, else the config's `[remote] target` (backup, run, status).
-    public func remote(flag: String?) throws -> RcloneRemote? {
+    public func remote(flag: String?) throws -> (any RemoteStore)? {
         guard let target = flag ?? config?.remote else { return nil }
-        return try RcloneRemote(target: target, environment: environment)
+        return try RemoteStores.make(target: target, environment: environment)
     }
 
     /// `--remote` only (list, prune, restore work on the local directory otherwise).
-    public func explicitRemote(flag: String?) throws -> RcloneRemote? {
-        try flag.map { try RcloneRemote(target: $0, environment: environment) }
+    public func explicitRemote(flag: String?) throws -> (any RemoteStore)? {
+        try flag.map { try RemoteStores.make(target: $0, environment: environment) }
     }
 
     /// `--remote-only` or the config's `remote_only`.

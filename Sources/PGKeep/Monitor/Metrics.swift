@@ -108,7 +108,7 @@ public enum Metrics {
     }
 
     /// Writes the metrics of `directory` (and `remote`) to `path`, atomically.
-    public static func write(to path: String, directory: String, remote: RcloneRemote? = nil) throws {
+    public static func write(to path: String, directory: String, remote: (any RemoteStore)? = nil) throws {
         let check = StatusCheck(directory: directory, databases: nil, maxAge: .infinity)
         let report = try check.run(remote: remote)
         try FileSystem.replace(

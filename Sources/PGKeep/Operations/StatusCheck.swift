@@ -44,7 +44,7 @@ public struct StatusCheck: Sendable {
 
     /// The local directory, and with `remote` the remote too: each must be fresh. With
     /// `remoteOnly`, the remote alone.
-    public func run(remote: RcloneRemote? = nil, now: Date = Date()) throws -> Report {
+    public func run(remote: (any RemoteStore)? = nil, now: Date = Date()) throws -> Report {
         if remoteOnly && remote == nil {
             throw PGKeepError(
                 .usage,
@@ -60,7 +60,7 @@ public struct StatusCheck: Sendable {
             entries = evaluate(scan.backups, location: "local", now: now)
         }
         if let remote {
-            entries += evaluate(try remote.scan().backups, location: remote.target, now: now)
+            entries += evaluate(try remote.scan(database: nil).backups, location: remote.target, now: now)
         }
         return Report(entries: entries, maxAge: maxAge)
     }

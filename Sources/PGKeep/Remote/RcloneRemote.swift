@@ -10,7 +10,7 @@ import Foundation
 /// Upload order is the commit order: the data first, checked (size and MD5 against the local
 /// file), then the manifest, checked the same way. A remote backup exists only once its manifest
 /// does, so an interrupted upload never looks like a backup; deletion removes the manifest first.
-public final class RcloneRemote: Sendable {
+public final class RcloneRemote: RemoteStore, Sendable {
     /// `REMOTE:bucket/prefix`, without a trailing slash.
     public let target: String
     let rclone: String
@@ -170,7 +170,7 @@ public final class RcloneRemote: Sendable {
     }
 
     static func sizeAndMD5(of path: String) throws -> (Int64, String) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw PGKeepError(.backup, "cannot open \(path): \(errnoText())") }
         defer { close(fd) }
         var md5 = Insecure.MD5()
@@ -242,14 +242,18 @@ extension RcloneRemote {
         }
     }
 
-    /// `rclone cat URL`: the object's bytes on stdout, for a restore that reads as it downloads.
-    public func catCommand(_ url: String) -> Command {
-        Command(
-            executable: rclone,
-            arguments: [
-                "cat", url, "--retries", "3", "--low-level-retries", "3", "--contimeout", "15s", "--timeout", "60s",
-            ],
-            environment: environment)
+    /// `rclone cat URL`: the backup's bytes as they download.
+    public func open(_ backup: CatalogScan.Backup) throws -> any ByteStream {
+        let child = ChildProcess(
+            Command(
+                executable: rclone,
+                arguments: [
+                    "cat", backup.dataPath, "--retries", "3", "--low-level-retries", "3", "--contimeout", "15s",
+                    "--timeout", "60s",
+                ],
+                environment: environment), stdout: .pipe)
+        try child.start()
+        return RcloneDownload(child: child, url: backup.dataPath)
     }
 
     /// Downloads one remote backup (data and manifest) into a private scratch directory and
@@ -273,21 +277,28 @@ extension RcloneRemote {
     }
 }
 
-extension RcloneRemote {
-    /// The retention policy on the remote, with the local guarantees: only backups with a
-    /// manifest count, pinned ones are kept, the manifest goes first, nothing else is touched.
-    public func prune(database: String?, policy: RetentionPolicy, dryRun: Bool) throws -> PruneJob.Result {
-        try policy.validate()
-        let scan = try self.scan(database: database)
-        var result = PruneJob.Result()
-        result.items = PruneJob(directory: target, database: database, policy: policy).plan(scan)
-        result.broken = scan.broken
-        result.orphans = scan.orphans
-        result.dryRun = dryRun
-        guard !dryRun else { return result }
-        for item in result.items where !item.decision.keep {
-            try delete(item.entry)
+/// `rclone cat`'s stdout as a `ByteStream`.
+final class RcloneDownload: ByteStream {
+    let child: ChildProcess
+    let url: String
+
+    init(child: ChildProcess, url: String) {
+        self.child = child
+        self.url = url
+    }
+
+    var fd: Int32 { child.stdoutDescriptor }
+
+    func finish() throws {
+        let result = child.wait()
+        guard result.succeeded else {
+            throw result.failure("downloading \(url) failed", hint: "check the remote and try again")
         }
-        return result
+    }
+
+    func cancel() {
+        child.closeStdout()
+        child.terminate(grace: 1)
+        child.wait()
     }
 }

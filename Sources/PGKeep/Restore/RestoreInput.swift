@@ -59,7 +59,7 @@ public struct RestoreInput: Sendable {
     /// Set for a backup read straight from object storage: the command that writes its bytes
     /// (`rclone cat`). It is read once, as it is restored; its sha256 and size are checked against
     /// the manifest at the end, before the restore's transaction may commit.
-    public var stream: Command?
+    public var stream: RemoteBytes?
 
     public init(path: String, kind: ArchiveKind, manifest: Manifest?, origin: String? = nil, scratch: String? = nil) {
         self.path = path
@@ -71,7 +71,7 @@ public struct RestoreInput: Sendable {
 
     /// A compressed custom archive or SQL script on a remote, restored as it downloads. Only for
     /// what one pass can restore: a whole, single-transaction restore of a gzip or zstd backup.
-    public static func streaming(_ command: Command, origin: String, manifest: Manifest) throws -> RestoreInput {
+    public static func streaming(_ bytes: RemoteBytes, origin: String, manifest: Manifest) throws -> RestoreInput {
         guard manifest.encryption == nil, let codec = Codec(rawValue: manifest.compression.algorithm),
             manifest.format == .custom || manifest.format == .plain
         else {
@@ -80,7 +80,7 @@ public struct RestoreInput: Sendable {
         var input = RestoreInput(
             path: origin, kind: .compressed(codec, archive: manifest.format == .custom), manifest: manifest,
             origin: origin)
-        input.stream = command
+        input.stream = bytes
         return input
     }
 
@@ -227,25 +227,22 @@ extension RestoreInput {
     /// A streamed input: decompressed as it arrives, hashed on the way, and at its end checked
     /// against the manifest. The caller must not let the restore commit before this returns.
     private func decompressStream(
-        _ command: Command, codec: Codec, _ body: (UnsafeRawBufferPointer) throws -> Bool
+        _ bytes: RemoteBytes, codec: Codec, _ body: (UnsafeRawBufferPointer) throws -> Bool
     ) throws {
-        let child = ChildProcess(command, stdout: .pipe)
-        try child.start()
+        let download = try bytes.open()
         let r: DecompressedStream
         do {
             // Every byte is read (and hashed) even after `body` has what it needs.
-            r = try codec.decompress(fd: child.stdoutDescriptor, path: origin, consume: body)
+            r = try codec.decompress(fd: download.fd, path: origin, consume: body)
         } catch {
-            child.closeStdout()
-            child.terminate(grace: 1)
-            child.wait()
+            download.cancel()
             if let e = error as? PGKeepError { throw refusal(e.message) }
             throw error
         }
-        let result = child.wait()
-        guard result.succeeded else {
-            throw result.failure(
-                "downloading \(origin) failed; the restore was rolled back", hint: "check the remote and try again")
+        do { try download.finish() } catch let e as PGKeepError {
+            throw PGKeepError(
+                e.kind, e.message + "; the restore was rolled back", command: e.command, stderrTail: e.stderrTail,
+                hint: e.hint)
         }
         if let manifest, r.sha256 != manifest.sha256 || r.compressedBytes != manifest.size {
             throw refusal(

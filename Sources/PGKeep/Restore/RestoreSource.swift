@@ -27,7 +27,7 @@ public final class RestoreSource {
         public var choice: Choice
         /// The backup directory, for `.latest` without a remote.
         public var directory: () throws -> String
-        public var remote: RcloneRemote?
+        public var remote: (any RemoteStore)?
         /// Whether the restore could read the backup as it downloads: whole, in one transaction,
         /// on this machine. Otherwise a remote backup is downloaded first.
         public var streamable: Bool
@@ -36,7 +36,7 @@ public final class RestoreSource {
         public var environment: [String: String]
 
         public init(
-            choice: Choice, directory: @escaping () throws -> String, remote: RcloneRemote?, streamable: Bool,
+            choice: Choice, directory: @escaping () throws -> String, remote: (any RemoteStore)?, streamable: Bool,
             identity: String?, passphrase: String?, environment: [String: String]
         ) {
             self.choice = choice
@@ -62,7 +62,7 @@ public final class RestoreSource {
             let manifest = try remote.manifest(of: chosen)
             if request.streamable,
                 let input = try? RestoreInput.streaming(
-                    remote.catCommand(chosen.dataPath), origin: chosen.dataPath, manifest: manifest)
+                    RemoteBytes { try remote.open(chosen) }, origin: chosen.dataPath, manifest: manifest)
             {
                 return RestoreSource(input: input, lock: nil, download: nil)
             }
@@ -93,7 +93,7 @@ public final class RestoreSource {
 
     /// The remote backup the choice names: the newest of the database, or the one whose data or
     /// manifest is at that path under the remote.
-    static func choose(_ choice: Choice, on remote: RcloneRemote) throws -> CatalogScan.Backup {
+    static func choose(_ choice: Choice, on remote: any RemoteStore) throws -> CatalogScan.Backup {
         switch choice {
         case .latest(let database):
             guard let newest = try remote.scan(database: database).backups.first else {

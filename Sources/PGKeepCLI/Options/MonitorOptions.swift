@@ -44,11 +44,11 @@ struct Monitoring {
     let directory: String?
     let database: String?
     /// The remote whose backups the metrics also report (the run's upload target, a remote prune's).
-    let remote: RcloneRemote?
+    let remote: (any RemoteStore)?
 
     init(
         _ options: MonitorOptions, settings: Settings, command: String, database: String?, directory: String?,
-        remote: RcloneRemote? = nil
+        remote: (any RemoteStore)? = nil
     ) throws {
         let targets = try settings.monitorTargets(options.flags)
         monitor =
