@@ -201,7 +201,9 @@ struct OffsiteTests {
             proxy.signalGroup(SIGKILL)
         }
         #expect(run.status == ExitCodes.failure)
-        #expect(run.stderr.contains("is complete and verified, but its upload failed"), "\(run.stderr)")
+        #expect(
+            run.stderr.contains("is complete and verified, but its upload to 1 of 1 destinations failed"),
+            "\(run.stderr)")
         let local = try TestServer.manifests(dir)
         #expect(local.count == 1)
         let (mpath, m) = try #require(local.first)

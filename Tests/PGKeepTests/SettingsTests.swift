@@ -57,7 +57,8 @@ import Testing
         #expect(
             fromFile.directory == "/b" && fromFile.format == .plain
                 && fromFile.compression == CompressionChoice(codec: .gzip, level: 4))
-        #expect(fromFile.workers == 3 && fromFile.rowCounts && fromFile.label == "nightly" && fromFile.remote == nil)
+        #expect(
+            fromFile.workers == 3 && fromFile.rowCounts && fromFile.label == "nightly" && fromFile.destinations.isEmpty)
         var flags = BackupFlags()
         flags.format = .custom
         flags.compression = CompressionChoice(codec: nil)

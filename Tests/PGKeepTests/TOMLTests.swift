@@ -36,8 +36,10 @@ import Testing
     @Test(arguments: [
         ("[backup\n", 1, 8, "not closed"),
         ("[:x]\n", 1, 2, "a key is"),
-        ("[a.b]\n", 1, 3, "nested tables"),
-        ("[[a]]\n", 1, 2, "arrays of tables"),
+        ("[a.b]\n", 1, 6, "nested tables"),
+        ("[[a.b]]\n", 1, 4, "nested arrays of tables"),
+        ("[[a]]\n[a.b]\n[a.b]\n", 3, 6, "defined twice"),
+        ("[a]\n[[a]]\n", 2, 6, "defined twice"),
         ("a = 1\na = 2\n", 2, 6, "defined twice"),
         ("[t]\nx = {a = 1}\n", 2, 5, "inline tables"),
         ("x = \"\"\"\nlong\n\"\"\"\n", 1, 5, "multi-line"),
@@ -59,5 +61,27 @@ import Testing
         } catch {
             Issue.record("\(error)")
         }
+    }
+
+    /// `[[remote]]` elements, each with its own `[remote.retention]`.
+    @Test func arraysOfTablesAndTheirSubTables() throws {
+        let t = try TOMLTable(
+            parsing: """
+                [[remote]]
+                target = "s3:a"
+                [remote.retention]
+                keep_daily = 3
+                [[remote]]
+                name = "b"
+                target = "s3:b"
+                [backup]
+                dir = "/x"
+                """)
+        let remotes = try #require(t["remote"]?.array)
+        #expect(remotes.count == 2)
+        #expect(remotes[0].table?["target"]?.string == "s3:a")
+        #expect(remotes[0].table?["retention"]?.table?["keep_daily"]?.int == 3)
+        #expect(remotes[1].table?["name"]?.string == "b" && remotes[1].table?["retention"] == nil)
+        #expect(t["backup"]?.table?["dir"]?.string == "/x")
     }
 }

@@ -1,45 +1,52 @@
 import Foundation
 
-/// What follows a recorded (and so verified) backup: its upload to the remote, with
+/// What follows a recorded (and so verified) backup: its upload to every destination, with
 /// `remoteOnly` the removal of the local copy, then the prune of its database, locally and on
-/// the remote. A failed backup never gets here; a failed upload keeps the local backup and
-/// stops before any prune.
+/// each destination that took it (with the destination's own retention, else the run's). A failed
+/// backup never gets here. One destination failing does not stop the others; the local backup
+/// then stays, whatever `remoteOnly` says, and the error names each destination that failed.
 struct AfterBackup {
     let options: BackupOptions
     var onUploaded: ((BackupRecord, String) -> Void)?
     var onPruned: ((PruneJob.Result) -> Void)?
 
     func run(_ record: BackupRecord) throws {
-        if let remote = options.remote {
-            try upload(record, to: remote)
+        var failed: [(String, PGKeepError)] = []
+        var took: [Destination] = []
+        for destination in options.destinations {
+            do {
+                onUploaded?(record, try destination.store.upload(record))
+                took.append(destination)
+            } catch {
+                failed.append((destination.name, error as? PGKeepError ?? PGKeepError(.backup, "\(error)")))
+            }
         }
-        guard let policy = options.prune else { return }
-        let database = record.manifest.format == .globals ? BackupName.globalsDatabase : record.manifest.database
-        var job = PruneJob(directory: options.directory, database: database, policy: policy)
-        job.lockHeld = true
-        onPruned?(try job.run())
-        if let remote = options.remote {
-            onPruned?(try remote.prune(database: database, policy: policy, dryRun: false))
-        }
-    }
-
-    private func upload(_ record: BackupRecord, to remote: any RemoteStore) throws {
-        let url: String
-        do {
-            url = try remote.upload(record)
-        } catch let e as PGKeepError {
-            throw PGKeepError(
-                .backup,
-                "the local backup \(record.path) is complete and verified, but its upload failed: \(e.message)",
-                command: e.command, stderrTail: e.stderrTail, hint: e.hint ?? "run the backup again, or copy it by hand"
-            )
-        }
-        onUploaded?(record, url)
-        if options.remoteOnly {
+        if options.remoteOnly && failed.isEmpty && !took.isEmpty {
             // The manifest first, as prune does: the local copy stops being a backup, then goes.
             FileSystem.removeTree(record.manifestPath)
             FileSystem.removeTree(record.path)
             try? FileSystem.syncPath((record.path as NSString).deletingLastPathComponent)
         }
+        if let policy = options.prune {
+            let database =
+                record.manifest.format == .globals ? BackupName.globalsDatabase : record.manifest.database
+            var job = PruneJob(directory: options.directory, database: database, policy: policy)
+            job.lockHeld = true
+            onPruned?(try job.run())
+            for destination in took {
+                onPruned?(
+                    try destination.store.prune(
+                        database: database, policy: destination.config.retention ?? policy, dryRun: false))
+            }
+        }
+        guard let first = failed.first else { return }
+        let names = failed.map { "\($0.0) (\($0.1.message))" }.joined(separator: "; ")
+        let others = took.isEmpty ? "" : "; it is on \(took.map(\.name).joined(separator: ", "))"
+        throw PGKeepError(
+            .backup,
+            "the local backup \(record.path) is complete and verified, but its upload to "
+                + "\(failed.count) of \(options.destinations.count) destinations failed: \(names)\(others)",
+            command: first.1.command, stderrTail: first.1.stderrTail,
+            hint: first.1.hint ?? "run the backup again once the destination is back, or copy it by hand")
     }
 }

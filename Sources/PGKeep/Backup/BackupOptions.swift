@@ -46,9 +46,9 @@ public struct BackupOptions: Sendable {
     /// Encrypt with this passphrase instead (age's scrypt mode); read from a file by the caller.
     public var encryptPassphrase: String?
     public var encrypted: Bool { !encryptTo.isEmpty || encryptPassphrase != nil }
-    /// Copy each verified backup here (and, with `prune`, prune it here too).
-    public var remote: (any RemoteStore)?
-    /// Remove the local copy once the remote one is verified.
+    /// Copy each verified backup to every one of these (and, with `prune`, prune each too).
+    public var destinations: [Destination] = []
+    /// Remove the local copy once every destination has it checked.
     public var remoteOnly = false
     /// Write the manifests pinned (snapshot): prune never deletes them until unpinned.
     public var pin = false
@@ -89,7 +89,7 @@ public struct BackupOptions: Sendable {
             throw PGKeepError(.usage, "--schema-only and --data-only cannot be used together")
         }
         try prune?.validate()
-        if remoteOnly && remote == nil {
+        if remoteOnly && destinations.isEmpty {
             throw PGKeepError(.usage, "--remote-only needs --remote REMOTE:bucket/prefix")
         }
         if !encryptTo.isEmpty && encryptPassphrase != nil {

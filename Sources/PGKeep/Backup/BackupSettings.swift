@@ -16,7 +16,8 @@ public struct BackupFlags: Sendable {
     public var encryptPassphraseFile: String?
     /// Whether the backup may be uploaded at all (false for snapshot).
     public var upload = true
-    public var remote: String?
+    /// `--remote` (repeatable): destination names or targets; none: the config's.
+    public var remotes: [String] = []
     public var remoteOnly = false
     /// Prune each database after its verified backup with this policy.
     public var prune: RetentionPolicy?
@@ -45,8 +46,9 @@ extension Settings {
         let passphraseFile = flagsEncrypt ? flags.encryptPassphraseFile : config?.passphraseFile
         options.encryptPassphrase = try passphraseFile.map(AgeTool.readPassphrase)
         if flags.upload {
-            options.remote = try remote(flag: flags.remote)
-            options.remoteOnly = remoteOnly(flag: flags.remoteOnly)
+            options.destinations = try destinations(flags: flags.remotes, configured: true)
+            options.remoteOnly =
+                remoteOnly(flag: flags.remoteOnly) || options.destinations.contains { $0.config.remoteOnly }
         }
         options.prune = flags.prune
         options.filters = flags.filters

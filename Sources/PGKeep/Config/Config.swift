@@ -86,6 +86,8 @@ public struct PGKeepConfig: Sendable, Equatable {
     /// `REMOTE:bucket/prefix` (an rclone remote) every backup is copied to.
     public var remote: String?
     public var remoteOnly: Bool?
+    /// Every destination: the `[[remote]]` elements, or the single `[remote]`.
+    public var destinations: [RemoteDestination] = []
 
     // [encryption]
     /// age recipients every backup is encrypted to.

@@ -38,6 +38,11 @@ struct ConfigReader {
                     name, "unknown key",
                     hint: "the tables are " + ConfigKey.tables.map { "[\($0)]" }.joined(separator: ", "))
             }
+            // Several destinations: [[remote]] elements, read by `destinations()`.
+            if root[name]?.array != nil {
+                guard name == "remote" else { throw fail(name, "arrays of tables are only for [[remote]]") }
+                continue
+            }
             guard let table = root[name]?.table else { throw fail(name, "must be a table ([\(name)])") }
             for key in table.keys.map({ "\(name).\($0)" }).sorted(by: byLine)
             where !keys.contains(String(key.dropFirst(name.count + 1))) {
@@ -78,6 +83,11 @@ struct ConfigReader {
         }
         if c.remoteOnly == true && c.remote == nil {
             throw fail("remote.remote_only", "needs target = \"REMOTE:bucket/prefix\"")
+        }
+        if let several = try destinations() {
+            c.destinations = several
+        } else if let target = c.remote {
+            c.destinations = [RemoteDestination(target: target, remoteOnly: c.remoteOnly ?? false)]
         }
         return c
     }
@@ -174,9 +184,11 @@ struct KeyLocator {
         var table = ""
         for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = raw.trimmingCharacters(in: .whitespaces)
-            if line.hasPrefix("[") && !line.hasPrefix("[[") {
-                if let close = line.firstIndex(of: "]") {
-                    table = Self.unquote(String(line[line.index(after: line.startIndex)..<close]))
+            if line.hasPrefix("[") {
+                // [name], [[name]] (each element of an array of tables), [name.sub].
+                let inner = line.drop(while: { $0 == "[" })
+                if let close = inner.firstIndex(of: "]") {
+                    table = Self.unquote(String(inner[..<close]).trimmingCharacters(in: .whitespaces))
                     if lines[table] == nil { lines[table] = index + 1 }
                 }
                 continue

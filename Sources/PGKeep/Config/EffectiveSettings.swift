@@ -66,8 +66,13 @@ extension Settings {
         add("log_file", c.logFile)
         if c.quiet == true { add("quiet", "true") }
         add("max_age", c.maxAge, default: "26h") { DurationText.format($0) }
-        add("remote", c.remote, default: "(none)") { $0 }
-        add("remote_only", c.remoteOnly, default: "false") { String($0) }
+        if c.destinations.isEmpty { add("remote", "(none)", "default") }
+        for d in c.destinations {
+            let extras =
+                (d.remoteOnly ? ", remote_only" : "")
+                + (d.retention.map { ", retention \($0.description)" } ?? ", the run's retention")
+            add("remote", (d.name == d.target ? d.target : "\(d.name): \(d.target)") + extras)
+        }
         add("recipients", c.recipients, default: "(none: not encrypted)") { $0.joined(separator: ", ") }
         add("identity_file", c.identityFile)
         add("passphrase_file", c.passphraseFile)

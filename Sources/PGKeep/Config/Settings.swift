@@ -84,15 +84,21 @@ public struct Settings: Sendable {
         return p
     }
 
-    /// `--remote`, else the config's `[remote] target` (backup, run, status).
-    public func remote(flag: String?) throws -> (any RemoteStore)? {
-        guard let target = flag ?? config?.remote else { return nil }
-        return try RemoteStores.make(target: target, environment: environment)
-    }
-
-    /// `--remote` only (list, prune, restore work on the local directory otherwise).
-    public func explicitRemote(flag: String?) throws -> (any RemoteStore)? {
-        try flag.map { try RemoteStores.make(target: $0, environment: environment) }
+    /// The destinations a command uses: each `--remote` (a configured destination's name, or a
+    /// target), else, with `configured`, every destination of the config (`[[remote]]` or
+    /// `[remote]`). Backup, run and status take the configured ones; list, prune and restore work
+    /// on the local directory unless `--remote` names one.
+    public func destinations(flags: [String], configured: Bool) throws -> [Destination] {
+        let known = config?.destinations ?? []
+        let chosen =
+            flags.isEmpty
+            ? (configured ? known : [])
+            : flags.map { flag in
+                known.first { $0.name == flag || $0.target == flag } ?? RemoteDestination(target: flag)
+            }
+        return try chosen.map {
+            Destination($0, store: try RemoteStores.make(target: $0.target, environment: environment))
+        }
     }
 
     /// `--remote-only` or the config's `remote_only`.

@@ -64,21 +64,49 @@ struct TOMLParser {
         }
     }
 
+    /// Where the keys being read go: a table, the newest element of an array of tables
+    /// (`[[remote]]`), or a table inside that element (`[remote.retention]`).
+    private enum Target {
+        case table(String)
+        case element(String)
+        case inElement(String, String)
+    }
+
     mutating func document() throws -> TOMLTable {
         var root = TOMLTable()
-        var table: String?
+        var target: Target?
         var current = TOMLTable()
-        func close(_ name: String?, _ t: TOMLTable, into root: inout TOMLTable) {
-            if let name { root.set(name, .table(t)) }
+        func close(_ target: Target?, _ t: TOMLTable, into root: inout TOMLTable) {
+            switch target {
+            case .table(let name): root.set(name, .table(t))
+            case .element(let name): root.set(name, .array((root[name]?.array ?? []) + [.table(t)]))
+            case .inElement(let name, let sub):
+                var elements = root[name]?.array ?? []
+                guard var last = elements.popLast()?.table else { return }
+                last.set(sub, .table(t))
+                root.set(name, .array(elements + [.table(last)]))
+            case nil: break
+            }
         }
         while true {
             skipWhitespaceAndComments()
             guard let c = self.current else { break }
             if c == "[" {
-                close(table, current, into: &root)
-                let name = try header()
-                if root[name] != nil { throw fail("[\(name)] is defined twice") }
-                table = name
+                close(target, current, into: &root)
+                let (name, sub, array) = try header()
+                if array {
+                    if let existing = root[name], existing.array == nil { throw fail("[\(name)] is defined twice") }
+                    target = .element(name)
+                } else if let sub {
+                    guard root[name]?.array != nil else {
+                        throw fail("nested tables ([a.b]) are only for an element of [[\(name)]]")
+                    }
+                    if root[name]?.array?.last?.table?[sub] != nil { throw fail("[\(name).\(sub)] is defined twice") }
+                    target = .inElement(name, sub)
+                } else {
+                    if root[name] != nil { throw fail("[\(name)] is defined twice") }
+                    target = .table(name)
+                }
                 current = TOMLTable()
                 try endOfLine()
                 continue
@@ -90,33 +118,45 @@ struct TOMLParser {
             advance()
             skipBlanks()
             let value = try self.value()
-            if table == nil {
+            if target == nil {
                 if root[key] != nil { throw fail("\"\(key)\" is defined twice") }
                 root.set(key, value)
             } else {
-                if current[key] != nil { throw fail("\"\(key)\" is defined twice in [\(table!)]") }
+                if current[key] != nil { throw fail("\"\(key)\" is defined twice in this table") }
                 current.set(key, value)
             }
             try endOfLine()
         }
-        close(table, current, into: &root)
+        close(target, current, into: &root)
         return root
     }
 
-    /// `[name]`, the cursor on the `[`.
-    private mutating func header() throws -> String {
+    /// `[name]`, `[name.sub]` or `[[name]]`, the cursor on the first `[`.
+    private mutating func header() throws -> (name: String, sub: String?, array: Bool) {
         advance()
-        if current == "[" { throw fail("arrays of tables ([[...]]) are not part of pgkeep's config") }
+        let array = current == "["
+        if array { advance() }
         skipBlanks()
         let name = try key()
         skipBlanks()
-        if current == "." { throw fail("nested tables ([a.b]) are not part of pgkeep's config") }
+        var sub: String?
+        if current == "." {
+            guard !array else { throw fail("nested arrays of tables are not part of pgkeep's config") }
+            advance()
+            skipBlanks()
+            sub = try key()
+            skipBlanks()
+        }
         guard current == "]" else {
             throw fail(
                 current == nil || current == "\n" ? "the table name is not closed with ]" : "expected ] after [\(name)")
         }
         advance()
-        return name
+        if array {
+            guard current == "]" else { throw fail("expected ]] after [[\(name)") }
+            advance()
+        }
+        return (name, sub, array)
     }
 
     /// A bare key (letters, digits, `_`, `-`) or a quoted one.

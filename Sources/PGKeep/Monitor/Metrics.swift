@@ -108,9 +108,9 @@ public enum Metrics {
     }
 
     /// Writes the metrics of `directory` (and `remote`) to `path`, atomically.
-    public static func write(to path: String, directory: String, remote: (any RemoteStore)? = nil) throws {
+    public static func write(to path: String, directory: String, remotes: [any RemoteStore] = []) throws {
         let check = StatusCheck(directory: directory, databases: nil, maxAge: .infinity)
-        let report = try check.run(remote: remote)
+        let report = try check.run(remotes: remotes)
         try FileSystem.replace(
             path, with: Data(text(entries: report.entries, attempts: AttemptLog.read(directory)).utf8))
     }

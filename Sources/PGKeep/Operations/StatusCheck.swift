@@ -42,10 +42,10 @@ public struct StatusCheck: Sendable {
         public var ok: Bool { !entries.isEmpty && entries.allSatisfy(\.ok) }
     }
 
-    /// The local directory, and with `remote` the remote too: each must be fresh. With
-    /// `remoteOnly`, the remote alone.
-    public func run(remote: (any RemoteStore)? = nil, now: Date = Date()) throws -> Report {
-        if remoteOnly && remote == nil {
+    /// The local directory, and every destination in `remotes` too: each must be fresh. With
+    /// `remoteOnly`, the destinations alone.
+    public func run(remotes: [any RemoteStore] = [], now: Date = Date()) throws -> Report {
+        if remoteOnly && remotes.isEmpty {
             throw PGKeepError(
                 .usage,
                 "--remote-only: the backups are on a remote, so status needs it: give --remote REMOTE:bucket/prefix"
@@ -59,7 +59,7 @@ public struct StatusCheck: Sendable {
             }
             entries = evaluate(scan.backups, location: "local", now: now)
         }
-        if let remote {
+        for remote in remotes {
             entries += evaluate(try remote.scan(database: nil).backups, location: remote.target, now: now)
         }
         return Report(entries: entries, maxAge: maxAge)

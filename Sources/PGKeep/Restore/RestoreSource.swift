@@ -27,7 +27,11 @@ public final class RestoreSource {
         public var choice: Choice
         /// The backup directory, for `.latest` without a remote.
         public var directory: () throws -> String
+        /// The destination `--remote` named (it alone is read), or none.
         public var remote: (any RemoteStore)?
+        /// The configured destinations, in order: `.latest` takes the newest backup from the first
+        /// that has one when the local directory has none (or there is no directory).
+        public var fallbacks: [any RemoteStore] = []
         /// Whether the restore could read the backup as it downloads: whole, in one transaction,
         /// on this machine. Otherwise a remote backup is downloaded first.
         public var streamable: Bool
@@ -55,8 +59,7 @@ public final class RestoreSource {
         var path: String
         var lock: DirectoryLock?
         var download: String?
-        if let remote = request.remote {
-            let chosen = try choose(request.choice, on: remote)
+        if let (remote, chosen) = try remoteChoice(request) {
             // Whole, one-transaction restores of gzip backups read as they download; the rest
             // (partial, --jobs, encrypted, directory, compose) from a local copy.
             let manifest = try remote.manifest(of: chosen)
@@ -89,6 +92,21 @@ public final class RestoreSource {
             if let download { FileSystem.removeTree(download) }
             throw error
         }
+    }
+
+    /// The remote backup to restore, if it is a remote one: on the destination `--remote` named;
+    /// else, for `.latest` with nothing in the local directory, the first configured destination
+    /// that has a backup of the database.
+    static func remoteChoice(_ request: Request) throws -> (any RemoteStore, CatalogScan.Backup)? {
+        if let remote = request.remote { return (remote, try choose(request.choice, on: remote)) }
+        guard case .latest(let database) = request.choice, !request.fallbacks.isEmpty else { return nil }
+        if let dir = try? request.directory(), (try? CatalogScan.latest(in: dir, database: database)) != nil {
+            return nil
+        }
+        for remote in request.fallbacks {
+            if let newest = try remote.scan(database: database).backups.first { return (remote, newest) }
+        }
+        return nil
     }
 
     /// The remote backup the choice names: the newest of the database, or the one whose data or

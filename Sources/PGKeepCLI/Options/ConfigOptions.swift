@@ -58,13 +58,14 @@ struct IdentityOptions: ParsableArguments {
 
 /// `--remote`: object storage through rclone.
 struct RemoteOptions: ParsableArguments {
-    /// `REMOTE:bucket/prefix`.
+    /// `REMOTE:bucket/prefix`, or a configured destination's name; repeatable.
     @Option(
         name: .customLong("remote"),
         help: ArgumentHelp(
-            "An rclone remote, REMOTE:bucket/prefix (backup, run and status default to the config's [remote] target).",
+            "An rclone remote, REMOTE:bucket/prefix, or the name of a [[remote]] destination; repeatable "
+                + "(backup, run and status default to every configured destination).",
             valueName: "remote"))
-    var remote: String?
+    var remotes: [String] = []
 }
 
 /// `--remote` and `--remote-only` for the commands that upload (backup, run).
@@ -76,7 +77,7 @@ struct UploadOptions: ParsableArguments {
     var remoteOnly = false
 
     func apply(to flags: inout BackupFlags) {
-        flags.remote = remote.remote
+        flags.remotes = remote.remotes
         flags.remoteOnly = remoteOnly
     }
 }

@@ -43,12 +43,12 @@ struct Monitoring {
     let metricsFile: String?
     let directory: String?
     let database: String?
-    /// The remote whose backups the metrics also report (the run's upload target, a remote prune's).
-    let remote: (any RemoteStore)?
+    /// The destinations whose backups the metrics also report (the run's, a remote prune's).
+    let remotes: [any RemoteStore]
 
     init(
         _ options: MonitorOptions, settings: Settings, command: String, database: String?, directory: String?,
-        remote: (any RemoteStore)? = nil
+        remotes: [any RemoteStore] = []
     ) throws {
         let targets = try settings.monitorTargets(options.flags)
         monitor =
@@ -58,7 +58,7 @@ struct Monitoring {
         metricsFile = settings.metricsFile(options.flags)
         self.directory = directory
         self.database = database
-        self.remote = remote
+        self.remotes = remotes
     }
 
     /// Runs `body` between the start ping and the outcome; an error thrown is the outcome.
@@ -105,7 +105,7 @@ struct Monitoring {
     func finish(error: String?) {
         monitor?.finished(error: error.map { Redaction.shared.apply($0) })
         guard let metricsFile, let directory else { return }
-        do { try Metrics.write(to: metricsFile, directory: directory, remote: remote) } catch let e as PGKeepError {
+        do { try Metrics.write(to: metricsFile, directory: directory, remotes: remotes) } catch let e as PGKeepError {
             printStderr("pgkeep: warning: metrics file \(metricsFile) not written: " + e.message)
         } catch {
             printStderr("pgkeep: warning: metrics file \(metricsFile) not written: \(error)")

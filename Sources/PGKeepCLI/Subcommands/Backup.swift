@@ -59,7 +59,7 @@ extension PGKeepCommand {
                 let database = options.database ?? spec.database
                 let monitor = try Monitoring(
                     monitoring, settings: settings, command: "backup", database: all ? nil : database,
-                    directory: options.directory, remote: options.remote)
+                    directory: options.directory, remotes: options.destinations.map(\.store))
                 let started = Date()
                 let summary = try monitor.around { try hooks.firing(database: database ?? "") { try job.run() } }
                 reporter.finish(summary)

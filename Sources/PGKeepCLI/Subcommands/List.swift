@@ -21,14 +21,29 @@ extension PGKeepCommand {
                 let settings = try location.settings()
                 let policy = settings.policy(self.policy.flags)
                 var mark = Date()
-                let remote = try settings.explicitRemote(flag: remoteOptions.remote)
-                let dir = try remote?.target ?? settings.directory(flag: location.directory)
-                let scan = try remote?.scan(database: database) ?? CatalogScan.scan(dir, database: database)
-                mark = Trace.phase("scan", since: mark)
-                let items = PruneJob(directory: dir, database: database, policy: policy).plan(scan)
-                mark = Trace.phase("plan", since: mark)
-                defer { Trace.phase("print", since: mark) }
-                ListReport(json: json, policy: policy).show(items, scan: scan)
+                // The local directory, or each destination --remote names, one listing after another.
+                let remotes = try settings.destinations(flags: remoteOptions.remotes, configured: false)
+                let places: [(String, () throws -> CatalogScan)] =
+                    remotes.isEmpty
+                    ? [
+                        (
+                            try settings.directory(flag: location.directory),
+                            { [database] in
+                                try CatalogScan.scan(
+                                    try settings.directory(flag: location.directory), database: database)
+                            }
+                        )
+                    ]
+                    : remotes.map { d in (d.store.target, { [database] in try d.store.scan(database: database) }) }
+                for (index, (place, scanIt)) in places.enumerated() {
+                    if places.count > 1 { Console.out((index > 0 ? "\n" : "") + "== \(place)\n") }
+                    let scan = try scanIt()
+                    mark = Trace.phase("scan", since: mark)
+                    let items = PruneJob(directory: place, database: database, policy: policy).plan(scan)
+                    mark = Trace.phase("plan", since: mark)
+                    ListReport(json: json, policy: policy).show(items, scan: scan)
+                }
+                Trace.phase("print", since: mark)
             }
         }
     }

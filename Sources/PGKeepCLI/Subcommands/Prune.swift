@@ -30,21 +30,26 @@ extension PGKeepCommand {
                 let report = PruneReport(json: output.json, policy: policy)
                 // A remote prune is monitored and counted like a local one (its metrics need the
                 // local directory, when there is one, for the local half).
-                let remote = try settings.explicitRemote(flag: remoteOptions.remote)
+                let remotes = try settings.destinations(flags: remoteOptions.remotes, configured: false)
                 let directory =
-                    remote == nil
+                    remotes.isEmpty
                     ? try settings.directory(flag: location.directory)
                     : try? settings.directory(flag: location.directory)
                 let monitor = try Monitoring(
                     monitoring, settings: settings, command: "prune", database: database, directory: directory,
-                    remote: remote)
-                if let remote {
-                    report.show(
-                        try monitor.around { try remote.prune(database: database, policy: policy, dryRun: dryRun) })
-                } else if let directory {
+                    remotes: remotes.map(\.store))
+                if remotes.isEmpty, let directory {
                     var job = PruneJob(directory: directory, database: database, policy: policy)
                     job.dryRun = dryRun
                     report.show(try monitor.around { try job.run() })
+                }
+                // Each destination --remote names, with its own retention when it has one.
+                for destination in remotes {
+                    report.show(
+                        try monitor.around {
+                            try destination.store.prune(
+                                database: database, policy: destination.config.retention ?? policy, dryRun: dryRun)
+                        })
                 }
                 monitor.finish(error: nil)
             }

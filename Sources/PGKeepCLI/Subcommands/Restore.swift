@@ -31,6 +31,9 @@ extension PGKeepCommand {
         var database: String?
 
         func validate() throws {
+            if remoteOptions.remotes.count > 1 {
+                throw ValidationError("a restore reads one destination: give --remote once")
+            }
             if latest {
                 guard backup == nil else { throw ValidationError("give a backup path or --latest, not both") }
                 guard database != nil else { throw ValidationError("--latest needs --database NAME") }
@@ -45,15 +48,18 @@ extension PGKeepCommand {
                 try settings.applyBounds(bounds.flags)
                 try output.apply(settings)
                 let options = what.options
-                let request = RestoreSource.Request(
+                var request = RestoreSource.Request(
                     choice: latest ? .latest(database: database ?? "") : .path(backup ?? ""),
                     directory: { try settings.directory(flag: location.directory) },
-                    remote: try settings.explicitRemote(flag: remoteOptions.remote),
+                    remote: try settings.destinations(flags: remoteOptions.remotes, configured: false).first?.store,
                     streamable: !options.isPartial && options.singleTransaction
                         && settings.dockerCompose(flag: docker.flag) == nil,
                     identity: settings.identity(flag: identity.identity),
                     passphrase: try settings.passphrase(fileFlag: identity.passphraseFile),
                     environment: settings.environment)
+                if remoteOptions.remotes.isEmpty {
+                    request.fallbacks = try settings.destinations(flags: [], configured: true).map(\.store)
+                }
                 let source = try RestoreSource.open(request) { printInfo("pgkeep: " + $0) }
                 defer { source.close() }
                 let spec = try settings.connection(connection.flags)

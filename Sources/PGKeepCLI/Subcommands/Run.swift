@@ -40,7 +40,7 @@ extension PGKeepCommand {
                 let monitor = try Monitoring(
                     monitoring, settings: settings, command: "run", database: nil,
                     directory: try settings.directory(flag: location.directory),
-                    remote: try settings.remote(flag: upload.remote.remote))
+                    remotes: try settings.destinations(flags: upload.remote.remotes, configured: true).map(\.store))
                 let summary = try monitor.around { try hooks.firing { try runBackups(settings) } }
                 RunReport.show(summary, started: started)
                 hooks.fire(for: summary)

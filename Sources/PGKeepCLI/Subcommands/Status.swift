@@ -61,7 +61,8 @@ extension PGKeepCommand {
                 let check = StatusCheck(
                     directory: dir, databases: settings.statusDatabases(flags: databases),
                     maxAge: try settings.maxAge(flag: maxAge), remoteOnly: settings.remoteOnly(flag: remoteOnly))
-                let report = try check.run(remote: settings.remote(flag: remoteOptions.remote))
+                let report = try check.run(
+                    remotes: settings.destinations(flags: remoteOptions.remotes, configured: true).map(\.store))
                 if format == "prometheus" {
                     Console.out(Metrics.text(entries: report.entries, attempts: AttemptLog.read(dir)))
                 } else {

@@ -1,0 +1,86 @@
+import Foundation
+
+/// One offsite destination of the config (`[[remote]]`, or the single `[remote]`), or one that
+/// `--remote` names: every backup goes to each. Its own retention, if it has one, prunes it;
+/// else the run's.
+public struct RemoteDestination: Sendable, Equatable {
+    /// How list, status, metrics (`destination` label) and messages name it: `name`, else the target.
+    public var name: String
+    /// `REMOTE:bucket/prefix`.
+    public var target: String
+    /// The local copy goes once every destination has it checked and one of them says so.
+    public var remoteOnly: Bool
+    public var retention: RetentionPolicy?
+
+    public init(name: String? = nil, target: String, remoteOnly: Bool = false, retention: RetentionPolicy? = nil) {
+        self.name = name ?? target
+        self.target = target
+        self.remoteOnly = remoteOnly
+        self.retention = retention
+    }
+}
+
+/// A destination with its store, ready to use.
+public struct Destination: Sendable {
+    public var config: RemoteDestination
+    public var store: any RemoteStore
+
+    public var name: String { config.name }
+
+    public init(_ config: RemoteDestination, store: any RemoteStore) {
+        self.config = config
+        self.store = store
+    }
+}
+
+extension ConfigReader {
+    /// `[[remote]]` elements: each a table of `target` (required), `name`, `remote_only` and a
+    /// `[remote.retention]` of keep_* counts. Names are unique; so are targets.
+    func destinations() throws -> [RemoteDestination]? {
+        guard let elements = root["remote"]?.array else { return nil }
+        var out: [RemoteDestination] = []
+        for (index, element) in elements.enumerated() {
+            let label = "remote (destination \(index + 1))"
+            guard let table = element.table else { throw fail("remote", "\(label) must be a table") }
+            for key in table.keys where !["target", "name", "remote_only", "retention"].contains(key) {
+                throw fail(
+                    "remote", "\(label): unknown key \(key)",
+                    hint: "[[remote]] accepts target, name, remote_only, and [remote.retention]")
+            }
+            var scoped = TOMLTable()
+            scoped.set("remote", .table(table))
+            if let retention = table["retention"] { scoped.set("retention", retention) }
+            let sub = ConfigReader(root: scoped, locator: locator, path: path, base: base)
+            guard let target = try sub.string("remote.target") else {
+                throw fail("remote", "\(label) needs target = \"REMOTE:bucket/prefix\"")
+            }
+            var retention: RetentionPolicy?
+            if let keep = table["retention"] {
+                guard let keys = keep.table?.keys else { throw fail("remote", "\(label): retention must be a table") }
+                var policy = RetentionPolicy()
+                for key in keys {
+                    guard let n = try sub.count("retention.\(key)") else { continue }
+                    switch key {
+                    case "keep_last": policy.last = n
+                    case "keep_hourly": policy.hourly = n
+                    case "keep_daily": policy.daily = n
+                    case "keep_weekly": policy.weekly = n
+                    case "keep_monthly": policy.monthly = n
+                    case "keep_yearly": policy.yearly = n
+                    default: throw fail("remote", "\(label): [remote.retention] has no key \(key)")
+                    }
+                }
+                retention = policy
+            }
+            let destination = RemoteDestination(
+                name: try sub.string("remote.name"), target: target,
+                remoteOnly: try sub.bool("remote.remote_only") ?? false,
+                retention: retention)
+            if out.contains(where: { $0.name == destination.name || $0.target == destination.target }) {
+                throw fail("remote", "\(label): two destinations share the name or target \"\(destination.name)\"")
+            }
+            out.append(destination)
+        }
+        return out
+    }
+}
