@@ -193,7 +193,9 @@ final class ComposeRun: ChildObserver, @unchecked Sendable {
         """
 
     /// In the container: `sh -c SWEEP sh USER DATABASE NAMES PREFIX...` (NAMES: the application
-    /// names whose backends end, as SQL literals). The commands under the wrappers
+    /// names whose backends end, as SQL literals; only when a command was still running: the
+    /// backends of commands that ended by themselves are gone, and a sibling run of this process
+    /// on the same container keeps its sessions). The commands under the wrappers
     /// whose markers still name a live wrapper get SIGTERM, up to 3 s, then SIGKILL; then their
     /// backends are terminated and the files removed. The wrappers themselves are never signalled:
     /// each reaps its command and exits by itself. A process that outlived its parent would be
@@ -210,6 +212,7 @@ final class ComposeRun: ChildObserver, @unchecked Sendable {
           w=${m##*-pid-}; read -r want < "$m" 2>/dev/null || continue
           [ -n "$want" ] && [ "$(st "$w" 2>/dev/null)" = "$want" ] && live="$live $w"; done; done
         signal() { for w in $live; do for c in $(kids "$w"); do kill -$1 "$c" 2>/dev/null; done; done; }
+        found=$live
         signal TERM
         i=0
         while [ -n "$live" ] && [ $i -lt 30 ]; do
@@ -219,7 +222,7 @@ final class ComposeRun: ChildObserver, @unchecked Sendable {
         signal KILL
         q="SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name IN ($names) \
         AND pid <> pg_backend_pid()"
-        [ -n "$names" ] && for d in "$db" postgres; do psql -X -q -At --no-password --username="$u" --dbname="$d" -c "$q" \
+        [ -n "$names" ] && [ -n "$found" ] && for d in "$db" postgres; do psql -X -q -At --no-password --username="$u" --dbname="$d" -c "$q" \
           >/dev/null 2>&1 && break; done
         for p in "$@"; do rm -f -- "$p"-*; done
         exit 0
