@@ -63,15 +63,16 @@ struct FaultInjectionTests {
 
     /// One faulted run's verdict: nothing lost, and a failure that says what failed.
     static func check(
-        _ label: String, run: TestServer.Run, silenced: Bool, dir: String, earlier: [String: String]
+        _ label: String, run: TestServer.Run, silenced: Bool, dir: String, earlier: [String: String],
+        sourceLocation: SourceLocation = #_sourceLocation
     ) throws -> Bool {
         var lost = try KillPointTests.checkAfterKill(label, dir: dir, earlier: earlier, pid: nil)
         if run.status != 0 && !silenced && run.stderr.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-            Issue.record("\(label): failed (exit \(run.status)) without a word")
+            Issue.record("\(label): failed (exit \(run.status)) without a word", sourceLocation: sourceLocation)
             lost = true
         }
         if run.status != 0, run.stderr.contains("pgkeep: error:"), !run.stderr.contains("/") {
-            Issue.record("\(label): the message names no file: \(run.stderr)")
+            Issue.record("\(label): the message names no file: \(run.stderr)", sourceLocation: sourceLocation)
             lost = true
         }
         return lost

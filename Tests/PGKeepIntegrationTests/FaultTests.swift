@@ -9,10 +9,12 @@ import Testing
 @Suite(.enabled(if: TestServer.enabled, "needs the server Scripts/test.sh starts"))
 struct FaultTests {
     /// A good earlier backup to check that failures leave it alone.
-    func earlierBackup(in dir: String) throws -> (path: String, sha: String, files: [String]) {
+    func earlierBackup(in dir: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> (
+        path: String, sha: String, files: [String]
+    ) {
         let run = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--schema-only"])
-        #expect(run.status == 0, "\(run.stderr)")
-        let (mpath, manifest) = try #require(try TestServer.manifests(dir).first)
+        #expect(run.status == 0, "\(run.stderr)", sourceLocation: sourceLocation)
+        let (mpath, manifest) = try #require(try TestServer.manifests(dir).first, sourceLocation: sourceLocation)
         let path = (mpath as NSString).deletingLastPathComponent + "/" + manifest.file
         return (path, try TestServer.sha256sum(path), TestServer.listing(dir))
     }

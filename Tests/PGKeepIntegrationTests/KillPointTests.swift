@@ -84,13 +84,14 @@ struct KillPointTests {
     /// What must hold after any kill. Returns whether anything was lost or half-written.
     @discardableResult
     static func checkAfterKill(
-        _ label: String, dir: String, earlier: [String: String], pid: Int32?, verifyArgs: [String] = []
+        _ label: String, dir: String, earlier: [String: String], pid: Int32?, verifyArgs: [String] = [],
+        sourceLocation: SourceLocation = #_sourceLocation
     ) throws -> Bool {
         var lost = false
         func require(_ ok: Bool, _ what: String) {
             if !ok {
                 lost = true
-                Issue.record("\(label): \(what)")
+                Issue.record("\(label): \(what)", sourceLocation: sourceLocation)
             }
         }
         if let pid {
@@ -114,12 +115,14 @@ struct KillPointTests {
     }
 
     /// The next run succeeds and its prune removes every leftover of the killed one.
-    static func checkNextRun(_ label: String, dir: String, all: Bool = false) throws {
+    static func checkNextRun(
+        _ label: String, dir: String, all: Bool = false, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         let which = all ? ["--all"] : ["--database", TestServer.pagila]
         let next = try TestServer.pgkeep(["run", "--dir", dir, "--keep-last", "-1", "--quiet"] + which)
-        #expect(next.status == 0, "\(label): the next run: \(next.stderr)")
+        #expect(next.status == 0, "\(label): the next run: \(next.stderr)", sourceLocation: sourceLocation)
         let left = TestServer.listing(dir).filter { $0.contains(".pgkeep-tmp-") || $0.contains(".pgkeep-deleting-") }
-        #expect(left.isEmpty, "\(label): leftovers after the next run: \(left)")
+        #expect(left.isEmpty, "\(label): leftovers after the next run: \(left)", sourceLocation: sourceLocation)
     }
 
     static let backupVariants: [(label: String, args: [String])] = [

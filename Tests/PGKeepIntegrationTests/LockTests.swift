@@ -33,15 +33,19 @@ struct LockTests {
 
     /// Runs `args` while a migration holds ACCESS EXCLUSIVE on `big`; checks the bound, the
     /// message and that nothing was left; returns the run.
-    func againstHeldLock(_ args: [String], env: [String: String]? = nil) throws -> TestServer.Run {
+    func againstHeldLock(
+        _ args: [String], env: [String: String]? = nil, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> TestServer.Run {
         let (migration, holder) = try HostileWorld.hold(Self.source, "LOCK TABLE public.big IN ACCESS EXCLUSIVE MODE")
         let (run, seconds) = try HostileWorld.timed(args + ["--lock-wait-timeout", "2s"], env: env)
-        #expect(run.status != 0, "\(run.stderr)")
-        #expect(seconds < 15, "the bound is 2 s; it took \(seconds) s")
-        #expect(run.stderr.contains("gave up waiting 2s for a lock"), "\(run.stderr)")
-        #expect(run.stderr.contains("pid \(holder)") && run.stderr.contains("migration"), "\(run.stderr)")
-        #expect(run.stderr.contains("LOCK TABLE public.big"), "\(run.stderr)")
-        #expect(try HostileWorld.sessionsLeft(of: run.pid) == 0)
+        #expect(run.status != 0, "\(run.stderr)", sourceLocation: sourceLocation)
+        #expect(seconds < 15, "the bound is 2 s; it took \(seconds) s", sourceLocation: sourceLocation)
+        #expect(run.stderr.contains("gave up waiting 2s for a lock"), "\(run.stderr)", sourceLocation: sourceLocation)
+        #expect(
+            run.stderr.contains("pid \(holder)") && run.stderr.contains("migration"), "\(run.stderr)",
+            sourceLocation: sourceLocation)
+        #expect(run.stderr.contains("LOCK TABLE public.big"), "\(run.stderr)", sourceLocation: sourceLocation)
+        #expect(try HostileWorld.sessionsLeft(of: run.pid) == 0, sourceLocation: sourceLocation)
         _ = try migration.query("ROLLBACK")
         return run
     }

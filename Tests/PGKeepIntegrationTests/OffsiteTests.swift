@@ -27,11 +27,11 @@ struct OffsiteTests {
     }
 
     /// A new bucket; returns `s3test:<bucket>`.
-    static func bucket() throws -> String {
+    static func bucket(sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
         let name = "pgkeep-\(UInt32.random(in: 0...UInt32.max))"
         let r = try TestServer.run(
             "/usr/bin/rclone", ["mkdir", "s3test:\(name)", "--retries", "1", "--low-level-retries", "2"], env: env())
-        try #require(r.status == 0, "\(r.stderr)")
+        try #require(r.status == 0, "\(r.stderr)", sourceLocation: sourceLocation)
         return "s3test:\(name)"
     }
 

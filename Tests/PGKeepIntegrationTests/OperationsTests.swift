@@ -137,14 +137,20 @@ struct OperationsTests {
         #expect(empty.status == ExitCodes.failure, "no backups at all is not healthy")
         let b = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--schema-only"])
         #expect(b.status == 0, "\(b.stderr)")
-        Thread.sleep(forTimeInterval: 2.2)
-        let stale = try TestServer.pgkeep(["status", "--dir", dir, "--max-age", "2s", "--json"])
+        // Time moved on, without waiting: the clock injected into the check, and the backup
+        // moved a day into the past for the command.
+        let later = try StatusCheck(directory: dir, databases: nil, maxAge: 3600).run(
+            now: Date().addingTimeInterval(7200))
+        #expect(!later.ok && later.entries.map(\.fresh) == [false])
+        #expect(try StatusCheck(directory: dir, databases: nil, maxAge: 3600).run().ok)
+        try ShrinkGuardTests.backdate(dir, TestServer.pagila, daysAgo: 1)
+        let stale = try TestServer.pgkeep(["status", "--dir", dir, "--max-age", "2h", "--json"])
         #expect(stale.status == ExitCodes.failure)
         #expect(stale.stderr.contains("STALE: \(TestServer.pagila)"), "\(stale.stderr)")
         #expect(stale.stdout.contains("\"fresh\" : false"), "\(stale.stdout)")
         let again = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--schema-only"])
         #expect(again.status == 0)
-        let fresh = try TestServer.pgkeep(["status", "--dir", dir, "--max-age", "2s"])
+        let fresh = try TestServer.pgkeep(["status", "--dir", dir, "--max-age", "2h"])
         #expect(fresh.status == 0, "\(fresh.stderr)")
         // A configured database without any backup is stale too.
         let missing = try TestServer.pgkeep([

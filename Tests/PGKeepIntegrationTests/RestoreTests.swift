@@ -7,20 +7,22 @@ import Testing
 @Suite(.enabled(if: TestServer.enabled, "needs the server Scripts/test.sh starts"))
 struct RestoreTests {
     /// A pgkeep backup of Pagila in `format`; returns the manifest path.
-    func backup(_ format: String = "custom", _ extra: [String] = []) throws -> String {
+    func backup(_ format: String = "custom", _ extra: [String] = [], sourceLocation: SourceLocation = #_sourceLocation)
+        throws -> String
+    {
         let dir = TestServer.tempDir("rb")
         let run = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--format", format] + extra)
-        #expect(run.status == 0, "\(run.stderr)")
-        return try #require(try TestServer.manifests(dir).first).path
+        #expect(run.status == 0, "\(run.stderr)", sourceLocation: sourceLocation)
+        return try #require(try TestServer.manifests(dir).first, sourceLocation: sourceLocation).path
     }
 
     func restore(_ args: [String]) throws -> TestServer.Run {
         try TestServer.pgkeep(["restore"] + args)
     }
 
-    func expectSameAsPagila(_ db: String) throws {
-        #expect(try TestServer.schema(db) == TestServer.schema(TestServer.pagila))
-        #expect(try TestServer.rowCounts(db) == TestServer.rowCounts(TestServer.pagila))
+    func expectSameAsPagila(_ db: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        #expect(try TestServer.schema(db) == TestServer.schema(TestServer.pagila), sourceLocation: sourceLocation)
+        #expect(try TestServer.rowCounts(db) == TestServer.rowCounts(TestServer.pagila), sourceLocation: sourceLocation)
     }
 
     @Test(arguments: [

@@ -10,11 +10,11 @@ struct RetentionTests {
 
     /// A backup directory holding `days` nightly backups of pagila (copies of one real backup under
     /// past names, their manifests rewritten to match).
-    func history(days: Int) throws -> (dir: String, folder: String) {
+    func history(days: Int, sourceLocation: SourceLocation = #_sourceLocation) throws -> (dir: String, folder: String) {
         let dir = TestServer.tempDir("ret")
         let run = try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--schema-only"])
-        #expect(run.status == 0, "\(run.stderr)")
-        let (manifestPath, manifest) = try #require(try TestServer.manifests(dir).first)
+        #expect(run.status == 0, "\(run.stderr)", sourceLocation: sourceLocation)
+        let (manifestPath, manifest) = try #require(try TestServer.manifests(dir).first, sourceLocation: sourceLocation)
         let folder = (manifestPath as NSString).deletingLastPathComponent
         let data = try Data(contentsOf: URL(fileURLWithPath: folder + "/" + manifest.file))
         try FileManager.default.removeItem(atPath: folder + "/" + manifest.file)

@@ -10,12 +10,15 @@ import Testing
 struct ShrinkGuardTests {
     /// Moves the newest backup of `db` in `dir` back to `daysAgo` days before now (data file,
     /// manifest and the times in it), as if it had been taken then.
-    static func backdate(_ dir: String, _ db: String, daysAgo: Int) throws {
+    static func backdate(_ dir: String, _ db: String, daysAgo: Int, sourceLocation: SourceLocation = #_sourceLocation)
+        throws
+    {
         let folder = dir + "/" + db
         let newest = try #require(
-            try TestServer.manifests(folder).max { $0.manifest.startedAt < $1.manifest.startedAt })
+            try TestServer.manifests(folder).max { $0.manifest.startedAt < $1.manifest.startedAt },
+            sourceLocation: sourceLocation)
         var manifest = newest.manifest
-        let old = try #require(BackupName.parse(fileName: manifest.file))
+        let old = try #require(BackupName.parse(fileName: manifest.file), sourceLocation: sourceLocation)
         let time = Date().addingTimeInterval(-Double(daysAgo) * 86400)
         let name = BackupName(
             database: old.database, time: time, format: old.format, codec: old.codec,

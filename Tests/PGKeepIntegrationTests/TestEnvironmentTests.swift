@@ -3,8 +3,8 @@ import Testing
 
 /// Under CI a missing server is a failure, never a silent skip.
 @Suite struct TestEnvironmentTests {
-    @Test func ciHasEveryServerTheSuitesNeed() {
-        guard TestServer.required else { return }
+    @Test(.enabled(if: TestServer.required, "only under CI, where every server must be there"))
+    func ciHasEveryServerTheSuitesNeed() {
         #expect(
             TestServer.available,
             "CI is set but PGKEEP_TEST_PORT is not: run the suite through Scripts/test.sh, which starts PostgreSQL")

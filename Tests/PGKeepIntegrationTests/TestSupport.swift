@@ -58,7 +58,7 @@ enum TestServer {
     @discardableResult
     static func run(
         _ executable: String, _ args: [String], env: [String: String]? = nil, umask: String? = nil,
-        whileRunning: ((Int32) -> Void)? = nil
+        whileRunning: ((Int32) -> Void)? = nil, sourceLocation: SourceLocation = #_sourceLocation
     ) throws -> Run {
         let command =
             umask.map {
@@ -74,7 +74,9 @@ enum TestServer {
         // Every wait is bounded: a hung program fails its test instead of hanging the suite.
         if !child.waitForExit(timeout: runTimeout) {
             child.signalGroup(SIGKILL)
-            Issue.record("\(executable) \(args.joined(separator: " ")) ran longer than \(Int(runTimeout)) s; killed")
+            Issue.record(
+                "\(executable) \(args.joined(separator: " ")) ran longer than \(Int(runTimeout)) s; killed",
+                sourceLocation: sourceLocation)
         }
         let result = child.wait()
         let status: Int32 =
@@ -96,9 +98,9 @@ enum TestServer {
 
     /// Runs a shell pipeline (stock tools only) with pipefail.
     @discardableResult
-    static func shell(_ script: String) throws -> Run {
+    static func shell(_ script: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> Run {
         let r = try run("/bin/bash", ["-c", "set -euo pipefail; " + script])
-        #expect(r.status == 0, "shell failed: \(script)\n\(r.stderr)")
+        #expect(r.status == 0, "shell failed: \(script)\n\(r.stderr)", sourceLocation: sourceLocation)
         return r
     }
 
@@ -144,9 +146,9 @@ enum TestServer {
     }
 
     /// `pg_dump --schema-only` without pg_dump's random \restrict / \unrestrict lines.
-    static func schema(_ db: String) throws -> String {
+    static func schema(_ db: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
         let r = try run(pgBin + "/pg_dump", ["--schema-only", "-d", db])
-        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.status == 0, "\(r.stderr)", sourceLocation: sourceLocation)
         return r.stdout.split(separator: "\n", omittingEmptySubsequences: false)
             .filter { !$0.hasPrefix("\\restrict") && !$0.hasPrefix("\\unrestrict") }
             .joined(separator: "\n")

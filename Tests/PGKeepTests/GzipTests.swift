@@ -57,7 +57,9 @@ import Testing
     }
 
     /// The file decompressed whole with `codec`'s reader.
-    static func readBack(_ path: String, _ codec: Codec) throws -> (Data, DecompressedStream) {
+    static func readBack(_ path: String, _ codec: Codec, sourceLocation: SourceLocation = #_sourceLocation) throws -> (
+        Data, DecompressedStream
+    ) {
         let fd = open(path, O_RDONLY)
         defer { close(fd) }
         var out = Data()
@@ -78,9 +80,9 @@ import Testing
 
     func readBack(_ path: String) throws -> (Data, DecompressedStream) { try Self.readBack(path, .gzip) }
 
-    func stockGunzip(_ path: String) throws -> Data {
+    func stockGunzip(_ path: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> Data {
         let (out, result) = try ChildProcess.capture(Command(executable: "/bin/gzip", arguments: ["-dc", path]))
-        #expect(result.succeeded, "gzip -dc failed: \(result.stderr)")
+        #expect(result.succeeded, "gzip -dc failed: \(result.stderr)", sourceLocation: sourceLocation)
         return out
     }
 

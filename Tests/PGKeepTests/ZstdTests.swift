@@ -14,12 +14,14 @@ import Testing
         }
     }
 
-    func readBack(_ path: String) throws -> (Data, DecompressedStream) { try GzipTests.readBack(path, .zstd) }
+    func readBack(_ path: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> (
+        Data, DecompressedStream
+    ) { try GzipTests.readBack(path, .zstd) }
 
-    func stockZstd(_ path: String) throws -> Data {
+    func stockZstd(_ path: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> Data {
         let (out, result) = try ChildProcess.capture(
             Command(executable: "/usr/bin/zstd", arguments: ["-dc", "--no-progress", path]))
-        #expect(result.succeeded, "zstd -dc failed: \(result.stderr)")
+        #expect(result.succeeded, "zstd -dc failed: \(result.stderr)", sourceLocation: sourceLocation)
         return out
     }
 
