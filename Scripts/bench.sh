@@ -53,6 +53,7 @@ swift build -c release --product pgkeep >/dev/null
 pgkeep=$(swift build -c release --show-bin-path)/pgkeep
 
 work=$(mktemp -d /tmp/pgkeep-bench.XXXXXX)
+trap 'stop_everything; [ "$keep" = 1 ] || rm -rf "$work"' EXIT
 chmod 755 "$work"
 start_server "$work/server"
 export PGHOST=127.0.0.1 PGPORT=$SERVER_PORT PGUSER=postgres PGPASSWORD=$SERVER_PASSWORD
@@ -60,7 +61,6 @@ age-keygen -o "$work/age-key.txt" 2>/dev/null
 recipient=$(age-keygen -y "$work/age-key.txt")
 # An S3 API on loopback (moto) for the cost of --remote; rclone configured by environment only.
 start_moto "$work/moto.log"
-trap 'Scripts/pg-server.sh stop "$SERVER_DIR" || true; stop_moto; [ "$keep" = 1 ] || rm -rf "$work"' EXIT
 export RCLONE_CONFIG=/dev/null RCLONE_CONFIG_BENCH_TYPE=s3 RCLONE_CONFIG_BENCH_PROVIDER=Other \
   RCLONE_CONFIG_BENCH_ENDPOINT=http://127.0.0.1:$MOTO_PORT RCLONE_CONFIG_BENCH_ACCESS_KEY_ID=bench \
   RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY=bench RCLONE_CONFIG_BENCH_REGION=us-east-1

@@ -21,9 +21,9 @@ else
 fi
 
 work=$(mktemp -d /tmp/pgkeep-demo.XXXXXX)
+trap 'stop_everything "$work"' EXIT
 chmod 755 "$work"
 start_server "$work/server"
-trap 'Scripts/pg-server.sh stop "$SERVER_DIR" || true; rm -rf "$work"' EXIT
 echo "== PostgreSQL on 127.0.0.1:$SERVER_PORT; loading Pagila"
 load_pagila pagila
 

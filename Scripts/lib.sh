@@ -21,13 +21,24 @@ ensure_packages() {
 }
 
 # start_server DIR: a throwaway cluster on a random loopback port; sets SERVER_DIR, SERVER_PORT,
-# SERVER_PASSWORD and stops it (deleting DIR) on exit.
+# SERVER_PASSWORD. The caller's one EXIT trap (stop_everything) stops it.
 start_server() {
   SERVER_DIR=$1
   SERVER_PORT=${SERVER_PORT:-$((54000 + RANDOM % 900))}
   SERVER_PASSWORD="pw-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-  trap 'Scripts/pg-server.sh stop "$SERVER_DIR" || true' EXIT
   Scripts/pg-server.sh start "$SERVER_DIR" "$SERVER_PORT" "$SERVER_PASSWORD"
+}
+
+# stop_everything [WORK]: stops every server these helpers started (the PostgreSQL 15 and 16
+# clusters, moto, the Docker Engine; those never started are passed over) and removes WORK. The
+# scripts install it as their one EXIT trap right after mktemp, so that whatever starts later is
+# covered.
+stop_everything() {
+  if [ -n "${SERVER_DIR:-}" ]; then Scripts/pg-server.sh stop "$SERVER_DIR" || true; fi
+  stop_server16
+  stop_moto
+  if declare -F stop_docker_engine >/dev/null; then stop_docker_engine || true; fi
+  if [ -n "${1:-}" ]; then rm -rf "$1"; fi
 }
 
 # load_pagila DB: the Pagila sample database from ../shared/fixtures, over the server's socket.

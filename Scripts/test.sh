@@ -11,14 +11,19 @@ cd "$(dirname "$0")/.."
 . Scripts/lib.sh
 . Scripts/docker-engine.sh
 
+echo "test.sh: swift format lint --strict"
+# Formatting is checked first, before any server starts: a finding fails the suite (fix it with
+# Scripts/format.sh).
+swift format lint --strict --recursive --parallel Sources Tests Package.swift
+
 ensure_packages age rclone strace prometheus zstd
 ensure_pg16
 work=$(mktemp -d /tmp/pgkeep-test.XXXXXX)
+trap 'stop_everything "$work"' EXIT
 chmod 755 "$work"
 start_server "$work/server"
 start_server16 "$work/server16"
 start_moto "$work/moto.log"
-trap 'Scripts/pg-server.sh stop "$SERVER_DIR" || true; stop_server16; stop_moto; stop_docker_engine; rm -rf "$work"' EXIT
 docker_started=$(date +%s)
 start_docker_engine "$work/docker"
 PGKEEP_TEST_PG15_IMAGE=$(ensure_pg_image pgkeep-test-postgres15 "$PGBIN")
@@ -27,10 +32,6 @@ export PGKEEP_TEST_DOCKER_HOST=$DOCKER_HOST PGKEEP_TEST_PG15_IMAGE PGKEEP_TEST_P
 echo "test.sh: docker engine and images ready in $(($(date +%s) - docker_started)) s ($PGKEEP_TEST_PG15_IMAGE, $PGKEEP_TEST_PG16_IMAGE)"
 echo "test.sh: PostgreSQL ($PGBIN) on 127.0.0.1:$SERVER_PORT, 16 ($PG16_BIN) on $SERVER16_PORT; loading Pagila"
 load_pagila pagila
-
-echo "test.sh: swift format lint --strict"
-# Formatting is checked first: a finding fails the suite (fix it with Scripts/format.sh).
-swift format lint --strict --recursive --parallel Sources Tests Package.swift
 
 echo "test.sh: building"
 swift build
