@@ -6,13 +6,16 @@ import Foundation
 /// leaves a marker `/tmp/.pgkeep-HOSTPID-NONCE-pid-N` (N: the wrapper, leader of its own process
 /// group as every exec'd process is; the marker holds its start time, so a reused pid is never
 /// taken for it) and removes it when the command ends; files pgkeep puts there carry the same
-/// prefix. The sweep (one more exec) stops those process groups (SIGTERM, 3 s, SIGKILL), ends
-/// their server backends (application_name `pgkeep-HOSTPID`) and removes every file of the prefix.
+/// prefix. The sweep (one more exec) stops the commands under the wrappers still running (SIGTERM,
+/// 3 s, SIGKILL), ends their server backends (application_name `pgkeep-HOSTPID`) and removes every
+/// file of the prefix.
 ///
 /// It runs on SIGINT/SIGTERM (a `Cancellation` cleanup), when the run ends with something possibly
 /// left, and after a SIGKILL of pgkeep: a watchdog on this machine (`sh`, its own process group)
 /// reads pgkeep's last word on a pipe and sweeps unless it was "clean" when the pipe closed. A run
 /// that finds markers of a pgkeep no longer running (the watchdog killed too) sweeps them first.
+// `running`, `dirty`, `watchdog` and `cancelToken` are read and written under `lock`; the rest is
+// immutable after init.
 final class ComposeRun: ChildObserver, @unchecked Sendable {
     static let markerPrefix = "/tmp/.pgkeep-"
     /// `/tmp/.pgkeep-HOSTPID-NONCE`: every marker and file of this run starts with it.
@@ -46,15 +49,17 @@ final class ComposeRun: ChildObserver, @unchecked Sendable {
     func close() {
         guard let dog = lock.withLock({ watchdog }) else { return }
         if mayHaveLeftSomething { sweep() }
-        lock.withLock {
-            tell("clean")
+        // Told "clean" only when it is: otherwise the watchdog sweeps again as it ends.
+        let token = lock.withLock {
+            tell(running == 0 && !dirty ? "clean" : "dirty")
             watchdog = nil
+            defer { cancelToken = nil }
+            return cancelToken
         }
         dog.closeStdin()
-        if !dog.waitForExit(timeout: 5) { dog.terminate(grace: 1) }
+        if !dog.waitForExit(timeout: 20) { dog.terminate(grace: 1) }
         _ = dog.wait()
-        if let cancelToken { Cancellation.shared.unregister(cancelToken) }
-        cancelToken = nil
+        if let token { Cancellation.shared.unregister(token) }
     }
 
     /// `inner` under the wrapper: `sh -c WRAPPER sh PREFIX inner...`.
@@ -122,14 +127,13 @@ final class ComposeRun: ChildObserver, @unchecked Sendable {
         }
     }
 
-    /// Stops and removes what this run left in the container (synchronously), then tells the
-    /// watchdog all is clean.
+    /// Stops and removes what this run left in the container (synchronously); once that is done,
+    /// tells the watchdog all is clean (a sweep that could not run leaves the run dirty).
     func sweep() {
-        _ = try? ChildProcess.capture(sweepCommand(for: [prefix]))
+        let done = (try? ChildProcess.capture(sweepCommand(for: [prefix])))?.result.succeeded ?? false
         lock.withLock {
-            running = 0
-            dirty = false
-            tell("clean")
+            if done { dirty = false }
+            tell(running == 0 && !dirty ? "clean" : "dirty")
         }
     }
 
