@@ -1,6 +1,6 @@
 import Foundation
 
-/// One dump stream into one file: pg_dump's stdout → pgkeep's gzip (in parallel, every block
+/// One dump stream into one file: pg_dump's stdout → pgkeep's compressor (gzip or zstd, in parallel, every block
 /// inflated again and compared as it is made) or zstd (libzstd's threads, the output decompressed
 /// again as it is written) → age when encrypting → the file, counted and hashed on the way, then
 /// fsynced. Nothing here names or records a backup: the file is a temporary one until
@@ -35,7 +35,7 @@ struct DumpPipeline {
         var fdOpen = true
         defer { if fdOpen { close(fd) } }
         let fileSink = HashingSink(fd: fd, path: temp)
-        // gzip → age → (hashed here) → the file. The first sink hashes the plaintext stream;
+        // compressor → age → (hashed here) → the file. The first sink hashes the plaintext stream;
         // the file's sink hashes the ciphertext age writes.
         let encryptor = try startEncryptor(into: fileSink)
         let sink =

@@ -11,7 +11,7 @@ public struct Manifest: Codable, Sendable, Equatable {
         /// "gzip", "zstd" or "none".
         public var algorithm: String
         public var level: Int?
-        /// "pgkeep" (one gzip stream over the whole dump) or "pg_dump" (per file, directory format).
+        /// "pgkeep" (one compressed stream over the whole dump) or "pg_dump" (per file, directory format).
         public var appliedBy: String?
 
         enum CodingKeys: String, CodingKey {

@@ -1,7 +1,7 @@
 import Crypto
 import Foundation
 
-/// Restores inside a docker compose service: the archive (decompressed, for gzip inputs) is
+/// Restores inside a docker compose service: the archive (decompressed, for compressed inputs) is
 /// copied into the container with `exec -T ... dd`, its SHA-256 is computed inside the container
 /// and compared with what was sent before anything is restored, the container's own pg_restore or
 /// psql reads it there, and the copy (a private file of the run's, `ComposeRun`) is removed

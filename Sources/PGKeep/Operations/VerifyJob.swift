@@ -1,7 +1,7 @@
 import Foundation
 
 /// `pgkeep verify`: checks backups again long after they were taken. Every backup is read to its
-/// end: the sha256 against its manifest, then the whole stream (gzip CRC and length, and for
+/// end: the sha256 against its manifest, then the whole stream (gzip CRC and length or zstd checksums, and for
 /// archives every data block through `pg_restore --file=/dev/null`, for SQL scripts pg_dump's
 /// closing line). With a drill, the backup is also restored into a scratch database with a
 /// unique name, its row counts compared with the manifest's, and the scratch database dropped,

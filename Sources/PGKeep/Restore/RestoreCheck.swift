@@ -5,7 +5,7 @@ extension RestoreInput {
     ///
     /// With a pgkeep manifest: the SHA-256 and size of the file (of every file, for a directory)
     /// must match it. Without one: a gzip or zstd file is decompressed to its end; an archive must be read
-    /// by `pg_restore --list` (a gzipped one while it is decompressed); a SQL script must end with
+    /// by `pg_restore --list` (a compressed one while it is decompressed); a SQL script must end with
     /// pg_dump's "dump complete" line, so that a dump cut short is never restored as if whole.
     public func check(listCommand: (String?) throws -> Command) throws -> String {
         if let manifest { return try checkAgainst(manifest) }

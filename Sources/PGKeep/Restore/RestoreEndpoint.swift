@@ -10,7 +10,7 @@ public protocol RestoreEndpoint: AnyObject {
     /// A client tool (pg_restore, psql) with these arguments, connected to `database` when given.
     func tool(_ name: String, database: String?, arguments: [String]) throws -> Command
     /// Makes `input` readable by the endpoint's tools: returns the path they should read (for
-    /// gzip inputs, the decompressed archive) or nil when the input is streamed from here.
+    /// compressed inputs, the decompressed archive) or nil when the input is streamed from here.
     func stage(_ input: RestoreInput, needsFile: Bool) throws -> String?
     /// Removes whatever `stage` put in place.
     func cleanUp()

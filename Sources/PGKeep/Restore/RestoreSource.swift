@@ -60,7 +60,7 @@ public final class RestoreSource {
         var lock: DirectoryLock?
         var download: String?
         if let (remote, chosen) = try remoteChoice(request) {
-            // Whole, one-transaction restores of gzip backups read as they download; the rest
+            // Whole, one-transaction restores of compressed (gzip, zstd) backups read as they download; the rest
             // (partial, --jobs, encrypted, directory, compose) from a local copy.
             let manifest = try remote.manifest(of: chosen)
             if request.streamable,

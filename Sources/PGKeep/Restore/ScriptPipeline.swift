@@ -163,7 +163,7 @@ private final class PsqlInput {
 
 /// Decompressing a backup into a child's stdin.
 enum RestoreFeed {
-    /// Decompresses the (gzip) input into the child's stdin; stops quietly if the child stops
+    /// Decompresses the (gzip or zstd) input into the child's stdin; stops quietly if the child stops
     /// reading (its exit status tells why).
     static func feed(_ input: RestoreInput, to child: ChildProcess) throws {
         defer { child.closeStdin() }
