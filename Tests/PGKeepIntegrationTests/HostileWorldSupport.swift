@@ -52,6 +52,14 @@ enum HostileWorld {
         deinit { child.signalGroup(SIGKILL) }
     }
 
+    /// A new backup of `db` (with `args`) in a folder of its own; its manifest's path.
+    static func backup(of db: String, _ args: [String] = []) throws -> String {
+        let dir = TestServer.tempDir("hw-backup")
+        let backup = try TestServer.pgkeep(["backup", "--dir", dir, "-d", db] + args)
+        guard backup.status == 0 else { throw PGKeepError(.backup, "backup of \(db) failed: \(backup.stderr)") }
+        return try TestServer.manifests(dir)[0].path
+    }
+
     /// A URI straight to the test server.
     static func uri(_ db: String) -> String { "postgresql://postgres@127.0.0.1:\(TestServer.port)/\(db)" }
 

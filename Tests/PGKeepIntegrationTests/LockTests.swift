@@ -106,10 +106,7 @@ struct LockTests {
     /// so the tables it had already dropped are back, and their readers were held up only for
     /// the bound).
     @Test func cleanRestoreBehindAReaderChangesNothing() throws {
-        let dir = TestServer.tempDir("lockr")
-        let backup = try TestServer.pgkeep(["backup", "--dir", dir, "-d", Self.source])
-        try #require(backup.status == 0, "\(backup.stderr)")
-        let path = try TestServer.manifests(dir)[0].path
+        let path = try HostileWorld.backup(of: Self.source)
         let target = TestServer.uniqueName("lock_restore")
         try TestServer.createDatabase(target)
         defer { TestServer.dropDatabase(target) }

@@ -29,10 +29,7 @@ struct NetworkFaultTests {
     }
 
     @Test func frozenConnectionMidRestoreChangesNothing() throws {
-        let dir = TestServer.tempDir("netfreeze-r")
-        let backup = try TestServer.pgkeep(["backup", "--dir", dir, "-d", AtomicRestoreTests.source])
-        try #require(backup.status == 0, "\(backup.stderr)")
-        let path = try TestServer.manifests(dir)[0].path
+        let path = try HostileWorld.backup(of: AtomicRestoreTests.source)
         let target = TestServer.uniqueName("frozen_target")
         try TestServer.createDatabase(target)
         defer { TestServer.dropDatabase(target) }
@@ -70,10 +67,7 @@ struct NetworkFaultTests {
     }
 
     @Test func resetMidRestoreRollsBack() throws {
-        let dir = TestServer.tempDir("netreset")
-        let backup = try TestServer.pgkeep(["backup", "--dir", dir, "-d", AtomicRestoreTests.source])
-        try #require(backup.status == 0, "\(backup.stderr)")
-        let path = try TestServer.manifests(dir)[0].path
+        let path = try HostileWorld.backup(of: AtomicRestoreTests.source)
         let target = TestServer.uniqueName("reset_target")
         let proxy = try HostileWorld.Proxy(resetAfter: 3_000_000)
         defer { proxy.stop() }

@@ -62,17 +62,10 @@ struct ServerRestartTests {
         func stop() { _ = try? TestServer.run("/bin/bash", [script, "stop", dir + "/pg"]) }
     }
 
-    static func backupOfTheBigSource() throws -> String {
-        let dir = TestServer.tempDir("restart-src")
-        let backup = try TestServer.pgkeep(["backup", "--dir", dir, "-d", AtomicRestoreTests.source, "--row-counts"])
-        guard backup.status == 0 else { throw PGKeepError(.backup, "backup failed: \(backup.stderr)") }
-        return try TestServer.manifests(dir)[0].path
-    }
-
     @Test func restartMidCreateDropsWhatItCreated() throws {
         let cluster = try Cluster()
         defer { cluster.stop() }
-        let path = try Self.backupOfTheBigSource()
+        let path = try HostileWorld.backup(of: AtomicRestoreTests.source, ["--row-counts"])
         let sawCopy = Locked(false)
         let (run, seconds) = try HostileWorld.timed(
             ["restore", path, "-d", cluster.uri("restarted"), "--create"],
@@ -118,7 +111,7 @@ struct ServerRestartTests {
     @Test func crashMidDrillDoesNotBlameTheBackup() throws {
         let cluster = try Cluster()
         defer { cluster.stop() }
-        let path = try Self.backupOfTheBigSource()
+        let path = try HostileWorld.backup(of: AtomicRestoreTests.source, ["--row-counts"])
         let (run, _) = try HostileWorld.timed(
             ["verify", path, "--restore-drill", "--drill-dbname", cluster.uri("postgres")],
             whileRunning: { pid in
