@@ -8,6 +8,11 @@ import Testing
 /// shrink (`--accept-shrink`, `pgkeep accept`) is not flagged; a growing database never is.
 @Suite(.enabled(if: TestServer.enabled, "needs the server Scripts/test.sh starts"))
 struct ShrinkGuardTests {
+    /// Backups in time order, then by sequence: several may share a second.
+    static func order(_ m: Manifest) -> (String, Int) {
+        (m.startedAt, BackupName.parse(fileName: m.file)?.sequence ?? 0)
+    }
+
     /// Moves the newest backup of `db` in `dir` back to `daysAgo` days before now (data file,
     /// manifest and the times in it), as if it had been taken then.
     static func backdate(_ dir: String, _ db: String, daysAgo: Int, sourceLocation: SourceLocation = #_sourceLocation)
@@ -15,7 +20,7 @@ struct ShrinkGuardTests {
     {
         let folder = dir + "/" + db
         let newest = try #require(
-            try TestServer.manifests(folder).max { $0.manifest.startedAt < $1.manifest.startedAt },
+            try TestServer.manifests(folder).max { Self.order($0.manifest) < Self.order($1.manifest) },
             sourceLocation: sourceLocation)
         var manifest = newest.manifest
         let old = try #require(BackupName.parse(fileName: manifest.file), sourceLocation: sourceLocation)
@@ -60,7 +65,7 @@ struct ShrinkGuardTests {
             try Self.backdate(dir, db, daysAgo: day)
         }
         let lastFull = try #require(
-            try TestServer.manifests(dir + "/" + db).max { $0.manifest.startedAt < $1.manifest.startedAt }
+            try TestServer.manifests(dir + "/" + db).max { Self.order($0.manifest) < Self.order($1.manifest) }
         ).manifest.file
         _ = try TestServer.psql(db, "TRUNCATE orders")
         let http = try Recorder()
@@ -120,7 +125,7 @@ struct ShrinkGuardTests {
         #expect(r.status == 0, "\(r.stderr)")
         #expect(!r.stderr.contains("ANOMALY") && r.stderr.contains("shrink accepted"), "\(r.stderr)")
         let newest = try #require(
-            try TestServer.manifests(dir + "/" + db).max { $0.manifest.startedAt < $1.manifest.startedAt }
+            try TestServer.manifests(dir + "/" + db).max { Self.order($0.manifest) < Self.order($1.manifest) }
         ).manifest
         #expect(newest.shrinkAccepted == true && newest.anomalies?.isEmpty == false)
         #expect(try TestServer.pgkeep(["status", "--dir", dir, "--max-age", "1d"]).status == 0)

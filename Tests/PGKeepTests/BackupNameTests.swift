@@ -107,4 +107,21 @@ import Testing
         #expect(old.sequence == 3 && old.database == "name")
         #expect(old.fileName == "name_2026-04-02T020000Z-3.dump.gz", "an old name still names its file")
     }
+
+    /// A prune that deleted the first backup of a second frees its name; the next backup of that
+    /// second must still sort after the others, so it takes the next number, not the freed one.
+    @Test func aFreedLowerNameIsNeverReused() throws {
+        let folder = NSTemporaryDirectory() + "pgkeep-seq-\(UUID().uuidString.prefix(6))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let time = Date(timeIntervalSince1970: 1_775_095_200.4)
+        let kept = BackupName(database: "db", time: time, sequence: 1, format: .custom, codec: .gzip)
+        for file in [kept.fileName, kept.manifestName, "db_2026-04-02T020000Z-3.sql.gz"] {
+            _ = FileManager.default.createFile(atPath: folder + "/" + file, contents: Data())
+        }
+        let next = BackupName(database: "db", time: time, format: .custom, codec: .gzip)
+        #expect(BackupCommit.nextSequence(after: next, in: folder) == 4, "after _001 and the old -3")
+        let otherSecond = BackupName(database: "db", time: time.addingTimeInterval(1), format: .custom, codec: .gzip)
+        #expect(BackupCommit.nextSequence(after: otherSecond, in: folder) == 0)
+    }
 }

@@ -47,9 +47,9 @@ struct BackupCommit {
         return (folder as NSString).appendingPathComponent(".pgkeep-tmp-\(getpid())-\(random)-\(name.fileName)")
     }
 
-    /// Renames the verified data into place under the first free name (adding _001, _002, ... within
-    /// the same second), then the manifest beside it, then fsyncs the folder. The manifest is
-    /// written to a temporary file first, so that a crash between the two renames leaves a marker
+    /// Renames the verified data into place under the next name of its second (adding _001, _002,
+    /// ... after the highest one there, never a lower one a prune freed), then the manifest beside
+    /// it, then fsyncs the folder. The manifest is written to a temporary file first, so that a crash between the two renames leaves a marker
     /// by which prune knows the data file as pgkeep's leftover. Until the manifest is in place the
     /// data file is not a backup, and it is removed if anything fails.
     private func commit(temp: String, folder: String, manifest: Manifest) throws -> BackupRecord {
@@ -59,6 +59,7 @@ struct BackupCommit {
         var manifestTemp = ""
         var manifestToken: Int?
         defer { if let manifestToken { Cancellation.shared.unregister(manifestToken) } }
+        final.sequence = max(final.sequence, Self.nextSequence(after: final, in: folder))
         while true {
             dataPath = (folder as NSString).appendingPathComponent(final.fileName)
             let manifestPath = (folder as NSString).appendingPathComponent(final.manifestName)
@@ -95,6 +96,23 @@ struct BackupCommit {
     /// Whether a backup of any format already has this name's stem (database, second, sequence):
     /// a second backup in the same second gets the next sequence even in another format, so that
     /// the newest backup is never ambiguous (`restore --latest`, retention).
+    /// One more than the highest sequence of any backup of this database and second in the folder
+    /// (0 when there is none): a new backup never takes a lower number that a prune freed, so the
+    /// names of one second stay in the order the backups were taken.
+    static func nextSequence(after name: BackupName, in folder: String) -> Int {
+        var highest = -1
+        for entry in CatalogScan.entries(of: folder) {
+            let file =
+                entry.hasSuffix(BackupName.manifestSuffix)
+                ? String(entry.dropLast(BackupName.manifestSuffix.count)) : entry
+            guard let other = BackupName.parse(fileName: file), other.database == name.database,
+                floor(other.time.timeIntervalSince1970) == floor(name.time.timeIntervalSince1970)
+            else { continue }
+            highest = max(highest, other.sequence)
+        }
+        return highest + 1
+    }
+
     static func stemTaken(_ name: BackupName, in folder: String) -> Bool {
         for format in BackupFormat.allCases {
             for codec in [nil] + Codec.allCases {
