@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A loopback TCP proxy for the tests of pgkeep against a network that fails.
 
-    tcp-proxy.py --target PORT --port-file FILE [--freeze-after BYTES] [--reset-after BYTES]
+    tcp-proxy.py --target PORT --port-file FILE [--freeze-after BYTES] [--freeze-after-up BYTES]
+                 [--reset-after BYTES]
 
 Listens on a free 127.0.0.1 port (written to FILE once listening) and forwards every
 connection to 127.0.0.1:PORT. Faults, for the connections open when they strike (new
@@ -10,7 +11,7 @@ connections are forwarded normally, so pgkeep's own clean-up can still reach the
   acknowledges every packet but never answers (TCP keepalives cannot see it);
 - reset: close with RST (SO_LINGER 0), as a server or a middlebox that went away.
 They strike after BYTES forwarded on one connection (server to client for --freeze-after,
-client to server for --reset-after), or on SIGUSR1 (freeze) and SIGUSR2 (reset). Ends on SIGTERM.
+client to server for --freeze-after-up and --reset-after), or on SIGUSR1 (freeze) and SIGUSR2 (reset). Ends on SIGTERM.
 """
 import argparse
 import selectors
@@ -23,6 +24,7 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--target", type=int, required=True)
 parser.add_argument("--port-file", required=True)
 parser.add_argument("--freeze-after", type=int, default=0)
+parser.add_argument("--freeze-after-up", type=int, default=0)
 parser.add_argument("--reset-after", type=int, default=0)
 args = parser.parse_args()
 
@@ -126,6 +128,8 @@ while True:
             c.up += len(data)
             if args.reset_after and c.up >= args.reset_after:
                 reset(c)
+            elif args.freeze_after_up and c.up >= args.freeze_after_up:
+                freeze(c)
         else:
             c.down += len(data)
             if args.freeze_after and c.down >= args.freeze_after:

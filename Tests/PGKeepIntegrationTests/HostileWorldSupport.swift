@@ -12,8 +12,9 @@ enum HostileWorld {
         let child: ChildProcess
         let port: String
 
-        /// `freezeAfter` / `resetAfter`: bytes on one connection before it freezes or is reset.
-        init(freezeAfter: Int = 0, resetAfter: Int = 0) throws {
+        /// `freezeAfter` (server to client), `freezeAfterUp` / `resetAfter` (client to server): bytes
+        /// on one connection before it freezes or is reset.
+        init(freezeAfter: Int = 0, freezeAfterUp: Int = 0, resetAfter: Int = 0) throws {
             let dir = TestServer.tempDir("proxy")
             let portFile = dir + "/port"
             let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -23,7 +24,8 @@ enum HostileWorld {
                     executable: "/usr/bin/env",
                     arguments: [
                         "python3", script, "--target", TestServer.port, "--port-file", portFile,
-                        "--freeze-after", String(freezeAfter), "--reset-after", String(resetAfter),
+                        "--freeze-after", String(freezeAfter), "--freeze-after-up", String(freezeAfterUp),
+                        "--reset-after", String(resetAfter),
                     ], environment: TestServer.env), stdout: .null)
             try child.start()
             var found: String?
