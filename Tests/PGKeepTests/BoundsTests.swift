@@ -84,13 +84,15 @@ import Testing
         let settings = Settings(environment: ["PGKEEP_MAX_DURATION": "2h"], config: config)
         let (session, limits) = try settings.bounds(BoundsFlags())
         #expect(session.lockTimeout == 30 && session.keepalivesIdle == 7)
-        #expect(limits.maxDuration == 7200 && limits.stallTimeout == nil)
+        #expect(limits.maxDuration == 7200 && limits.stallTimeout == nil && limits.stallChosen)
         let flagged = try settings.bounds(BoundsFlags(lockWaitTimeout: "none", maxDuration: "90s", stallTimeout: "1m"))
         #expect(
             flagged.session.lockTimeout == nil && flagged.limits.maxDuration == 90 && flagged.limits.stallTimeout == 60)
         let defaults = try Settings(environment: [:], config: nil).bounds(BoundsFlags())
         #expect(defaults.session.lockTimeout == 600 && defaults.limits.stallTimeout == 300)
         #expect(defaults.limits.maxDuration == nil)
+        // The default stall bound is not a choice: unwatched phases (inside compose) go without it.
+        #expect(!defaults.limits.stallChosen)
         #expect(throws: PGKeepError.self) { try settings.bounds(BoundsFlags(stallTimeout: "soon")) }
     }
 

@@ -62,7 +62,9 @@ public final class BackupJob {
         }
         if let globalsPreflight {
             attempt(BackupName.globalsDatabase, into: &summary) {
-                try Watchdog.shared.phase("dumping the globals") { try backupGlobals(preflight: globalsPreflight) }
+                try Watchdog.shared.phase("dumping the globals", watched: source.writesFilesHere) {
+                    try backupGlobals(preflight: globalsPreflight)
+                }
             }
         }
         return summary
@@ -105,7 +107,7 @@ public final class BackupJob {
         watch?.start()
         defer { watch?.stop() }
         do {
-            return try Watchdog.shared.phase("dumping \"\(database)\"") {
+            return try Watchdog.shared.phase("dumping \"\(database)\"", watched: watch != nil) {
                 try dumpDatabase(database, preflight: preflight)
             }
         } catch {

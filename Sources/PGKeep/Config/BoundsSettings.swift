@@ -49,7 +49,9 @@ extension Settings {
         }
         let limits = Watchdog.Limits(
             maxDuration: try pick(flags.maxDuration, "PGKEEP_MAX_DURATION", config?.maxDuration, nil),
-            stallTimeout: try pick(flags.stallTimeout, "PGKEEP_STALL_TIMEOUT", config?.stallTimeout, Self.defaultStall))
+            stallTimeout: try pick(flags.stallTimeout, "PGKEEP_STALL_TIMEOUT", config?.stallTimeout, Self.defaultStall),
+            stallChosen: flags.stallTimeout != nil || Self.nonEmpty(environment["PGKEEP_STALL_TIMEOUT"]) != nil
+                || config?.stallTimeout != nil)
         return (session, limits)
     }
 

@@ -66,11 +66,21 @@ public final class CopyJob {
     /// The copy as a watched phase: the stall bound applies, and the source server is watched
     /// for pgkeep's sessions (busy counts as progress; a lock wait names who holds the lock).
     public func run() throws -> CopyResult {
+        // Both servers are watched: the source while it is read, the target while it loads and
+        // builds its indexes (no byte moves then); the target's database may not exist yet, and
+        // pg_stat_activity is the whole cluster's, so its maintenance database serves.
         let watch = source.endpoint.serverWatch(database: source.database)
+        let targetWatch = target.endpoint.serverWatch(database: "postgres")
         watch?.start()
-        defer { watch?.stop() }
+        targetWatch?.start()
+        defer {
+            watch?.stop()
+            targetWatch?.stop()
+        }
         do {
-            return try Watchdog.shared.phase("copying \(source.display)") { try copy() }
+            return try Watchdog.shared.phase("copying \(source.display)", watched: watch != nil && targetWatch != nil) {
+                try copy()
+            }
         } catch {
             throw watch?.explain(
                 error, what: "the copy of \(source.display)",

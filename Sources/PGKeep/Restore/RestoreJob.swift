@@ -78,7 +78,7 @@ public final class RestoreJob {
         watch?.start()
         defer { watch?.stop() }
         do {
-            return try Watchdog.shared.phase("restoring into \"\(database)\"") {
+            return try Watchdog.shared.phase("restoring into \"\(database)\"", watched: watch != nil) {
                 try restore(started: started, checked: checked)
             }
         } catch {

@@ -22,17 +22,22 @@ public final class Watchdog: @unchecked Sendable {
     public struct Limits: Sendable, Equatable {
         public var maxDuration: TimeInterval?
         public var stallTimeout: TimeInterval?
+        /// The user asked for the stall bound (flag, variable or config). The default bound
+        /// applies only to phases whose server pgkeep can watch: elsewhere (inside a compose
+        /// service) a long index build moves no byte and would look like a stall.
+        public var stallChosen: Bool
 
-        public init(maxDuration: TimeInterval? = nil, stallTimeout: TimeInterval? = 300) {
+        public init(maxDuration: TimeInterval? = nil, stallTimeout: TimeInterval? = 300, stallChosen: Bool = false) {
             self.maxDuration = maxDuration
             self.stallTimeout = stallTimeout
+            self.stallChosen = stallChosen
         }
     }
 
     private struct State {
         var limits = Limits(stallTimeout: nil)
         var started: Int64 = 0
-        var phases: [String] = []
+        var phases: [(name: String, watched: Bool)] = []
         var running = false
     }
 
@@ -63,10 +68,11 @@ public final class Watchdog: @unchecked Sendable {
     }
 
     /// Runs `body` as a phase that moves data: the stall bound applies while it runs, and
-    /// messages name it ("dumping shop", "restoring into shop").
-    public func phase<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
+    /// messages name it ("dumping shop", "restoring into shop"). `watched`: a `ServerWatch` counts
+    /// the server's work as progress during it (without one, only a chosen stall bound applies).
+    public func phase<T>(_ name: String, watched: Bool = true, _ body: () throws -> T) rethrows -> T {
         pgkeep_progress_tick()
-        state.withLock { $0.phases.append(name) }
+        state.withLock { $0.phases.append((name, watched)) }
         defer { state.withLock { _ = $0.phases.popLast() } }
         return try body()
     }
@@ -75,13 +81,13 @@ public final class Watchdog: @unchecked Sendable {
     func check(now: Int64) -> String? {
         let s = state.current
         if let max = s.limits.maxDuration, Double(now - s.started) / 1000 >= max {
-            let during = s.phases.last.map { " during \($0)" } ?? ""
+            let during = s.phases.last.map { " during \($0.name)" } ?? ""
             return "it ran longer than --max-duration \(DurationText.format(max))\(during)"
         }
-        if let stall = s.limits.stallTimeout, let phase = s.phases.last {
+        if let stall = s.limits.stallTimeout, let phase = s.phases.last, phase.watched || s.limits.stallChosen {
             let idle = Double(now - pgkeep_progress_last()) / 1000
             if idle >= stall {
-                return "no progress for \(DurationText.format(idle)) while \(phase) (--stall-timeout "
+                return "no progress for \(DurationText.format(idle)) while \(phase.name) (--stall-timeout "
                     + "\(DurationText.format(stall))): no byte moved and the server did no work for it"
             }
         }
