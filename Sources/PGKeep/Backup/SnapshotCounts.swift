@@ -4,10 +4,11 @@ import Foundation
 /// transaction exports its snapshot (`pg_export_snapshot()`), counts every table, and stays open
 /// while pg_dump imports the snapshot with `--snapshot`.
 ///
-/// Each table is counted in a subtransaction that is rolled back at once: the snapshot stays, but
-/// the table's lock goes with the subtransaction, so this session never holds locks on tables it
-/// has counted (a migration's `ALTER TABLE` on them is not held up by pgkeep), and a table it
-/// cannot lock within `--lock-wait-timeout` fails the count instead of waiting forever.
+/// The counts keep their ACCESS SHARE locks until pg_dump has its own: TRUNCATE and table
+/// rewrites are not MVCC-safe, so a table truncated after it was counted would look empty to
+/// pg_dump's snapshot while the manifest says it had rows. What bounds this session is
+/// `--lock-wait-timeout` (its `lock_timeout`): a table it cannot lock in time fails the backup
+/// instead of waiting, and holding up others, forever.
 public final class SnapshotCounts {
     private let connection: PostgresConnection
     public let snapshot: String
@@ -24,13 +25,7 @@ public final class SnapshotCounts {
     /// Counts every ordinary table (partitions included, partitioned parents not).
     public func count() throws -> [String: Int] {
         let query: TargetCatalog.Query = { try self.connection.query($0) }
-        var counts: [String: Int] = [:]
-        for table in try TargetCatalog.ordinaryTables(query, tables: try TargetCatalog.userTables(query)) {
-            let rows = try connection.query("SAVEPOINT pgkeep_count; SELECT count(*) FROM \(table)")
-            _ = try connection.query("ROLLBACK TO SAVEPOINT pgkeep_count")
-            if let n = rows.first?.first.flatMap({ $0 }).flatMap({ Int($0) }) { counts[table] = n }
-        }
-        return counts
+        return try TargetCatalog.rowCounts(query, tables: try TargetCatalog.userTables(query))
     }
 
     /// Ends the transaction (after pg_dump has finished).
