@@ -58,4 +58,25 @@ struct TargetTablesTests {
         #expect(clean.status == 0, "\(clean.stderr)")
         #expect(try TestServer.rowCounts(db) == ["public.keepme": 0, "public.big": 10])
     }
+
+    /// A data-only archive names its tables only in TABLE DATA entries, and a table may be called
+    /// by a keyword the server quotes ("order"): both are conflicts all the same.
+    @Test func dataOnlyArchivesAndKeywordNamesConflictToo() throws {
+        let db = TestServer.uniqueName("tt_kw")
+        try TestServer.createDatabase(db)
+        defer { TestServer.dropDatabase(db) }
+        _ = try TestServer.psql(
+            db, "CREATE TABLE \"order\" (id int); INSERT INTO \"order\" SELECT generate_series(1, 10)")
+        let dir = TestServer.tempDir("tt-kw")
+        for args in [["--data-only"], []] {
+            let b = try TestServer.pgkeep(["backup", "--dir", dir, "-d", db] + args)
+            try #require(b.status == 0, "\(b.stderr)")
+        }
+        for (path, _) in try TestServer.manifests(dir) {
+            let r = try TestServer.pgkeep(["restore", path, "-d", db])
+            #expect(r.status == 64, "\(path): \(r.stderr)")
+            #expect(r.stderr.contains("(public.\"order\")"), "\(r.stderr)")
+        }
+        #expect(try TestServer.rowCounts(db) == ["public.\"order\"": 10], "nothing was appended")
+    }
 }

@@ -234,10 +234,15 @@ public final class RestoreJob {
             try endpoint.tool("pg_restore", database: nil, arguments: ["--list"] + (staged.map { [$0] } ?? [])),
             feedInput: staged == nil)
         guard result.succeeded else { throw result.failure("pg_restore --list failed") }
+        // TABLE entries, and TABLE DATA ones (a data-only archive has only these); the server
+        // quotes the names, so `order` comes back as "order", as the target's list has it.
+        let pairs = Set(
+            TableSelection.parseList(String(decoding: listing, as: UTF8.self))
+                .filter { $0.type == "TABLE" || $0.type == "TABLE DATA" }.map { [$0.schema, $0.tag] })
+        guard !pairs.isEmpty else { return [] }
+        let values = pairs.map { "(\(SQL.literal($0[0])), \(SQL.literal($0[1])))" }.joined(separator: ", ")
         return Set(
-            TableSelection.parseList(String(decoding: listing, as: UTF8.self)).filter { $0.type == "TABLE" }.map {
-                TableSelection.quoteIdent($0.schema) + "." + TableSelection.quoteIdent($0.tag)
-            })
+            try query("SELECT format('%I.%I', s, t) FROM (VALUES \(values)) AS x(s, t)").compactMap { $0.first ?? nil })
     }
 
     /// Of `tables`, those this restore writes: the ones named by --table or in a --schema, or all.
