@@ -64,6 +64,21 @@ import Testing
                     "tolerant \(tolerant), chunks of \(size): \(text)")
             }
         }
+        // Past the preamble the same line is the script's own (a function body, a string value).
+        let body =
+            "SET lock_timeout = 0;\n-- Name: f; Type: FUNCTION; Schema: public\nCREATE FUNCTION f() AS $$\n"
+            + "SET lock_timeout = 0;\n$$;\n"
+        for tolerant in [false, true] {
+            var filter = ScriptFilter(tolerantDrops: tolerant, lockTimeout: 1)
+            var out = Data()
+            Data(body.utf8).withUnsafeBytes { filter.process($0) { out.append(contentsOf: $0) } }
+            filter.finish { out.append(contentsOf: $0) }
+            #expect(
+                String(decoding: out, as: UTF8.self)
+                    == body.replacingOccurrences(
+                        of: "^SET lock_timeout = 0;", with: "SET lock_timeout = '1000';", options: .regularExpression),
+                "tolerant \(tolerant)")
+        }
         var plain = ScriptFilter(tolerantDrops: false)
         var out = Data()
         Data(script.utf8).withUnsafeBytes { plain.process($0) { out.append(contentsOf: $0) } }

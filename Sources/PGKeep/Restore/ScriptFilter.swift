@@ -35,6 +35,9 @@ public struct ScriptFilter {
     private let lockTimeoutLine: Data?
     /// Bytes to send in place of a line cut out (`line` returned false), if any.
     private var replacement: Data?
+    /// The preamble (before the first entry header) is over, or its lock line was replaced: a
+    /// `SET lock_timeout = 0;` line in a function body or a string value later is data.
+    private var lockLineSettled = false
 
     /// `lockTimeout`: the bound on the restore's waits for locks. pg_dump's scripts say
     /// `SET lock_timeout = 0;` near their top; that line becomes `SET lock_timeout = 'N';`, so a
@@ -60,6 +63,7 @@ public struct ScriptFilter {
             partial.removeSubrange(partial.startIndex...newline)
             if line.hasPrefix("-- Name: ") || line.hasPrefix("-- TOC entry ") || line.hasPrefix("-- Data for Name: ") {
                 inBody = true
+                lockLineSettled = true
                 var rest = Data((line + "\n").utf8)
                 rest.append(partial)
                 partial.removeAll()
@@ -67,7 +71,8 @@ public struct ScriptFilter {
                 rest.withUnsafeBytes { body($0, emit: emit) }
                 return
             }
-            if line == "SET lock_timeout = 0;", let lockTimeoutLine {
+            if line == "SET lock_timeout = 0;", !lockLineSettled, let lockTimeoutLine {
+                lockLineSettled = true
                 out.append(lockTimeoutLine)
             } else if !statement.isEmpty || line.hasPrefix("DROP ") || line.hasPrefix("ALTER ") {
                 statement += (statement.isEmpty ? "" : "\n") + line
@@ -157,13 +162,15 @@ public struct ScriptFilter {
             return true
         }
         guard let first = bytes.first else { return true }
-        if first == 0x53, let lockTimeoutLine, Self.equals(bytes, "SET lock_timeout = 0;") {  // "S"
+        if first == 0x53, !lockLineSettled, let lockTimeoutLine, Self.equals(bytes, "SET lock_timeout = 0;") {  // "S"
+            lockLineSettled = true
             replacement = lockTimeoutLine
             return false
         }
         if first == 0x2d && bytes.count > 3 && bytes[1] == 0x2d {  // "--": an entry header?
             let text = String(decoding: bytes, as: UTF8.self)
             if text.hasPrefix("-- Name: ") || text.hasPrefix("-- Data for Name: ") || text.hasPrefix("-- TOC entry ") {
+                lockLineSettled = true
                 inLargeObjects =
                     text.hasPrefix("-- Data for Name: ")
                     && (text.contains("; Type: BLOBS;") || text.contains("; Type: LARGE OBJECTS;"))
