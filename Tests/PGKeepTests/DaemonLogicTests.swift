@@ -114,6 +114,13 @@ import Testing
         #expect(throws: PGKeepError.self) {
             try PGKeepConfig.load(path: nil, environment: ["PGKEEP_SCHEDULE_CRON": "every night"])
         }
+        // A variable cannot replace one of several [[remote]] destinations (it would replace them all).
+        try "[[remote]]\ntarget = \"a:x\"\n[[remote]]\ntarget = \"b:y\"\n".write(
+            toFile: path, atomically: true, encoding: .utf8)
+        #expect(throws: PGKeepError.self) {
+            try PGKeepConfig.load(path: path, environment: ["PGKEEP_REMOTE_TARGET": "c:z"])
+        }
+        #expect(try PGKeepConfig.load(path: path, environment: [:])?.destinations.map(\.target) == ["a:x", "b:y"])
     }
 }
 

@@ -53,6 +53,12 @@ struct BackupCommit {
     /// by which prune knows the data file as pgkeep's leftover. Until the manifest is in place the
     /// data file is not a backup, and it is removed if anything fails.
     private func commit(temp: String, folder: String, manifest: Manifest) throws -> BackupRecord {
+        // A cancel (a signal, the watchdog) waits for the renames to end: it must not remove a data
+        // file whose manifest is already in place.
+        try Cancellation.shared.uninterrupted { try renameIntoPlace(temp: temp, folder: folder, manifest: manifest) }
+    }
+
+    private func renameIntoPlace(temp: String, folder: String, manifest: Manifest) throws -> BackupRecord {
         var final = name
         var manifest = manifest
         var dataPath = ""
@@ -93,9 +99,6 @@ struct BackupCommit {
         }
     }
 
-    /// Whether a backup of any format already has this name's stem (database, second, sequence):
-    /// a second backup in the same second gets the next sequence even in another format, so that
-    /// the newest backup is never ambiguous (`restore --latest`, retention).
     /// One more than the highest sequence of any backup of this database and second in the folder
     /// (0 when there is none): a new backup never takes a lower number that a prune freed, so the
     /// names of one second stay in the order the backups were taken.
@@ -113,6 +116,9 @@ struct BackupCommit {
         return highest + 1
     }
 
+    /// Whether a backup of any format already has this name's stem (database, second, sequence):
+    /// a second backup in the same second gets the next sequence even in another format, so that
+    /// the newest backup is never ambiguous (`restore --latest`, retention).
     static func stemTaken(_ name: BackupName, in folder: String) -> Bool {
         for format in BackupFormat.allCases {
             for codec in [nil] + Codec.allCases {

@@ -135,7 +135,7 @@ public struct PGKeepConfig: Sendable, Equatable {
             throw PGKeepError(.usage, "\(path):\(error.line):\(error.column): invalid TOML: \(error.message)")
         }
         var reader = ConfigReader(
-            root: ConfigEnvironment.overlay(overrides, on: root), locator: KeyLocator(text: text), path: path,
+            root: try ConfigEnvironment.overlay(overrides, on: root), locator: KeyLocator(text: text), path: path,
             base: (absolute as NSString).deletingLastPathComponent)
         reader.fromEnvironment = Set(overrides.keys)
         return try reader.read(into: PGKeepConfig(path: absolute))

@@ -17,11 +17,20 @@ enum ConfigEnvironment {
     }
 
     /// `root` with the overrides set over it.
-    static func overlay(_ overrides: [String: String], on root: TOMLTable) -> TOMLTable {
+    static func overlay(_ overrides: [String: String], on root: TOMLTable) throws -> TOMLTable {
         guard !overrides.isEmpty else { return root }
         var out = root
         for (qualified, text) in overrides.sorted(by: { $0.key < $1.key }) {
             let parts = qualified.split(separator: ".", maxSplits: 1).map(String.init)
+            // A variable for [remote] beside [[remote]] destinations would silently replace them all.
+            if out[parts[0]]?.array != nil {
+                let name = ConfigKey.all.first { $0.qualified == qualified }?.environmentName ?? qualified
+                throw PGKeepError(
+                    .usage,
+                    "\(name) is set, but the config file has several [[\(parts[0])]] tables; a variable cannot say "
+                        + "which one it changes",
+                    hint: "unset \(name), or give the value in the file's [[\(parts[0])]] table")
+            }
             var table = out[parts[0]]?.table ?? TOMLTable()
             table.set(parts[1], value(text))
             out.set(parts[0], .table(table))

@@ -38,6 +38,9 @@ public final class ServerWatch: @unchecked Sendable {
         var longestWait: Double = 0
         var cancelled = false
         var stopped = false
+        /// When each of pgkeep's backends was first seen waiting for a lock (a long statement that
+        /// only now waits has not waited long).
+        var waitingSince: [String: Date] = [:]
     }
 
     private let spec: ConnectionSpec
@@ -86,11 +89,18 @@ public final class ServerWatch: @unchecked Sendable {
 
     private func observe(_ rows: [[String?]], connection: PostgresConnection) {
         var busy = false
+        let now = Date()
+        let waiting = Set(rows.filter { $0.count == 10 && $0[2] == "Lock" }.compactMap { $0[0] })
+        seen.withLock { s in
+            s.waitingSince = s.waitingSince.filter { waiting.contains($0.key) }
+            for pid in waiting where s.waitingSince[pid] == nil { s.waitingSince[pid] = now }
+        }
         for row in rows where row.count == 10 {
             let state = row[1] ?? ""
             let waitType = row[2] ?? ""
             if state == "active" && waitType != "Client" { busy = true }
-            guard waitType == "Lock", let waited = row[3].flatMap(Double.init) else { continue }
+            guard waitType == "Lock", let waiter = row[0] else { continue }
+            let waited = seen.withLock { s in now.timeIntervalSince(s.waitingSince[waiter] ?? now) }
             seen.withLock { s in
                 s.longestWait = max(s.longestWait, waited)
                 if let pid = row[4] {
@@ -102,9 +112,9 @@ public final class ServerWatch: @unchecked Sendable {
                     s.blockers.append(blocker)
                 }
             }
-            if let bound = lockTimeout, waited > bound + 5, let pid = row[0] {
+            if let bound = lockTimeout, waited > bound + 5 {
                 seen.withLock { $0.cancelled = true }
-                _ = try? connection.query("SELECT pg_catalog.pg_cancel_backend(\(SQL.literal(pid))::int)")
+                _ = try? connection.query("SELECT pg_catalog.pg_cancel_backend(\(SQL.literal(waiter))::int)")
             }
         }
         if busy { pgkeep_progress_tick() }
@@ -128,7 +138,8 @@ public final class ServerWatch: @unchecked Sendable {
         // cancelled itself, ends in "canceling statement" too.
         let timedOut =
             text.contains("lock timeout") || text.contains("could not obtain lock")
-            || (text.contains("canceling statement") && (s.longestWait > 0 || text.contains("LOCK TABLE")))
+            || (text.contains("canceling statement")
+                && (s.cancelled || !s.blockers.isEmpty || text.contains("LOCK TABLE")))
         guard timedOut else { return error }
         let bound = lockTimeout.map { " \(DurationText.format($0))" } ?? ""
         let holders =

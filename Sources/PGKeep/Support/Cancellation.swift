@@ -153,7 +153,22 @@ public final class Cancellation: @unchecked Sendable {
 
     private var notes: [String] = []
 
+    /// Held while a backup is committed (its renames, the fsync, and handing its paths over), so
+    /// that a cancel (a signal, the watchdog) waits for the commit to end instead of removing a
+    /// data file whose manifest is already in place.
+    private let commitLock = NSLock()
+
+    /// Runs `body` so that no cancel cuts it in half (see `commitLock`). Keep it short: a cancel
+    /// waits for it.
+    public func uninterrupted<T>(_ body: () throws -> T) rethrows -> T {
+        commitLock.lock()
+        defer { commitLock.unlock() }
+        return try body()
+    }
+
     private func stop(marker: Int32, exitCode: Int32, headline: (String) -> String) {
+        // Never released: the process exits below, and a commit waiting behind it must not start.
+        commitLock.lock()
         lock.lock()
         if cancelledSignal != nil {
             lock.unlock()
