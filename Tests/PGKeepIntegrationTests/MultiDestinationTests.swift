@@ -64,7 +64,7 @@ struct MultiDestinationTests {
             check.stdout.contains("s3: \(bucket)") && check.stdout.contains("disk: localdisk:\(folder)"),
             "\(check.stdout)")
         for _ in 0..<2 {
-            let run = try TestServer.pgkeep(["run", "--config", config, "--keep-last", "5"], env: env)
+            let run = try TestServer.pgkeep(["run", "--config", config], env: env)
             try #require(run.status == 0, "\(run.stderr)")
             Thread.sleep(forTimeInterval: 1.1)
         }

@@ -137,4 +137,16 @@ import Testing
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Examples/\(name)").path
     }
+
+    /// A destination's retention: the flags over its own [remote.retention] over [retention].
+    @Test func destinationRetentionSitsBetweenTheFlagsAndTheFile() throws {
+        var config = PGKeepConfig(path: "/x.toml")
+        config.retention = RetentionPolicy(last: 2, hourly: 0, daily: 5, weekly: 4, monthly: 6, yearly: 0)
+        let settings = Settings(environment: [:], config: config)
+        let nas = RemoteDestination(name: "nas", target: "nas:/x", retention: RetentionFlags(daily: 30))
+        let own = settings.policy(RetentionFlags(), destination: nas)
+        #expect(own.daily == 30 && own.last == 2 && own.weekly == 4)
+        let flagged = settings.policy(RetentionFlags(daily: 365), destination: nas)
+        #expect(flagged.daily == 365 && flagged.last == 2)
+    }
 }

@@ -2,7 +2,7 @@ import Foundation
 
 /// What follows a recorded (and so verified) backup: its upload to every destination, with
 /// `remoteOnly` the removal of the local copy, then the prune of its database, locally and on
-/// each destination that took it (with the destination's own retention, else the run's). A failed
+/// each destination that took it (with its own policy: flags > `[remote.retention]` > `[retention]`). A failed
 /// backup never gets here. One destination failing does not stop the others; the local backup
 /// then stays, whatever `remoteOnly` says, and the error names each destination that failed.
 struct AfterBackup {
@@ -36,7 +36,7 @@ struct AfterBackup {
             for destination in took {
                 onPruned?(
                     try destination.store.prune(
-                        database: database, policy: destination.config.retention ?? policy, dryRun: false))
+                        database: database, policy: destination.policy, dryRun: false))
             }
         }
         guard let first = failed.first else { return }

@@ -18,6 +18,8 @@ public struct BackupFlags: Sendable {
     public var upload = true
     /// `--remote` (repeatable): destination names or targets; none: the config's.
     public var remotes: [String] = []
+    /// The `--keep-*` flags as typed: a destination's own retention sits between them and the file's.
+    public var retention = RetentionFlags()
     public var remoteOnly = false
     /// Prune each database after its verified backup with this policy.
     public var prune: RetentionPolicy?
@@ -46,7 +48,7 @@ extension Settings {
         let passphraseFile = flagsEncrypt ? flags.encryptPassphraseFile : config?.passphraseFile
         options.encryptPassphrase = try passphraseFile.map(AgeTool.readPassphrase)
         if flags.upload {
-            options.destinations = try destinations(flags: flags.remotes, configured: true)
+            options.destinations = try destinations(flags: flags.remotes, configured: true, retention: flags.retention)
             options.remoteOnly =
                 remoteOnly(flag: flags.remoteOnly) || options.destinations.contains { $0.config.remoteOnly }
         }

@@ -70,7 +70,8 @@ extension Settings {
         for d in c.destinations {
             let extras =
                 (d.remoteOnly ? ", remote_only" : "")
-                + (d.retention.map { ", retention \($0.description)" } ?? ", the run's retention")
+                + ", retention \(policy(RetentionFlags(), destination: d).description)"
+                + (d.retention == nil ? " (the file's)" : "")
             add("remote", (d.name == d.target ? d.target : "\(d.name): \(d.target)") + extras)
         }
         add("recipients", c.recipients, default: "(none: not encrypted)") { $0.joined(separator: ", ") }

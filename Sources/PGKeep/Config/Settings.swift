@@ -73,8 +73,16 @@ public struct Settings: Sendable {
     }
 
     /// The retention policy: each `--keep-*` flag over the config's `[retention]` over the defaults.
-    public func policy(_ flags: RetentionFlags) -> RetentionPolicy {
+    public func policy(_ flags: RetentionFlags, destination: RemoteDestination? = nil) -> RetentionPolicy {
         var p = config?.retention ?? RetentionPolicy()
+        if let own = destination?.retention {
+            p.last = own.last ?? p.last
+            p.hourly = own.hourly ?? p.hourly
+            p.daily = own.daily ?? p.daily
+            p.weekly = own.weekly ?? p.weekly
+            p.monthly = own.monthly ?? p.monthly
+            p.yearly = own.yearly ?? p.yearly
+        }
         p.last = flags.last ?? p.last
         p.hourly = flags.hourly ?? p.hourly
         p.daily = flags.daily ?? p.daily
@@ -88,7 +96,9 @@ public struct Settings: Sendable {
     /// target), else, with `configured`, every destination of the config (`[[remote]]` or
     /// `[remote]`). Backup, run and status take the configured ones; list, prune and restore work
     /// on the local directory unless `--remote` names one.
-    public func destinations(flags: [String], configured: Bool) throws -> [Destination] {
+    public func destinations(flags: [String], configured: Bool, retention: RetentionFlags = RetentionFlags()) throws
+        -> [Destination]
+    {
         let known = config?.destinations ?? []
         let chosen =
             flags.isEmpty
@@ -97,7 +107,9 @@ public struct Settings: Sendable {
                 known.first { $0.name == flag || $0.target == flag } ?? RemoteDestination(target: flag)
             }
         return try chosen.map {
-            Destination($0, store: try RemoteStores.make(target: $0.target, environment: environment))
+            Destination(
+                $0, store: try RemoteStores.make(target: $0.target, environment: environment),
+                policy: policy(retention, destination: $0))
         }
     }
 

@@ -1,8 +1,8 @@
 import Foundation
 
 /// One offsite destination of the config (`[[remote]]`, or the single `[remote]`), or one that
-/// `--remote` names: every backup goes to each. Its own retention, if it has one, prunes it;
-/// else the run's.
+/// `--remote` names: every backup goes to each. Its retention is the config's `[retention]` with
+/// the keys of its own `[remote.retention]` over it, and the command's `--keep-*` flags over both.
 public struct RemoteDestination: Sendable, Equatable {
     /// How list, status, metrics (`destination` label) and messages name it: `name`, else the target.
     public var name: String
@@ -10,9 +10,10 @@ public struct RemoteDestination: Sendable, Equatable {
     public var target: String
     /// The local copy goes once every destination has it checked and one of them says so.
     public var remoteOnly: Bool
-    public var retention: RetentionPolicy?
+    /// The keep_* counts its `[remote.retention]` sets (nil: none).
+    public var retention: RetentionFlags?
 
-    public init(name: String? = nil, target: String, remoteOnly: Bool = false, retention: RetentionPolicy? = nil) {
+    public init(name: String? = nil, target: String, remoteOnly: Bool = false, retention: RetentionFlags? = nil) {
         self.name = name ?? target
         self.target = target
         self.remoteOnly = remoteOnly
@@ -20,16 +21,19 @@ public struct RemoteDestination: Sendable, Equatable {
     }
 }
 
-/// A destination with its store, ready to use.
+/// A destination with its store and its retention, ready to use.
 public struct Destination: Sendable {
     public var config: RemoteDestination
     public var store: any RemoteStore
+    /// What a prune of it keeps: flags > its `[remote.retention]` > `[retention]` > the defaults.
+    public var policy: RetentionPolicy
 
     public var name: String { config.name }
 
-    public init(_ config: RemoteDestination, store: any RemoteStore) {
+    public init(_ config: RemoteDestination, store: any RemoteStore, policy: RetentionPolicy = RetentionPolicy()) {
         self.config = config
         self.store = store
+        self.policy = policy
     }
 }
 
@@ -54,10 +58,10 @@ extension ConfigReader {
             guard let target = try sub.string("remote.target") else {
                 throw fail("remote", "\(label) needs target = \"REMOTE:bucket/prefix\"")
             }
-            var retention: RetentionPolicy?
+            var retention: RetentionFlags?
             if let keep = table["retention"] {
                 guard let keys = keep.table?.keys else { throw fail("remote", "\(label): retention must be a table") }
-                var policy = RetentionPolicy()
+                var policy = RetentionFlags()
                 for key in keys {
                     guard let n = try sub.count("retention.\(key)") else { continue }
                     switch key {

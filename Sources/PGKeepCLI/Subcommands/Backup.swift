@@ -48,6 +48,7 @@ extension PGKeepCommand {
                 upload.apply(to: &flags)
                 flags.all = all
                 flags.prune = prune ? settings.policy(policy.flags) : nil
+                flags.retention = policy.flags
                 let options = try settings.backupOptions(flags, directoryFlag: location.directory)
                 let spec = try settings.connection(connection.flags)
                 let source = try settings.dumpSource(

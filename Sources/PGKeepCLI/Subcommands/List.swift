@@ -22,7 +22,8 @@ extension PGKeepCommand {
                 let policy = settings.policy(self.policy.flags)
                 var mark = Date()
                 // The local directory, or each destination --remote names, one listing after another.
-                let remotes = try settings.destinations(flags: remoteOptions.remotes, configured: false)
+                let remotes = try settings.destinations(
+                    flags: remoteOptions.remotes, configured: false, retention: self.policy.flags)
                 let places: [(String, () throws -> CatalogScan)] =
                     remotes.isEmpty
                     ? [

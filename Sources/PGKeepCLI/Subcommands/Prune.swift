@@ -30,7 +30,8 @@ extension PGKeepCommand {
                 let report = PruneReport(json: output.json, policy: policy)
                 // A remote prune is monitored and counted like a local one (its metrics need the
                 // local directory, when there is one, for the local half).
-                let remotes = try settings.destinations(flags: remoteOptions.remotes, configured: false)
+                let remotes = try settings.destinations(
+                    flags: remoteOptions.remotes, configured: false, retention: self.policy.flags)
                 let directory =
                     remotes.isEmpty
                     ? try settings.directory(flag: location.directory)
@@ -43,12 +44,12 @@ extension PGKeepCommand {
                     job.dryRun = dryRun
                     report.show(try monitor.around { try job.run() })
                 }
-                // Each destination --remote names, with its own retention when it has one.
+                // Each destination --remote names, with its policy (flags > its own > the file's).
                 for destination in remotes {
                     report.show(
                         try monitor.around {
                             try destination.store.prune(
-                                database: database, policy: destination.config.retention ?? policy, dryRun: dryRun)
+                                database: database, policy: destination.policy, dryRun: dryRun)
                         })
                 }
                 monitor.finish(error: nil)

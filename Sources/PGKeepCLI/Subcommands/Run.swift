@@ -53,6 +53,7 @@ extension PGKeepCommand {
             var flags = BackupFlags()
             upload.apply(to: &flags)
             flags.prune = settings.policy(policy.flags)
+            flags.retention = policy.flags
             var options = try settings.backupOptions(flags, directoryFlag: location.directory)
             let spec = try settings.connection(connection.flags)
             settings.selectDatabases(databases, all: all, connection: spec, into: &options)
