@@ -121,4 +121,13 @@ import Testing
         let broken = PGKeepError(.backup, "restore failed", stderrTail: "ERROR:  invalid input syntax for type integer")
         #expect(DrillFailure.outsideTheBackup(broken) == nil)
     }
+
+    /// Behind a pooler that refuses startup options, none are sent; the client-side bounds stay.
+    @Test func serverOptionsCanBeTurnedOff() throws {
+        var config = PGKeepConfig(path: "/x.toml")
+        config.serverOptions = false
+        let (session, _) = try Settings(environment: [:], config: config).bounds(BoundsFlags())
+        let params = session.apply(to: ["host": "pooler"], own: true, writes: true)
+        #expect(params["options"] == nil && params["keepalives"] == "1" && params["tcp_user_timeout"] == "60000")
+    }
 }

@@ -46,6 +46,7 @@ extension Settings {
             session.keepalivesInterval = c.keepalivesInterval ?? session.keepalivesInterval
             session.keepalivesCount = c.keepalivesCount ?? session.keepalivesCount
             session.tcpUserTimeout = c.tcpUserTimeout ?? session.tcpUserTimeout
+            session.serverOptions = c.serverOptions ?? session.serverOptions
         }
         let limits = Watchdog.Limits(
             maxDuration: try pick(flags.maxDuration, "PGKEEP_MAX_DURATION", config?.maxDuration, nil),

@@ -81,6 +81,8 @@ public struct PGKeepConfig: Sendable, Equatable {
     public var keepalivesCount: Int?
     /// Milliseconds.
     public var tcpUserTimeout: Int?
+    /// false: no server-side startup options (a pooler such as PgBouncer refuses them).
+    public var serverOptions: Bool?
 
     // [remote]
     /// `REMOTE:bucket/prefix` (an rclone remote) every backup is copied to.

@@ -46,6 +46,7 @@ struct ConfigKey: Sendable {
         key("connection", "keepalives_interval", .integer(1...3600), \.keepalivesInterval),
         key("connection", "keepalives_count", .integer(1...100), \.keepalivesCount),
         key("connection", "tcp_user_timeout", .integer(1...86_400_000), \.tcpUserTimeout),
+        key("connection", "server_options", .boolean, \.serverOptions),
         key("backup", "dir", .path, \.directory),
         key("backup", "format", .format, \.format),
         key("backup", "compress", .compression, \.compression),

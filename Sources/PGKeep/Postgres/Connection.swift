@@ -58,7 +58,7 @@ public final class PostgresConnection: @unchecked Sendable {
         conn = c
         // Where the server has it (14+), it also checks now and then during a long query that
         // the client is still there.
-        if PQserverVersion(c) >= 140_000 {
+        if PQserverVersion(c) >= 140_000 && SessionBounds.current.serverOptions {
             PQclear(PQexec(c, "SET client_connection_check_interval = '10s'"))
         }
     }

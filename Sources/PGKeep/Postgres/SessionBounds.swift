@@ -27,6 +27,10 @@ public struct SessionBounds: Sendable, Equatable {
     public var tcpUserTimeout = 60_000
     /// How long pgkeep's sessions and children wait for a lock (nil: forever).
     public var lockTimeout: TimeInterval? = 600
+    /// Send the server-side settings in the startup `options` (and `client_connection_check_interval`).
+    /// Off for a pooler that refuses startup options it does not track (PgBouncer):
+    /// `[connection] server_options = false`; the client-side bounds stay.
+    public var serverOptions = true
 
     public init() {}
 
@@ -87,7 +91,9 @@ public struct SessionBounds: Sendable, Equatable {
     func apply(to parameters: [String: String], own: Bool, writes: Bool) -> [String: String] {
         var out = parameters
         for (key, value) in clientParameters(over: parameters) { out[key] = value }
-        out["options"] = serverOptions(userOptions: parameters["options"], own: own, writes: writes)
+        if serverOptions {
+            out["options"] = serverOptions(userOptions: parameters["options"], own: own, writes: writes)
+        }
         return out
     }
 }
