@@ -75,20 +75,8 @@ public struct Settings: Sendable {
     /// The retention policy: each `--keep-*` flag over the config's `[retention]` over the defaults.
     public func policy(_ flags: RetentionFlags, destination: RemoteDestination? = nil) -> RetentionPolicy {
         var p = config?.retention ?? RetentionPolicy()
-        if let own = destination?.retention {
-            p.last = own.last ?? p.last
-            p.hourly = own.hourly ?? p.hourly
-            p.daily = own.daily ?? p.daily
-            p.weekly = own.weekly ?? p.weekly
-            p.monthly = own.monthly ?? p.monthly
-            p.yearly = own.yearly ?? p.yearly
-        }
-        p.last = flags.last ?? p.last
-        p.hourly = flags.hourly ?? p.hourly
-        p.daily = flags.daily ?? p.daily
-        p.weekly = flags.weekly ?? p.weekly
-        p.monthly = flags.monthly ?? p.monthly
-        p.yearly = flags.yearly ?? p.yearly
+        destination?.retention?.apply(to: &p)
+        flags.apply(to: &p)
         return p
     }
 
@@ -164,6 +152,16 @@ public struct ConnectionFlags: Sendable, Equatable {
 
 /// The `--keep-*` flags as typed; nil keeps the config's (or the default) count.
 public struct RetentionFlags: Sendable, Equatable {
+    /// Each count given here over `policy`'s.
+    func apply(to policy: inout RetentionPolicy) {
+        policy.last = last ?? policy.last
+        policy.hourly = hourly ?? policy.hourly
+        policy.daily = daily ?? policy.daily
+        policy.weekly = weekly ?? policy.weekly
+        policy.monthly = monthly ?? policy.monthly
+        policy.yearly = yearly ?? policy.yearly
+    }
+
     public var last: Int?
     public var hourly: Int?
     public var daily: Int?

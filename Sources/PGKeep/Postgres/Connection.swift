@@ -25,10 +25,14 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Connects or throws a one-line `.preflight` error that names the problem. The session is
     /// bounded (`SessionBounds`: keepalives, timeouts set explicitly over the role's) and named
     /// `pgkeep-PID`, so that the cancel sweep and the lock watch find it.
-    public init(spec: ConnectionSpec, database: String? = nil) throws {
+    /// `applicationName`: a watch names itself apart (`pgkeep-PID-watch`), so that watches never
+    /// count each other's queries as pgkeep's work.
+    public init(
+        spec: ConnectionSpec, database: String? = nil, applicationName: String = ChildEnvironment.applicationName
+    ) throws {
         var params = SessionBounds.current.apply(to: spec.parameters, own: true, writes: spec.writes)
         if let database { params["dbname"] = database }
-        params["application_name"] = ChildEnvironment.applicationName
+        params["application_name"] = applicationName
         if let password = spec.password { params["password"] = password }
         let keys = Array(params.keys)
         let cKeys = keys.map { strdup($0) }

@@ -57,21 +57,38 @@ public final class ServerWatch: @unchecked Sendable {
         self.lockTimeout = lockTimeout
     }
 
+    /// Wakes the watch's thread from its pause (`stop`), and says when the thread has ended.
+    private let wake = DispatchSemaphore(value: 0)
+    private let ended = DispatchSemaphore(value: 0)
+    private let started = Locked(false)
+
     /// Starts watching on a thread of its own; `stop()` ends it.
     public func start() {
+        started.withLock { $0 = true }
         let thread = Thread { [self] in
-            guard let connection = try? PostgresConnection(spec: spec, database: database) else { return }
+            defer { ended.signal() }
+            guard
+                let connection = try? PostgresConnection(
+                    spec: spec, database: database, applicationName: ChildEnvironment.applicationName + "-watch")
+            else { return }
             while !seen.current.stopped {
                 guard let rows = try? connection.query(Self.query) else { return }
                 observe(rows, connection: connection)
-                Thread.sleep(forTimeInterval: 0.5)
+                _ = wake.wait(timeout: .now() + 0.5)
             }
         }
         thread.name = "pgkeep-server-watch"
         thread.start()
     }
 
-    public func stop() { seen.withLock { $0.stopped = true } }
+    /// Ends the watch and waits (a few seconds at most) for its thread to leave libpq: a process
+    /// that exits while another thread is inside libpq can crash in its teardown.
+    public func stop() {
+        seen.withLock { $0.stopped = true }
+        guard started.current else { return }
+        wake.signal()
+        _ = ended.wait(timeout: .now() + 3)
+    }
 
     /// pgkeep's other backends; for each one waiting on a lock, one row per session blocking it.
     static let query = """
