@@ -157,10 +157,9 @@ extension CopyJob {
 
     /// On SIGINT/SIGTERM, after the children are stopped: drop the half-built copy.
     func registerDrop(_ name: String) -> Int {
-        let side = target
-        return Cancellation.shared.register(
-            cleanup: {
-                let dropped = SQL.dropDatabase(name).contains { (try? side.maintenance($0)) != nil }
+        Cancellation.shared.register(
+            cleanup: { [self] in
+                let dropped = dropScratch(name)
                 Console.err(
                     dropped
                         ? "pgkeep: dropped database \"\(name)\", the unfinished copy\n"

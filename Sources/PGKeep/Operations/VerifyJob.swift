@@ -216,7 +216,7 @@ enum DrillName {
     static func drop(_ name: String, on spec: ConnectionSpec) {
         for db in ["postgres", "template1"] {
             guard let connection = try? PostgresConnection(spec: spec, database: db) else { continue }
-            for sql in SQL.dropDatabase(name) where (try? connection.query(sql)) != nil { return }
+            if DatabaseDrop.drop(name, patience: 0, run: { _ = try connection.query($0) }) == nil { return }
         }
     }
 }

@@ -20,7 +20,7 @@ public final class RestoreJob {
         self.endpoint = endpoint
     }
 
-    private func query(_ sql: String) throws -> [[String?]] { try endpoint.query(sql, database: database) }
+    func query(_ sql: String) throws -> [[String?]] { try endpoint.query(sql, database: database) }
 
     /// The maintenance database, to look at or create the target.
     func maintenanceQuery(_ sql: String) throws -> [[String?]] {
@@ -224,27 +224,6 @@ public final class RestoreJob {
         return (result.process, result.copied)
     }
 
-    /// The tables the backup holds (as format('%I.%I') writes them), when that can be known before
-    /// the restore: an archive's table of contents, else the manifest's row counts. nil: unknown
-    /// (a SQL script without them, a backup streamed from a remote), and every target table counts.
-    func archiveTables() throws -> Set<String>? {
-        guard input.kind.isArchive, input.stream == nil else { return input.manifest?.rowCounts.map { Set($0.keys) } }
-        let staged = try stagedArchive()
-        let (listing, result) = try capture(
-            try endpoint.tool("pg_restore", database: nil, arguments: ["--list"] + (staged.map { [$0] } ?? [])),
-            feedInput: staged == nil)
-        guard result.succeeded else { throw result.failure("pg_restore --list failed") }
-        // TABLE entries, and TABLE DATA ones (a data-only archive has only these); the server
-        // quotes the names, so `order` comes back as "order", as the target's list has it.
-        let pairs = Set(
-            TableSelection.parseList(String(decoding: listing, as: UTF8.self))
-                .filter { $0.type == "TABLE" || $0.type == "TABLE DATA" }.map { [$0.schema, $0.tag] })
-        guard !pairs.isEmpty else { return [] }
-        let values = pairs.map { "(\(SQL.literal($0[0])), \(SQL.literal($0[1])))" }.joined(separator: ", ")
-        return Set(
-            try query("SELECT format('%I.%I', s, t) FROM (VALUES \(values)) AS x(s, t)").compactMap { $0.first ?? nil })
-    }
-
     /// Of `tables`, those this restore writes: the ones named by --table or in a --schema, or all.
     func written(_ tables: [String]) -> [String] {
         if !options.tables.isEmpty { return tables.filter { t in options.tables.contains { matches(t, $0) } } }
@@ -264,18 +243,19 @@ public final class RestoreJob {
         return parts.count == 2 ? qualified == wanted : qualified.hasSuffix("." + wanted)
     }
 
+    /// The archive's table of contents (`pg_restore --list`), read once for the conflict check
+    /// and the `--table` selection.
+    var toc: [TOCEntry]?
+
     private func selectTables(staged: String?) throws -> [TOCEntry] {
         let feedInput = staged == nil
         let source = staged.map { [$0] } ?? []
-        let (listing, r1) = try capture(
-            try endpoint.tool("pg_restore", database: nil, arguments: ["--list"] + source), feedInput: feedInput)
-        guard r1.succeeded else { throw r1.failure("pg_restore --list failed") }
         let (verbose, r2) = try capture(
             try endpoint.tool(
                 "pg_restore", database: nil, arguments: ["--schema-only", "--verbose", "--file=-"] + source),
             feedInput: feedInput)
         guard r2.succeeded else { throw r2.failure("pg_restore could not print the archive's definitions") }
-        var entries = TableSelection.parseList(String(decoding: listing, as: UTF8.self))
+        var entries = try tableOfContents()
         let deps = TableSelection.parseDependencies(String(decoding: verbose, as: UTF8.self))
         for i in entries.indices { entries[i].dependencies = deps[entries[i].id] ?? [] }
         return try TableSelection.select(entries: entries, tables: options.tables) { entry in
