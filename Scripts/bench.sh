@@ -2,7 +2,7 @@
 # Measures pgkeep against the stock tools, alternating runs in one session, and prints median
 # wall-time ratios, output sizes and pgkeep's peak RSS.
 #
-#   Scripts/bench.sh [--runs N] [--sizes "20 50"] [--history "10000 100000"] [--parts "backup restore copy history"] [--keep] [--profile]
+#   Scripts/bench.sh [--runs N] [--sizes "20 50"] [--history "10000 100000"] [--parts "backup restore copy compose history"] [--keep] [--profile]
 #
 # For each size S the database is pgbench at scale S plus a table of 60000*S rows of md5 text
 # and jsonb (scale 20: 1.2 million rows, about 570 MB on disk). Each command runs N times, in turn
@@ -21,7 +21,9 @@
 # validation) against pg_dump -Fc | pg_restore -d and pgcopydb clone --table-jobs 2 --index-jobs 2;
 # and, on generated backup directories of 10,000 and 100,000 backups (manifests and empty data
 # files: 10 databases, hourly backups), pgkeep list, pgkeep prune --dry-run and pgkeep status.
-# --parts "backup restore copy history" picks the parts (default: all).
+# Then compose against the host: one server in a docker compose service of the bench's own Docker
+# Engine (Scripts/docker-engine.sh), backed up and restored into with --docker-compose and over TCP.
+# --parts "backup restore copy compose history" picks the parts (default: all).
 # Timings are for information; no test asserts a time. --sizes "" skips the database part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,7 +33,7 @@ sizes="20 50"
 keep=0
 history="10000 100000"
 profile=0
-parts="backup restore copy history"
+parts="backup restore copy compose history"
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs=$2; shift 2 ;;
@@ -40,7 +42,7 @@ while [ $# -gt 0 ]; do
     --history) history=$2; shift 2 ;;
     --profile) profile=1; shift ;;
     --parts) parts=$2; shift 2 ;;
-    *) echo "usage: bench.sh [--runs N] [--sizes \"20 50\"] [--history \"10000 100000\"] [--parts \"backup restore copy history\"]" \
+    *) echo "usage: bench.sh [--runs N] [--sizes \"20 50\"] [--history \"10000 100000\"] [--parts \"backup restore copy compose history\"]" \
          "[--keep] [--profile]" >&2
        exit 2 ;;
   esac
@@ -268,6 +270,58 @@ for size in $sizes; do
   echo "   pgkeep copy peak RSS: $((rss_copy / 1024)) MB  [< 64 MB]"
   unset ct
   fi  # copy
+  if has compose; then
+  # Compose against the host (issue 20: within 1.15x): one PostgreSQL server in a compose service of a
+  # Docker Engine of the bench's own, on the host's network (a loopback port), holding the same
+  # database; pgkeep on the host reaches it over TCP, and through the service with --docker-compose
+  # (pg_dump, pg_restore and psql run in the container). The difference is what compose costs.
+  . Scripts/docker-engine.sh
+  if [ -z "${DOCKER_ENGINE_DIR:-}" ]; then
+    start_docker_engine "$work/docker"
+    pgimage=$(ensure_pg_image pgkeep-test-postgres15 "$PGBIN")
+  fi
+  cport=$((SERVER_PORT + 2)); cdir="$work/compose-$size"; mkdir -p "$cdir"
+  cat > "$cdir/docker-compose.yml" <<YML
+version: "2.4"
+services:
+  db:
+    image: $pgimage
+    network_mode: host
+    stop_signal: SIGINT
+    environment: {POSTGRES_PASSWORD: "$SERVER_PASSWORD", PGPORT: "$cport"}
+    command: [postgres, -c, "listen_addresses=127.0.0.1", -p, "$cport", -c, fsync=off, -c, synchronous_commit=off,
+      -c, full_page_writes=off, -c, max_wal_size=2GB, -c, shared_buffers=256MB]
+YML
+  dc=(docker-compose --project-directory "$cdir" -f "$cdir/docker-compose.yml")
+  "${dc[@]}" up -d >/dev/null 2>&1
+  for _ in $(seq 1 100); do pg_isready -q -h 127.0.0.1 -p "$cport" && break; sleep 0.2; done
+  pg_dump -Fc -d "$db" | pg_restore -p "$cport" --create -d postgres
+  compose=(--docker-compose db --compose-command docker-compose --project-directory "$cdir" -f "$cdir/docker-compose.yml")
+  cfile=""
+  declare -A wall=() rss=() bytes=()
+  for i in $(seq 1 "$runs"); do
+    measure c_host "$out/pk/$db/*.dump.gz" "$pgkeep" backup -q -p "$cport" -d "$db" --dir "$out/pk"
+    measure c_compose "$out/pk/$db/*.dump.gz" "$pgkeep" backup -q "${compose[@]}" -d "$db" --dir "$out/pk"
+    [ -n "$cfile" ] || { "$pgkeep" backup -q -p "$cport" -d "$db" --dir "$out/ck"; cfile=$(ls "$out/ck/$db"/*.dump.gz); }
+    dropdb -p "$cport" --if-exists restore_target; createdb -p "$cport" restore_target
+    measure c_rhost "" "$pgkeep" restore -q "$cfile" -p "$cport" -d restore_target
+    dropdb -p "$cport" --if-exists restore_target; createdb -p "$cport" restore_target
+    measure c_rcompose "" "$pgkeep" restore -q "$cfile" "${compose[@]}" -d restore_target
+    echo "   compose run $i done"
+  done
+  cm() { echo "${wall[$1]}" | tr ' ' '\n' | grep -v '^$' | median; }
+  printf '   %-56s %8s\n' "compose against the host, one server (median of $runs)" "seconds"
+  printf '   %-56s %8.2f\n' "pgkeep backup -h (host pg_dump over TCP)" "$(cm c_host)" \
+    "pgkeep backup --docker-compose db (pg_dump in the service)" "$(cm c_compose)" \
+    "pgkeep restore -h (host pg_restore over TCP)" "$(cm c_rhost)" \
+    "pgkeep restore --docker-compose db (pg_restore in it)" "$(cm c_rcompose)"
+  echo "   compose ratios (goal in brackets):"
+  echo "     backup compose / host       $(ratio "$(cm c_compose)" "$(cm c_host)")  [<= 1.15]"
+  echo "     restore compose / host      $(ratio "$(cm c_rcompose)" "$(cm c_rhost)")  [<= 1.15]"
+  "${dc[@]}" down -v >/dev/null 2>&1
+  rm -rf "$out/ck" "$out/pk"
+  unset wall rss bytes
+  fi  # compose
   dropdb "$db"
   unset times sizes_b
 done

@@ -72,14 +72,14 @@ stop_docker_engine() {
 # ensure_pg_image TAG BIN: a PostgreSQL image named TAG from the server and client whose binaries
 # are in BIN (the host's /usr/lib/postgresql/15/bin, or the PyPI build of 16), imported from a
 # rootfs tar that is rebuilt only when its content key (the files' package versions or sizes and
-# dates, this script) changes. Prints the image's name (TAG:KEY).
+# dates, this script and the entrypoint) changes. Prints the image's name (TAG:KEY).
 ensure_pg_image() {
   local tag=$1 bin=$2 cache=${PGKEEP_IMAGE_CACHE:-/var/cache/pgkeep-images}
   local root
   root=$(cd "$bin/.." && pwd)
   local key
   key=$( {
-    cat "$_docker_here/docker-engine.sh"
+    cat "$_docker_here/docker-engine.sh" "$_docker_here/docker-entrypoint-pg.sh"
     find "$root" -type f -printf '%P %s %T@\n' | sort
     dpkg-query -W -f '${Package} ${Version}\n' libc6 coreutils dash util-linux tzdata libpq5 2>/dev/null
   } | sha256sum | cut -c1-16)

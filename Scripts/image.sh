@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Builds the repository's Dockerfile as pgkeep:TAG (default pgkeep:dev) with no registry reachable:
-# its two base images are made here first and passed as build arguments.
+# its three base images are made here first and passed as build arguments.
 #   - the build stage's (the official `swift` image's stand-in): Debian 12 from the Debian mirror
 #     (debootstrap) with the official image's packages, this machine's Swift toolchain (/opt/swift)
 #     and its copies of the Swift packages (/opt/swift-packages, git's insteadOf for github.com);
-#   - the runtime stage's (the official `postgres` image's stand-in): Debian 12 with Debian's
-#     PostgreSQL 15 and the test images' entrypoint.
+#   - the client stage's (the official `postgres` image's stand-in): Debian 12 with Debian's
+#     PostgreSQL 15 and the test images' entrypoint;
+#   - the runtime stage's (`debian:bookworm-slim`'s stand-in): Debian 12 minbase.
 # The debootstrapped trees are cached under PGKEEP_IMAGE_CACHE by a content key. The build reaches
 # the Debian mirror for the Dockerfile's apt-get through the host's network (dockerd here has no
 # bridge). It runs on the engine DOCKER_HOST names; without one, it starts one
@@ -31,7 +32,7 @@ debian_tree() {
     rm -rf "$dir"
     mkdir -p "$cache"
     echo "image.sh: debootstrap $name ($packages)" >&2
-    debootstrap --variant=minbase --include="$packages" bookworm "$dir" "$mirror" >"$cache/$name.log" 2>&1 \
+    debootstrap --variant=minbase ${packages:+--include="$packages"} bookworm "$dir" "$mirror" >"$cache/$name.log" 2>&1 \
       || { tail -n 20 "$cache/$name.log" >&2; return 1; }
     rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/*
     touch "$dir/.complete"
@@ -68,8 +69,29 @@ if ! docker image inspect "$postgres_image" >/dev/null 2>&1; then
       -c 'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]' -c 'CMD ["postgres"]' - "$postgres_image" >/dev/null
 fi
 
+# The runtime stage's (debian:bookworm-slim's stand-in): Debian 12 minbase, slimmed as the official
+# image is: no documentation, manuals or translations, and dpkg told to install none (its
+# /etc/dpkg/dpkg.cfg.d/docker).
+tree=$(debian_tree slim "")
+slim_image=pgkeep-base/debian:bookworm-slim-${tree##*-}
+if ! docker image inspect "$slim_image" >/dev/null 2>&1; then
+  printf '%s\n' 'path-exclude /usr/share/doc/*' 'path-include /usr/share/doc/*/copyright' \
+    'path-exclude /usr/share/man/*' 'path-exclude /usr/share/groff/*' 'path-exclude /usr/share/info/*' \
+    'path-exclude /usr/share/lintian/*' 'path-exclude /usr/share/linda/*' 'path-exclude /usr/share/locale/*' \
+    >"$tree/etc/dpkg/dpkg.cfg.d/docker"
+  find "$tree/usr/share/doc" -mindepth 1 ! -name copyright ! -type d -delete 2>/dev/null || true
+  rm -rf "$tree"/usr/share/man/* "$tree"/usr/share/groff/* "$tree"/usr/share/info/* "$tree"/usr/share/lintian/* \
+    "$tree"/usr/share/locale/*
+  echo "image.sh: importing $slim_image" >&2
+  tar -C "$tree" -cf - --exclude=./.complete . | docker import -c "ENV LANG=C.UTF-8" - "$slim_image" >/dev/null
+fi
+
 started=$(date +%s)
-docker build --network host --build-arg "SWIFT_IMAGE=$swift_image" --build-arg "RUNTIME_IMAGE=$postgres_image" \
-  -t "pgkeep:$tag" .
-echo "image.sh: pgkeep:$tag built in $(($(date +%s) - started)) s, $(docker image inspect -f '{{.Size}}' "pgkeep:$tag" \
-  | awk '{ printf "%.0f MB", $1 / 1e6 }')"
+docker build --network host --build-arg "SWIFT_IMAGE=$swift_image" --build-arg "POSTGRES_IMAGE=$postgres_image" \
+  --build-arg "RUNTIME_IMAGE=$slim_image" -t "pgkeep:$tag" .
+# The size, and how long `pgkeep --version` takes to start inside a new container (the process,
+# not docker's start-up: timed by the container's own clock).
+size=$(docker image inspect -f '{{.Size}}' "pgkeep:$tag" | awk '{ printf "%.0f MB", $1 / 1e6 }')
+start_ms=$(docker run --rm --entrypoint /bin/sh "pgkeep:$tag" -c \
+  's=$(date +%s%N); pgkeep --version >/dev/null; e=$(date +%s%N); echo $(((e - s) / 1000000))')
+echo "image.sh: pgkeep:$tag built in $(($(date +%s) - started)) s, $size; pgkeep --version starts in $start_ms ms in it"

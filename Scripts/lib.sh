@@ -20,11 +20,12 @@ ensure_packages() {
   export PGBIN
 }
 
-# start_server DIR: a throwaway cluster on a random loopback port; sets SERVER_DIR, SERVER_PORT,
+# start_server DIR: a throwaway cluster on a random loopback port (below the ephemeral range,
+# 32768 and up, so no client connection holds it); sets SERVER_DIR, SERVER_PORT,
 # SERVER_PASSWORD. The caller's one EXIT trap (stop_everything) stops it.
 start_server() {
   SERVER_DIR=$1
-  SERVER_PORT=${SERVER_PORT:-$((54000 + RANDOM % 900))}
+  SERVER_PORT=${SERVER_PORT:-$((21000 + RANDOM % 900))}
   SERVER_PASSWORD="pw-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
   Scripts/pg-server.sh start "$SERVER_DIR" "$SERVER_PORT" "$SERVER_PASSWORD"
 }
@@ -60,7 +61,7 @@ start_moto() {
     python3 -m pip install -q 'moto[server]' >/dev/null 2>&1 \
       || python3 -m pip install -q --break-system-packages 'moto[server]'
   fi
-  MOTO_PORT=${MOTO_PORT:-$((55000 + RANDOM % 900))}
+  MOTO_PORT=${MOTO_PORT:-$((22000 + RANDOM % 900))}
   python3 -m moto.server -H 127.0.0.1 -p "$MOTO_PORT" >"$1" 2>&1 &
   MOTO_PID=$!
   for _ in $(seq 1 100); do

@@ -3,8 +3,8 @@
 # 16.2 from PyPI's pgserver wheel), starts a throwaway PostgreSQL 15 loaded with the Pagila fixture,
 # a PostgreSQL 16 beside it (the copy/compare and upgrade tests) and an S3 API on loopback (moto's
 # server mode, from PyPI) for the offsite tests and a Docker Engine of its own with PostgreSQL 15 and
-# 16 images made here (Scripts/docker-engine.sh) for the compose tests, builds, runs `swift test`,
-# stops them all.
+# 16 images made here (Scripts/docker-engine.sh) for the compose tests and the pgkeep image
+# (Scripts/image.sh) for the image and sidecar tests, builds, runs `swift test`, stops them all.
 # Run as root (the server itself runs as the postgres user; the fault tests mount a small tmpfs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +30,15 @@ PGKEEP_TEST_PG15_IMAGE=$(ensure_pg_image pgkeep-test-postgres15 "$PGBIN")
 PGKEEP_TEST_PG16_IMAGE=$(ensure_pg_image pgkeep-test-postgres16 "$PG16_BIN")
 export PGKEEP_TEST_DOCKER_HOST=$DOCKER_HOST PGKEEP_TEST_PG15_IMAGE PGKEEP_TEST_PG16_IMAGE
 echo "test.sh: docker engine and images ready in $(($(date +%s) - docker_started)) s ($PGKEEP_TEST_PG15_IMAGE, $PGKEEP_TEST_PG16_IMAGE)"
+# The pgkeep image, from the repository's Dockerfile (Scripts/image.sh), for the image and sidecar tests.
+image_started=$(date +%s)
+if ! Scripts/image.sh test >"$work/image.log" 2>&1; then
+  echo "test.sh: FAILED: Scripts/image.sh; its last lines:"
+  tail -n 40 "$work/image.log"
+  exit 1
+fi
+export PGKEEP_TEST_IMAGE=pgkeep:test
+echo "test.sh: $(tail -n 1 "$work/image.log") (image.sh took $(($(date +%s) - image_started)) s)"
 echo "test.sh: PostgreSQL ($PGBIN) on 127.0.0.1:$SERVER_PORT, 16 ($PG16_BIN) on $SERVER16_PORT; loading Pagila"
 load_pagila pagila
 

@@ -41,7 +41,7 @@ struct CopyFailureTests {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().path
         let dir = "/tmp/pgkeep-copysource-\(getpid())-\(UInt16.random(in: 0...UInt16.max))"
-        let port = String(Int(TestServer.port)! + 7 + Int.random(in: 0...40))
+        let port = TestServer.freePort()
         let start = try TestServer.run(
             root + "/Scripts/pg-server.sh", ["start", dir, port, TestServer.password], env: TestServer.env)
         try #require(start.status == 0, "\(start.stderr)")

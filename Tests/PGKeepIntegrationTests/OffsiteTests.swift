@@ -172,7 +172,7 @@ struct OffsiteTests {
     /// local backup is fine, and the local backup intact.
     @Test func anUploadCutOffHalfwayLeavesNoRemoteManifest() throws {
         let remote = try Self.bucket() + "/cut"
-        let proxyPort = String(Int.random(in: 56_000...56_900))
+        let proxyPort = TestServer.freePort()
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
             .appendingPathComponent("Scripts/tcp-proxy.py").path

@@ -13,7 +13,7 @@ struct ServerRestartTests {
     /// A cluster on its own port, stopped and deleted by `stop()`.
     final class Cluster {
         let dir = TestServer.tempDir("restart-cluster")
-        let port = String(56_950 + Int.random(in: 0..<40))
+        let port = TestServer.freePort()
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Scripts/pg-server.sh").path
 

@@ -172,6 +172,30 @@ enum TestServer {
         return counts
     }
 
+    /// A loopback port for a server a test starts: below Linux's ephemeral range (32768 and up),
+    /// where no outgoing connection's local port can take it, and free when this returns (a bind
+    /// without SO_REUSEADDR succeeded). A port from the ephemeral range once collided with a
+    /// client connection's port and the cluster could not start.
+    static func freePort() -> String {
+        for _ in 0..<200 {
+            let port = UInt16.random(in: 20_000...32_000)
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { continue }
+            defer { close(fd) }
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_port = port.bigEndian
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let bound = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            if bound == 0 { return String(port) }
+        }
+        return String(UInt16.random(in: 20_000...32_000))
+    }
+
     static func tempDir(_ tag: String = "t") -> String {
         let dir = (NSTemporaryDirectory() as NSString).appendingPathComponent(
             "pgkeep-\(tag)-\(UUID().uuidString.prefix(8))")

@@ -56,6 +56,8 @@ public final class DockerComposeService {
     private var containerEnv: [String: String]?
     /// What this process runs in the service; set up by the first command (`prepare`).
     private var run: ComposeRun?
+    /// The container `docker exec` reaches, once compose has named it (`prepare`).
+    private let container = Locked<ComposeContainer?>(nil)
     private let lock = NSLock()
 
     public init(options: DockerComposeOptions, spec: ConnectionSpec, environment: [String: String]) throws {
@@ -85,9 +87,14 @@ public final class DockerComposeService {
         return command
     }
 
-    /// `exec -T` of `inner` as it is.
+    /// `inner` as it is: `docker exec -i` in the container compose named, else `compose exec -T`.
     func rawExec(_ inner: [String]) -> Command {
         let names = (password != nil ? ["PGPASSWORD"] : []) + ["PGAPPNAME"]
+        if let container = container.current {
+            return Command(
+                executable: container.docker,
+                arguments: container.execArguments(passingEnvironment: names, inner: inner), environment: environment)
+        }
         return Command(
             executable: executable,
             arguments: baseArguments + options.execArguments(passingEnvironment: names, inner: inner),
@@ -101,6 +108,11 @@ public final class DockerComposeService {
         lock.lock()
         defer { lock.unlock() }
         if let run { return run }
+        let path = (environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").map(String.init)
+        let compose = Command(executable: executable, arguments: baseArguments, environment: environment)
+        let found = ComposeContainer.resolve(
+            compose: compose, service: options.service, environment: environment, searchPath: path)
+        container.withLock { $0 = found }
         let token = "pgkeep-markers-" + UUID().uuidString
         let script =
             "env; echo \(token); for m in \(ComposeRun.markerPrefix)*; do [ -e \"$m\" ] && echo \"$m\"; done; :"

@@ -1,0 +1,63 @@
+import Foundation
+import Testing
+
+@testable import PGKeep
+
+/// The pgkeep image (the repository's Dockerfile, built by Scripts/image.sh as PGKEEP_TEST_IMAGE)
+/// on the real engine: pgkeep is PID 1 without privileges, `docker stop` ends it at once with
+/// 143, the client tools it carries run, and what it writes is private whatever the umask.
+@Suite(
+    .enabled(
+        if: (RealDocker.env["PGKEEP_TEST_IMAGE"] != nil || TestServer.required) && RealDocker.enabled,
+        "needs the engine and the pgkeep image Scripts/test.sh makes"), .serialized)
+struct ImageTests {
+    static var image: String? { RealDocker.env["PGKEEP_TEST_IMAGE"] }
+
+    @Test func pgkeepIsPID1WithoutPrivilegesAndStopsAtOnce() throws {
+        let image = try #require(Self.image)
+        // A daemon whose schedule is far away and whose server does not answer: it waits.
+        let id = try RealDocker.docker([
+            "run", "-d", "--network", "none", "-e", "PGKEEP_SCHEDULE_CRON=0 3 1 1 *", "-e",
+            "PGKEEP_BACKUP_DIR=/backups",
+            "-e", "PGKEEP_CONNECTION_HOST=127.0.0.1", "-e", "PGKEEP_CONNECTION_CONNECT_TIMEOUT=2", image, "daemon",
+        ]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        defer { _ = try? RealDocker.docker(["rm", "-f", id], check: false) }
+        let top = try RealDocker.docker(["exec", id, "cat", "/proc/1/cmdline", "/proc/1/status"]).stdout
+        #expect(top.hasPrefix("/usr/local/bin/pgkeep\0daemon"), "PID 1 is pgkeep itself: \(top.prefix(80))")
+        #expect(top.contains("Uid:\t10001\t10001"), "\(top)")
+        Thread.sleep(forTimeInterval: 1)
+        let stopping = Date()
+        try RealDocker.docker(["stop", "-t", "10", id])
+        #expect(Date().timeIntervalSince(stopping) < 5, "SIGTERM ends the daemon well within the grace")
+        let state = try RealDocker.docker(["inspect", "-f", "{{.State.ExitCode}} {{.State.OOMKilled}}", id]).stdout
+        #expect(state.hasPrefix("143 "), "\(state)")
+        let logs = try RealDocker.docker(["logs", id]).stdout
+        #expect(logs.contains("started"), "\(logs)")
+    }
+
+    @Test func itsClientToolsRunAndItsFilesArePrivate() throws {
+        let image = try #require(Self.image)
+        for tool in ["pg_dump", "pg_restore", "psql", "pg_dumpall"] {
+            let r = try RealDocker.docker([
+                "run", "--rm", "--network", "none", "--entrypoint", tool, image, "--version",
+            ])
+            #expect(r.stdout.contains("PostgreSQL"), "\(tool): \(r.stdout) \(r.stderr)")
+        }
+        for tool in ["rclone", "age"] {
+            let r = try RealDocker.docker([
+                "run", "--rm", "--network", "none", "--entrypoint", tool, image, "--version",
+            ])
+            #expect(r.status == 0, "\(tool): \(r.stderr)")
+        }
+        // A backup of nothing reachable still makes its directories; with umask 000 they are 0700.
+        let r = try RealDocker.docker([
+            "run", "--rm", "--network", "none", "--entrypoint", "/bin/sh", image, "-c",
+            "umask 000; pgkeep backup -h 127.0.0.1 -d nowhere --dir /backups/x >/dev/null 2>&1; "
+                + "stat -c '%a %u' /backups /backups/x 2>/dev/null; id -u",
+        ])
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.last == "10001", "\(r.stdout)")
+        #expect(lines.first == "700 10001", "\(r.stdout)")
+        #expect(!lines.dropFirst().dropLast().contains { !$0.hasPrefix("700 ") }, "\(r.stdout)")
+    }
+}
