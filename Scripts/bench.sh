@@ -296,7 +296,7 @@ YML
   "${dc[@]}" up -d >/dev/null 2>&1
   for _ in $(seq 1 100); do pg_isready -q -h 127.0.0.1 -p "$cport" && break; sleep 0.2; done
   pg_dump -Fc -d "$db" | pg_restore -p "$cport" --create -d postgres
-  compose=(--docker-compose db --compose-command docker-compose --project-directory "$cdir" -f "$cdir/docker-compose.yml")
+  compose=(--docker-compose db --compose-command docker-compose --project-directory "$cdir" --compose-file "$cdir/docker-compose.yml")
   cfile=""
   declare -A wall=() rss=() bytes=()
   for i in $(seq 1 "$runs"); do
