@@ -107,11 +107,41 @@ import Testing
         let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Examples")
         let files = try FileManager.default.contentsOfDirectory(atPath: examples.path).filter { $0.hasSuffix(".toml") }
-        #expect(files.count >= 2)
+        #expect(!files.isEmpty)
         for f in files {
             let c = try PGKeepConfig.load(path: examples.appendingPathComponent(f).path)
             #expect(c.directory != nil, "\(f)")
         }
+    }
+
+    /// The sidecar in Examples/docker-compose.yml is configured by its PGKEEP_* variables alone:
+    /// each names a real key (a typo would be ignored by the daemon), and together, with compose's
+    /// `${VAR:-default}` defaults, they make the config the daemon runs.
+    @Test func theComposeExampleVariablesAreAConfig() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Examples/docker-compose.yml").path
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        var env: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            let t = line.trimmingCharacters(in: .whitespaces)
+            guard t.hasPrefix("PGKEEP_"), let colon = t.firstIndex(of: ":") else { continue }
+            var value = t[t.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            if value.hasPrefix("${"), let dash = value.range(of: ":-"), value.hasSuffix("}") {
+                value = String(value[dash.upperBound..<value.index(before: value.endIndex)])
+            }
+            if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 {
+                value = String(value.dropFirst().dropLast())
+            }
+            env[String(t[..<colon])] = value
+        }
+        let known = Set(ConfigKey.all.map(\.environmentName))
+        #expect(env.count >= 8, "\(env)")
+        for name in env.keys.sorted() { #expect(known.contains(name), "\(name) is not a config key's variable") }
+        let config = try #require(try PGKeepConfig.load(path: nil, environment: env))
+        #expect(config.directory == "/backups")
+        #expect(config.scheduleCron != nil)
+        #expect(config.maxAge == TimeInterval(26 * 3600))
+        #expect(config.databases == .all)
     }
 
     @Test func passwordFromFileOrEnvironmentNeverInline() throws {
