@@ -75,7 +75,7 @@ final class TableLock {
         CopyTestSupport.wait(seconds: 60) {
             (try? project.psql(
                 service, "postgres",
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgkeep-\(pgkeepPID)' "
+                "SELECT count(*) FROM pg_stat_activity WHERE \(TestServer.appName(pgkeepPID)) "
                     + "AND wait_event_type = 'Lock'")) ?? "0" != "0"
         }
     }

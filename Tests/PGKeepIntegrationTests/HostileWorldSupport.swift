@@ -87,7 +87,7 @@ enum HostileWorld {
             let n =
                 Int(
                     try TestServer.psql(
-                        "postgres", "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgkeep-\(pid)'"))
+                        "postgres", "SELECT count(*) FROM pg_stat_activity WHERE \(TestServer.appName(pid))"))
                 ?? -1
             if n == 0 || Date() >= deadline { return n }
             Thread.sleep(forTimeInterval: 0.2)

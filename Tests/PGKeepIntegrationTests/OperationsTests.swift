@@ -25,7 +25,7 @@ struct OperationsTests {
     /// Backends whose application_name is pgkeep's for `pid` (every child of that run).
     static func backends(of pid: Int32, waiting: Bool = false) -> [String] {
         let sql =
-            "SELECT pid::text FROM pg_stat_activity WHERE application_name = 'pgkeep-\(pid)'"
+            "SELECT pid::text FROM pg_stat_activity WHERE \(TestServer.appName(pid))"
             + (waiting ? " AND wait_event_type = 'Lock'" : "")
         return ((try? TestServer.psql("postgres", sql)) ?? "").split(separator: "\n").map(String.init)
     }

@@ -164,7 +164,7 @@ final class ComposeProject: @unchecked Sendable {
     /// environment), read from this machine's /proc: pid and name.
     func pids(_ service: String, of pgkeepPID: Int32) -> [(pid: Int32, name: String)] {
         let id = container(service)
-        let mark = Data("PGAPPNAME=pgkeep-\(pgkeepPID)\0".utf8)
+        let mark = Data("PGAPPNAME=pgkeep-\(pgkeepPID)-".utf8)
         return ProcScan.all().compactMap { pid in
             guard let cgroup = ProcScan.read(pid, "cgroup"), String(decoding: cgroup, as: UTF8.self).contains(id),
                 let environ = ProcScan.read(pid, "environ"), environ.range(of: mark) != nil, TestServer.alive(pid),
@@ -181,7 +181,7 @@ final class ComposeProject: @unchecked Sendable {
         Int(
             try psql(
                 service, "postgres",
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgkeep-\(pgkeepPID)'"
+                "SELECT count(*) FROM pg_stat_activity WHERE \(TestServer.appName(pgkeepPID))"
             )) ?? -1
     }
 

@@ -42,7 +42,7 @@ struct ServerRestartTests {
             for _ in 0..<300 {
                 let n =
                     (try? psql(
-                        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgkeep-\(pid)' "
+                        "SELECT count(*) FROM pg_stat_activity WHERE \(TestServer.appName(pid)) "
                             + "AND query LIKE 'COPY %'")) ?? "0"
                 if n != "0" && !n.isEmpty { return true }
                 Thread.sleep(forTimeInterval: 0.05)

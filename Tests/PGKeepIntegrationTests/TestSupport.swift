@@ -172,6 +172,12 @@ enum TestServer {
         return counts
     }
 
+    /// The SQL condition for the sessions of the pgkeep process `pid`: its application_name is
+    /// `pgkeep-PID-TAG` (TAG: six characters of that process; its watch, `...-watch`, is not matched).
+    static func appName(_ pid: Int32) -> String {
+        "application_name ~ '^pgkeep-\(pid)-[0-9a-z]{6}$'"
+    }
+
     /// A loopback port for a server a test starts: below Linux's ephemeral range (32768 and up),
     /// where no outgoing connection's local port can take it, and free when this returns (a bind
     /// without SO_REUSEADDR succeeded). A port from the ephemeral range once collided with a

@@ -3,11 +3,12 @@ import Foundation
 /// What one pgkeep process runs inside one docker compose service, so that nothing of it outlives
 /// the run there. `docker exec` ends nothing when its client dies: a pg_dump waiting on a lock or
 /// writing into the daemon's buffer runs on. So every command runs under a small `sh` wrapper that
-/// leaves a marker `/tmp/.pgkeep-HOSTPID-NONCE-pid-N` (N: the wrapper, leader of its own process
+/// leaves a marker `/tmp/.pgkeep-HOSTPID-TAGNONCE-pid-N` (N: the wrapper, leader of its own process
 /// group as every exec'd process is; the marker holds its start time, so a reused pid is never
 /// taken for it) and removes it when the command ends; files pgkeep puts there carry the same
 /// prefix. The sweep (one more exec) stops the commands under the wrappers still running (SIGTERM,
-/// 3 s, SIGKILL), ends their server backends (application_name `pgkeep-HOSTPID`) and removes every
+/// 3 s, SIGKILL), ends their server backends (application_name `pgkeep-HOSTPID-TAG`, TAG being the
+/// first six characters after the pid: `ChildEnvironment.applicationName`) and removes every
 /// file of the prefix.
 ///
 /// It runs on SIGINT/SIGTERM (a `Cancellation` cleanup), when the run ends with something possibly
@@ -18,8 +19,10 @@ import Foundation
 // immutable after init.
 final class ComposeRun: ChildObserver, @unchecked Sendable {
     static let markerPrefix = "/tmp/.pgkeep-"
-    /// `/tmp/.pgkeep-HOSTPID-NONCE`: every marker and file of this run starts with it.
-    let prefix = "\(ComposeRun.markerPrefix)\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    /// `/tmp/.pgkeep-HOSTPID-TAGNONCE`: every marker and file of this run starts with it (TAG: the
+    /// process's, in its application_name; NONCE: the run's, digits).
+    let prefix =
+        "\(ComposeRun.markerPrefix)\(getpid())-\(ChildEnvironment.processTag)\(UInt32.random(in: 0...UInt32.max))"
     /// `sh -c SWEEP sh USER DATABASE` in the service: a sweep appends its names and prefixes.
     private let sweepBase: Command
     private let lock = NSLock()
@@ -71,13 +74,13 @@ final class ComposeRun: ChildObserver, @unchecked Sendable {
     func file(_ name: String) -> String { prefix + "-" + name }
 
     /// The sweep of `prefixes`: their commands, files, and the backends of their application names,
-    /// except this process's own name for a run that is not this one (an earlier pgkeep that had
-    /// this pid: its backends would be this process's).
+    /// except this process's own name for a run that is not this one (a sibling run of this process
+    /// keeps its sessions).
     func sweepCommand(for prefixes: [String]) -> Command {
         let names = prefixes.compactMap { p -> String? in
-            let pid = p.dropFirst(Self.markerPrefix.count).split(separator: "-").first.map(String.init) ?? ""
-            guard Int32(pid) != nil, p == prefix || Int32(pid) != getpid() else { return nil }
-            return "'pgkeep-\(pid)'"
+            guard let name = Self.applicationName(ofRun: p), p == prefix || name != ChildEnvironment.applicationName
+            else { return nil }
+            return "'\(name)'"
         }
         var command = sweepBase
         command.arguments += [Set(names).sorted().joined(separator: ",")] + prefixes
@@ -155,13 +158,27 @@ final class ComposeRun: ChildObserver, @unchecked Sendable {
         var prefixes = Set<String>()
         for line in listing.split(separator: "\n") where line.hasPrefix(Self.markerPrefix) {
             let parts = line.dropFirst(Self.markerPrefix.count).split(separator: "-", maxSplits: 2)
-            guard parts.count == 3, let pid = Int32(parts[0]), UInt32(parts[1]) != nil else { continue }
+            guard parts.count == 3, let pid = Int32(parts[0]) else { continue }
             let runPrefix = Self.markerPrefix + parts[0] + "-" + parts[1]
+            guard Self.applicationName(ofRun: runPrefix) != nil else { continue }
             guard !Self.ours.withLock({ $0.contains(runPrefix) }) else { continue }
             if pid != getpid() && Self.isPGKeep(pid) { continue }
             prefixes.insert(runPrefix)
         }
         return prefixes.sorted()
+    }
+
+    /// The application_name of the pgkeep that made the run `/tmp/.pgkeep-PID-TAGNONCE`:
+    /// `pgkeep-PID-TAG`; nil for a name of another shape.
+    static func applicationName(ofRun runPrefix: String) -> String? {
+        guard runPrefix.hasPrefix(markerPrefix) else { return nil }
+        let parts = runPrefix.dropFirst(markerPrefix.count).split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 2, Int32(parts[0]) != nil, parts[1].count > 6 else { return nil }
+        let tag = parts[1].prefix(6)
+        guard tag.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) }),
+            UInt32(parts[1].dropFirst(6)) != nil
+        else { return nil }
+        return "pgkeep-\(parts[0])-\(tag)"
     }
 
     /// Whether `pid` is a running pgkeep on this machine.

@@ -5,7 +5,7 @@ import Foundation
 /// gets PGPASSFILE; it never appears in argv. Variables that may carry a URI with a password
 /// (POSTGRESQL_URI, DATABASE_URL) are not passed on.
 ///
-/// Children connect with application_name `pgkeep-PID`, so that on SIGINT/SIGTERM, after the
+/// Children connect with application_name `pgkeep-PID-TAG`, so that on SIGINT/SIGTERM, after the
 /// children are stopped, pgkeep can end their server backends too: a pg_dump killed while its
 /// backend waits for a lock would otherwise leave that backend in pg_stat_activity until the lock
 /// is granted.
@@ -15,8 +15,14 @@ public final class ChildEnvironment {
     private var cancelToken: Int?
     private var backendsToken: Int?
 
-    /// The application_name of every pgkeep child of this process.
-    public static let applicationName = "pgkeep-\(getpid())"
+    /// Six random characters (a-z, 0-9) of this process: with the pid, its name on a server.
+    static let processTag = String((0..<6).map { _ in "abcdefghijklmnopqrstuvwxyz0123456789".randomElement()! })
+
+    /// The application_name of every session and child of this process: `pgkeep-PID-TAG`. The pid
+    /// alone is not unique where pgkeep runs in containers (every container's pgkeep is PID 1, a
+    /// daemon's run a small pid), and the cleanup ends the backends of this name: without the tag,
+    /// one container's cleanup could end another's sessions on a shared server.
+    public static let applicationName = "pgkeep-\(getpid())-\(processTag)"
 
     public init(spec: ConnectionSpec, base: [String: String] = ProcessInfo.processInfo.environment) throws {
         var env = base

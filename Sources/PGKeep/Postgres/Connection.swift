@@ -24,8 +24,8 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Connects or throws a one-line `.preflight` error that names the problem. The session is
     /// bounded (`SessionBounds`: keepalives, timeouts set explicitly over the role's) and named
-    /// `pgkeep-PID`, so that the cancel sweep and the lock watch find it.
-    /// `applicationName`: a watch names itself apart (`pgkeep-PID-watch`), so that watches never
+    /// `pgkeep-PID-TAG`, so that the cancel sweep and the lock watch find it.
+    /// `applicationName`: a watch names itself apart (`pgkeep-PID-TAG-watch`), so that watches never
     /// count each other's queries as pgkeep's work.
     public init(
         spec: ConnectionSpec, database: String? = nil, applicationName: String = ChildEnvironment.applicationName

@@ -2,7 +2,7 @@ import CPGKeep
 import Foundation
 
 /// Watches, from a session of its own, what the server is doing for this pgkeep process (every
-/// session and child of it is named `pgkeep-PID`), twice a second while a job runs:
+/// session and child of it is named `pgkeep-PID-TAG`), twice a second while a job runs:
 ///
 /// - a backend of pgkeep's that is busy (running a query, building an index, waiting for a
 ///   lock) counts as progress for the `Watchdog`, so only real silence is a stall;
