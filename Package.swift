@@ -32,7 +32,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .executableTarget(name: "pgkeep", dependencies: ["PGKeepCLI"]),
+        .executableTarget(name: "pgkeep", dependencies: ["PGKeepCLI", "PGKeep"]),
         .testTarget(name: "PGKeepTests", dependencies: ["PGKeep"]),
         .testTarget(
             name: "PGKeepCLITests",
