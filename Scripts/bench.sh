@@ -323,7 +323,6 @@ YML
   unset wall rss bytes
   fi  # compose
   dropdb "$db"
-  unset times sizes_b
 done
 
 # list and prune on large generated directories.
