@@ -30,8 +30,7 @@ RUN swift build -c release --static-swift-stdlib --product pgkeep \
 # replace). The server is left behind.
 FROM ${POSTGRES_IMAGE} AS clients
 RUN set -e; bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1); \
-    mkdir -p "/out$bin"; \
-    mkdir -p /out/usr/local/bin; \
+    mkdir -p "/out$bin" /out/usr/local/bin; \
     for tool in pg_dump pg_dumpall pg_restore psql pg_isready; do \
       cp -p "$bin/$tool" "/out$bin/"; ln -s "$bin/$tool" "/out/usr/local/bin/$tool"; done; \
     lib=$(ldconfig -p | awk '$1 == "libpq.so.5" { print $NF; exit }'); \

@@ -297,12 +297,12 @@ YML
   for _ in $(seq 1 100); do pg_isready -q -h 127.0.0.1 -p "$cport" && break; sleep 0.2; done
   pg_dump -Fc -d "$db" | pg_restore -p "$cport" --create -d postgres
   compose=(--docker-compose db --compose-command docker-compose --project-directory "$cdir" --compose-file "$cdir/docker-compose.yml")
-  cfile=""
+  "$pgkeep" backup -q -p "$cport" -d "$db" --dir "$out/ck"
+  cfile=$(ls "$out/ck/$db"/*.dump.gz)
   declare -A wall=() rss=() bytes=()
   for i in $(seq 1 "$runs"); do
     measure c_host "$out/pk/$db/*.dump.gz" "$pgkeep" backup -q -p "$cport" -d "$db" --dir "$out/pk"
     measure c_compose "$out/pk/$db/*.dump.gz" "$pgkeep" backup -q "${compose[@]}" -d "$db" --dir "$out/pk"
-    [ -n "$cfile" ] || { "$pgkeep" backup -q -p "$cport" -d "$db" --dir "$out/ck"; cfile=$(ls "$out/ck/$db"/*.dump.gz); }
     dropdb -p "$cport" --if-exists restore_target; createdb -p "$cport" restore_target
     measure c_rhost "" "$pgkeep" restore -q "$cfile" -p "$cport" -d restore_target
     dropdb -p "$cport" --if-exists restore_target; createdb -p "$cport" restore_target

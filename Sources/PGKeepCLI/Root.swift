@@ -30,7 +30,6 @@ public struct PGKeepCommand: ParsableCommand {
 /// masked) and exiting with its code. After SIGINT/SIGTERM the exit is Cancellation's alone.
 func reportingErrors(_ operation: String, _ body: () throws -> Void) throws {
     Cancellation.shared.operation = operation
-    Runtime.prepare()
     do {
         try body()
         Cancellation.shared.waitIfCancelled()

@@ -49,17 +49,12 @@ struct ImageTests {
 
     @Test func itsClientToolsRunAndItsFilesArePrivate() throws {
         let image = try #require(Self.image)
-        for tool in ["pg_dump", "pg_restore", "psql", "pg_dumpall"] {
-            let r = try RealDocker.docker([
-                "run", "--rm", "--network", "none", "--entrypoint", tool, image, "--version",
-            ])
-            #expect(r.stdout.contains("PostgreSQL"), "\(tool): \(r.stdout) \(r.stderr)")
-        }
-        for tool in ["rclone", "age"] {
+        for tool in ["pg_dump", "pg_restore", "psql", "pg_dumpall", "rclone", "age"] {
             let r = try RealDocker.docker([
                 "run", "--rm", "--network", "none", "--entrypoint", tool, image, "--version",
             ])
             #expect(r.status == 0, "\(tool): \(r.stderr)")
+            #expect(!tool.hasPrefix("p") || r.stdout.contains("PostgreSQL"), "\(tool): \(r.stdout)")
         }
         // A backup of nothing reachable still makes its directories; with umask 000 they are 0700.
         let r = try RealDocker.docker([

@@ -54,3 +54,40 @@ import Testing
         #expect(mine.sweepCommand(for: [sibling.prefix]).arguments == ["", sibling.prefix])
     }
 }
+
+/// Which container compose names for a service (`ComposeContainer.resolve`): exactly one id, in
+/// hex, from a `ps -q` that succeeded, with a `docker` client on the search path; otherwise nil
+/// (every command then goes through compose), and nil when PGKEEP_COMPOSE_EXEC=compose says so.
+@Suite struct ComposeContainerTests {
+    /// A stand-in compose whose `ps -q SERVICE` prints `output` and exits `status`, and a folder
+    /// with a `docker` in it.
+    func resolve(_ output: String, status: Int32 = 0, environment: [String: String] = [:]) -> ComposeContainer? {
+        let bin = NSTemporaryDirectory() + "pgkeep-cc-\(UUID().uuidString.prefix(6))"
+        try? FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: bin) }
+        FileManager.default.createFile(
+            atPath: bin + "/docker", contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755])
+        let compose = Command(
+            executable: "/bin/sh",
+            arguments: ["-c", "[ \"$1 $2 $3\" = 'ps -q db' ] || exit 9; printf '\(output)'; exit \(status)", "sh"],
+            environment: [:])
+        return ComposeContainer.resolve(compose: compose, service: "db", environment: environment, searchPath: [bin])
+    }
+
+    @Test func oneHexIdIsTheContainer() {
+        let found = resolve("3f2a9c\\n")
+        #expect(found?.id == "3f2a9c")
+        #expect(found?.docker.hasSuffix("/docker") == true)
+        #expect(
+            found?.execArguments(passingEnvironment: ["PGPASSWORD"], inner: ["psql"])
+                == ["exec", "-i", "-e", "PGPASSWORD", "3f2a9c", "psql"])
+    }
+
+    @Test func anythingElseKeepsCompose() {
+        #expect(resolve("") == nil, "not created")
+        #expect(resolve("3f2a9c\\n77ab01\\n") == nil, "replicas")
+        #expect(resolve("no such service\\n") == nil)
+        #expect(resolve("3f2a9c\\n", status: 1) == nil, "ps failed")
+        #expect(resolve("3f2a9c\\n", environment: ["PGKEEP_COMPOSE_EXEC": "compose"]) == nil, "turned off")
+    }
+}

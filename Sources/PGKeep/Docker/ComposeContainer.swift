@@ -14,7 +14,7 @@ struct ComposeContainer: Sendable, Equatable {
 
     /// `docker exec -i [-e NAME]... ID inner...`: variables by name only, as compose passes them.
     func execArguments(passingEnvironment names: [String], inner: [String]) -> [String] {
-        ["exec", "-i"] + names.flatMap { ["-e", $0] } + [id] + inner
+        DockerComposeOptions.exec("-i", in: id, passingEnvironment: names, inner: inner)
     }
 
     /// The container compose names for `service`, or nil when the fast path does not apply.

@@ -178,7 +178,7 @@ final class ComposeRun: ChildObserver, @unchecked Sendable {
         guard tag.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) }),
             UInt32(parts[1].dropFirst(6)) != nil
         else { return nil }
-        return "pgkeep-\(parts[0])-\(tag)"
+        return ChildEnvironment.applicationName(pid: parts[0], tag: tag)
     }
 
     /// Whether `pid` is a running pgkeep on this machine.

@@ -39,7 +39,13 @@ public struct DockerComposeOptions: Sendable, Equatable {
     /// `exec -T [-e NAME]... SERVICE inner...`: -T, never -t, because a TTY corrupts binary output.
     /// Variables are passed by name only, so their values (a password) never reach argv.
     public func execArguments(passingEnvironment names: [String], inner: [String]) -> [String] {
-        ["exec", "-T"] + names.flatMap { ["-e", $0] } + [service] + inner
+        Self.exec("-T", in: service, passingEnvironment: names, inner: inner)
+    }
+
+    /// `exec FLAG [-e NAME]... TARGET inner...`, the shape `docker compose exec` and `docker exec` share.
+    static func exec(_ flag: String, in target: String, passingEnvironment names: [String], inner: [String]) -> [String]
+    {
+        ["exec", flag] + names.flatMap { ["-e", $0] } + [target] + inner
     }
 }
 
@@ -49,6 +55,7 @@ public final class DockerComposeService {
     public let options: DockerComposeOptions
     private let executable: String
     private let baseArguments: [String]
+    private let searchPath: [String]
     private let environment: [String: String]
     private let explicitUser: String?
     private let explicitDatabase: String?
@@ -62,8 +69,8 @@ public final class DockerComposeService {
 
     public init(options: DockerComposeOptions, spec: ConnectionSpec, environment: [String: String]) throws {
         self.options = options
-        let path = (environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").map(String.init)
-        (executable, baseArguments) = try options.baseCommand(searchPath: path)
+        searchPath = (environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").map(String.init)
+        (executable, baseArguments) = try options.baseCommand(searchPath: searchPath)
         var env = environment
         env["POSTGRESQL_URI"] = nil
         env["DATABASE_URL"] = nil
@@ -90,15 +97,10 @@ public final class DockerComposeService {
     /// `inner` as it is: `docker exec -i` in the container compose named, else `compose exec -T`.
     func rawExec(_ inner: [String]) -> Command {
         let names = (password != nil ? ["PGPASSWORD"] : []) + ["PGAPPNAME"]
-        if let container = container.current {
-            return Command(
-                executable: container.docker,
-                arguments: container.execArguments(passingEnvironment: names, inner: inner), environment: environment)
-        }
-        return Command(
-            executable: executable,
-            arguments: baseArguments + options.execArguments(passingEnvironment: names, inner: inner),
-            environment: environment)
+        let (exe, arguments) =
+            container.current.map { ($0.docker, $0.execArguments(passingEnvironment: names, inner: inner)) }
+            ?? (executable, baseArguments + options.execArguments(passingEnvironment: names, inner: inner))
+        return Command(executable: exe, arguments: arguments, environment: environment)
     }
 
     /// The first command in the service reads its environment (POSTGRES_USER and POSTGRES_DB) and
@@ -108,10 +110,9 @@ public final class DockerComposeService {
         lock.lock()
         defer { lock.unlock() }
         if let run { return run }
-        let path = (environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").map(String.init)
         let compose = Command(executable: executable, arguments: baseArguments, environment: environment)
         let found = ComposeContainer.resolve(
-            compose: compose, service: options.service, environment: environment, searchPath: path)
+            compose: compose, service: options.service, environment: environment, searchPath: searchPath)
         container.withLock { $0 = found }
         let token = "pgkeep-markers-" + UUID().uuidString
         let script =

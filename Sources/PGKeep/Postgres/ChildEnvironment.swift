@@ -22,7 +22,13 @@ public final class ChildEnvironment {
     /// alone is not unique where pgkeep runs in containers (every container's pgkeep is PID 1, a
     /// daemon's run a small pid), and the cleanup ends the backends of this name: without the tag,
     /// one container's cleanup could end another's sessions on a shared server.
-    public static let applicationName = "pgkeep-\(getpid())-\(processTag)"
+    public static let applicationName = applicationName(pid: String(getpid()), tag: processTag)
+
+    /// `pgkeep-PID-TAG`: the one shape of pgkeep's application names (a compose sweep rebuilds a
+    /// dead run's from its markers).
+    static func applicationName(pid: some StringProtocol, tag: some StringProtocol) -> String {
+        "pgkeep-\(pid)-\(tag)"
+    }
 
     public init(spec: ConnectionSpec, base: [String: String] = ProcessInfo.processInfo.environment) throws {
         var env = base
