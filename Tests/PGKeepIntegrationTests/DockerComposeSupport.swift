@@ -76,7 +76,7 @@ final class TableLock {
             (try? project.psql(
                 service, "postgres",
                 "SELECT count(*) FROM pg_stat_activity WHERE \(TestServer.appName(pgkeepPID)) "
-                    + "AND wait_event_type = 'Lock'")) ?? "0" != "0"
+                    + "AND wait_event_type = 'Lock'", pollTimeout: 10)) ?? "0" != "0"
         }
     }
 

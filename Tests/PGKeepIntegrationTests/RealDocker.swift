@@ -27,9 +27,10 @@ enum RealDocker {
 
     /// `docker ARGS` (the client on PATH, talking to the test engine).
     @discardableResult
-    static func docker(_ args: [String], check: Bool = true) throws -> TestServer.Run {
+    static func docker(_ args: [String], check: Bool = true, pollTimeout: TimeInterval? = nil) throws -> TestServer.Run
+    {
         let path = Command.find("docker", environment: pgkeepEnv) ?? "/usr/bin/docker"
-        let r = try TestServer.run(path, args, env: pgkeepEnv)
+        let r = try TestServer.run(path, args, env: pgkeepEnv, pollTimeout: pollTimeout)
         if check && r.status != 0 {
             throw PGKeepError(.backup, "docker \(args.joined(separator: " ")) failed: \(r.stderr)")
         }
@@ -115,11 +116,14 @@ final class ComposeProject: @unchecked Sendable {
     }
 
     /// psql in the service as postgres over its socket: the answer, trimmed.
-    func psql(_ service: String, _ database: String, _ sql: String) throws -> String {
-        let r = try RealDocker.docker([
-            "exec", container(service), "psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-U", "postgres", "-d",
-            database, "-c", sql,
-        ])
+    /// `pollTimeout`: for a poll, a `docker exec` that has not returned by then is killed and fails
+    /// (in CI a client once hung 300 s on a query of pg_stat_activity).
+    func psql(_ service: String, _ database: String, _ sql: String, pollTimeout: TimeInterval? = nil) throws -> String {
+        let r = try RealDocker.docker(
+            [
+                "exec", container(service), "psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-U", "postgres", "-d",
+                database, "-c", sql,
+            ], pollTimeout: pollTimeout)
         return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 

@@ -58,7 +58,8 @@ enum TestServer {
     @discardableResult
     static func run(
         _ executable: String, _ args: [String], env: [String: String]? = nil, umask: String? = nil,
-        whileRunning: ((Int32) -> Void)? = nil, sourceLocation: SourceLocation = #_sourceLocation
+        pollTimeout: TimeInterval? = nil, whileRunning: ((Int32) -> Void)? = nil,
+        sourceLocation: SourceLocation = #_sourceLocation
     ) throws -> Run {
         let command =
             umask.map {
@@ -72,7 +73,10 @@ enum TestServer {
         try child.start()
         whileRunning?(child.pid)
         // Every wait is bounded: a hung program fails its test instead of hanging the suite.
-        if !child.waitForExit(timeout: runTimeout) {
+        // A poll (`pollTimeout`) that hangs is killed and reads as failed, for its caller to ask again.
+        if let pollTimeout, !child.waitForExit(timeout: pollTimeout) {
+            child.signalGroup(SIGKILL)
+        } else if !child.waitForExit(timeout: runTimeout) {
             child.signalGroup(SIGKILL)
             Issue.record(
                 "\(executable) \(args.joined(separator: " ")) ran longer than \(Int(runTimeout)) s; killed",
