@@ -5,14 +5,24 @@ import Testing
 @testable import PGKeep
 @testable import PGKeepCLI
 
-/// The command line as users type it: every `pgkeep` line in README parses, and the spellings
-/// README promises mean what it says.
+/// The command line as users type it: every `pgkeep` line in README and docs/ parses, and the
+/// spellings the documentation promises mean what it says.
 @Suite struct CommandLineTests {
-    /// Every command line in README's shell blocks (comments dropped, continuations joined).
-    static func readmeCommands() throws -> [[String]] {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        let text = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+    /// The repository's root folder.
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    /// README.md and every page of docs/, by their path from the root.
+    static func documentation() throws -> [(path: String, text: String)] {
+        let pages = try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("docs").path)
+            .filter { $0.hasSuffix(".md") }.sorted().map { "docs/" + $0 }
+        return try (["README.md"] + pages).map {
+            ($0, try String(contentsOf: root.appendingPathComponent($0), encoding: .utf8))
+        }
+    }
+
+    /// Every command line in a page's shell blocks (comments dropped, continuations joined).
+    static func commands(in text: String, page: String) throws -> [[String]] {
         var commands: [[String]] = []
         var inShell = false
         var pending = ""
@@ -32,7 +42,7 @@ import Testing
             if let hash = code.range(of: "  #") ?? code.range(of: " # ") { code = String(code[..<hash.lowerBound]) }
             let trimmed = code.trimmingCharacters(in: .whitespaces)
             guard !trimmed.hasPrefix("#"), trimmed.contains("pgkeep") else { continue }
-            var words = try ShellWords.split(code, option: "README")
+            var words = try ShellWords.split(code, option: page)
             // `VAR=value pgkeep ...` and an absolute path to the binary, as in the crontab line.
             while let first = words.first, first.contains("="), !first.hasPrefix("-") { words.removeFirst() }
             if words.count >= 5, words[0].first?.isNumber == true || words[0] == "*" { words.removeFirst(5) }
@@ -44,16 +54,21 @@ import Testing
         return commands
     }
 
-    @Test func everyCommandInReadmeParses() throws {
-        let commands = try Self.readmeCommands()
-        #expect(commands.count > 30, "README's examples were found")
-        for args in commands {
-            do {
-                _ = try PGKeepCommand.parseAsRoot(args)
-            } catch {
-                Issue.record("pgkeep \(args.joined(separator: " ")): \(PGKeepCommand.message(for: error))")
+    @Test func everyCommandInReadmeAndDocsParses() throws {
+        var total = 0
+        for page in try Self.documentation() {
+            let commands = try Self.commands(in: page.text, page: page.path)
+            total += commands.count
+            for args in commands {
+                do {
+                    _ = try PGKeepCommand.parseAsRoot(args)
+                } catch {
+                    Issue.record(
+                        "\(page.path): pgkeep \(args.joined(separator: " ")): \(PGKeepCommand.message(for: error))")
+                }
             }
         }
+        #expect(total > 40, "the documentation's examples were found")
     }
 
     /// Parses `args` as the command `T` and returns it.

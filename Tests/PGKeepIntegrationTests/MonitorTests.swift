@@ -179,11 +179,11 @@ struct MonitorTests {
             "the attempt log's temporary too")
     }
 
-    /// The alert rules README gives are valid Prometheus rules.
-    @Test func readmeAlertRulesPassPromtool() throws {
+    /// The alert rules docs/monitoring.md gives are valid Prometheus rules.
+    @Test func theAlertRulesOfTheDocsPassPromtool() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().path
-        let readme = try String(contentsOfFile: root + "/README.md", encoding: .utf8)
+        let readme = try String(contentsOfFile: root + "/docs/monitoring.md", encoding: .utf8)
         let start = try #require(readme.range(of: "```yaml\n"))
         let end = try #require(readme.range(of: "```", range: start.upperBound..<readme.endIndex))
         let rules = TestServer.tempDir("rules") + "/pgkeep.rules.yml"

@@ -125,13 +125,13 @@ import Testing
 }
 
 extension DaemonLogicTests {
-    /// README's table of variables is the table of keys: none missing, none stale.
-    @Test func readmeNamesEveryVariable() throws {
-        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("README.md")
-        let text = try String(contentsOf: readme, encoding: .utf8)
+    /// docs/daemon.md's table of variables is the table of keys: none missing, none stale.
+    @Test func theDaemonPageNamesEveryVariable() throws {
+        let page = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("docs/daemon.md")
+        let text = try String(contentsOf: page, encoding: .utf8)
         for key in ConfigKey.all {
-            #expect(text.contains("`\(key.environmentName)`"), "README lacks \(key.environmentName)")
+            #expect(text.contains("`\(key.environmentName)`"), "docs/daemon.md lacks \(key.environmentName)")
         }
         let named = text.components(separatedBy: "`PGKEEP_").dropFirst().compactMap { $0.split(separator: "`").first }
             .map { "PGKEEP_" + $0 }
@@ -139,7 +139,7 @@ extension DaemonLogicTests {
         let known = Set(ConfigKey.all.map(\.environmentName) + ["PGKEEP_BACKUP_PATH"])
         for name in named where name.split(separator: "_").count > 2 && !known.contains(name) {
             let table = String(name.split(separator: "_")[1]).lowercased()
-            #expect(!ConfigKey.tables.contains(table), "README names \(name), which is no key")
+            #expect(!ConfigKey.tables.contains(table), "docs/daemon.md names \(name), which is no key")
         }
     }
 }

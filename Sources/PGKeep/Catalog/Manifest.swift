@@ -1,7 +1,7 @@
 import Foundation
 
 /// The JSON record written beside every backup (`<data file>.manifest.json`). A backup exists
-/// only once its manifest does. The format is documented in README ("Manifest format"); keys are
+/// only once its manifest does. The format is documented in docs/manifest.md; keys are
 /// snake_case, times UTC ISO 8601, sizes in bytes, checksums lowercase hex SHA-256.
 public struct Manifest: Codable, Sendable, Equatable {
     public static let currentVersion = 1

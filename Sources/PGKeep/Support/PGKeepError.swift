@@ -3,7 +3,7 @@ import Foundation
 /// An error the user sees: what failed, the command that failed (password never included),
 /// the tail of its stderr, and what to do next. `kind` decides the exit code.
 public struct PGKeepError: Error, CustomStringConvertible, Sendable {
-    /// The classes of failure that have their own exit code (see README, "Exit codes").
+    /// The classes of failure that have their own exit code (see docs/exit-codes.md).
     public enum Kind: Sendable, Equatable {
         /// Bad flags or values; nothing was attempted.
         case usage
@@ -35,7 +35,7 @@ public struct PGKeepError: Error, CustomStringConvertible, Sendable {
         self.hint = hint
     }
 
-    /// The process exit code for this error (documented in README).
+    /// The process exit code for this error (documented in docs/exit-codes.md).
     public var exitCode: Int32 {
         switch kind {
         case .usage: return ExitCodes.usage

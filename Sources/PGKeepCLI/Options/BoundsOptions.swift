@@ -3,7 +3,7 @@ import Foundation
 import PGKeep
 
 /// How long pgkeep waits for a lock, for the whole run, and without progress, for every command
-/// that talks to a server (see README, "When the network, the server or a lock gets in the way").
+/// that talks to a server (see docs/bounds.md).
 struct BoundsOptions: ParsableArguments {
     /// Bound on every wait for a lock (pg_dump's, pgkeep's sessions', the restore's DDL).
     @Option(

@@ -4,7 +4,7 @@ import PGKeep
 
 /// `--config FILE` (or PGKEEP_CONFIG): settings below the flags and the environment.
 struct ConfigOptions: ParsableArguments {
-    /// A TOML config file (see README, "The config file").
+    /// A TOML config file (see docs/config.md).
     @Option(
         name: .customLong("config"),
         help: ArgumentHelp(

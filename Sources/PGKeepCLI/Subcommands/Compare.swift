@@ -10,7 +10,7 @@ extension PGKeepCommand {
             discussion: """
                 Each side is read in one snapshot of its own. Checksums are computed in the servers (no rows \
                 are shipped to pgkeep) and agree across PostgreSQL versions for the same data. The schema is \
-                compared through pg_dump --schema-only (see README, "Migrating and upgrading"). Exit 1 on any \
+                compared through pg_dump --schema-only (see docs/upgrade.md). Exit 1 on any \
                 difference. A bare name is a database on the server the connection options name; with \
                 --a-compose / --b-compose, a database in that docker compose service.
                 """)

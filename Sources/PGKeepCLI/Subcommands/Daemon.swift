@@ -9,10 +9,10 @@ extension PGKeepCommand {
             abstract: "Run the config's cron job on [schedule] cron, forever: the scheduler for a container.",
             discussion: """
                 Each run is `pgkeep run --quiet` with this config (one at a time); one line per event goes to \
-                stdout. Times missed while the daemon was down are not replayed, but a start finds a database \
+                stdout. Times missed while the daemon was down are not replayed, but a start that finds a database \
                 without a backup newer than one interval runs once at once. SIGTERM stops a run in progress \
                 as `run` stops and exits 143 within docker's grace. Every config key can come from \
-                PGKEEP_<TABLE>_<KEY> variables (see README, "The daemon: a scheduler in the container").
+                PGKEEP_<TABLE>_<KEY> variables (see docs/daemon.md).
                 """)
 
         @OptionGroup var location: DirectoryOptions
