@@ -1,7 +1,8 @@
 # pgkeep's image: a Swift build stage, the PostgreSQL client tools taken from the official postgres
 # image (its newest major version dumps every older server), and a small Debian runtime stage with
-# pgkeep, those tools, rclone, age, tzdata and CA certificates. pgkeep runs as PID 1, as a user
-# without privileges, and ends its children cleanly on SIGTERM (docker stop): no shell in between.
+# pgkeep and its manual pages, those tools, rclone, age, tzdata and CA certificates. pgkeep runs as
+# PID 1, as a user without privileges, and ends its children cleanly on SIGTERM (docker stop): no
+# shell in between.
 #
 #   docker build -t pgkeep .
 #   docker run --rm pgkeep --version
@@ -23,6 +24,12 @@ COPY Tests Tests
 RUN swift build -c release --static-swift-stdlib --product pgkeep \
     && install -D -m 0755 "$(swift build -c release --show-bin-path)/pgkeep" /out/pgkeep \
     && strip /out/pgkeep
+# The manual pages, generated from the command tree by swift-argument-parser's generate-manual (the
+# tool its plugin runs; run directly, it reads the binary just built instead of building the package
+# a second time): pgkeep.1 and one page per subcommand (pgkeep.backup.1, ...).
+RUN swift build -c release --product generate-manual \
+    && install -d /out/man \
+    && "$(swift build -c release --show-bin-path)/generate-manual" /out/pgkeep --multi-page --output-directory /out/man
 
 # The client tools and the libpq they were built with, at the paths they have in the postgres image
 # (/usr/lib/postgresql/N/bin, where pgkeep looks for them, linked from /usr/local/bin for PATH; the
@@ -51,6 +58,7 @@ RUN apt-get update \
     && install -d -o pgkeep -g pgkeep -m 0700 /backups
 COPY --from=clients /out/ /
 COPY --from=build /out/pgkeep /usr/local/bin/pgkeep
+COPY --from=build /out/man/ /usr/local/share/man/man1/
 RUN ldconfig && pgkeep --version && for t in /usr/lib/postgresql/*/bin/*; do "$t" --version >/dev/null; done
 # /backups belongs to pgkeep: a named volume mounted there starts with its owner and mode.
 USER pgkeep

@@ -11,7 +11,11 @@ public struct PGKeepCommand: ParsableCommand {
             Every backup is written under a temporary name, fsynced, read back and verified, and only \
             then renamed into place with a JSON manifest beside it. A backup exists only once its \
             manifest does. Exit codes: 0 success, 1 a backup (or verify, or status) failed, 3 connection \
-            or preflight failure, 64 usage error, 75 another run holds the directory, 130/143 interrupted.
+            or preflight failure, 4 restored and committed but the check after it could not run (verify: \
+            a drill could not run), 64 usage error, 75 another run holds the directory, 124 \
+            --max-duration or --stall-timeout ended the run, 130/143 interrupted. \
+            Reference: docs/ in the source; `man pgkeep.backup` and so on where the manual pages are \
+            installed (the image has them).
             """,
         version: PGKeepVersion.string,
         subcommands: [
