@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "pgkeep",
-    platforms: [.macOS(.v13)],
+    // Linux only (glibc): see ARCHITECTURE.md, "Linux only".
     products: [
         .executable(name: "pgkeep", targets: ["pgkeep"]),
         .library(name: "PGKeep", targets: ["PGKeep"]),
