@@ -15,8 +15,7 @@ import Foundation
 /// left, and after a SIGKILL of pgkeep: a watchdog on this machine (`sh`, its own process group)
 /// reads pgkeep's last word on a pipe and sweeps unless it was "clean" when the pipe closed. A run
 /// that finds markers of a pgkeep no longer running (the watchdog killed too) sweeps them first.
-// `running`, `dirty`, `watchdog` and `cancelToken` are read and written under `lock`; the rest is
-// immutable after init.
+// The mutable fields are in `state` (a Locked); the rest is immutable after init.
 final class ComposeRun: ChildObserver, @unchecked Sendable {
     static let markerPrefix = "/tmp/.pgkeep-"
     /// `/tmp/.pgkeep-HOSTPID-TAGNONCE`: every marker and file of this run starts with it (TAG: the
@@ -25,11 +24,22 @@ final class ComposeRun: ChildObserver, @unchecked Sendable {
         "\(ComposeRun.markerPrefix)\(getpid())-\(ChildEnvironment.processTag)\(UInt32.random(in: 0...UInt32.max))"
     /// `sh -c SWEEP sh USER DATABASE` in the service: a sweep appends its names and prefixes.
     private let sweepBase: Command
-    private let lock = NSLock()
-    private var running = 0
-    private var dirty = false
-    private var watchdog: ChildProcess?
-    private var cancelToken: Int?
+    private struct State {
+        var running = 0
+        var dirty = false
+        var watchdog: ChildProcess?
+        var cancelToken: Int?
+
+        /// What the watchdog is told: whether anything of the run may be left.
+        var word: String { running == 0 && !dirty ? "clean" : "dirty" }
+
+        /// Tells the watchdog `word` (under the lock, so that words arrive in order).
+        func tell(_ word: String) {
+            guard let watchdog else { return }
+            _ = Data((word + "\n").utf8).withUnsafeBytes { FileSystem.writeUntilClosed(watchdog.stdinDescriptor, $0) }
+        }
+    }
+    private let state = Locked(State())
 
     /// The prefixes of this process's runs (a process may hold several services, even two on one
     /// container: a copy within a service): never taken for a dead run's.
@@ -50,14 +60,14 @@ final class ComposeRun: ChildObserver, @unchecked Sendable {
 
     /// Sweeps if something may be left, then ends the watchdog (told "clean") and the signal cleanup.
     func close() {
-        guard let dog = lock.withLock({ watchdog }) else { return }
+        guard let dog = state.withLock({ $0.watchdog }) else { return }
         if mayHaveLeftSomething { sweep() }
         // Told "clean" only when it is: otherwise the watchdog sweeps again as it ends.
-        let token = lock.withLock {
-            tell(running == 0 && !dirty ? "clean" : "dirty")
-            watchdog = nil
-            defer { cancelToken = nil }
-            return cancelToken
+        let token = state.withLock { s in
+            s.tell(s.word)
+            s.watchdog = nil
+            defer { s.cancelToken = nil }
+            return s.cancelToken
         }
         dog.closeStdin()
         if !dog.waitForExit(timeout: 20) { dog.terminate(grace: 1) }
@@ -89,44 +99,45 @@ final class ComposeRun: ChildObserver, @unchecked Sendable {
 
     /// Starts the watchdog and the signal cleanup (once, before the first wrapped command).
     func arm() throws {
-        lock.lock()
-        defer { lock.unlock() }
-        guard watchdog == nil else { return }
-        let sweep = sweepCommand(for: [prefix])
-        let dog = ChildProcess(
-            Command(
-                executable: "/bin/sh",
-                arguments: ["-c", Self.watchdogScript, "sh", sweep.executable] + sweep.arguments,
-                environment: sweep.environment), stdin: .pipe)
-        try dog.start()
-        watchdog = dog
-        cancelToken = Cancellation.shared.register(cleanup: { [weak self] in self?.sweep() }, stage: .backends)
+        // The watchdog starts under the lock (it has no observer: nothing calls back into this run).
+        try state.withLock { s in
+            guard s.watchdog == nil else { return }
+            let sweep = sweepCommand(for: [prefix])
+            let dog = ChildProcess(
+                Command(
+                    executable: "/bin/sh",
+                    arguments: ["-c", Self.watchdogScript, "sh", sweep.executable] + sweep.arguments,
+                    environment: sweep.environment), stdin: .pipe)
+            try dog.start()
+            s.watchdog = dog
+            s.cancelToken = Cancellation.shared.register(cleanup: { [weak self] in self?.sweep() }, stage: .backends)
+        }
     }
 
     func started() {
-        lock.lock()
-        running += 1
-        tell("dirty")
-        lock.unlock()
+        state.withLock { s in
+            s.running += 1
+            s.tell("dirty")
+        }
     }
 
     func ended(_ termination: Termination) {
-        lock.lock()
-        running -= 1
-        // A wrapper that ended by itself removed its marker; anything else may have left one.
-        if termination != .exited(0) { dirty = true }
-        tell(running == 0 && !dirty ? "clean" : "dirty")
-        lock.unlock()
+        state.withLock { s in
+            s.running -= 1
+            // A wrapper that ended by itself removed its marker; anything else may have left one.
+            if termination != .exited(0) { s.dirty = true }
+            s.tell(s.word)
+        }
     }
 
     /// Whether something of this run may still be in the container.
-    var mayHaveLeftSomething: Bool { lock.withLock { running > 0 || dirty } }
+    var mayHaveLeftSomething: Bool { state.withLock { $0.running > 0 || $0.dirty } }
 
     /// Marks the run as having put something in the container that only the sweep removes.
     func markDirty() {
-        lock.withLock {
-            dirty = true
-            tell("dirty")
+        state.withLock { s in
+            s.dirty = true
+            s.tell("dirty")
         }
     }
 
@@ -134,21 +145,15 @@ final class ComposeRun: ChildObserver, @unchecked Sendable {
     /// tells the watchdog all is clean (a sweep that could not run leaves the run dirty).
     func sweep() {
         let done = (try? ChildProcess.capture(sweepCommand(for: [prefix])))?.result.succeeded ?? false
-        lock.withLock {
-            if done { dirty = false }
-            tell(running == 0 && !dirty ? "clean" : "dirty")
+        state.withLock { s in
+            if done { s.dirty = false }
+            s.tell(s.word)
         }
     }
 
     /// Sweeps at the end of the run when something may be left; says "clean" otherwise.
     func finish() {
         if mayHaveLeftSomething { sweep() }
-    }
-
-    // Under `lock`.
-    private func tell(_ word: String) {
-        guard let watchdog else { return }
-        _ = Data((word + "\n").utf8).withUnsafeBytes { FileSystem.writeUntilClosed(watchdog.stdinDescriptor, $0) }
     }
 
     /// The runs whose markers `listing` (one path a line) shows and whose pgkeep is gone: their

@@ -4,7 +4,7 @@ import Foundation
 /// stdin, each followed by `\echo TOKEN :ERROR ...` so its rows (unaligned, unit- and
 /// record-separated) end at a line no data can forge, with psql's own error variables (PostgreSQL
 /// 11 and newer). It keeps a transaction open as long as pgkeep needs it: the copy's snapshot.
-// `pending` is read and written under `lock`; the rest is set in init. A session is used by one
+// `pending` is a Locked, held for a whole query; the rest is set in init. A session is used by one
 // thread at a time, like a libpq connection.
 public final class PsqlSession: SQLSession, @unchecked Sendable {
     private static let (field, record, null) = ("\u{1F}", "\u{1E}", "\u{1D}")
@@ -17,8 +17,8 @@ public final class PsqlSession: SQLSession, @unchecked Sendable {
     private let service: String
     private let database: String
     private let token = "pgkeep-" + UUID().uuidString
-    private var pending = Data()
-    private let lock = NSLock()
+    /// What psql wrote after the last answer read.
+    private let pending = Locked(Data())
 
     init(service: DockerComposeService, database: String) throws {
         self.service = service.name
@@ -42,13 +42,15 @@ public final class PsqlSession: SQLSession, @unchecked Sendable {
     }
 
     public func query(_ sql: String) throws -> [[String?]] {
-        lock.lock()
-        defer { lock.unlock() }
+        try pending.withLock { try query(sql, pending: &$0) }
+    }
+
+    private func query(_ sql: String, pending: inout Data) throws -> [[String?]] {
         var statement = sql.trimmingCharacters(in: .whitespacesAndNewlines)
         while statement.hasSuffix(";") { statement.removeLast() }
         let script = statement + ";\n\\echo \(token) :ERROR :LAST_ERROR_MESSAGE\n"
         let sent = Data(script.utf8).withUnsafeBytes { FileSystem.writeUntilClosed(child.stdinDescriptor, $0) }
-        guard sent, let (rows, marker) = readAnswer() else {
+        guard sent, let (rows, marker) = readAnswer(&pending) else {
             let result = child.wait()
             throw result.failure(
                 "psql in docker compose service \"\(service)\", database \"\(database)\" ended", kind: .preflight)
@@ -72,7 +74,7 @@ public final class PsqlSession: SQLSession, @unchecked Sendable {
     }
 
     /// Reads to the marker line: the rows before it and what follows the token on it.
-    private func readAnswer() -> ([[String?]], String)? {
+    private func readAnswer(_ pending: inout Data) -> ([[String?]], String)? {
         let tokenBytes = Data(token.utf8)
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         while true {

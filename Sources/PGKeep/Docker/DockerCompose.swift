@@ -60,12 +60,16 @@ public final class DockerComposeService {
     private let explicitUser: String?
     private let explicitDatabase: String?
     private let password: String?
-    private var containerEnv: [String: String]?
-    /// What this process runs in the service; set up by the first command (`prepare`).
-    private var run: ComposeRun?
+    /// What the first command (`prepare`) set up.
+    private struct Prepared {
+        /// What this process runs in the service.
+        var run: ComposeRun?
+        /// POSTGRES_USER and POSTGRES_DB as the container sees them.
+        var containerEnv: [String: String]?
+    }
+    private let prepared = Locked(Prepared())
     /// The container `docker exec` reaches, once compose has named it (`prepare`).
     private let container = Locked<ComposeContainer?>(nil)
-    private let lock = NSLock()
 
     public init(options: DockerComposeOptions, spec: ConnectionSpec, environment: [String: String]) throws {
         self.options = options
@@ -107,50 +111,52 @@ public final class DockerComposeService {
     /// pgkeep's markers there; the runs of a pgkeep that is gone are swept, then this run's
     /// watchdog starts.
     private func prepare() throws -> ComposeRun {
-        lock.lock()
-        defer { lock.unlock() }
-        if let run { return run }
-        let compose = Command(executable: executable, arguments: baseArguments, environment: environment)
-        let found = ComposeContainer.resolve(
-            compose: compose, service: options.service, environment: environment, searchPath: searchPath)
-        container.withLock { $0 = found }
-        let token = "pgkeep-markers-" + UUID().uuidString
-        let script =
-            "env; echo \(token); for m in \(ComposeRun.markerPrefix)*; do [ -e \"$m\" ] && echo \"$m\"; done; :"
-        let (out, result) = try ChildProcess.capture(rawExec(["sh", "-c", script]))
-        let text = String(decoding: out, as: UTF8.self)
-        guard result.succeeded, let cut = text.range(of: "\n" + token + "\n") else {
-            throw result.failure(
-                "cannot run a command in docker compose service \"\(options.service)\"", kind: .preflight,
-                hint: "is the service running (docker compose ps)? Check --compose-file and --project-directory")
+        // Held throughout: a second command waits for the first to have set the run up (nothing
+        // inside takes this lock again).
+        try prepared.withLock { p in
+            if let run = p.run { return run }
+            let compose = Command(executable: executable, arguments: baseArguments, environment: environment)
+            let found = ComposeContainer.resolve(
+                compose: compose, service: options.service, environment: environment, searchPath: searchPath)
+            container.withLock { $0 = found }
+            let token = "pgkeep-markers-" + UUID().uuidString
+            let script =
+                "env; echo \(token); for m in \(ComposeRun.markerPrefix)*; do [ -e \"$m\" ] && echo \"$m\"; done; :"
+            let (out, result) = try ChildProcess.capture(rawExec(["sh", "-c", script]))
+            let text = String(decoding: out, as: UTF8.self)
+            guard result.succeeded, let cut = text.range(of: "\n" + token + "\n") else {
+                throw result.failure(
+                    "cannot run a command in docker compose service \"\(options.service)\"", kind: .preflight,
+                    hint: "is the service running (docker compose ps)? Check --compose-file and --project-directory")
+            }
+            var env: [String: String] = [:]
+            for line in text[..<cut.lowerBound].split(separator: "\n") {
+                guard let eq = line.firstIndex(of: "=") else { continue }
+                let key = String(line[..<eq])
+                if key == "POSTGRES_USER" || key == "POSTGRES_DB" { env[key] = String(line[line.index(after: eq)...]) }
+            }
+            p.containerEnv = env
+            let user = explicitUser ?? env["POSTGRES_USER"] ?? "postgres"
+            let database = env["POSTGRES_DB"] ?? env["POSTGRES_USER"] ?? "postgres"
+            let made = ComposeRun(sweepBase: rawExec(["sh", "-c", ComposeRun.sweepScript, "sh", user, database]))
+            let dead = made.deadRuns(in: String(text[cut.upperBound...]))
+            if !dead.isEmpty { _ = try? ChildProcess.capture(made.sweepCommand(for: dead)) }
+            try made.arm()
+            p.run = made
+            return made
         }
-        var env: [String: String] = [:]
-        for line in text[..<cut.lowerBound].split(separator: "\n") {
-            guard let eq = line.firstIndex(of: "=") else { continue }
-            let key = String(line[..<eq])
-            if key == "POSTGRES_USER" || key == "POSTGRES_DB" { env[key] = String(line[line.index(after: eq)...]) }
-        }
-        containerEnv = env
-        let user = explicitUser ?? env["POSTGRES_USER"] ?? "postgres"
-        let database = env["POSTGRES_DB"] ?? env["POSTGRES_USER"] ?? "postgres"
-        let made = ComposeRun(sweepBase: rawExec(["sh", "-c", ComposeRun.sweepScript, "sh", user, database]))
-        let dead = made.deadRuns(in: String(text[cut.upperBound...]))
-        if !dead.isEmpty { _ = try? ChildProcess.capture(made.sweepCommand(for: dead)) }
-        try made.arm()
-        run = made
-        return made
     }
 
     /// POSTGRES_USER and POSTGRES_DB as the container sees them.
     private func containerEnvironment() throws -> [String: String] {
         _ = try prepare()
-        return containerEnv ?? [:]
+        return prepared.withLock { $0.containerEnv } ?? [:]
     }
 
     /// Stops and removes whatever this run may have left in the service (nothing to do when every
     /// command ended by itself and nothing was put there).
     public func finish() {
-        lock.withLock { run }?.finish()
+        prepared.withLock { $0.run }?.finish()
     }
 
     /// A private file in the container's /tmp, removed by `finish` or any sweep.

@@ -92,28 +92,19 @@ public struct ClientSearch: Sendable {
 }
 
 /// The search's answer for one process, found once (each candidate's --version is a child process).
-// `answers` is read and written under `lock` only.
-final class ClientChoiceCache: @unchecked Sendable {
-    // `lock` guards `answers`.
+// `answers` is a Locked, not held while a search runs.
+final class ClientChoiceCache: Sendable {
     static let shared = ClientChoiceCache()
-    private let lock = NSLock()
-    private var answers: [[String]: (chosen: ClientSearch.Client?, found: [ClientSearch.Client])] = [:]
+    private let answers = Locked([[String]: (chosen: ClientSearch.Client?, found: [ClientSearch.Client])]())
 
     func choose(_ search: ClientSearch, environment: [String: String]) -> (
         chosen: ClientSearch.Client?, found: [ClientSearch.Client]
     ) {
         let key = search.extraDirectories + ["|"] + search.searchPath + ["|"] + search.patterns
-        lock.lock()
-        if let cached = answers[key] {
-            lock.unlock()
-            return cached
-        }
-        lock.unlock()
+        if let cached = answers.withLock({ $0[key] }) { return cached }
         let found = search.clients(environment: environment)
         let answer = (ClientSearch.newest(found), found)
-        lock.lock()
-        answers[key] = answer
-        lock.unlock()
+        answers.withLock { $0[key] = answer }
         return answer
     }
 }

@@ -201,7 +201,7 @@ public final class ChildProcess: @unchecked Sendable {
 }
 
 /// Reads a pipe to its end on a thread of its own.
-// `buffer` is written by the draining thread under `lock`; `finish` reads it under the same lock.
+// `buffer` (a Locked) is written by the draining thread and read by `finish`.
 private final class Drain: @unchecked Sendable {
     private let buffer = Locked(Data())
     private let done = DispatchSemaphore(value: 0)

@@ -11,9 +11,8 @@ import Foundation
 /// interrupted and exits with 128+signal. The exit happens in one place, here, on the thread that
 /// received the signal; the main thread, should it get there first, waits for it
 /// (`waitIfCancelled`). Modelled on SwiftPM's Cancellator.
-// Every mutable property is read and written under `lock` (gracePeriod and operation: set before
-// any job starts).
-public final class Cancellation: @unchecked Sendable {
+// Every mutable property is in `state` (a Locked); `commitLock` orders commits and a cancel.
+public final class Cancellation: Sendable {
     public static let shared = Cancellation()
 
     /// When a cleanup runs: after the children are stopped, in this order.
@@ -27,19 +26,31 @@ public final class Cancellation: @unchecked Sendable {
         case files
     }
 
-    private let lock = NSLock()
-    private var children: [Int: ChildProcess] = [:]
-    private var paths: [Int: String] = [:]
-    private var cleanups: [Int: (stage: Stage, run: () -> Void)] = [:]
-    private var nextToken = 0
-    private var installed = false
-    private var cancelledSignal: Int32?
-    private var cleanupThread: pthread_t?
+    private struct State {
+        var children: [Int: ChildProcess] = [:]
+        var paths: [Int: String] = [:]
+        var cleanups: [Int: (stage: Stage, run: () -> Void)] = [:]
+        var nextToken = 0
+        var installed = false
+        var cancelledSignal: Int32?
+        var cleanupThread: pthread_t?
+        var notes: [String] = []
+        var gracePeriod: TimeInterval = 3
+        var operation = "the run"
+    }
+
+    private let state = Locked(State())
 
     /// The grace period between SIGTERM and SIGKILL for children.
-    public var gracePeriod: TimeInterval = 3
+    public var gracePeriod: TimeInterval {
+        get { state.withLock { $0.gracePeriod } }
+        set { state.withLock { $0.gracePeriod = newValue } }
+    }
     /// What this run is doing, for the message: "a backup", "a restore", "a prune", "a verify".
-    public var operation = "the run"
+    public var operation: String {
+        get { state.withLock { $0.operation } }
+        set { state.withLock { $0.operation = newValue } }
+    }
 
     private init() {}
 
@@ -51,55 +62,51 @@ public final class Cancellation: @unchecked Sendable {
     /// disposition all the same (`Spawn`), SIGPIPE included. The handler only writes the signal
     /// number to a pipe; a thread reads it and does the work outside signal context.
     public func install() {
-        lock.lock()
-        defer { lock.unlock() }
-        signal(SIGPIPE, SIG_IGN)
-        guard !installed else { return }
-        installed = true
-        var fds: [Int32] = [-1, -1]
-        guard pgkeep_pipe_cloexec(&fds) == 0 else { return }
-        signalPipeWriteEnd = fds[1]
-        let readEnd = fds[0]
-        let thread = Thread { [weak self] in
-            var byte: UInt8 = 0
-            while true {
-                let n = read(readEnd, &byte, 1)
-                if n == 1 {
-                    self?.cancel(signal: Int32(byte))
-                    continue
+        state.withLock { s in
+            signal(SIGPIPE, SIG_IGN)
+            guard !s.installed else { return }
+            s.installed = true
+            var fds: [Int32] = [-1, -1]
+            guard pgkeep_pipe_cloexec(&fds) == 0 else { return }
+            signalPipeWriteEnd = fds[1]
+            let readEnd = fds[0]
+            let thread = Thread { [weak self] in
+                var byte: UInt8 = 0
+                while true {
+                    let n = read(readEnd, &byte, 1)
+                    if n == 1 {
+                        self?.cancel(signal: Int32(byte))
+                        continue
+                    }
+                    if n < 0 && errno == EINTR { continue }
+                    return
                 }
-                if n < 0 && errno == EINTR { continue }
-                return
             }
+            thread.name = "pgkeep-signals"
+            thread.start()
+            signal(SIGINT, pgkeepSignalHandler)
+            signal(SIGTERM, pgkeepSignalHandler)
+            // A parent may have started us with these signals blocked (a spawning thread's mask is
+            // inherited); then neither we nor our children would ever see them.
+            var set = sigset_t()
+            sigemptyset(&set)
+            sigaddset(&set, SIGINT)
+            sigaddset(&set, SIGTERM)
+            pthread_sigmask(SIG_UNBLOCK, &set, nil)
         }
-        thread.name = "pgkeep-signals"
-        thread.start()
-        signal(SIGINT, pgkeepSignalHandler)
-        signal(SIGTERM, pgkeepSignalHandler)
-        // A parent may have started us with these signals blocked (a spawning thread's mask is
-        // inherited); then neither we nor our children would ever see them.
-        var set = sigset_t()
-        sigemptyset(&set)
-        sigaddset(&set, SIGINT)
-        sigaddset(&set, SIGTERM)
-        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 
     /// Whether a child may start now: always before a signal; after one, only the cleanups' own
     /// (dropping a scratch database inside a docker compose service needs psql there).
     public var mayStartChildren: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        guard cancelledSignal != nil else { return true }
-        return cleanupThread.map { pthread_equal($0, pthread_self()) != 0 } ?? false
+        state.withLock { s in
+            guard s.cancelledSignal != nil else { return true }
+            return s.cleanupThread.map { pthread_equal($0, pthread_self()) != 0 } ?? false
+        }
     }
 
     /// The signal that stopped this run, if any.
-    public var signalReceived: Int32? {
-        lock.lock()
-        defer { lock.unlock() }
-        return cancelledSignal
-    }
+    public var signalReceived: Int32? { state.withLock { $0.cancelledSignal } }
 
     public func register(child: ChildProcess) -> Int { add { $0.children[$1] = child } }
     public func register(path: String) -> Int { add { $0.paths[$1] = path } }
@@ -108,19 +115,19 @@ public final class Cancellation: @unchecked Sendable {
     }
 
     public func unregister(_ token: Int) {
-        lock.lock()
-        defer { lock.unlock() }
-        children[token] = nil
-        paths[token] = nil
-        cleanups[token] = nil
+        state.withLock { s in
+            s.children[token] = nil
+            s.paths[token] = nil
+            s.cleanups[token] = nil
+        }
     }
 
-    private func add(_ body: (Cancellation, Int) -> Void) -> Int {
-        lock.lock()
-        defer { lock.unlock() }
-        nextToken += 1
-        body(self, nextToken)
-        return nextToken
+    private func add(_ body: (inout State, Int) -> Void) -> Int {
+        state.withLock { s in
+            s.nextToken += 1
+            body(&s, s.nextToken)
+            return s.nextToken
+        }
     }
 
     /// After a signal, the main thread must not exit on its own (with an error it met because
@@ -146,50 +153,51 @@ public final class Cancellation: @unchecked Sendable {
     /// Something a cleanup could not do, for the closing message (e.g. the server could not be
     /// reached to end pgkeep's sessions).
     public func note(_ text: String) {
-        lock.lock()
-        defer { lock.unlock() }
-        notes.append(text)
+        state.withLock { $0.notes.append(text) }
     }
-
-    private var notes: [String] = []
 
     /// Held while a backup is committed (its renames, the fsync, and handing its paths over), so
     /// that a cancel (a signal, the watchdog) waits for the commit to end instead of removing a
-    /// data file whose manifest is already in place.
-    private let commitLock = NSLock()
+    /// data file whose manifest is already in place. A cancel takes it and never gives it back:
+    /// it exits inside.
+    private let commitLock = Locked(())
 
     /// Runs `body` so that no cancel cuts it in half (see `commitLock`). Keep it short: a cancel
     /// waits for it.
     public func uninterrupted<T>(_ body: () throws -> T) rethrows -> T {
-        commitLock.lock()
-        defer { commitLock.unlock() }
-        return try body()
+        try commitLock.withLock { _ in try body() }
     }
 
     private func stop(marker: Int32, exitCode: Int32, headline: (String) -> String) {
-        // Never released: the process exits below, and a commit waiting behind it must not start.
-        commitLock.lock()
-        lock.lock()
-        if cancelledSignal != nil {
-            lock.unlock()
-            return
-        }
-        cancelledSignal = marker
-        cleanupThread = pthread_self()
-        let running = Array(children.values)
-        let tempPaths = Array(paths.values)
-        let staged = cleanups.values.sorted { $0.stage.rawValue < $1.stage.rawValue }
-        let grace = gracePeriod
-        let what = operation
-        lock.unlock()
+        // The whole stop holds `commitLock`, which it never releases: the process exits inside, and
+        // a commit waiting behind it must not start.
+        commitLock.withLock { _ in
+            var running: [ChildProcess] = []
+            var tempPaths: [String] = []
+            var staged: [(stage: Stage, run: () -> Void)] = []
+            var grace: TimeInterval = 0
+            var what = ""
+            let first = state.withLock { s -> Bool in
+                guard s.cancelledSignal == nil else { return false }
+                s.cancelledSignal = marker
+                s.cleanupThread = pthread_self()
+                running = Array(s.children.values)
+                tempPaths = Array(s.paths.values)
+                staged = s.cleanups.values.sorted { $0.stage.rawValue < $1.stage.rawValue }
+                grace = s.gracePeriod
+                what = s.operation
+                return true
+            }
+            guard first else { return }
 
-        Self.terminate(running, grace: grace)
-        for cleanup in staged where cleanup.stage != .files { cleanup.run() }
-        for path in tempPaths { FileSystem.removeTree(path) }
-        for cleanup in staged where cleanup.stage == .files { cleanup.run() }
-        let extra = lock.withLock { notes }.map { "; " + $0 }.joined()
-        Console.err("pgkeep: \(headline(what)); \(Self.consequence(of: what))\(extra)\n")
-        exit(exitCode)
+            Self.terminate(running, grace: grace)
+            for cleanup in staged where cleanup.stage != .files { cleanup.run() }
+            for path in tempPaths { FileSystem.removeTree(path) }
+            for cleanup in staged where cleanup.stage == .files { cleanup.run() }
+            let extra = state.withLock { $0.notes }.map { "; " + $0 }.joined()
+            Console.err("pgkeep: \(headline(what)); \(Self.consequence(of: what))\(extra)\n")
+            exit(exitCode)
+        }
     }
 
     /// What an interrupted operation leaves behind, in words.
@@ -224,7 +232,7 @@ public final class Cancellation: @unchecked Sendable {
     }
 }
 
-/// Written once by `install()`, under its lock, before any handler can run; read by the handler only.
+/// Written once by `install()`, under `state`'s lock, before any handler can run; read by the handler only.
 nonisolated(unsafe) private var signalPipeWriteEnd: Int32 = -1
 
 private func pgkeepSignalHandler(_ sig: Int32) {

@@ -3,14 +3,13 @@ import PGKeep
 
 /// Prints what a backup run did: one line per database on stderr, a live progress line only
 /// when stderr is a terminal, a JSON summary on stdout with --json, nothing on success with --quiet.
-// The live line's state (lastDraw, lineShown) is used under `lock`; the rest is set before the job starts.
+// The live line's state is in `line` (a Locked); the rest is set before the job starts.
 final class BackupReporter: @unchecked Sendable {
     let quiet: Bool
     let json: Bool
     private let live: Bool
-    private let lock = NSLock()
-    private var lastDraw = Date.distantPast
-    private var lineShown = false
+    /// The live line: when it was last drawn, and whether it is on the screen.
+    private let line = Locked((lastDraw: Date.distantPast, shown: false))
     /// `run` prints failures in its one final block; they still go to the log file at once.
     var holdFailures = false
 
@@ -22,25 +21,24 @@ final class BackupReporter: @unchecked Sendable {
 
     func progress(_ p: BackupProgress) {
         guard live else { return }
-        lock.lock()
-        defer { lock.unlock() }
-        let now = Date()
-        guard now.timeIntervalSince(lastDraw) >= 0.25 else { return }
-        lastDraw = now
-        let rate = p.elapsed > 0 ? Double(p.bytesDumped) / p.elapsed : 0
-        let line =
-            "\r\u{1B}[2K\(p.database): \(Self.size(p.bytesDumped)) dumped, \(Self.size(p.bytesWritten)) written, "
-            + "\(Self.size(Int64(rate)))/s"
-        Console.err(line)
-        lineShown = true
+        line.withLock { line in
+            let now = Date()
+            guard now.timeIntervalSince(line.lastDraw) >= 0.25 else { return }
+            line.lastDraw = now
+            let rate = p.elapsed > 0 ? Double(p.bytesDumped) / p.elapsed : 0
+            Console.err(
+                "\r\u{1B}[2K\(p.database): \(Self.size(p.bytesDumped)) dumped, \(Self.size(p.bytesWritten)) written, "
+                    + "\(Self.size(Int64(rate)))/s")
+            line.shown = true
+        }
     }
 
     private func clearLine() {
-        lock.lock()
-        defer { lock.unlock() }
-        if lineShown {
-            Console.err("\r\u{1B}[2K")
-            lineShown = false
+        line.withLock { line in
+            if line.shown {
+                Console.err("\r\u{1B}[2K")
+                line.shown = false
+            }
         }
     }
 

@@ -127,39 +127,43 @@ final class CopyReport {
 }
 
 /// `copy`'s progress on a terminal (stderr a TTY, no --quiet): tables, bytes, rate, ETA, each second.
-// `running` and `shown` are read and written under `lock` only.
-final class ProgressLine: @unchecked Sendable {
-    // `running` is read and written under `lock`.
-    private let lock = NSLock()
-    private var running = true
-    private var shown = false
+// `state` (a Locked) is held while a line is drawn, so that `stop` never comes between.
+final class ProgressLine: Sendable {
+    private struct State {
+        var running: Bool
+        var shown = false
+    }
+    private let state: Locked<State>
 
     init(read: @escaping @Sendable () -> CopyProgress) {
-        guard isatty(STDERR_FILENO) == 1 && !Output.quiet else {
-            running = false
-            return
-        }
+        let live = isatty(STDERR_FILENO) == 1 && !Output.quiet
+        state = Locked(State(running: live))
+        guard live else { return }
         Thread { [self] in
             while true {
                 Thread.sleep(forTimeInterval: 1)
-                lock.lock()
-                defer { lock.unlock() }
-                guard running else { return }
-                let p = read()
-                guard p.tablesTotal > 0 else { continue }
-                let eta = p.eta.map { String(format: "ETA %d:%02d", Int($0) / 60, Int($0) % 60) } ?? "ETA ?"
-                Console.err(
-                    "\r\u{1B}[Kpgkeep: copy: \(p.tablesDone)/\(p.tablesTotal) tables, \(BackupReporter.size(p.bytes)), "
-                        + String(format: "%.1f MB/s, ", p.rate / 1_000_000) + eta)
-                shown = true
+                // `read` takes the job's progress lock, never this one.
+                let goOn = state.withLock { s -> Bool in
+                    guard s.running else { return false }
+                    let p = read()
+                    guard p.tablesTotal > 0 else { return true }
+                    let eta = p.eta.map { String(format: "ETA %d:%02d", Int($0) / 60, Int($0) % 60) } ?? "ETA ?"
+                    Console.err(
+                        "\r\u{1B}[Kpgkeep: copy: \(p.tablesDone)/\(p.tablesTotal) tables, "
+                            + "\(BackupReporter.size(p.bytes)), " + String(format: "%.1f MB/s, ", p.rate / 1_000_000)
+                            + eta)
+                    s.shown = true
+                    return true
+                }
+                guard goOn else { return }
             }
         }.start()
     }
 
     func stop() {
-        lock.lock()
-        defer { lock.unlock() }
-        if running && shown { Console.err("\r\u{1B}[K") }
-        running = false
+        state.withLock { s in
+            if s.running && s.shown { Console.err("\r\u{1B}[K") }
+            s.running = false
+        }
     }
 }
