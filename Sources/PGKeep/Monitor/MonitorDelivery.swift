@@ -175,12 +175,30 @@ enum MonitorRequests {
     }
 
     static func webhookBody(_ event: MonitorEvent) -> Data {
-        let object: [String: Any] = [
-            "event": event.state.rawValue, "command": event.command, "host": host,
-            "database": event.database ?? NSNull(), "path": event.path ?? NSNull(), "size": event.size ?? NSNull(),
-            "duration_seconds": event.durationSeconds ?? NSNull(), "error": event.error ?? NSNull(),
-            "pgkeep_version": PGKeepVersion.string,
-        ]
-        return (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+        let body = WebhookBody(
+            event: event.state.rawValue, command: event.command, host: host, database: JSONNullable(event.database),
+            path: JSONNullable(event.path), size: JSONNullable(event.size),
+            durationSeconds: JSONNullable(event.durationSeconds), error: JSONNullable(event.error),
+            pgkeepVersion: PGKeepVersion.string)
+        return JSONOutput.compact(body) ?? Data()
+    }
+
+    /// A webhook's JSON body: every key always there, null when the event has no such value.
+    struct WebhookBody: Encodable {
+        var event: String
+        var command: String
+        var host: String
+        var database: JSONNullable<String>
+        var path: JSONNullable<String>
+        var size: JSONNullable<Int64>
+        var durationSeconds: JSONNullable<Double>
+        var error: JSONNullable<String>
+        var pgkeepVersion: String
+
+        enum CodingKeys: String, CodingKey {
+            case event, command, host, database, path, size, error
+            case durationSeconds = "duration_seconds"
+            case pgkeepVersion = "pgkeep_version"
+        }
     }
 }

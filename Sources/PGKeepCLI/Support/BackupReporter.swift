@@ -99,20 +99,48 @@ final class BackupReporter: @unchecked Sendable {
 
     func finish(_ summary: BackupJob.Summary) {
         guard json else { return }
-        let backups: [[String: Any]] = summary.records.map { r in
-            [
-                "path": r.path, "manifest": r.manifestPath, "database": r.manifest.database,
-                "time": r.manifest.startedAt,
-                "format": r.manifest.format.rawValue, "size": r.manifest.size, "sha256": r.manifest.sha256,
-                "duration_seconds": r.manifest.durationSeconds, "anomalies": r.manifest.anomalies ?? [],
-                "shrink_accepted": r.manifest.shrinkAccepted ?? false,
-            ]
+        let backups = summary.records.map { r in
+            JSON.Backup(
+                path: r.path, manifest: r.manifestPath, database: r.manifest.database, time: r.manifest.startedAt,
+                format: r.manifest.format.rawValue, size: r.manifest.size, sha256: r.manifest.sha256,
+                durationSeconds: r.manifest.durationSeconds, anomalies: r.manifest.anomalies ?? [],
+                shrinkAccepted: r.manifest.shrinkAccepted ?? false)
         }
-        let failures: [[String: Any]] = summary.failures.map {
-            ["database": $0.database, "error": Redaction.shared.apply($0.error.message)]
+        let failures = summary.failures.map {
+            JSON.Failure(database: $0.database, error: Redaction.shared.apply($0.error.message))
         }
-        let object: [String: Any] = ["backups": backups, "failures": failures, "ok": summary.failures.isEmpty]
-        printJSON(object)
+        printJSON(JSON(backups: backups, failures: failures, ok: summary.failures.isEmpty))
+    }
+
+    /// The JSON output: what was recorded and what failed.
+    struct JSON: Encodable {
+        var backups: [Backup]
+        var failures: [Failure]
+        var ok: Bool
+
+        struct Backup: Encodable {
+            var path: String
+            var manifest: String
+            var database: String
+            var time: String
+            var format: String
+            var size: Int64
+            var sha256: String
+            var durationSeconds: Double
+            var anomalies: [String]
+            var shrinkAccepted: Bool
+
+            enum CodingKeys: String, CodingKey {
+                case path, manifest, database, time, format, size, sha256, anomalies
+                case durationSeconds = "duration_seconds"
+                case shrinkAccepted = "shrink_accepted"
+            }
+        }
+
+        struct Failure: Encodable {
+            var database: String
+            var error: String
+        }
     }
 
     static func size(_ bytes: Int64) -> String { ByteCount.text(bytes) }

@@ -6,15 +6,15 @@ import PGKeep
 final class CopyReport {
     let json: Bool
     private(set) var failed = false
-    private var rows: [[String: Any]] = []
-    private var extra: [String: Any] = [:]
+    private var rows: [CopyReportJSON.Row] = []
+    private var copiedGlobals: CopyReportJSON.Globals?
 
     init(json: Bool) { self.json = json }
 
     func globals(_ applied: (statements: Int, existing: Int)) {
         printInfo(
             "pgkeep: roles and tablespaces: \(applied.statements) statements, \(applied.existing) already existed")
-        extra["globals"] = ["statements": applied.statements, "already_existed": applied.existing]
+        copiedGlobals = CopyReportJSON.Globals(statements: applied.statements, alreadyExisted: applied.existing)
     }
 
     func plan(_ plan: CopyPlan) {
@@ -28,11 +28,13 @@ final class CopyReport {
         printInfo(
             "pgkeep: \(plan.tables.count) tables, \(BackupReporter.size(total)), \(plan.sequences) sequences, "
                 + "\(plan.largeObjects) large objects")
-        rows.append([
-            "source": plan.source, "target": plan.target, "target_exists": plan.targetExists, "bytes": total,
-            "tables": plan.tables.map { ["name": $0.name, "bytes": $0.bytes, "estimated_rows": $0.estimatedRows] },
-            "sequences": plan.sequences, "large_objects": plan.largeObjects,
-        ])
+        rows.append(
+            .plan(
+                CopyReportJSON.Plan(
+                    source: plan.source, target: plan.target, targetExists: plan.targetExists, bytes: total,
+                    tables: plan.tables.map {
+                        CopyReportJSON.Plan.Table(name: $0.name, bytes: $0.bytes, estimatedRows: $0.estimatedRows)
+                    }, sequences: plan.sequences, largeObjects: plan.largeObjects)))
     }
 
     /// Runs the job with a progress line on a terminal; a mismatch or error is reported, not thrown,
@@ -50,29 +52,31 @@ final class CopyReport {
                 "pgkeep: copied \(result.tables) tables, \(result.rows) rows, \(BackupReporter.size(result.bytes)) "
                     + String(format: "(%.1f MB/s) in %.1f s: ", rate / 1_000_000, result.seconds) + phases
                     + (result.comparison == nil ? "; not validated (--no-verify)" : "; validated: all equal"))
-            rows.append([
-                "source": result.source, "target": result.target, "ok": true, "tables": result.tables,
-                "rows": result.rows, "bytes": result.bytes, "seconds": result.seconds,
-                "phases": Dictionary(result.phases, uniquingKeysWith: { a, _ in a }), "clients": result.clients,
-                "verified": result.comparison != nil, "validation": validation ?? NSNull(),
-            ])
+            rows.append(
+                .copied(
+                    CopyReportJSON.Copied(
+                        source: result.source, target: result.target, ok: true, tables: result.tables,
+                        rows: result.rows, bytes: result.bytes, seconds: result.seconds,
+                        phases: Dictionary(result.phases, uniquingKeysWith: { a, _ in a }), clients: result.clients,
+                        verified: result.comparison != nil, validation: JSONNullable(validation))))
         } catch let mismatch as CopyMismatch {
             ticker.stop()
             let validation = show(mismatch.comparison)
             printStderr("pgkeep: error: the copy does not match the source; it was dropped")
-            rows.append([
-                "source": mismatch.comparison.source, "target": mismatch.comparison.target, "ok": false,
-                "validation": validation,
-            ])
+            rows.append(
+                .mismatch(
+                    CopyReportJSON.Mismatch(
+                        source: mismatch.comparison.source, target: mismatch.comparison.target, ok: false,
+                        validation: validation)))
         }
     }
 
     /// `compare`'s result: shown, and a row of the JSON output.
-    func comparison(_ c: Comparison) { rows.append(show(c)) }
+    func comparison(_ c: Comparison) { rows.append(.comparison(show(c))) }
 
     /// The side-by-side table (all rows; with `quietWhenEqual`, only when something differs) and
     /// the differences; returns the comparison's JSON object.
-    func show(_ c: Comparison, quietWhenEqual: Bool = false) -> [String: Any] {
+    func show(_ c: Comparison, quietWhenEqual: Bool = false) -> CopyReportJSON.Validation {
         if !c.matches { failed = true }
         if !(quietWhenEqual && c.matches) {
             let width = min(60, max(5, c.tables.map(\.name.count).max() ?? 5))
@@ -105,24 +109,12 @@ final class CopyReport {
             printStderr("pgkeep: \(differences.count) differences; the first: ")
             for line in differences.prefix(10) { printStderr("  " + line) }
         }
-        return Self.object(c)
-    }
-
-    static func object(_ c: Comparison) -> [String: Any] {
-        guard let data = try? JSONEncoder().encode(c),
-            var object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
-        else { return [:] }
-        object["ok"] = c.matches
-        object["differences"] = c.differences
-        return object
+        return CopyReportJSON.Validation(c)
     }
 
     func finish() {
         guard json else { return }
-        var object = extra
-        object["results"] = rows
-        object["ok"] = !failed
-        printJSON(object)
+        printJSON(CopyReportJSON(globals: copiedGlobals, results: rows, ok: !failed))
     }
 }
 

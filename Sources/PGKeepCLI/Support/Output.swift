@@ -37,10 +37,10 @@ func printInfo(_ line: String) {
     }
 }
 
-/// A JSON object on stdout, pretty-printed with sorted keys (the --json outputs).
-func printJSON(_ object: [String: Any]) {
-    let options: JSONSerialization.WritingOptions = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    if let data = try? JSONSerialization.data(withJSONObject: object, options: options) {
+/// A --json output on stdout: `value` pretty-printed with sorted keys (`JSONOutput.report`), and a
+/// newline.
+func printJSON<T: Encodable>(_ value: T) {
+    if let data = JSONOutput.report(value) {
         Console.write(STDOUT_FILENO, data + Data("\n".utf8))
     }
 }

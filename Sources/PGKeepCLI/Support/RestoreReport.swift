@@ -7,19 +7,47 @@ struct RestoreReport {
     let quiet: Bool
     let json: Bool
 
+    /// The JSON output.
+    struct JSON: Encodable {
+        var target: String
+        var backup: String
+        var kind: String
+        var checked: String
+        var durationSeconds: Double
+        var rowCounts: [String: Int]
+        var verify: Verify
+
+        /// --verify's outcome: the tables whose counts differ from the manifest's.
+        struct Verify: Encodable {
+            var ok: Bool
+            var mismatches: [Mismatch]
+        }
+
+        /// `found` is null for a table missing in the target.
+        struct Mismatch: Encodable {
+            var table: String
+            var expected: Int
+            var found: JSONNullable<Int>
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case target, backup, kind, checked, verify
+            case durationSeconds = "duration_seconds"
+            case rowCounts = "row_counts"
+        }
+    }
+
     func show(_ r: RestoreResult) {
         if json {
-            let object: [String: Any] = [
-                "target": r.target, "backup": r.input.origin, "kind": r.input.kind.description, "checked": r.checked,
-                "duration_seconds": (r.duration * 1000).rounded() / 1000, "row_counts": r.rowCounts,
-                "verify": [
-                    "ok": r.mismatches.isEmpty,
-                    "mismatches": r.mismatches.map {
-                        ["table": $0.table, "expected": $0.expected, "found": $0.found as Any]
-                    },
-                ],
-            ]
-            printJSON(object)
+            printJSON(
+                JSON(
+                    target: r.target, backup: r.input.origin, kind: r.input.kind.description, checked: r.checked,
+                    durationSeconds: (r.duration * 1000).rounded() / 1000, rowCounts: r.rowCounts,
+                    verify: JSON.Verify(
+                        ok: r.mismatches.isEmpty,
+                        mismatches: r.mismatches.map {
+                            JSON.Mismatch(table: $0.table, expected: $0.expected, found: JSONNullable($0.found))
+                        })))
         }
         for m in r.mismatches {
             printStderr(

@@ -69,9 +69,7 @@ enum RetentionReport {
             out += i == rows.count - 1 ? "}\n" : "},\n"
         }
         out += "  ]"
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        if let data = try? encoder.encode(tail), var rest = String(data: data, encoding: .utf8) {
+        if let data = JSONOutput.report(tail), var rest = String(data: data, encoding: .utf8) {
             // Splice the other keys in after the rows: "{ ... }" minus its braces.
             rest = String(rest.dropFirst().dropLast()).trimmingCharacters(in: .whitespacesAndNewlines)
             if !rest.isEmpty { out += ",\n  " + rest }

@@ -5,18 +5,43 @@ import PGKeep
 struct StatusReport {
     let json: Bool
 
+    /// The JSON output.
+    struct JSON: Encodable {
+        var databases: [Row]
+        var ok: Bool
+        var maxAgeSeconds: Int
+
+        /// One database; `newest`, `path` and `age_seconds` are null when it has no backup.
+        struct Row: Encodable {
+            var database: String
+            var `where`: String
+            var fresh: Bool
+            var newest: JSONNullable<String>
+            var path: JSONNullable<String>
+            var ageSeconds: JSONNullable<Int>
+            var anomalies: [String]
+
+            enum CodingKeys: String, CodingKey {
+                case database, `where`, fresh, newest, path, anomalies
+                case ageSeconds = "age_seconds"
+            }
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case databases, ok
+            case maxAgeSeconds = "max_age_seconds"
+        }
+    }
+
     func show(_ report: StatusCheck.Report, directory: String) {
         if json {
-            let rows: [[String: Any]] = report.entries.map { e in
-                var row: [String: Any] = ["database": e.database, "where": e.location, "fresh": e.fresh]
-                row["newest"] = e.newestTime.map(BackupName.isoString) ?? NSNull()
-                row["path"] = e.newestPath ?? NSNull()
-                row["age_seconds"] = e.age.map { Int($0) } ?? NSNull()
-                row["anomalies"] = e.anomalies
-                return row
+            let rows = report.entries.map { e in
+                JSON.Row(
+                    database: e.database, where: e.location, fresh: e.fresh,
+                    newest: JSONNullable(e.newestTime.map(BackupName.isoString)), path: JSONNullable(e.newestPath),
+                    ageSeconds: JSONNullable(e.age.map { Int($0) }), anomalies: e.anomalies)
             }
-            let object: [String: Any] = ["databases": rows, "ok": report.ok, "max_age_seconds": Int(report.maxAge)]
-            printJSON(object)
+            printJSON(JSON(databases: rows, ok: report.ok, maxAgeSeconds: Int(report.maxAge)))
         }
         if report.entries.isEmpty {
             printStderr("pgkeep: status: STALE: no backups at all in \(directory)")
