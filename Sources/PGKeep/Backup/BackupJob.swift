@@ -4,7 +4,9 @@ import Foundation
 /// temporary file (`DumpPipeline`), verification from disk (`Verifier`), the commit that names
 /// it (`BackupCommit`), and what follows (`AfterBackup`: upload, prune). A failure at any step
 /// removes the temporary files and leaves every earlier backup untouched.
-public final class BackupJob {
+// Its properties are set before `run()` and only read during it; with --parallel the callbacks
+// are called from the workers' threads, so what they touch must be locked (the reporters' is).
+public final class BackupJob: @unchecked Sendable {
     public let options: BackupOptions
     public let source: DumpSource
     public var onProgress: (@Sendable (BackupProgress) -> Void)?
@@ -24,7 +26,14 @@ public final class BackupJob {
     public struct Summary: Sendable {
         public var records: [BackupRecord] = []
         public var failures: [(database: String, error: PGKeepError)] = []
+        /// Databases left alone because a backup newer than `min_interval` exists.
+        public var skipped: [String] = []
+
+        public init() {}
     }
+
+    /// The `--parallel` slots, when several jobs (servers) share them; nil: this job's own.
+    public var slots: DumpSlots?
 
     /// Backs up one database, a list of databases (`databases`), or with `all` every database
     /// and the globals. With several, a failed database does not stop the others; the summary
@@ -43,7 +52,7 @@ public final class BackupJob {
             return summary
         }
         var globalsPreflight: Preflight?
-        let databases: [String]
+        var databases: [String]
         if options.all {
             // Like pg_dumpall: the maintenance database unless one was named (libpq's default,
             // the user's name, often has no database).
@@ -52,22 +61,35 @@ public final class BackupJob {
         } else {
             databases = options.databases
         }
-        let lock = try DirectoryLock(directory: options.directory)
-        defer { _ = lock }
-        for db in databases {
-            attempt(db, into: &summary) {
-                let p = try source.preflight(database: db)
-                return try backupDatabase(db, preflight: p)
+        let locks = try takeLocks()
+        defer { _ = locks }
+        let (todo, skipped) = plan(databases + (globalsPreflight == nil ? [] : [BackupName.globalsDatabase]))
+        summary.skipped = skipped
+        databases = todo.filter { $0 != BackupName.globalsDatabase }
+        if options.fleet.parallel > 1, let sizes = try? source.databaseSizes() {
+            // Largest first: the longest dump starts at once instead of last.
+            databases.sort { (sizes[$0] ?? 0, $1) > (sizes[$1] ?? 0, $0) }
+        }
+        let shared = Locked(summary)
+        let slots = self.slots ?? DumpSlots(options.fleet.parallel)
+        let work = databases
+        let each: @Sendable (Int, Int) throws -> Void = { [self] _, i in
+            slots.holding {
+                attempt(work[i], into: shared) {
+                    let p = try source.preflight(database: work[i])
+                    return try backupDatabase(work[i], preflight: p)
+                }
             }
         }
-        if let globalsPreflight {
-            attempt(BackupName.globalsDatabase, into: &summary) {
+        try Workers.each(work.count, workers: min(options.fleet.width, work.count), name: "pgkeep-backup", each)
+        if let globalsPreflight, todo.contains(BackupName.globalsDatabase) {
+            attempt(BackupName.globalsDatabase, into: shared) {
                 try Watchdog.shared.phase("dumping the globals", watched: source.writesFilesHere) {
                     try backupGlobals(preflight: globalsPreflight)
                 }
             }
         }
-        return summary
+        return shared.current
     }
 
     private var afterBackup: AfterBackup {
@@ -76,15 +98,15 @@ public final class BackupJob {
 
     /// One database of several: its backup, then what follows it; a failure is recorded, not
     /// thrown. A failed upload or prune counts against the database although its backup was recorded.
-    private func attempt(_ database: String, into summary: inout Summary, _ body: () throws -> BackupRecord) {
+    private func attempt(_ database: String, into summary: Locked<Summary>, _ body: () throws -> BackupRecord) {
         do {
             let record = try body()
-            summary.records.append(record)
+            summary.withLock { $0.records.append(record) }
             onRecorded?(record)
             try afterBackup.run(record)
         } catch {
             let e = error as? PGKeepError ?? PGKeepError(.backup, "\(error)")
-            summary.failures.append((database, e))
+            summary.withLock { $0.failures.append((database, e)) }
             onFailure?(database, e)
         }
     }

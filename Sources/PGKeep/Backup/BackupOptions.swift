@@ -56,6 +56,12 @@ public struct BackupOptions: Sendable {
     public var shrinkGuard = ShrinkGuard()
     /// Compression threads.
     public var workers = ProcessInfo.processInfo.activeProcessorCount
+    /// Databases at once, the shard, `min_interval` (see `FleetOptions`).
+    public var fleet = FleetOptions()
+    /// The server's name in a shard's hash: a `[[server]]` table's name, "" for the one server.
+    public var serverName = ""
+    /// Databases `all` leaves out (a server's `exclude`).
+    public var exclude: [String] = []
 
     public init(directory: String) {
         self.directory = directory
@@ -79,6 +85,7 @@ public struct BackupOptions: Sendable {
                     + "itself, with gzip")
         }
         guard jobs >= 1 else { throw PGKeepError(.usage, "--jobs must be at least 1") }
+        try fleet.validate()
         if jobs > 1 && format != .directory {
             throw PGKeepError(.usage, "--jobs needs --format directory: pg_dump writes in parallel only to a directory")
         }

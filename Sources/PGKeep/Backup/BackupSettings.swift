@@ -28,6 +28,13 @@ public struct BackupFlags: Sendable {
     public var pin = false
     /// `--accept-shrink`: a shrink the guard finds is intended.
     public var acceptShrink = false
+    /// `--parallel N`: databases at once (nil: the config's, else 1).
+    public var parallel: Int?
+    /// `run` only: its shard (`--shard`, else an Indexed Job's environment) and `min_interval`.
+    public var fleetRun = false
+    public var shard: Shard?
+    /// `--force`: back up even what `min_interval` would leave alone.
+    public var force = false
 
     public init() {}
 }
@@ -40,7 +47,14 @@ extension Settings {
         options.format = flags.format ?? config?.format ?? .custom
         options.compression = flags.compression ?? config?.compression ?? CompressionChoice(codec: .gzip)
         options.jobs = flags.jobs ?? config?.jobs ?? 1
-        options.workers = flags.threads ?? config?.threads ?? ProcessInfo.processInfo.activeProcessorCount
+        options.fleet = FleetOptions(
+            parallel: flags.parallel ?? config?.parallel ?? 1, perServer: config?.perServer,
+            shard: flags.fleetRun ? try flags.shard ?? Shard.fromEnvironment(environment) : nil,
+            minInterval: flags.fleetRun ? config?.minInterval : nil, force: flags.force)
+        options.serverName = config?.serverName ?? ""
+        options.exclude = config?.exclude ?? []
+        options.workers = options.fleet.threadsEach(
+            of: flags.threads ?? config?.threads ?? ProcessInfo.processInfo.activeProcessorCount)
         options.label = flags.label ?? config?.label
         options.rowCounts = flags.rowCounts ?? config?.rowCounts ?? false
         let flagsEncrypt = !flags.encryptTo.isEmpty || flags.encryptPassphraseFile != nil

@@ -19,6 +19,8 @@ public protocol DumpSource: AnyObject {
     func preflight(database: String?) throws -> Preflight
     /// Every database that accepts connections, templates excluded.
     func listDatabases() throws -> [String]
+    /// Their sizes in bytes, for `--parallel` to start the largest first.
+    func databaseSizes() throws -> [String: Int64]
     /// pg_dump with these options for `database`, writing to stdout (or to `--file` when given).
     func pgDump(database: String, options: [String]) throws -> Command
     /// pg_dumpall --globals-only, writing to stdout.
@@ -134,6 +136,11 @@ public final class LocalDumpSource: DumpSource {
         return try connection.connectableDatabases()
     }
 
+    public func databaseSizes() throws -> [String: Int64] {
+        let connection = try PostgresConnection(spec: spec, database: spec.database ?? "postgres")
+        return DumpSources.sizes(try connection.query(SQL.databaseSizes))
+    }
+
     public func pgDump(database: String, options: [String]) throws -> Command {
         Command(
             executable: try tools.path(of: "pg_dump"),
@@ -157,4 +164,13 @@ public final class LocalDumpSource: DumpSource {
     }
 
     public func close() { env.remove() }
+}
+
+enum DumpSources {
+    /// `SQL.databaseSizes`' rows as a dictionary.
+    static func sizes(_ rows: [[String?]]) -> [String: Int64] {
+        var sizes: [String: Int64] = [:]
+        for row in rows { if let name = row[0] { sizes[name] = row[1].flatMap { Int64($0) } ?? 0 } }
+        return sizes
+    }
 }

@@ -14,8 +14,9 @@ public final class DirectoryLock {
     /// A reader (`shared`) neither creates the directory nor needs to write: on a read-only
     /// copy of a backup directory (a mounted snapshot) the lock file is opened read-only, and where
     /// it cannot be created nobody can delete anything either, so no lock is needed.
-    public init(directory: String, shared: Bool = false) throws {
-        path = (directory as NSString).appendingPathComponent(".pgkeep.lock")
+    /// `file`: another lock in the directory (a shard's own, `.pgkeep-shard-I-of-N.lock`).
+    public init(directory: String, shared: Bool = false, file: String = ".pgkeep.lock") throws {
+        path = (directory as NSString).appendingPathComponent(file)
         if shared {
             var f = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
             if f < 0 && errno == ENOENT && FileManager.default.fileExists(atPath: directory) {

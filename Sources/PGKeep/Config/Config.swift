@@ -70,6 +70,17 @@ public struct PGKeepConfig: Sendable, Equatable {
     public var scheduleCron: CronExpression?
     /// An IANA zone name (default UTC).
     public var scheduleTimeZone: String?
+    /// The fleet's servers (`[[server]]`); empty: the one server of `[connection]`.
+    public var servers: [ServerEntry] = []
+    /// The server this config was narrowed to (`forServer`), nil for the whole file.
+    public var serverName: String?
+    /// Databases left out of `"all"` (a server's `exclude`).
+    public var exclude: [String] = []
+    /// A database with a backup newer than this is not backed up again by `run` (a shard's rerun).
+    public var minInterval: TimeInterval?
+    /// `[backup] parallel` and `per_server`: databases at once, and at most so many per server.
+    public var parallel: Int?
+    public var perServer: Int?
 
     // Bounds ([backup] and [connection]; see `SessionBounds`, `Watchdog`). A bound of 0 is "none".
     public var lockWaitTimeout: TimeInterval?

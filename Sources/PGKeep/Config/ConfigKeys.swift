@@ -63,6 +63,8 @@ struct ConfigKey: Sendable {
         key("backup", "lock_wait_timeout", .bound, \.lockWaitTimeout),
         key("backup", "max_duration", .bound, \.maxDuration),
         key("backup", "stall_timeout", .bound, \.stallTimeout),
+        key("backup", "parallel", .integer(1...64), \.parallel),
+        key("backup", "per_server", .integer(1...64), \.perServer),
         key("retention", "keep_last", .count) { $0.retentionPolicy.last = $1 },
         key("retention", "keep_hourly", .count) { $0.retentionPolicy.hourly = $1 },
         key("retention", "keep_daily", .count) { $0.retentionPolicy.daily = $1 },
@@ -96,6 +98,7 @@ struct ConfigKey: Sendable {
         key("status", "max_age", .duration, \.maxAge),
         key("schedule", "cron", .cron, \.scheduleCron),
         key("schedule", "timezone", .timeZone, \.scheduleTimeZone),
+        key("schedule", "min_interval", .duration, \.minInterval),
     ]
 
     /// The tables, in the order of `all`.

@@ -32,6 +32,13 @@ struct ConfigReader {
     private func checkKeys() throws {
         let byLine = { (a: String, b: String) in (locator.line(of: a) ?? 0, a) < (locator.line(of: b) ?? 0, b) }
         for name in root.keys.sorted(by: byLine) {
+            // The fleet's servers: [[server]] elements, read by `servers()`.
+            if name == "server" {
+                guard root[name]?.array != nil else {
+                    throw fail(name, "servers are [[server]] tables, one per server")
+                }
+                continue
+            }
             let keys = ConfigKey.all.filter { $0.table == name }.map(\.name)
             guard !keys.isEmpty else {
                 throw fail(
@@ -84,6 +91,7 @@ struct ConfigReader {
         if c.remoteOnly == true && c.remote == nil {
             throw fail("remote.remote_only", "needs target = \"REMOTE:bucket/prefix\"")
         }
+        c.servers = try servers()
         if let several = try destinations() {
             c.destinations = several
         } else if let target = c.remote {

@@ -74,6 +74,24 @@ extension Settings {
                 + (d.retention == nil ? " (the file's)" : "")
             add("remote", (d.name == d.target ? d.target : "\(d.name): \(d.target)") + extras)
         }
+        add("parallel", c.parallel, default: "1") { String($0) }
+        if let n = c.perServer { add("per_server", String(n)) }
+        add("min_interval", c.minInterval, default: "(none)") { DurationText.format($0) }
+        for s in c.servers {
+            let narrowed = c.forServer(s)
+            let spec = try? narrowed.connectionSpec(environment: env, readPassword: false)
+            let databases: String
+            switch narrowed.databases {
+            case .all?: databases = "all" + (s.exclude.isEmpty ? "" : " but " + s.exclude.joined(separator: ", "))
+            case .list(let names)?: databases = names.joined(separator: ", ")
+            case nil: databases = "the connection's database"
+            }
+            add(
+                "server",
+                "\(s.name): \(spec.map { Redaction.shared.apply($0.displayURI()) } ?? "(no connection)"), databases "
+                    + "\(databases), dir \(narrowed.directory ?? "(none)"), retention "
+                    + (narrowed.retention ?? RetentionPolicy()).description)
+        }
         add("recipients", c.recipients, default: "(none: not encrypted)") { $0.joined(separator: ", ") }
         add("identity_file", c.identityFile)
         add("passphrase_file", c.passphraseFile)

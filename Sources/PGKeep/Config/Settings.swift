@@ -22,6 +22,11 @@ public struct Settings: Sendable {
 
     /// `--dir`, else PGKEEP_DIR, else the config's `[backup] dir`; a usage error when none gives one.
     public func directory(flag: String?) throws -> String {
+        if flag == nil, let servers = config?.servers, !servers.isEmpty {
+            throw PGKeepError(
+                .usage, "the config file has [[server]] tables, each with its own directory: give --server NAME",
+                hint: "the servers are " + servers.map(\.name).joined(separator: ", "))
+        }
         guard let dir = flag ?? Self.nonEmpty(environment["PGKEEP_DIR"]) ?? config?.directory else {
             throw PGKeepError(
                 .usage,

@@ -251,6 +251,10 @@ public final class DockerComposeDumpSource: DumpSource {
         ).compactMap { $0.first ?? nil }
     }
 
+    public func databaseSizes() throws -> [String: Int64] {
+        DumpSources.sizes(try service.query(SQL.databaseSizes, database: try service.defaultDatabase()))
+    }
+
     public func pgDump(database: String, options dumpOptions: [String]) throws -> Command {
         try service.exec(
             ["pg_dump", "--no-password", "--username=\(try service.user())", "--dbname=\(database)"] + dumpOptions)

@@ -50,7 +50,24 @@ public enum Metrics {
         var samples: [(labels: [(String, String)], value: Double)] = []
     }
 
+    /// One server's part of the metrics: its entries and attempts; `server` (a `[[server]]`
+    /// name) becomes a label of every sample, nil for the one server of `[connection]`.
+    public struct Scope: Sendable {
+        public var server: String?
+        public var directory: String
+        public init(server: String?, directory: String) {
+            self.server = server
+            self.directory = directory
+        }
+    }
+
     public static func text(entries: [StatusCheck.Entry], attempts: [String: AttemptLog.Attempt]) -> String {
+        text([(nil, entries, attempts)])
+    }
+
+    static func text(_ parts: [(server: String?, entries: [StatusCheck.Entry], attempts: [String: AttemptLog.Attempt])])
+        -> String
+    {
         var families = [
             Family(name: "pgkeep_last_success_timestamp_seconds", help: "Time of the newest verified backup."),
             Family(name: "pgkeep_last_attempt_timestamp_seconds", help: "Time of the last backup attempt."),
@@ -61,31 +78,35 @@ public enum Metrics {
             Family(name: "pgkeep_oldest_backup_timestamp_seconds", help: "Time of the oldest backup kept."),
             Family(name: "pgkeep_size_anomaly", help: "1 while the newest backup shrank (not accepted), else 0."),
         ]
-        let local = entries.filter { $0.location == "local" }
-        var primary = local.isEmpty ? entries : local
-        let known = Set(primary.map(\.database))
-        for name in attempts.keys.sorted() where !known.contains(name) {
-            primary.append(StatusCheck.Entry(database: name, fresh: false))
-        }
-        for e in primary {
-            let db = [("database", e.database)]
-            if let time = e.newestTime { families[0].samples.append((db, time.timeIntervalSince1970)) }
-            if let attempt = attempts[e.database], let time = BackupName.parseISO(attempt.time) {
-                families[1].samples.append((db, time.timeIntervalSince1970))
-                families[2].samples.append((db, attempt.success ? 1 : 0))
-            } else if let time = e.newestTime {
-                families[1].samples.append((db, time.timeIntervalSince1970))
-                families[2].samples.append((db, 1))
+        for (server, entries, attempts) in parts {
+            let serverLabel = server.map { [("server", $0)] } ?? []
+            let local = entries.filter { $0.location == "local" }
+            var primary = local.isEmpty ? entries : local
+            let known = Set(primary.map(\.database))
+            for name in attempts.keys.sorted() where !known.contains(name) {
+                primary.append(StatusCheck.Entry(database: name, fresh: false))
             }
-            if let newest = e.newest {
-                families[3].samples.append((db + [("format", newest.format.rawValue)], Double(newest.size)))
-                if let d = newest.durationSeconds { families[4].samples.append((db, d)) }
+            for e in primary {
+                let db = serverLabel + [("database", e.database)]
+                if let time = e.newestTime { families[0].samples.append((db, time.timeIntervalSince1970)) }
+                if let attempt = attempts[e.database], let time = BackupName.parseISO(attempt.time) {
+                    families[1].samples.append((db, time.timeIntervalSince1970))
+                    families[2].samples.append((db, attempt.success ? 1 : 0))
+                } else if let time = e.newestTime {
+                    families[1].samples.append((db, time.timeIntervalSince1970))
+                    families[2].samples.append((db, 1))
+                }
+                if let newest = e.newest {
+                    families[3].samples.append((db + [("format", newest.format.rawValue)], Double(newest.size)))
+                    if let d = newest.durationSeconds { families[4].samples.append((db, d)) }
+                }
+                if let oldest = e.oldestTime { families[6].samples.append((db, oldest.timeIntervalSince1970)) }
+                if e.newestTime != nil { families[7].samples.append((db, e.anomalies.isEmpty ? 0 : 1)) }
             }
-            if let oldest = e.oldestTime { families[6].samples.append((db, oldest.timeIntervalSince1970)) }
-            if e.newestTime != nil { families[7].samples.append((db, e.anomalies.isEmpty ? 0 : 1)) }
-        }
-        for e in entries {
-            families[5].samples.append(([("database", e.database), ("location", e.location)], Double(e.count)))
+            for e in entries {
+                families[5].samples.append(
+                    (serverLabel + [("database", e.database), ("location", e.location)], Double(e.count)))
+            }
         }
         var out = ""
         for family in families where !family.samples.isEmpty {
@@ -109,9 +130,17 @@ public enum Metrics {
 
     /// Writes the metrics of `directory` (and `remote`) to `path`, atomically.
     public static func write(to path: String, directory: String, remotes: [any RemoteStore] = []) throws {
-        let check = StatusCheck(directory: directory, databases: nil, maxAge: .infinity)
-        let report = try check.run(remotes: remotes)
-        try FileSystem.replace(
-            path, with: Data(text(entries: report.entries, attempts: AttemptLog.read(directory)).utf8))
+        try write(to: path, scopes: [Scope(server: nil, directory: directory)], remotes: remotes)
+    }
+
+    /// The metrics of every server's directory (and `remotes`, with the first scope), one file.
+    public static func write(to path: String, scopes: [Scope], remotes: [any RemoteStore] = []) throws {
+        var parts: [(String?, [StatusCheck.Entry], [String: AttemptLog.Attempt])] = []
+        for (i, scope) in scopes.enumerated() {
+            let check = StatusCheck(directory: scope.directory, databases: nil, maxAge: .infinity)
+            let report = try check.run(remotes: i == 0 ? remotes : [])
+            parts.append((scope.server, report.entries, AttemptLog.read(scope.directory)))
+        }
+        try FileSystem.replace(path, with: Data(text(parts).utf8))
     }
 }

@@ -10,6 +10,11 @@ public enum SQL {
     static let connectableDatabases =
         "SELECT datname FROM pg_catalog.pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname"
 
+    /// Each connectable database's size in bytes (one the user may not connect to: NULL).
+    static let databaseSizes =
+        "SELECT datname, CASE WHEN has_database_privilege(oid, 'CONNECT') THEN pg_database_size(oid) END "
+        + "FROM pg_catalog.pg_database WHERE datallowconn AND NOT datistemplate"
+
     /// Dropping a database that a stopped client may still be connected to: WITH (FORCE) ends
     /// its sessions (PostgreSQL 13 and later); the plain form for older servers.
     public static func dropDatabase(_ name: String) -> [String] {

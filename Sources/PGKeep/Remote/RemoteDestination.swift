@@ -58,24 +58,7 @@ extension ConfigReader {
             guard let target = try sub.string("remote.target") else {
                 throw fail("remote", "\(label) needs target = \"REMOTE:bucket/prefix\"")
             }
-            var retention: RetentionFlags?
-            if let keep = table["retention"] {
-                guard let keys = keep.table?.keys else { throw fail("remote", "\(label): retention must be a table") }
-                var policy = RetentionFlags()
-                for key in keys {
-                    guard let n = try sub.count("retention.\(key)") else { continue }
-                    switch key {
-                    case "keep_last": policy.last = n
-                    case "keep_hourly": policy.hourly = n
-                    case "keep_daily": policy.daily = n
-                    case "keep_weekly": policy.weekly = n
-                    case "keep_monthly": policy.monthly = n
-                    case "keep_yearly": policy.yearly = n
-                    default: throw fail("remote", "\(label): [remote.retention] has no key \(key)")
-                    }
-                }
-                retention = policy
-            }
+            let retention = table["retention"] == nil ? nil : try sub.retentionFlags(label: label, table: "remote")
             let destination = RemoteDestination(
                 name: try sub.string("remote.name"), target: target,
                 remoteOnly: try sub.bool("remote.remote_only") ?? false,
@@ -86,5 +69,28 @@ extension ConfigReader {
             out.append(destination)
         }
         return out
+    }
+}
+
+extension ConfigReader {
+    /// The keep_* counts of an element's `[TABLE.retention]` (this reader scoped to the element).
+    func retentionFlags(label: String, table: String) throws -> RetentionFlags {
+        guard let keys = root["retention"]?.table?.keys else {
+            throw fail(table, "\(label): retention must be a table")
+        }
+        var policy = RetentionFlags()
+        for key in keys {
+            guard let n = try count("retention.\(key)") else { continue }
+            switch key {
+            case "keep_last": policy.last = n
+            case "keep_hourly": policy.hourly = n
+            case "keep_daily": policy.daily = n
+            case "keep_weekly": policy.weekly = n
+            case "keep_monthly": policy.monthly = n
+            case "keep_yearly": policy.yearly = n
+            default: throw fail(table, "\(label): [\(table).retention] has no key \(key)")
+            }
+        }
+        return policy
     }
 }

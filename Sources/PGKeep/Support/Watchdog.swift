@@ -37,7 +37,9 @@ public final class Watchdog: @unchecked Sendable {
     private struct State {
         var limits = Limits(stallTimeout: nil)
         var started: Int64 = 0
-        var phases: [(name: String, watched: Bool)] = []
+        /// The phases running now, oldest first (several with --parallel); each by its id.
+        var phases: [(id: Int, name: String, watched: Bool)] = []
+        var nextPhase = 0
         var running = false
     }
 
@@ -72,8 +74,12 @@ public final class Watchdog: @unchecked Sendable {
     /// the server's work as progress during it (without one, only a chosen stall bound applies).
     public func phase<T>(_ name: String, watched: Bool = true, _ body: () throws -> T) rethrows -> T {
         pgkeep_progress_tick()
-        state.withLock { $0.phases.append((name, watched)) }
-        defer { state.withLock { _ = $0.phases.popLast() } }
+        let id = state.withLock { s -> Int in
+            s.nextPhase += 1
+            s.phases.append((s.nextPhase, name, watched))
+            return s.nextPhase
+        }
+        defer { state.withLock { $0.phases.removeAll { $0.id == id } } }
         return try body()
     }
 

@@ -28,7 +28,23 @@ struct DirectoryOptions: ParsableArguments {
 
     @OptionGroup var config: ConfigOptions
 
-    func settings() throws -> Settings { try config.settings() }
+    /// One `[[server]]` of the config file.
+    @Option(
+        name: .customLong("server"),
+        help: ArgumentHelp(
+            "Work on this [[server]] of the config file: its connection, databases, directory and retention.",
+            valueName: "name"))
+    var server: String?
+
+    /// The settings, narrowed to `--server` when given.
+    func settings() throws -> Settings {
+        let settings = try config.settings()
+        guard let server else { return settings }
+        guard let file = settings.config else {
+            throw PGKeepError(.usage, "--server \(server) needs a config file with [[server]] tables (--config)")
+        }
+        return Settings(environment: settings.environment, config: file.forServer(try file.server(named: server)))
+    }
 }
 
 /// `--identity` and `--passphrase-file`: how to decrypt encrypted backups (restore, verify, drills).

@@ -45,6 +45,9 @@ struct Monitoring {
     let database: String?
     /// The destinations whose backups the metrics also report (the run's, a remote prune's).
     let remotes: [any RemoteStore]
+    /// A fleet's servers: the metrics cover each one's directory (a `server` label), and each
+    /// server's attempts are logged in its own directory.
+    var scopes: [Metrics.Scope] = []
 
     init(
         _ options: MonitorOptions, settings: Settings, command: String, database: String?, directory: String?,
@@ -89,13 +92,13 @@ struct Monitoring {
             attempts[database] = .init(
                 time: now, success: false, durationSeconds: Date().timeIntervalSince(started).rounded())
         }
-        record(attempts)
+        if scopes.isEmpty { record(attempts) }
         finish(error: nil)
     }
 
     /// The attempt log, kept where metrics are written (it feeds their last-attempt gauges).
-    private func record(_ attempts: [String: AttemptLog.Attempt]) {
-        guard let directory, metricsFile != nil else { return }
+    func record(_ attempts: [String: AttemptLog.Attempt], in directory: String? = nil) {
+        guard let directory = directory ?? self.directory, metricsFile != nil else { return }
         do { try AttemptLog.record(attempts, directory: directory) } catch let e as PGKeepError {
             printStderr("pgkeep: warning: " + e.message)
         } catch {}
@@ -105,7 +108,8 @@ struct Monitoring {
     func finish(error: String?) {
         monitor?.finished(error: error.map { Redaction.shared.apply($0) })
         guard let metricsFile, let directory else { return }
-        do { try Metrics.write(to: metricsFile, directory: directory, remotes: remotes) } catch let e as PGKeepError {
+        let scopes = self.scopes.isEmpty ? [Metrics.Scope(server: nil, directory: directory)] : self.scopes
+        do { try Metrics.write(to: metricsFile, scopes: scopes, remotes: remotes) } catch let e as PGKeepError {
             printStderr("pgkeep: warning: metrics file \(metricsFile) not written: " + e.message)
         } catch {
             printStderr("pgkeep: warning: metrics file \(metricsFile) not written: \(error)")

@@ -19,6 +19,7 @@ extension PGKeepCommand {
         @OptionGroup var upload: UploadOptions
         @OptionGroup var dump: DumpOptions
         @OptionGroup var monitoring: MonitorOptions
+        @OptionGroup var parallel: ParallelOptions
 
         /// Prune this database after a verified backup.
         @Flag(
@@ -49,6 +50,7 @@ extension PGKeepCommand {
                 flags.all = all
                 flags.prune = prune ? settings.policy(policy.flags) : nil
                 flags.retention = policy.flags
+                flags.parallel = parallel.parallel
                 let options = try settings.backupOptions(flags, directoryFlag: location.directory)
                 let spec = try settings.connection(connection.flags)
                 let source = try settings.dumpSource(

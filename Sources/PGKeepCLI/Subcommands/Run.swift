@@ -23,6 +23,8 @@ extension PGKeepCommand {
         @OptionGroup var upload: UploadOptions
         @OptionGroup var policy: PolicyOptions
         @OptionGroup var monitoring: MonitorOptions
+        @OptionGroup var parallel: ParallelOptions
+        @OptionGroup var shard: ShardOptions
 
         @Option(
             name: .customLong("database"), help: ArgumentHelp("A database to back up (repeatable).", valueName: "name"))
@@ -37,11 +39,20 @@ extension PGKeepCommand {
                 try output.apply(settings)
                 let hooks = try hookOptions.hooks(settings)
                 let started = Date()
-                let monitor = try Monitoring(
+                let fleet = try fleetRun(settings)
+                var monitor = try Monitoring(
                     monitoring, settings: settings, command: "run", database: nil,
-                    directory: try settings.directory(flag: location.directory),
+                    directory: fleet == nil
+                        ? try settings.directory(flag: location.directory) : settings.config?.directory,
                     remotes: try settings.destinations(flags: upload.remote.remotes, configured: true).map(\.store))
-                let summary = try monitor.around { try hooks.firing { try runBackups(settings) } }
+                if let fleet { monitor.scopes = try fleet.metricsScopes() }
+                let parallel = parallel.parallel ?? settings.config?.parallel ?? 1
+                let summary = try monitor.around {
+                    try hooks.firing {
+                        guard let fleet else { return try runBackups(settings) }
+                        return try fleet.run(parallel: parallel) { [monitor] in monitor.record($0, in: $1) }
+                    }
+                }
                 RunReport.show(summary, started: started)
                 hooks.fire(for: summary)
                 monitor.backups(summary, started: started)
@@ -49,11 +60,33 @@ extension PGKeepCommand {
             }
         }
 
-        func runBackups(_ settings: Settings) throws -> BackupJob.Summary {
+        /// The config's `[[server]]` tables, unless `--server` picked one.
+        func fleetRun(_ settings: Settings) throws -> FleetRun? {
+            guard let servers = settings.config?.servers, !servers.isEmpty, location.directory == nil else {
+                return nil
+            }
+            let flags = connection.flags
+            if flags.dbname != nil || flags.host != nil || flags.port != nil || flags.username != nil || all
+                || !databases.isEmpty
+            {
+                throw PGKeepError(
+                    .usage,
+                    "the config file has [[server]] tables: connection flags, --database and --all would apply to "
+                        + "every server",
+                    hint: "set them per server in the file, or pick one with --server NAME")
+            }
+            return FleetRun(settings: settings, servers: servers) { [self] narrowed, slots in
+                try runBackups(narrowed, slots: slots)
+            }
+        }
+
+        func runBackups(_ settings: Settings, slots: DumpSlots? = nil) throws -> BackupJob.Summary {
             var flags = BackupFlags()
             upload.apply(to: &flags)
             flags.prune = settings.policy(policy.flags)
             flags.retention = policy.flags
+            flags.parallel = parallel.parallel
+            try shard.apply(to: &flags)
             var options = try settings.backupOptions(flags, directoryFlag: location.directory)
             let spec = try settings.connection(connection.flags)
             settings.selectDatabases(databases, all: all, connection: spec, into: &options)
@@ -61,6 +94,7 @@ extension PGKeepCommand {
                 spec: spec, pgBinFlag: connection.pgBin, docker: settings.dockerCompose(flag: docker.flag))
             defer { source.close() }
             let job = BackupJob(options: options, source: source)
+            job.slots = slots
             let reporter = BackupReporter(quiet: Output.quiet, json: output.json)
             reporter.holdFailures = true
             reporter.attach(to: job, named: true)

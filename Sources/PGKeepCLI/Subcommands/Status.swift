@@ -57,6 +57,18 @@ extension PGKeepCommand {
         func run() throws {
             try reportingErrors("a status check") {
                 let settings = try location.settings()
+                if let servers = settings.config?.servers, !servers.isEmpty, location.directory == nil {
+                    // Every [[server]] of the fleet, each in its directory.
+                    let fleet = FleetRun(settings: settings, servers: servers) { _, _ in BackupJob.Summary() }
+                    let report = try fleet.status(maxAge: try settings.maxAge(flag: maxAge))
+                    if format == "prometheus" {
+                        Console.out(try fleet.metricsText())
+                    } else {
+                        StatusReport(json: json).show(report, directory: settings.config?.directory ?? "")
+                    }
+                    try exitIfFailed(!report.ok)
+                    return
+                }
                 let dir = try settings.directory(flag: location.directory)
                 let check = StatusCheck(
                     directory: dir, databases: settings.statusDatabases(flags: databases),

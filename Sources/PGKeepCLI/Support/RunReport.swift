@@ -8,14 +8,19 @@ enum RunReport {
         let failed = Set(summary.failures.map(\.database))
         let seconds = String(format: "%.1f s", Date().timeIntervalSince(started))
         let ok = summary.records.filter { !failed.contains($0.manifest.database) }.count
+        let skipped =
+            summary.skipped.isEmpty
+            ? ""
+            : ", \(summary.skipped.count) skipped (a backup newer than [schedule] min_interval: "
+                + summary.skipped.joined(separator: ", ") + "; --force backs them up)"
         if summary.failures.isEmpty {
-            printInfo("pgkeep: run finished: \(ok) backed up and verified, 0 failed (\(seconds))")
+            printInfo("pgkeep: run finished: \(ok) backed up and verified, 0 failed\(skipped) (\(seconds))")
             return
         }
         let total = ok + summary.failures.count
         var block = [
-            "pgkeep: run FAILED: \(summary.failures.count) of \(total) failed, \(ok) backed up and verified "
-                + "(\(seconds))"
+            "pgkeep: run FAILED: \(summary.failures.count) of \(total) failed, \(ok) backed up and verified"
+                + "\(skipped) (\(seconds))"
         ]
         for (database, error) in summary.failures {
             block.append("  \(database): " + error.description.replacingOccurrences(of: "\n", with: "\n  "))

@@ -1,0 +1,117 @@
+import Foundation
+
+/// `pgkeep run` over the config's `[[server]]` tables: every server at once, their databases
+/// sharing the run's `--parallel` slots (at most `per_server` of them against one server), each
+/// server into its own directory; one summary, with each failure named `server/database`.
+public struct FleetRun: Sendable {
+    public let settings: Settings
+    public let servers: [ServerEntry]
+    /// One server's backups with the narrowed settings and the shared slots.
+    public let backups: @Sendable (Settings, DumpSlots) throws -> BackupJob.Summary
+
+    public init(
+        settings: Settings, servers: [ServerEntry],
+        backups: @escaping @Sendable (Settings, DumpSlots) throws -> BackupJob.Summary
+    ) {
+        self.settings = settings
+        self.servers = servers
+        self.backups = backups
+    }
+
+    /// The servers' settings: each one's connection, databases, directory and retention.
+    public var scoped: [(entry: ServerEntry, settings: Settings)] {
+        servers.map { entry in
+            (entry, Settings(environment: settings.environment, config: settings.config?.forServer(entry)))
+        }
+    }
+
+    public func metricsScopes() throws -> [Metrics.Scope] {
+        try scoped.map { Metrics.Scope(server: $0.entry.name, directory: try $0.settings.directory(flag: nil)) }
+    }
+
+    /// Runs every server; a server that cannot be reached at all is a failure of that server
+    /// (`server/*`), not of the run. `record` gets each server's attempts for its directory.
+    public func run(
+        parallel: Int, record: @escaping @Sendable ([String: AttemptLog.Attempt], String) -> Void
+    ) throws -> BackupJob.Summary {
+        let slots = DumpSlots(parallel)
+        let parts = scoped
+        let merged = Locked(BackupJob.Summary())
+        try Workers.each(parts.count, workers: parts.count, name: "pgkeep-server") { _, i in
+            let (entry, settings) = parts[i]
+            let now = BackupName.isoString(Date())
+            var attempts: [String: AttemptLog.Attempt] = [:]
+            var summary: BackupJob.Summary
+            do {
+                summary = try backups(settings, slots)
+            } catch {
+                let e = error as? PGKeepError ?? PGKeepError(.backup, "\(error)")
+                summary = BackupJob.Summary()
+                summary.failures = [("*", e)]
+            }
+            for r in summary.records {
+                attempts[r.manifest.database] = .init(
+                    time: now, success: true, durationSeconds: r.manifest.durationSeconds)
+            }
+            for (db, _) in summary.failures where db != "*" {
+                attempts[db] = .init(time: now, success: false, durationSeconds: nil)
+            }
+            if let dir = try? settings.directory(flag: nil) { record(attempts, dir) }
+            merged.withLock {
+                $0.records += summary.records
+                $0.failures += summary.failures.map { ("\(entry.name)/\($0.database)", $0.error) }
+                $0.skipped += summary.skipped.map { "\(entry.name)/\($0)" }
+            }
+        }
+        return merged.current
+    }
+}
+
+extension FleetRun {
+    /// What `status` expects of each server: its `databases` list, or with `"all"` every database
+    /// the server has now (less `exclude`), so a database created since the last run shows as
+    /// missing. A server that cannot be asked is itself an entry (`server/*`, stale).
+    public func status(maxAge: TimeInterval, now: Date = Date()) throws -> StatusCheck.Report {
+        var entries: [StatusCheck.Entry] = []
+        for (entry, narrowed) in scoped {
+            var expected: [String]?
+            var unreachable: String?
+            switch narrowed.config?.databases {
+            case .list(let names)?: expected = names
+            case .all?:
+                do {
+                    let spec = try narrowed.connection(ConnectionFlags())
+                    let connection = try PostgresConnection(spec: spec, database: spec.database ?? "postgres")
+                    expected = try connection.connectableDatabases().filter { !entry.exclude.contains($0) }
+                } catch {
+                    unreachable = (error as? PGKeepError)?.message ?? "\(error)"
+                }
+            case nil: expected = nil
+            }
+            let check = StatusCheck(directory: try narrowed.directory(flag: nil), databases: expected, maxAge: maxAge)
+            var found = try check.run(now: now).entries
+            if let unreachable {
+                found.append(StatusCheck.Entry(database: "*", location: "cannot list: \(unreachable)", fresh: false))
+            }
+            entries += found.map { e in
+                var e = e
+                e.database = "\(entry.name)/\(e.database)"
+                return e
+            }
+        }
+        return StatusCheck.Report(entries: entries, maxAge: maxAge)
+    }
+}
+
+extension FleetRun {
+    /// The fleet's metrics (every server's directory, a `server` label), as `status --format
+    /// prometheus` prints them.
+    public func metricsText() throws -> String {
+        var parts: [(String?, [StatusCheck.Entry], [String: AttemptLog.Attempt])] = []
+        for scope in try metricsScopes() {
+            let check = StatusCheck(directory: scope.directory, databases: nil, maxAge: .infinity)
+            parts.append((scope.server, try check.run().entries, AttemptLog.read(scope.directory)))
+        }
+        return Metrics.text(parts)
+    }
+}
