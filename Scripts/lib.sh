@@ -71,6 +71,13 @@ start_moto() {
   echo "moto_server did not start:" >&2; cat "$1" >&2; return 1
 }
 
+# ensure_pip_module MODULE PACKAGE: a PyPI package for the tests (kubernetes-validate), installed
+# into the python3 on PATH when its module does not import.
+ensure_pip_module() {
+  python3 -c "import $1" >/dev/null 2>&1 && return 0
+  echo "installing $2 from PyPI" >&2
+  python3 -m pip install -q "$2" >/dev/null 2>&1 || python3 -m pip install -q --break-system-packages "$2"
+}
 stop_moto() { [ -n "${MOTO_PID:-}" ] && kill "$MOTO_PID" 2>/dev/null; true; }
 
 # ensure_pg16: PostgreSQL 16.2, server and client, from PyPI's pgserver wheel (its binaries find

@@ -18,6 +18,7 @@ swift format lint --strict --recursive --parallel Sources Tests Package.swift
 
 ensure_packages age rclone strace prometheus zstd
 ensure_pg16
+ensure_pip_module kubernetes_validate kubernetes-validate
 work=$(mktemp -d /tmp/pgkeep-test.XXXXXX)
 trap 'stop_everything "$work"' EXIT
 chmod 755 "$work"
