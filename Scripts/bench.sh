@@ -2,7 +2,7 @@
 # Measures pgkeep against the stock tools, alternating runs in one session, and prints median
 # wall-time ratios, output sizes and pgkeep's peak RSS.
 #
-#   Scripts/bench.sh [--runs N] [--sizes "20 50"] [--history "10000 100000"] [--parts "backup restore copy compose history"] [--keep] [--profile]
+#   Scripts/bench.sh [--runs N] [--sizes "20 50"] [--history "10000 100000"] [--parts "backup restore copy compose history fleet"] [--keep] [--profile]
 #
 # For each size S the database is pgbench at scale S plus a table of 60000*S rows of md5 text
 # and jsonb (scale 20: 1.2 million rows, about 570 MB on disk). Each command runs N times, in turn
@@ -23,7 +23,7 @@
 # files: 10 databases, hourly backups), pgkeep list, pgkeep prune --dry-run and pgkeep status.
 # Then compose against the host: one server in a docker compose service of the bench's own Docker
 # Engine (Scripts/docker-engine.sh), backed up and restored into with --docker-compose and over TCP.
-# --parts "backup restore copy compose history" picks the parts (default: all).
+# --parts "backup restore copy compose history fleet" picks the parts (default: all).
 # Timings are for information; no test asserts a time. --sizes "" skips the database part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +33,7 @@ sizes="20 50"
 keep=0
 history="10000 100000"
 profile=0
-parts="backup restore copy compose history"
+parts="backup restore copy compose history fleet"
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs=$2; shift 2 ;;
@@ -42,7 +42,7 @@ while [ $# -gt 0 ]; do
     --history) history=$2; shift 2 ;;
     --profile) profile=1; shift ;;
     --parts) parts=$2; shift 2 ;;
-    *) echo "usage: bench.sh [--runs N] [--sizes \"20 50\"] [--history \"10000 100000\"] [--parts \"backup restore copy compose history\"]" \
+    *) echo "usage: bench.sh [--runs N] [--sizes \"20 50\"] [--history \"10000 100000\"] [--parts \"backup restore copy compose history fleet\"]" \
          "[--keep] [--profile]" >&2
        exit 2 ;;
   esac
@@ -364,3 +364,94 @@ PY
     "$(printf '%s\n' "${lt[@]}" | median)" "$(printf '%s\n' "${pt[@]}" | median)" "$(printf '%s\n' "${st[@]}" | median)"
   rm -rf "$hdir"
 done
+
+# A fleet: 40 databases of mixed sizes on two servers (per server 2 of 500,000 rows, 6 of 100,000,
+# 12 of 10,000), one config with two [[server]] tables, `run --parallel 1, 2, 4`; then list and
+# prune --dry-run over 1,000 databases' folders. Goals: --parallel 4 at most 0.6 of --parallel 1,
+# pgkeep's peak RSS under 128 MB; 1,000 databases listed and planned in under 1 s.
+if has fleet; then
+  port2=$((21000 + RANDOM % 900)); [ "$port2" != "$SERVER_PORT" ] || port2=$((port2 + 1))
+  Scripts/pg-server.sh start "$work/server2" "$port2" "$SERVER_PASSWORD"
+  trap 'Scripts/pg-server.sh stop "$work/server2" || true; stop_everything; [ "$keep" = 1 ] || rm -rf "$work"' EXIT
+  for port in "$SERVER_PORT" "$port2"; do
+    for i in $(seq 1 20); do
+      rows=10000; [ "$i" -le 8 ] && rows=100000; [ "$i" -le 2 ] && rows=500000
+      createdb -p "$port" "fleet_$i"
+      psql -q -p "$port" -d "fleet_$i" -c "CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v, g % 97 AS n FROM generate_series(1, $rows) g"
+    done
+  done
+  printf '%s' "$SERVER_PASSWORD" > "$work/fleet.pw"; chmod 600 "$work/fleet.pw"
+  cat > "$work/fleet.toml" <<TOML
+[connection]
+user = "postgres"
+password_file = "$work/fleet.pw"
+[backup]
+dir = "$work/fleet"
+[[server]]
+name = "one"
+host = "127.0.0.1"
+port = $SERVER_PORT
+databases = "all"
+exclude = ["postgres"]
+[[server]]
+name = "two"
+host = "127.0.0.1"
+port = $port2
+databases = "all"
+exclude = ["postgres"]
+TOML
+  out="$work/out"; mkdir -p "$out"
+  declare -A fw=() fr=()
+  for i in $(seq 1 "$runs"); do
+    for p in 1 2 4; do
+      rm -rf "$work/fleet"
+      t0=$(now)
+      env -u PGHOST -u PGPORT -u PGUSER -u PGPASSWORD /usr/bin/time -f %M -o "$out/rss.txt" \
+        "$pgkeep" run -q --config "$work/fleet.toml" --parallel "$p"
+      t1=$(now)
+      fw[$p]+="$(echo "$t1 - $t0" | bc) "
+      r=$(tail -n 1 "$out/rss.txt"); [ "$r" -gt "${fr[$p]:-0}" ] && fr[$p]=$r
+    done
+    echo "   fleet run $i done"
+  done
+  fm() { echo "${fw[$1]}" | tr ' ' '\n' | grep -v '^$' | median; }
+  echo "== fleet: 40 databases on two servers, pgkeep run (median of $runs)"
+  for p in 1 2 4; do
+    printf '   --parallel %s  %6.2f s  ratio to 1: %s  peak RSS %s MB\n' "$p" "$(fm "$p")" \
+      "$(ratio "$(fm "$p")" "$(fm 1)")" "$((${fr[$p]} / 1024))"
+  done
+  echo "   goals: --parallel 4 / --parallel 1 <= 0.6; peak RSS < 128 MB"
+  # 1,000 databases' folders, 5 backups each (manifests as pgkeep writes them).
+  python3 - "$work/thousand" <<'PY'
+import json, os, sys, datetime
+root = sys.argv[1]
+end = datetime.datetime(2026, 4, 2, 2, 0, 0, tzinfo=datetime.timezone.utc)
+for d in range(1000):
+    db = f"db{d:04d}"
+    folder = os.path.join(root, db)
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    for i in range(5):
+        t = end - datetime.timedelta(days=i)
+        name = f"{db}_{t.strftime('%Y-%m-%dT%H%M%SZ')}.dump.gz"
+        open(os.path.join(folder, name), "wb").close()
+        stamp = t.strftime('%Y-%m-%dT%H:%M:%SZ')
+        m = {"compression": {"algorithm": "gzip", "applied_by": "pgkeep", "level": 6}, "database": db,
+             "duration_seconds": 1.5, "file": name, "finished_at": stamp, "format": "custom", "manifest_version": 1,
+             "pg_dump_options": ["--format=custom", "--compress=0"], "pg_dump_version": "15.18", "pgkeep_version": "0.1.0",
+             "pinned": False, "server_version": "15.18", "server_version_num": 150018, "sha256": "0" * 64, "size": 1234,
+             "source": f"postgresql://u@h/{db}", "started_at": stamp, "tool": "pgkeep", "uncompressed_size": 9999,
+             "verification": {"gzip_complete": True, "pg_restore_list": True, "sha256_reread": True, "toc_entries": 20,
+                              "verified_at": stamp}}
+        with open(os.path.join(folder, name + ".manifest.json"), "w") as f:
+            json.dump(m, f, indent=2, sort_keys=True)
+PY
+  sync
+  lt=(); pt=()
+  for i in 1 2 3; do
+    t0=$(now); "$pgkeep" list --dir "$work/thousand" --json > /dev/null; t1=$(now); lt+=("$(echo "$t1 - $t0" | bc)")
+    t0=$(now); "$pgkeep" prune --dir "$work/thousand" --dry-run --json > /dev/null; t1=$(now); pt+=("$(echo "$t1 - $t0" | bc)")
+  done
+  printf '== 1,000 databases (5,000 backups): list %.2f s, prune --dry-run %.2f s (median of 3) [goal < 1 s]\n' \
+    "$(printf '%s\n' "${lt[@]}" | median)" "$(printf '%s\n' "${pt[@]}" | median)"
+fi
+
