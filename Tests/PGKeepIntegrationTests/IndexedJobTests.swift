@@ -128,7 +128,7 @@ struct IndexedJobTests {
         for (server, dbs) in fleet.servers { for db in dbs { expected["\(server)/\(db)"] = 1 } }
 
         // Shard 1 is killed once it has recorded a backup (and is still dumping), then started again.
-        let doomed = try Self.startShard(1, fleet, dir)
+        let doomed = try Self.startShard(1, fleet, dir, suffix: "k")
         var sawOne = false
         for _ in 0..<300 where !sawOne {
             let logs = try RealDocker.docker(["logs", doomed], check: false)
