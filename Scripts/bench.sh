@@ -2,7 +2,7 @@
 # Measures pgkeep against the stock tools, alternating runs in one session, and prints median
 # wall-time ratios, output sizes and pgkeep's peak RSS.
 #
-#   Scripts/bench.sh [--runs N] [--sizes "20 50"] [--history "10000 100000"] [--parts "backup restore copy compose history fleet"] [--keep] [--profile]
+#   Scripts/bench.sh [--runs N] [--sizes "20 50"] [--history "10000 100000"] [--parts "backup restore copy compose history fleet fingerprint"] [--keep] [--profile]
 #
 # For each size S the database is pgbench at scale S plus a table of 60000*S rows of md5 text
 # and jsonb (scale 20: 1.2 million rows, about 570 MB on disk). Each command runs N times, in turn
@@ -23,7 +23,7 @@
 # files: 10 databases, hourly backups), pgkeep list, pgkeep prune --dry-run and pgkeep status.
 # Then compose against the host: one server in a docker compose service of the bench's own Docker
 # Engine (Scripts/docker-engine.sh), backed up and restored into with --docker-compose and over TCP.
-# --parts "backup restore copy compose history fleet" picks the parts (default: all).
+# --parts "backup restore copy compose history fleet fingerprint" picks the parts (default: all).
 # Timings are for information; no test asserts a time. --sizes "" skips the database part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +33,7 @@ sizes="20 50"
 keep=0
 history="10000 100000"
 profile=0
-parts="backup restore copy compose history fleet"
+parts="backup restore copy compose history fleet fingerprint"
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs=$2; shift 2 ;;
@@ -42,7 +42,7 @@ while [ $# -gt 0 ]; do
     --history) history=$2; shift 2 ;;
     --profile) profile=1; shift ;;
     --parts) parts=$2; shift 2 ;;
-    *) echo "usage: bench.sh [--runs N] [--sizes \"20 50\"] [--history \"10000 100000\"] [--parts \"backup restore copy compose history fleet\"]" \
+    *) echo "usage: bench.sh [--runs N] [--sizes \"20 50\"] [--history \"10000 100000\"] [--parts \"backup restore copy compose history fleet fingerprint\"]" \
          "[--keep] [--profile]" >&2
        exit 2 ;;
   esac
@@ -124,6 +124,15 @@ for size in $sizes; do
     echo "   backup run $i done"
   done
   fi  # backup
+
+  # --fingerprint against the same backup without it (goal: at most 1.3x).
+  if has fingerprint; then
+  for i in $(seq 1 "$runs"); do
+    measure fp_base "$out/pk/$db/*.dump.gz" "$pgkeep" backup -q -d "$db" --dir "$out/pk"
+    measure fp_on "$out/pk/$db/*.dump.gz" "$pgkeep" backup -q -d "$db" --dir "$out/pk" --fingerprint
+    echo "   fingerprint run $i done"
+  done
+  fi  # fingerprint
 
   # Restores, each into a fresh database: pgkeep against the stock commands doing the same work
   # (one transaction, stop at the first error). pgkeep's figures include its checks: the sha256 of
@@ -212,6 +221,8 @@ for size in $sizes; do
   row r_pkzjobs "pgkeep restore X.dump.zst --jobs 2" r_zjobs 1.0
   row v_stock "sha256sum; gunzip -c | pg_restore -f /dev/null"
   row v_pk "pgkeep verify X.dump.gz" v_stock
+  row fp_base "pgkeep backup (beside --fingerprint)"
+  row fp_on "pgkeep backup --fingerprint" fp_base 1.30
   unset wall rss bytes
   if [ "$profile" = 1 ]; then
     # Where the time goes (perf record -g, one run each; the server's own processes are not children

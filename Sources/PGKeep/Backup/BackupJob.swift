@@ -146,25 +146,20 @@ public final class BackupJob: @unchecked Sendable {
         let name = BackupName(
             database: database, time: started, format: options.format, codec: options.codec,
             encrypted: options.encrypted)
-        var counts: SnapshotCounts?
-        var snapshotArgs: [String] = []
-        if options.rowCounts {
-            let opened = try source.snapshotCounts(database: database)
-            counts = opened
-            snapshotArgs = ["--snapshot=\(opened.snapshot)"]
-        }
-        defer { counts?.close() }
-        let rowCounts = try counts?.count()
+        let facts = try SnapshotFacts(options: options, source: source, database: database)
+        defer { facts.close() }
+        try facts.start()
         if options.format == .directory {
             return try backupDirectory(
-                name: name, preflight: preflight, started: started, extraArgs: snapshotArgs + lockWaitArguments,
-                rowCounts: rowCounts)
+                name: name, preflight: preflight, started: started,
+                extraArgs: facts.pgDumpArguments + lockWaitArguments, facts: facts)
         }
         let dumpArgs = dumpOptions()
-        let command = try source.pgDump(database: database, options: dumpArgs + snapshotArgs + lockWaitArguments)
+        let command = try source.pgDump(
+            database: database, options: dumpArgs + facts.pgDumpArguments + lockWaitArguments)
         return try backupStream(
             name: name, command: command, dumpOptions: dumpArgs, preflight: preflight, started: started,
-            what: "pg_dump of database \"\(database)\"", rowCounts: rowCounts)
+            what: "pg_dump of database \"\(database)\"", facts: facts)
     }
 
     func backupGlobals(preflight: Preflight) throws -> BackupRecord {
@@ -175,13 +170,13 @@ public final class BackupJob: @unchecked Sendable {
         let command = try source.pgDumpallGlobals()
         return try backupStream(
             name: name, command: command, dumpOptions: ["--globals-only"], preflight: preflight,
-            started: started, what: "pg_dumpall --globals-only", rowCounts: nil)
+            started: started, what: "pg_dumpall --globals-only", facts: nil)
     }
 
     /// custom, plain and globals: the dump pipeline into a temporary file, then its verification.
     private func backupStream(
         name: BackupName, command: Command, dumpOptions: [String], preflight: Preflight,
-        started: Date, what: String, rowCounts: [String: Int]?
+        started: Date, what: String, facts: SnapshotFacts?
     ) throws -> BackupRecord {
         let database = name.database
         var pipeline = DumpPipeline(
@@ -202,7 +197,7 @@ public final class BackupJob: @unchecked Sendable {
             var manifest = makeManifest(
                 name: name, preflight: preflight, dumpOptions: dumpOptions, started: started, finished: Date(),
                 size: out.size, sha256: out.sha256, uncompressed: out.uncompressedBytes, files: nil,
-                verification: verification, rowCounts: rowCounts, appliedBy: "pgkeep")
+                verification: verification, facts: try facts?.finish(), appliedBy: "pgkeep")
             manifest.encryption = out.encryption
             return manifest
         }
@@ -230,7 +225,7 @@ public final class BackupJob: @unchecked Sendable {
 
     /// directory: pg_dump --format=directory --jobs N writes (and compresses) the files itself.
     private func backupDirectory(
-        name: BackupName, preflight: Preflight, started: Date, extraArgs: [String], rowCounts: [String: Int]?
+        name: BackupName, preflight: Preflight, started: Date, extraArgs: [String], facts: SnapshotFacts
     ) throws -> BackupRecord {
         guard source.writesFilesHere else {
             throw PGKeepError(
@@ -260,14 +255,15 @@ public final class BackupJob: @unchecked Sendable {
             return makeManifest(
                 name: name, preflight: preflight, dumpOptions: dumpArgs, started: started, finished: Date(),
                 size: check.size, sha256: check.sha256, uncompressed: nil, files: check.files,
-                verification: check.verification, rowCounts: rowCounts, appliedBy: "pg_dump")
+                verification: check.verification, facts: try facts.finish(), appliedBy: "pg_dump")
         }
     }
 
     private func makeManifest(
         name: BackupName, preflight: Preflight, dumpOptions: [String], started: Date, finished: Date,
         size: Int64, sha256: String, uncompressed: Int64?, files: [Manifest.FileEntry]?,
-        verification: Manifest.Verification, rowCounts: [String: Int]?, appliedBy: String
+        verification: Manifest.Verification,
+        facts: (rowCounts: [String: Int]?, fingerprint: Manifest.Fingerprint?)?, appliedBy: String
     ) -> Manifest {
         let docker = source.composeRecord
         let compression: Manifest.Compression =
@@ -281,7 +277,8 @@ public final class BackupJob: @unchecked Sendable {
             label: options.label, serverVersion: preflight.server.version,
             serverVersionNum: preflight.server.versionNumber, pgDumpVersion: preflight.pgDumpVersion.string,
             pgDumpOptions: dumpOptions, source: source.displaySource, dockerCompose: docker,
-            verification: verification, rowCounts: rowCounts)
+            verification: verification, rowCounts: facts?.rowCounts)
+        manifest.fingerprint = facts?.fingerprint
         manifest.pinned = options.pin
         manifest.pgDumpPath = preflight.pgDumpPath
         if name.format != .globals { options.shrinkGuard.mark(&manifest, directory: options.directory) }

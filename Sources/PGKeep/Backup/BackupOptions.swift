@@ -39,6 +39,9 @@ public struct BackupOptions: Sendable {
     public var filters = DumpFilters()
     /// Record exact per-table row counts, taken in pg_dump's snapshot, in the manifest.
     public var rowCounts = false
+    /// Record the fingerprint (counts and checksums of every table, sequences, large objects),
+    /// taken in pg_dump's snapshot while it dumps.
+    public var fingerprint = false
     /// After a verified backup, prune that database with this policy.
     public var prune: RetentionPolicy?
     /// age recipients (public keys): encrypt each file after compression. Empty: no encryption.

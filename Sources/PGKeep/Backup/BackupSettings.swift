@@ -12,6 +12,8 @@ public struct BackupFlags: Sendable {
     public var label: String?
     /// true: `--row-counts`; nil: the config's `row_counts`; false: never (snapshot inside compose).
     public var rowCounts: Bool?
+    /// true: `--fingerprint` (snapshot: always, outside compose); nil: the config's `fingerprint`.
+    public var fingerprint: Bool?
     public var encryptTo: [String] = []
     public var encryptPassphraseFile: String?
     /// Whether the backup may be uploaded at all (false for snapshot).
@@ -57,6 +59,7 @@ extension Settings {
             of: flags.threads ?? config?.threads ?? ProcessInfo.processInfo.activeProcessorCount)
         options.label = flags.label ?? config?.label
         options.rowCounts = flags.rowCounts ?? config?.rowCounts ?? false
+        options.fingerprint = flags.fingerprint ?? config?.fingerprint ?? false
         let flagsEncrypt = !flags.encryptTo.isEmpty || flags.encryptPassphraseFile != nil
         options.encryptTo = flagsEncrypt ? flags.encryptTo : (config?.recipients ?? [])
         let passphraseFile = flagsEncrypt ? flags.encryptPassphraseFile : config?.passphraseFile

@@ -28,6 +28,11 @@ public final class SnapshotCounts {
         return try TargetCatalog.rowCounts(query, tables: try TargetCatalog.userTables(query))
     }
 
+    /// The fingerprint of every table, the sequences and the large objects, in the snapshot.
+    func fingerprint() throws -> Manifest.Fingerprint {
+        try Fingerprints.take { try self.connection.query($0) }
+    }
+
     /// Ends the transaction (after pg_dump has finished).
     public func close() {
         _ = try? connection.query("COMMIT")

@@ -97,6 +97,8 @@ public struct Manifest: Codable, Sendable, Equatable {
     /// Exact per-table row counts taken in pg_dump's own snapshot (`backup --row-counts`),
     /// by `schema.table` as format('%I.%I') writes it.
     public var rowCounts: [String: Int]?
+    /// The data as of the backup's snapshot, for a row-for-row check (`backup --fingerprint`).
+    public var fingerprint: Fingerprint?
     /// Pinned backups are never pruned.
     public var pinned: Bool = false
     /// Set when the file is encrypted (age, after compression). `size` and `sha256` describe the
@@ -164,6 +166,7 @@ public struct Manifest: Codable, Sendable, Equatable {
         case dockerCompose = "docker_compose"
         case verification
         case rowCounts = "row_counts"
+        case fingerprint
         case pinned, encryption, anomalies
         case shrinkAccepted = "shrink_accepted"
         case shrinkBaseline = "shrink_baseline"

@@ -72,6 +72,8 @@ public struct PGKeepConfig: Sendable, Equatable {
     public var scheduleTimeZone: String?
     /// The fleet's servers (`[[server]]`); empty: the one server of `[connection]`.
     public var servers: [ServerEntry] = []
+    /// `[backup] fingerprint`: every backup records its fingerprint.
+    public var fingerprint: Bool?
     /// The server this config was narrowed to (`forServer`), nil for the whole file.
     public var serverName: String?
     /// Databases left out of `"all"` (a server's `exclude`).

@@ -57,6 +57,7 @@ struct ConfigKey: Sendable {
         key("backup", "threads", .integer(1...1024), \.threads),
         key("backup", "databases", .databases, \.databases),
         key("backup", "row_counts", .boolean, \.rowCounts),
+        key("backup", "fingerprint", .boolean, \.fingerprint),
         key("backup", "label", .string, \.label),
         key("backup", "min_size_ratio", .fraction, \.minSizeRatio),
         key("backup", "max_row_loss", .fraction, \.maxRowLoss),

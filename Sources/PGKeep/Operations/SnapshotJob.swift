@@ -37,6 +37,7 @@ public final class SnapshotJob {
         flags.jobs = 1
         flags.upload = false
         flags.rowCounts = !inCompose
+        flags.fingerprint = !inCompose
         return flags
     }
 

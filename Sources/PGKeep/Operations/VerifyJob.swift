@@ -126,10 +126,19 @@ public final class VerifyJob {
                 "restore drill of \(input.origin): row counts differ from the manifest: "
                     + shown.joined(separator: "; "))
         }
+        guard result.differences.isEmpty else {
+            throw PGKeepError(
+                .backup,
+                "restore drill of \(input.origin): the restored data differs from the backup's fingerprint: "
+                    + result.differences.prefix(5).joined(separator: "; "))
+        }
         outcome.drillRows = result.rowCounts.values.reduce(0, +)
+        let compared =
+            input.manifest?.fingerprint != nil
+            ? ", every table's rows and contents match the fingerprint"
+            : options.verify ? ", row counts match the manifest" : " (no row counts in the manifest to compare)"
         outcome.checks.append(
-            "restore drill: \(result.rowCounts.count) tables, \(outcome.drillRows!) rows"
-                + (options.verify ? ", row counts match the manifest" : " (no row counts in the manifest to compare)")
+            "restore drill: \(result.rowCounts.count) tables, \(outcome.drillRows!) rows" + compared
                 + "; scratch database dropped")
     }
 }

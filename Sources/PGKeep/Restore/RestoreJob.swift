@@ -208,9 +208,17 @@ public final class RestoreJob {
                 mismatches.append((table, options.schemaOnly ? 0 : n, exact[table]))
             }
         }
+        var differences: [String] = []
+        if options.verify, !options.schemaOnly, let fingerprint = input.manifest?.fingerprint {
+            // Row for row: the restored contents against the backup's snapshot.
+            let scope = options.isPartial ? Set(restoredTables) : nil
+            let actual = try Fingerprints.take(query, only: scope)
+            differences = Fingerprints.differences(expected: fingerprint, actual: actual, scope: scope)
+            Trace.phase("fingerprint", since: mark)
+        }
         return RestoreResult(
             target: database, input: input, checked: checked, rowCounts: counts,
-            mismatches: mismatches, duration: Date().timeIntervalSince(started))
+            mismatches: mismatches, differences: differences, duration: Date().timeIntervalSince(started))
     }
 
     /// Runs a script through `ScriptPipeline` into psql as one transaction.

@@ -81,5 +81,9 @@ public struct RestoreResult: Sendable {
     public var rowCounts: [String: Int]
     /// Tables whose counts differ from the manifest's (with --verify): (table, expected, found).
     public var mismatches: [(table: String, expected: Int, found: Int?)]
+    /// What differs from the backup's fingerprint (with --verify and a fingerprint), in words.
+    public var differences: [String] = []
     public var duration: TimeInterval
+    /// Whether --verify found anything.
+    public var verified: Bool { mismatches.isEmpty && differences.isEmpty }
 }

@@ -65,6 +65,12 @@ struct DumpOptions: ParsableArguments {
         name: .customLong("row-counts"),
         help: "Record exact per-table row counts, taken in pg_dump's snapshot, in the manifest.")
     var rowCounts = false
+    @Flag(
+        name: .customLong("fingerprint"),
+        help: ArgumentHelp(
+            "Record every table's row count and a checksum of its contents, in pg_dump's snapshot, for restore "
+                + "--verify and drills to check row for row."))
+    var fingerprint = false
 
     /// The shrink the guard may find is intended.
     @Flag(
@@ -125,6 +131,7 @@ struct DumpOptions: ParsableArguments {
         flags.threads = threads
         flags.label = label
         flags.rowCounts = rowCounts ? true : nil
+        flags.fingerprint = fingerprint ? true : nil
         flags.acceptShrink = acceptShrink
         flags.encryptTo = encryptTo
         flags.encryptPassphraseFile = encryptPassphraseFile

@@ -70,7 +70,7 @@ extension PGKeepCommand {
                 job.onStatus = { printInfo("pgkeep: " + $0) }
                 let result = try job.run()
                 RestoreReport(quiet: Output.quiet, json: output.json).show(result)
-                try exitIfFailed(!result.mismatches.isEmpty)
+                try exitIfFailed(!result.verified)
             }
         }
 

@@ -17,10 +17,12 @@ struct RestoreReport {
         var rowCounts: [String: Int]
         var verify: Verify
 
-        /// --verify's outcome: the tables whose counts differ from the manifest's.
+        /// --verify's outcome: the tables whose counts differ from the manifest's, and what differs
+        /// from the backup's fingerprint (present when the backup has one).
         struct Verify: Encodable {
             var ok: Bool
             var mismatches: [Mismatch]
+            var differences: [String]?
         }
 
         /// `found` is null for a table missing in the target.
@@ -44,10 +46,14 @@ struct RestoreReport {
                     target: r.target, backup: r.input.origin, kind: r.input.kind.description, checked: r.checked,
                     durationSeconds: (r.duration * 1000).rounded() / 1000, rowCounts: r.rowCounts,
                     verify: JSON.Verify(
-                        ok: r.mismatches.isEmpty,
+                        ok: r.verified,
                         mismatches: r.mismatches.map {
                             JSON.Mismatch(table: $0.table, expected: $0.expected, found: JSONNullable($0.found))
-                        })))
+                        },
+                        differences: r.input.manifest?.fingerprint == nil ? nil : r.differences)))
+        }
+        for difference in r.differences {
+            printStderr("pgkeep: error: the restore differs from the backup's fingerprint: " + difference)
         }
         for m in r.mismatches {
             printStderr(
