@@ -2,7 +2,7 @@
 # Measures pgkeep against the stock tools, alternating runs in one session, and prints median
 # wall-time ratios, output sizes and pgkeep's peak RSS.
 #
-#   Scripts/bench.sh [--runs N] [--sizes "20 50"] [--history "10000 100000"] [--parts "backup restore copy compose history fleet fingerprint"] [--keep] [--profile]
+#   Scripts/bench.sh [--runs N] [--sizes "20 50"] [--history "10000 100000"] [--parts "backup restore copy compose history fleet fingerprint recover"] [--keep] [--profile]
 #
 # For each size S the database is pgbench at scale S plus a table of 60000*S rows of md5 text
 # and jsonb (scale 20: 1.2 million rows, about 570 MB on disk). Each command runs N times, in turn
@@ -23,7 +23,7 @@
 # files: 10 databases, hourly backups), pgkeep list, pgkeep prune --dry-run and pgkeep status.
 # Then compose against the host: one server in a docker compose service of the bench's own Docker
 # Engine (Scripts/docker-engine.sh), backed up and restored into with --docker-compose and over TCP.
-# --parts "backup restore copy compose history fleet fingerprint" picks the parts (default: all).
+# --parts "backup restore copy compose history fleet fingerprint recover" picks the parts (default: all).
 # Timings are for information; no test asserts a time. --sizes "" skips the database part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +33,7 @@ sizes="20 50"
 keep=0
 history="10000 100000"
 profile=0
-parts="backup restore copy compose history fleet fingerprint"
+parts="backup restore copy compose history fleet fingerprint recover"
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs=$2; shift 2 ;;
@@ -42,7 +42,7 @@ while [ $# -gt 0 ]; do
     --history) history=$2; shift 2 ;;
     --profile) profile=1; shift ;;
     --parts) parts=$2; shift 2 ;;
-    *) echo "usage: bench.sh [--runs N] [--sizes \"20 50\"] [--history \"10000 100000\"] [--parts \"backup restore copy compose history fleet fingerprint\"]" \
+    *) echo "usage: bench.sh [--runs N] [--sizes \"20 50\"] [--history \"10000 100000\"] [--parts \"backup restore copy compose history fleet fingerprint recover\"]" \
          "[--keep] [--profile]" >&2
        exit 2 ;;
   esac
@@ -134,6 +134,22 @@ for size in $sizes; do
   done
   fi  # fingerprint
 
+  # recover of the 60,000 x size-row docs table (1.2 M rows at size 20) against restore --table of it
+  # into a new database (goal: at most 1.5x). recover loads the backup's rows into a scratch schema
+  # of the live database and compares them with the live table; nothing is applied here.
+  if has recover; then
+  "$pgkeep" backup -q -d "$db" --dir "$out/rc"
+  rcfile=$(ls "$out/rc/$db"/*.dump.gz)
+  for i in $(seq 1 "$runs"); do
+    dropdb --if-exists recover_target 2>/dev/null; createdb recover_target
+    measure rc_table "" "$pgkeep" restore -q "$rcfile" -d recover_target --table docs
+    measure rc_recover "" "$pgkeep" recover -q "$rcfile" -d "$db" --table docs
+    echo "   recover run $i done"
+  done
+  dropdb --if-exists recover_target 2>/dev/null
+  rm -rf "$out/rc"
+  fi  # recover
+
   # Restores, each into a fresh database: pgkeep against the stock commands doing the same work
   # (one transaction, stop at the first error). pgkeep's figures include its checks: the sha256 of
   # the file, the target's tables before, and the row counts it prints after.
@@ -223,6 +239,8 @@ for size in $sizes; do
   row v_pk "pgkeep verify X.dump.gz" v_stock
   row fp_base "pgkeep backup (beside --fingerprint)"
   row fp_on "pgkeep backup --fingerprint" fp_base 1.30
+  row rc_table "pgkeep restore X --table docs (a new database)"
+  row rc_recover "pgkeep recover X --table docs (the live one)" rc_table 1.50
   unset wall rss bytes
   if [ "$profile" = 1 ]; then
     # Where the time goes (perf record -g, one run each; the server's own processes are not children

@@ -19,8 +19,8 @@ public struct PGKeepCommand: ParsableCommand {
             """,
         version: PGKeepVersion.string,
         subcommands: [
-            Backup.self, Restore.self, List.self, Prune.self, Pin.self, Unpin.self, Accept.self, Run.self,
-            Snapshot.self,
+            Backup.self, Restore.self, Recover.self, List.self, Prune.self, Pin.self, Unpin.self, Accept.self,
+            Run.self, Snapshot.self,
             Verify.self, Status.self, Config.self, Schedule.self, Daemon.self, Copy.self, Compare.self,
         ],
         // -h is --host, as in pg_dump and psql; help is --help or -?.

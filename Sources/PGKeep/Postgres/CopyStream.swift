@@ -49,6 +49,21 @@ extension PostgresConnection: SQLSession, CopySourceEnd, CopyTargetEnd {
     ) throws -> Int {
         try execute("BEGIN", what: "starting the load of \(table)")
         try execute("TRUNCATE ONLY \(table)", what: "preparing \(table)")
+        let rows: Int
+        do {
+            rows = try copyIn(sql, produce)
+        } catch {
+            _ = try? execute("ROLLBACK", what: "abandoning the load of \(table)")
+            throw error
+        }
+        try execute("COMMIT", what: "committing the load of \(table)")
+        return rows
+    }
+
+    /// Runs `sql` (a COPY FROM STDIN) with what `produce` sends, in the session's transaction;
+    /// a failure in `produce` ends the COPY with an error. Returns the rows the server reports.
+    public func copyIn(_ sql: String, _ produce: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> Int
+    {
         try startCopy(sql, expect: PGRES_COPY_IN, what: "COPY FROM on the target")
         do {
             try produce { chunk in
@@ -61,13 +76,11 @@ extension PostgresConnection: SQLSession, CopySourceEnd, CopyTargetEnd {
         } catch {
             _ = PQputCopyEnd(conn, "source failed")
             _ = finishCopyResult()
-            _ = try? execute("ROLLBACK", what: "abandoning the load of \(table)")
             throw error
         }
         guard PQputCopyEnd(conn, nil) == 1 else { throw failure("ending the COPY on the target", sql: sql) }
         let result = finishCopyResult()
         guard result.ok else { throw failure("loading rows into the target", sql: sql, text: result.message) }
-        try execute("COMMIT", what: "committing the load of \(table)")
         return result.rows
     }
 
