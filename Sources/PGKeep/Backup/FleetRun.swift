@@ -88,7 +88,8 @@ extension FleetRun {
                 }
             case nil: expected = nil
             }
-            let check = StatusCheck(directory: try narrowed.directory(flag: nil), databases: expected, maxAge: maxAge)
+            var check = StatusCheck(directory: try narrowed.directory(flag: nil), databases: expected, maxAge: maxAge)
+            check.forecast = narrowed.restoreForecast
             var found = try check.run(now: now).entries
             if let unreachable {
                 found.append(StatusCheck.Entry(database: "*", location: "cannot list: \(unreachable)", fresh: false))

@@ -99,6 +99,20 @@ public struct Manifest: Codable, Sendable, Equatable {
     public var rowCounts: [String: Int]?
     /// The data as of the backup's snapshot, for a row-for-row check (`backup --fingerprint`).
     public var fingerprint: Fingerprint?
+    /// The last restore drill of this backup: when, whether it passed, how long each phase took.
+    public var drill: Drill?
+
+    public struct Drill: Codable, Sendable, Equatable {
+        public var at: String
+        public var ok: Bool
+        public var seconds: Double
+        /// Seconds per phase: check, schema, data, post-data (or restore), verify.
+        public var phases: [String: Double]
+        public var rows: Int?
+        /// The bytes the drill restored (the uncompressed archive when known, else the file).
+        public var bytes: Int64
+        public var error: String?
+    }
     /// Pinned backups are never pruned.
     public var pinned: Bool = false
     /// Set when the file is encrypted (age, after compression). `size` and `sha256` describe the
@@ -166,7 +180,7 @@ public struct Manifest: Codable, Sendable, Equatable {
         case dockerCompose = "docker_compose"
         case verification
         case rowCounts = "row_counts"
-        case fingerprint
+        case fingerprint, drill
         case pinned, encryption, anomalies
         case shrinkAccepted = "shrink_accepted"
         case shrinkBaseline = "shrink_baseline"

@@ -65,6 +65,9 @@ public struct PGKeepConfig: Sendable, Equatable {
 
     // [status]
     public var maxAge: TimeInterval?
+    /// `[status] rto` and `drill_max_age` (see `RestoreForecast`).
+    public var rto: TimeInterval?
+    public var drillMaxAge: TimeInterval?
 
     // [schedule] (`pgkeep daemon`)
     public var scheduleCron: CronExpression?

@@ -97,6 +97,8 @@ struct ConfigKey: Sendable {
         key("monitor", "timeout", .duration, \.monitorTimeout),
         key("metrics", "textfile", .path, \.metricsTextfile),
         key("status", "max_age", .duration, \.maxAge),
+        key("status", "rto", .duration, \.rto),
+        key("status", "drill_max_age", .duration, \.drillMaxAge),
         key("schedule", "cron", .cron, \.scheduleCron),
         key("schedule", "timezone", .timeZone, \.scheduleTimeZone),
         key("schedule", "min_interval", .duration, \.minInterval),

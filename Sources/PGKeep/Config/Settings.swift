@@ -114,6 +114,9 @@ public struct Settings: Sendable {
         try flag.map(DurationText.parse) ?? config?.maxAge ?? 26 * 3600
     }
 
+    /// `[status] rto` and `drill_max_age`.
+    public var restoreForecast: RestoreForecast { RestoreForecast(rto: config?.rto, drillMaxAge: config?.drillMaxAge) }
+
     /// The databases `status` expects: the flags', else the config's list (nil: all found).
     public func statusDatabases(flags: [String]) -> [String]? {
         if !flags.isEmpty { return flags }

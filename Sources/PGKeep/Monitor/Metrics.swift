@@ -77,6 +77,10 @@ public enum Metrics {
             Family(name: "pgkeep_backups", help: "Backups kept, per location."),
             Family(name: "pgkeep_oldest_backup_timestamp_seconds", help: "Time of the oldest backup kept."),
             Family(name: "pgkeep_size_anomaly", help: "1 while the newest backup shrank (not accepted), else 0."),
+            Family(
+                name: "pgkeep_restore_forecast_seconds",
+                help: "How long a whole restore of the newest backup should take, from the last drills."),
+            Family(name: "pgkeep_last_drill_timestamp_seconds", help: "When the last restore drill ran."),
         ]
         for (server, entries, attempts) in parts {
             let serverLabel = server.map { [("server", $0)] } ?? []
@@ -102,6 +106,8 @@ public enum Metrics {
                 }
                 if let oldest = e.oldestTime { families[6].samples.append((db, oldest.timeIntervalSince1970)) }
                 if e.newestTime != nil { families[7].samples.append((db, e.anomalies.isEmpty ? 0 : 1)) }
+                if let f = e.forecast { families[8].samples.append((db, f)) }
+                if let d = e.lastDrill { families[9].samples.append((db, d.timeIntervalSince1970)) }
             }
             for e in entries {
                 families[5].samples.append(

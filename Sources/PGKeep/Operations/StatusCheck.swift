@@ -11,6 +11,8 @@ public struct StatusCheck: Sendable {
     /// purpose and only the remote counts.
     public var remoteOnly: Bool
 
+    /// `[status] rto` and `drill_max_age` (see `RestoreForecast`).
+    public var forecast = RestoreForecast()
     public init(directory: String, databases: [String]?, maxAge: TimeInterval, remoteOnly: Bool = false) {
         self.directory = directory
         self.databases = databases
@@ -33,7 +35,13 @@ public struct StatusCheck: Sendable {
         /// Backups of this database here, and the time of the oldest.
         public var count = 0
         public var oldestTime: Date?
-        public var ok: Bool { fresh && anomalies.isEmpty }
+        /// How long a whole restore of the newest backup should take (see `RestoreForecast`).
+        public var forecast: TimeInterval?
+        /// When the last drill of this database's backups ran, and whether it passed.
+        public var lastDrill: Date?
+        /// What breaks `[status] rto` or `drill_max_age`, in words.
+        public var drillProblem: String?
+        public var ok: Bool { fresh && anomalies.isEmpty && drillProblem == nil }
     }
 
     public struct Report: Sendable {
@@ -58,6 +66,8 @@ public struct StatusCheck: Sendable {
                 scan = try CatalogScan.scan(directory)
             }
             entries = evaluate(scan.backups, location: "local", now: now)
+            // Drills are recorded in the local manifests: local entries get a forecast.
+            entries = entries.map { forecast.apply(to: $0, backups: scan.backups, now: now) }
         }
         for remote in remotes {
             entries += evaluate(try remote.scan(database: nil).backups, location: remote.target, now: now)

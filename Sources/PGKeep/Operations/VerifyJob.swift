@@ -101,37 +101,15 @@ public final class VerifyJob {
         options.verify = input.manifest?.rowCounts != nil
         let job = RestoreJob(input: input, options: options, database: scratch, endpoint: endpoint)
         onStatus?("drill: restoring \(input.origin) into \(spec.displayURI(database: scratch))")
+        let drillStarted = Date()
         let result: RestoreResult
         do {
-            result = try job.run()
-        } catch let error as PGKeepError {
-            if let cause = DrillFailure.outsideTheBackup(error) {
-                throw PGKeepError(
-                    .unchecked,
-                    "the restore drill of \(input.origin) could not run (\(cause)): \(error.message); "
-                        + "this says nothing about the backup", command: error.command, stderrTail: error.stderrTail,
-                    hint: "run the drill again once the drill server is back and writable")
-            }
-            throw PGKeepError(
-                error.kind, "restore drill of \(input.origin) failed: \(error.message)", command: error.command,
-                stderrTail: error.stderrTail,
-                hint: error.hint ?? "this backup does not restore; keep an earlier one and take a new backup")
+            result = try Self.drillResult(job, input)
+        } catch let error as PGKeepError where error.kind != .unchecked {
+            DrillRecord.write(input, started: drillStarted, result: nil, error: error.message)
+            throw error
         }
-        guard result.mismatches.isEmpty else {
-            let shown = result.mismatches.prefix(5).map {
-                "\($0.table): \($0.expected) in the manifest, \($0.found.map(String.init) ?? "missing") restored"
-            }
-            throw PGKeepError(
-                .backup,
-                "restore drill of \(input.origin): row counts differ from the manifest: "
-                    + shown.joined(separator: "; "))
-        }
-        guard result.differences.isEmpty else {
-            throw PGKeepError(
-                .backup,
-                "restore drill of \(input.origin): the restored data differs from the backup's fingerprint: "
-                    + result.differences.prefix(5).joined(separator: "; "))
-        }
+        DrillRecord.write(input, started: drillStarted, result: result, error: nil)
         outcome.drillRows = result.rowCounts.values.reduce(0, +)
         let compared =
             input.manifest?.fingerprint != nil

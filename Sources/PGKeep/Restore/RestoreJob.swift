@@ -59,6 +59,7 @@ public final class RestoreJob {
             onStatus?("checked \(input.origin): \(checked)")
         }
         Trace.phase("check backup", since: started)
+        timeline.checked = Date()
 
         // 2. The target.
         var created = false
@@ -91,6 +92,9 @@ public final class RestoreJob {
             throw dropCreated(after: explained)
         }
     }
+
+    /// When each phase ended, for the result's timings.
+    var timeline = RestoreTimeline()
 
     /// Set once the restore's data is permanent (psql's COMMIT, or a --jobs pg_restore that
     /// finished): from then on no failure drops the database or calls the restore failed.
@@ -171,6 +175,7 @@ public final class RestoreJob {
             }
         }
         guard result.succeeded else { throw failure(result) }
+        timeline.restored = Date()
         committed = true
         Trace.phase("restore", since: mark)
         do {
@@ -218,7 +223,8 @@ public final class RestoreJob {
         }
         return RestoreResult(
             target: database, input: input, checked: checked, rowCounts: counts,
-            mismatches: mismatches, differences: differences, duration: Date().timeIntervalSince(started))
+            mismatches: mismatches, differences: differences, duration: Date().timeIntervalSince(started),
+            phases: timeline.phases(started: started, end: Date()))
     }
 
     /// Runs a script through `ScriptPipeline` into psql as one transaction.
@@ -229,6 +235,7 @@ public final class RestoreJob {
             "psql", database: database,
             arguments: ["--no-psqlrc", "--set=ON_ERROR_STOP=1", "--file=-"])
         let result = try ScriptPipeline(psql: psql, input: input, tolerantDrops: tolerantDrops).run(source)
+        timeline.marks = result.marks
         return (result.process, result.copied)
     }
 

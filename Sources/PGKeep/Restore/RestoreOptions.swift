@@ -84,6 +84,9 @@ public struct RestoreResult: Sendable {
     /// What differs from the backup's fingerprint (with --verify and a fingerprint), in words.
     public var differences: [String] = []
     public var duration: TimeInterval
+    /// Seconds per phase: check, schema, data, post-data (or restore, when the script's phases
+    /// were not seen: --jobs), verify.
+    public var phases: [String: Double] = [:]
     /// Whether --verify found anything.
     public var verified: Bool { mismatches.isEmpty && differences.isEmpty }
 }

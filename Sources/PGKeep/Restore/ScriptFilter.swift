@@ -30,6 +30,10 @@ public struct ScriptFilter {
     private var statement = ""
     /// The tables of the COPY statements seen, in order.
     public private(set) var copyTables: [String] = []
+    /// When the script's data began (its first data entry) and its post-data (the first index,
+    /// constraint or trigger after it): the phases of a restore, as psql is fed them.
+    public private(set) var dataStarted: Date?
+    public private(set) var postDataStarted: Date?
 
     /// What replaces the archive's `SET lock_timeout = 0;`: pgkeep's bound (nil: the line stays).
     private let lockTimeoutLine: Data?
@@ -174,6 +178,13 @@ public struct ScriptFilter {
                 inLargeObjects =
                     text.hasPrefix("-- Data for Name: ")
                     && (text.contains("; Type: BLOBS;") || text.contains("; Type: LARGE OBJECTS;"))
+                if dataStarted == nil, text.hasPrefix("-- Data for Name: ") {
+                    dataStarted = Date()
+                } else if dataStarted != nil, postDataStarted == nil, text.hasPrefix("-- Name: "),
+                    Self.postDataTypes.contains(where: { text.contains($0) })
+                {
+                    postDataStarted = Date()
+                }
             }
             return true
         }
@@ -189,6 +200,11 @@ public struct ScriptFilter {
         inCopy = true
         return true
     }
+
+    static let postDataTypes = [
+        "; Type: INDEX;", "; Type: CONSTRAINT;", "; Type: FK CONSTRAINT;", "; Type: TRIGGER;", "; Type: RULE;",
+        "; Type: INDEX ATTACH;", "; Type: MATERIALIZED VIEW DATA;",
+    ]
 
     private static func equals(_ bytes: UnsafeRawBufferPointer, _ text: StaticString) -> Bool {
         bytes.count == text.utf8CodeUnitCount && memcmp(bytes.baseAddress!, text.utf8Start, bytes.count) == 0

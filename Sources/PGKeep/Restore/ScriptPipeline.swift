@@ -30,6 +30,8 @@ struct ScriptPipeline {
     struct Result {
         var process: ProcessResult
         var copied: [String: Int]?
+        /// When the data and the post-data began (see `ScriptFilter`).
+        var marks: (data: Date?, postData: Date?) = (nil, nil)
     }
 
     /// How the run ends: psql is let finish (its input closed) or stopped; one place acts on it.
@@ -74,7 +76,9 @@ struct ScriptPipeline {
             // psql's error first: when psql stops, pg_restore only sees a broken pipe.
             if !result.succeeded { return Result(process: result, copied: nil) }
             if let script, !script.succeeded { return Result(process: script, copied: nil) }
-            return Result(process: result, copied: Self.copyCounts(result, tables: filter.copyTables))
+            return Result(
+                process: result, copied: Self.copyCounts(result, tables: filter.copyTables),
+                marks: (filter.dataStarted, filter.postDataStarted))
         }
     }
 

@@ -70,9 +70,10 @@ extension PGKeepCommand {
                     return
                 }
                 let dir = try settings.directory(flag: location.directory)
-                let check = StatusCheck(
+                var check = StatusCheck(
                     directory: dir, databases: settings.statusDatabases(flags: databases),
                     maxAge: try settings.maxAge(flag: maxAge), remoteOnly: settings.remoteOnly(flag: remoteOnly))
+                check.forecast = settings.restoreForecast
                 let report = try check.run(
                     remotes: settings.destinations(flags: remoteOptions.remotes, configured: true).map(\.store))
                 if format == "prometheus" {

@@ -20,10 +20,17 @@ struct StatusReport {
             var path: JSONNullable<String>
             var ageSeconds: JSONNullable<Int>
             var anomalies: [String]
+            /// A whole restore's forecast and the last drill (absent when there is none).
+            var forecastSeconds: Int?
+            var lastDrill: String?
+            var drillProblem: String?
 
             enum CodingKeys: String, CodingKey {
                 case database, `where`, fresh, newest, path, anomalies
                 case ageSeconds = "age_seconds"
+                case forecastSeconds = "forecast_seconds"
+                case lastDrill = "last_drill"
+                case drillProblem = "drill_problem"
             }
         }
 
@@ -39,7 +46,9 @@ struct StatusReport {
                 JSON.Row(
                     database: e.database, where: e.location, fresh: e.fresh,
                     newest: JSONNullable(e.newestTime.map(BackupName.isoString)), path: JSONNullable(e.newestPath),
-                    ageSeconds: JSONNullable(e.age.map { Int($0) }), anomalies: e.anomalies)
+                    ageSeconds: JSONNullable(e.age.map { Int($0) }), anomalies: e.anomalies,
+                    forecastSeconds: e.forecast.map { Int($0) }, lastDrill: e.lastDrill.map(BackupName.isoString),
+                    drillProblem: e.drillProblem)
             }
             printJSON(JSON(databases: rows, ok: report.ok, maxAgeSeconds: Int(report.maxAge)))
         }
@@ -49,14 +58,16 @@ struct StatusReport {
         }
         if !json {
             RetentionReport.printTable(
-                ["DATABASE", "WHERE", "NEWEST", "AGE", "STATUS"],
+                ["DATABASE", "WHERE", "NEWEST", "AGE", "RESTORE", "STATUS"],
                 report.entries.map { e in
                     [
                         e.database, e.location, e.newestTime.map(BackupName.isoString) ?? "-",
-                        e.age.map(DurationText.format) ?? "-",
-                        !e.fresh
-                            ? (e.newestTime == nil ? "STALE (no backup)" : "STALE")
-                            : e.anomalies.isEmpty ? "ok" : "ANOMALY",
+                        e.age.map(DurationText.format) ?? "-", e.forecast.map { "~" + DurationText.format($0) } ?? "-",
+                        e.drillProblem != nil
+                            ? "RTO"
+                            : !e.fresh
+                                ? (e.newestTime == nil ? "STALE (no backup)" : "STALE")
+                                : e.anomalies.isEmpty ? "ok" : "ANOMALY",
                     ]
                 })
         }
@@ -67,6 +78,9 @@ struct StatusReport {
             printStderr(
                 "pgkeep: status: ANOMALY: \(e.database): the newest backup shrank: \(e.anomalies.joined(separator: "; ")) "
                     + "(accept it with `pgkeep accept \(e.newestPath ?? "BACKUP")` if intended)")
+        }
+        for e in report.entries {
+            if let problem = e.drillProblem { printStderr("pgkeep: status: RTO: \(e.database): \(problem)") }
         }
         if stale.isEmpty {
             if report.ok { printStderr("pgkeep: status: ok: every database has a backup newer than \(maxAge)") }
