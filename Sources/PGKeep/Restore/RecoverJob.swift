@@ -113,17 +113,7 @@ public final class RecoverJob {
         let feed = path == nil
         let child = ChildProcess(command, stdin: feed ? .pipe : .null, stdout: .pipe)
         try child.start()
-        let fed = DispatchSemaphore(value: 0)
-        let feeder = Locked<Error?>(nil)
-        let input = self.input
-        if feed {
-            Thread {
-                do { try RestoreFeed.feed(input, to: child) } catch { feeder.withLock { $0 = error } }
-                fed.signal()
-            }.start()
-        } else {
-            fed.signal()
-        }
+        let feeding = RestoreFeed.start(feed ? input : nil, to: child)
         var extractor = CopyDataExtractor(table: target.name)
         var pending = Data()
         FileSystem.readChunks(child.stdoutDescriptor) { chunk in
@@ -148,12 +138,12 @@ public final class RecoverJob {
         // What follows the table's data is not needed: read it away so pg_restore ends.
         FileSystem.readChunks(child.stdoutDescriptor) { _ in true }
         child.closeStdout()
-        fed.wait()
+        let fedError = feeding.wait()
         let result = child.wait()
         guard result.succeeded else {
             throw result.failure("pg_restore could not read \(target.name)'s data from \(input.origin)")
         }
-        if let error = feeder.current { throw error }
+        if let fedError { throw fedError }
         guard let columns = extractor.columns, extractor.finished else {
             throw PGKeepError(
                 .usage, "\(input.origin) holds no data for \(target.name)",

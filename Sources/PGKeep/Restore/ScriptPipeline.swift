@@ -99,27 +99,17 @@ struct ScriptPipeline {
         case .command(let command, let feedInput):
             let script = ChildProcess(command, stdin: feedInput ? .pipe : .null, stdout: .pipe)
             do { try script.start() } catch { return (nil, error) }
-            let feeder = Locked<Error?>(nil)
-            let fed = DispatchSemaphore(value: 0)
-            if feedInput {
-                let input = self.input
-                Thread {
-                    do { try RestoreFeed.feed(input, to: script) } catch { feeder.withLock { $0 = error } }
-                    fed.signal()
-                }.start()
-            } else {
-                fed.signal()
-            }
+            let feeding = RestoreFeed.start(feedInput ? input : nil, to: script)
             // Once psql is gone nothing more can be restored: stop reading (pg_restore gets EPIPE).
             FileSystem.readChunks(script.stdoutDescriptor) { chunk in
                 filter.process(chunk, emit: sink.send)
                 return !sink.gone
             }
             script.closeStdout()
-            fed.wait()
+            let fedError = feeding.wait()
             let result = script.wait()
             // A feeder that failed because psql stopped reading is not the error to report.
-            return (result, sink.gone ? nil : feeder.current)
+            return (result, sink.gone ? nil : fedError)
         }
     }
 
@@ -173,5 +163,29 @@ enum RestoreFeed {
         defer { child.closeStdin() }
         let stdin = child.stdinDescriptor
         try input.decompress { FileSystem.writeUntilClosed(stdin, $0) }
+    }
+
+    /// Feeds `input` (nil: nothing to feed) to the child on a thread of its own while the caller
+    /// reads the child's output; `wait()` returns the feeder's error, if any.
+    static func start(_ input: RestoreInput?, to child: ChildProcess) -> Waiter {
+        let feeder = Locked<Error?>(nil)
+        let fed = DispatchSemaphore(value: 0)
+        if let input {
+            Thread {
+                do { try feed(input, to: child) } catch { feeder.withLock { $0 = error } }
+                fed.signal()
+            }.start()
+        } else {
+            fed.signal()
+        }
+        return Waiter {
+            fed.wait()
+            return feeder.current
+        }
+    }
+
+    /// The end of a feed: `wait()` blocks until the feeder is done and returns its error.
+    struct Waiter {
+        let wait: () -> Error?
     }
 }
