@@ -51,7 +51,11 @@ import Testing
             #expect(
                 examples.contains { $0 == name || $0.hasPrefix(name + " ") },
                 "no example of `pgkeep \(name)` in a shell block of README or docs/")
-            for names in command.options where !names.contains(where: { text.contains("--" + $0) }) {
+            // The option as a word: `--key` is not found inside `--keyring`.
+            let named = { (name: String) in
+                text.range(of: "--\(name)(?![a-z0-9-])", options: .regularExpression) != nil
+            }
+            for names in command.options where !names.contains(where: named) {
                 Issue.record("`pgkeep \(name)` has --\(names[0]), which neither README nor docs/ mention")
             }
         }

@@ -143,17 +143,30 @@ struct FleetTests {
         #expect(forced.status == 0, "\(forced.stderr)")
         #expect(try Self.backups(in: dir + "/b").values.allSatisfy { $0 == 2 })
         // Two runs of one shard at once: the second exits 75 and writes nothing; another shard runs beside.
+        // The first run is the shard that owns the largest database, and the others start once its
+        // dump of it is under way, so it is still running when they try.
         let args = ["run", "--dir", dir + "/c"] + Self.databaseFlags
+        let mine =
+            try (0..<2).first { try Shard(index: $0, count: 2).owns(server: "", database: Self.databases[5]) } ?? 0
         var second: TestServer.Run?
         var other: TestServer.Run?
         var prune: TestServer.Run?
         let first = try TestServer.pgkeep(
-            args + ["--shard", "0/2"], env: Self.slowEnv,
-            whileRunning: { _ in
-                Thread.sleep(forTimeInterval: 0.3)
-                second = try? TestServer.pgkeep(args + ["--shard", "0/2"])
+            args + ["--shard", "\(mine)/2"], env: Self.slowEnv,
+            whileRunning: { pid in
+                let deadline = Date().addingTimeInterval(20)
+                while Date() < deadline {
+                    let n =
+                        (try? TestServer.psql(
+                            "postgres",
+                            "SELECT count(*) FROM pg_stat_activity WHERE \(TestServer.appName(pid)) "
+                                + "AND datname = '\(Self.databases[5])' AND query LIKE 'COPY%'")) ?? "0"
+                    if n != "0" { break }
+                    Thread.sleep(forTimeInterval: 0.02)
+                }
+                second = try? TestServer.pgkeep(args + ["--shard", "\(mine)/2"])
                 prune = try? TestServer.pgkeep(["prune", "--dir", dir + "/c"])
-                other = try? TestServer.pgkeep(args + ["--shard", "1/2"])
+                other = try? TestServer.pgkeep(args + ["--shard", "\(1 - mine)/2"])
             })
         #expect(first.status == 0, "\(first.stderr)")
         #expect(second?.status == 75, "\(second?.stderr ?? "")")

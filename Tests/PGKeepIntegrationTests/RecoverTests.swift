@@ -117,22 +117,30 @@ struct RecoverTests {
         try TestServer.createDatabase(db)
         defer { TestServer.dropDatabase(db) }
         _ = try TestServer.psql(
-            db, "CREATE TABLE log (at int, msg text); INSERT INTO log SELECT g, 'm' || g FROM generate_series(1, 50) g")
+            db,
+            "CREATE TABLE log (at int, msg text); INSERT INTO log SELECT g, 'm' || g FROM generate_series(1, 50) g; "
+                + "INSERT INTO log VALUES (NULL, 'no time')")
         let dir = TestServer.tempDir("recoverkey")
         #expect(try TestServer.pgkeep(["backup", "--dir", dir, "-d", db]).status == 0)
         #expect(try TestServer.pgkeep(["backup", "--dir", dir, "-d", db, "--format", "plain"]).status == 0)
         let files = TestServer.listing(dir)
         let archive = dir + "/" + (try #require(files.first { $0.hasSuffix(".dump.gz") }))
         let script = dir + "/" + (try #require(files.first { $0.hasSuffix(".sql.gz") }))
-        _ = try TestServer.psql(db, "DELETE FROM log WHERE at <= 10")
+        // Since the backup: rows deleted, and a NOT NULL column added (the scratch copy has no constraints).
+        _ = try TestServer.psql(
+            db, "DELETE FROM log WHERE at <= 10; ALTER TABLE log ADD extra text NOT NULL DEFAULT 'x'")
         let nokey = try TestServer.pgkeep(["recover", archive, "-d", db, "-t", "log"])
         #expect(nokey.status == 64 && nokey.stderr.contains("has no primary key: give --key"), "\(nokey.stderr)")
-        let keyed = try TestServer.pgkeep(["recover", archive, "-d", db, "-t", "log", "--key", "at", "--apply"])
+        let nullKey = try TestServer.pgkeep(["recover", archive, "-d", db, "-t", "log", "--key", "at", "--apply"])
+        #expect(
+            nullKey.status == 64 && nullKey.stderr.contains("1 of the backup's rows have no value"), "\(nullKey.stderr)"
+        )
+        let keyed = try TestServer.pgkeep(["recover", archive, "-d", db, "-t", "log", "--key", "msg", "--apply"])
         #expect(keyed.status == 0, "\(keyed.stderr)")
-        #expect(try TestServer.psql(db, "SELECT count(*) FROM log") == "50")
-        let refused = try TestServer.pgkeep(["recover", script, "-d", db, "-t", "log", "--key", "at"])
+        #expect(try TestServer.psql(db, "SELECT count(*) FROM log") == "51")
+        let refused = try TestServer.pgkeep(["recover", script, "-d", db, "-t", "log", "--key", "msg"])
         #expect(refused.status == 64 && refused.stderr.contains("needs an archive"), "\(refused.stderr)")
-        let missing = try TestServer.pgkeep(["recover", archive, "-d", db, "-t", "nope", "--key", "at"])
+        let missing = try TestServer.pgkeep(["recover", archive, "-d", db, "-t", "nope", "--key", "msg"])
         #expect(missing.status == 64 && missing.stderr.contains("there is no table nope"), "\(missing.stderr)")
     }
 }

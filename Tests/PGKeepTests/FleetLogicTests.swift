@@ -71,6 +71,9 @@ import Testing
         keep_daily = 10
         [schedule]
         min_interval = "6h"
+        [[remote]]
+        name = "s3"
+        target = "s3:bucket/pgkeep"
         [[server]]
         name = "orders"
         host = "orders-db"
@@ -96,6 +99,8 @@ import Testing
         #expect(orders.databases == .all && orders.exclude == ["postgres"])
         #expect(orders.directory == "/backups/orders" && orders.serverName == "orders" && orders.servers.isEmpty)
         #expect(orders.retention?.daily == 10)
+        // Each server's backups go to a folder of its own on the destinations too.
+        #expect(orders.destinations.map(\.target) == ["s3:bucket/pgkeep/orders"])
         let billing = config.forServer(config.servers[1])
         #expect(billing.uri == "postgresql://other@billing-db/billing" && billing.host == nil)
         #expect(billing.passwordFile == nil && billing.passwordEnv == "BILLING_PASSWORD")

@@ -9,6 +9,9 @@ struct AfterBackup {
     let options: BackupOptions
     var onUploaded: ((BackupRecord, String) -> Void)?
     var onPruned: ((PruneJob.Result) -> Void)?
+    /// Prune the local directory here (false for a shard, which prunes at its end under the
+    /// directory's exclusive lock: see `BackupJob.pruneAfterShard`).
+    var localPrune = true
 
     func run(_ record: BackupRecord) throws {
         var failed: [(String, PGKeepError)] = []
@@ -30,9 +33,11 @@ struct AfterBackup {
         if let policy = options.prune {
             let database =
                 record.manifest.format == .globals ? BackupName.globalsDatabase : record.manifest.database
-            var job = PruneJob(directory: options.directory, database: database, policy: policy)
-            job.lockHeld = true
-            onPruned?(try job.run())
+            if localPrune {
+                var job = PruneJob(directory: options.directory, database: database, policy: policy)
+                job.lockHeld = true
+                onPruned?(try job.run())
+            }
             for destination in took {
                 onPruned?(
                     try destination.store.prune(

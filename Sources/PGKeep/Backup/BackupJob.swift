@@ -14,6 +14,8 @@ public final class BackupJob: @unchecked Sendable {
     public var onFailure: ((String, PGKeepError) -> Void)?
     /// Called after each prune that `options.prune` asked for.
     public var onPruned: ((PruneJob.Result) -> Void)?
+    /// A warning that changes no outcome (a shard's prune put off).
+    public var onWarning: ((String) -> Void)?
     /// Called after a backup was copied to `options.remote` and checked there.
     public var onUploaded: ((BackupRecord, String) -> Void)?
 
@@ -28,12 +30,16 @@ public final class BackupJob: @unchecked Sendable {
         public var failures: [(database: String, error: PGKeepError)] = []
         /// Databases left alone because a backup newer than `min_interval` exists.
         public var skipped: [String] = []
+        /// What the report should say besides (a server another run held).
+        public var notes: [String] = []
 
         public init() {}
     }
 
     /// The `--parallel` slots, when several jobs (servers) share them; nil: this job's own.
     public var slots: DumpSlots?
+    /// Compression threads of each backup when several run at once (nil: `options.workers`).
+    private var threads: Int?
 
     /// Backs up one database, a list of databases (`databases`), or with `all` every database
     /// and the globals. With several, a failed database does not stop the others; the summary
@@ -61,8 +67,8 @@ public final class BackupJob: @unchecked Sendable {
         } else {
             databases = options.databases
         }
-        let locks = try takeLocks()
-        defer { _ = locks }
+        var locks = try takeLocks()
+        defer { locks = [] }
         let (todo, skipped) = plan(databases + (globalsPreflight == nil ? [] : [BackupName.globalsDatabase]))
         summary.skipped = skipped
         databases = todo.filter { $0 != BackupName.globalsDatabase }
@@ -70,6 +76,8 @@ public final class BackupJob: @unchecked Sendable {
             // Largest first: the longest dump starts at once instead of last.
             databases.sort { (sizes[$0] ?? 0, $1) > (sizes[$1] ?? 0, $0) }
         }
+        // Several backups at once share the compression threads.
+        threads = options.fleet.threadsEach(of: options.workers)
         let shared = Locked(summary)
         let slots = self.slots ?? DumpSlots(options.fleet.parallel)
         let work = databases
@@ -89,11 +97,16 @@ public final class BackupJob: @unchecked Sendable {
                 }
             }
         }
+        if options.fleet.shard != nil {
+            locks = []
+            pruneAfterShard(shared.current.records)
+        }
         return shared.current
     }
 
     private var afterBackup: AfterBackup {
-        AfterBackup(options: options, onUploaded: onUploaded, onPruned: onPruned)
+        AfterBackup(
+            options: options, onUploaded: onUploaded, onPruned: onPruned, localPrune: options.fleet.shard == nil)
     }
 
     /// One database of several: its backup, then what follows it; a failure is recorded, not
@@ -180,7 +193,7 @@ public final class BackupJob: @unchecked Sendable {
     ) throws -> BackupRecord {
         let database = name.database
         var pipeline = DumpPipeline(
-            compression: options.compression, workers: options.workers, recipients: options.encryptTo,
+            compression: options.compression, workers: threads ?? options.workers, recipients: options.encryptTo,
             passphrase: options.encryptPassphrase)
         pipeline.onProgress = { [onProgress] dumped, written in
             onProgress?(
@@ -251,7 +264,7 @@ public final class BackupJob: @unchecked Sendable {
                 _ = chmod((temp as NSString).appendingPathComponent(file), 0o600)
             }
             let check = try Verifier.verifyDirectory(
-                path: temp, listCommand: try source.pgRestoreList(path: temp), workers: options.workers)
+                path: temp, listCommand: try source.pgRestoreList(path: temp), workers: threads ?? options.workers)
             return makeManifest(
                 name: name, preflight: preflight, dumpOptions: dumpArgs, started: started, finished: Date(),
                 size: check.size, sha256: check.sha256, uncompressed: nil, files: check.files,

@@ -55,8 +55,7 @@ extension Settings {
             minInterval: flags.fleetRun ? config?.minInterval : nil, force: flags.force)
         options.serverName = config?.serverName ?? ""
         options.exclude = config?.exclude ?? []
-        options.workers = options.fleet.threadsEach(
-            of: flags.threads ?? config?.threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        options.workers = flags.threads ?? config?.threads ?? ProcessInfo.processInfo.activeProcessorCount
         options.label = flags.label ?? config?.label
         options.rowCounts = flags.rowCounts ?? config?.rowCounts ?? false
         options.fingerprint = flags.fingerprint ?? config?.fingerprint ?? false

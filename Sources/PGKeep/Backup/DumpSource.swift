@@ -104,7 +104,11 @@ public final class LocalDumpSource: DumpSource {
     public var displaySource: String { spec.displayURI() }
     public var maintenanceDatabase: String? { spec.database ?? "postgres" }
     public var writesFilesHere: Bool { true }
-    public func serverWatch(database: String) -> ServerWatch? { ServerWatch(spec: spec, database: database) }
+    public func serverWatch(database: String) -> ServerWatch? {
+        let watch = ServerWatch(spec: spec, database: database)
+        watch.onlyItsDatabase = true
+        return watch
+    }
     public func snapshotCounts(database: String) throws -> SnapshotCounts {
         try SnapshotCounts(spec: spec, database: database)
     }

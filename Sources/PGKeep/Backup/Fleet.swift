@@ -139,10 +139,36 @@ extension BackupJob {
         guard let shard = options.fleet.shard else { return [try DirectoryLock(directory: options.directory)] }
         try FileSystem.makePrivateDirectory(options.directory)
         return [
-            try DirectoryLock(directory: options.directory, shared: true),
+            try DirectoryLock(directory: options.directory, shared: true, writer: true),
             try DirectoryLock(
                 directory: options.directory, file: ".pgkeep-shard-\(shard.index)-of-\(shard.count).lock"),
         ]
     }
 
+    /// A shard's local prune, after its backups: readers and other shards hold the directory's
+    /// lock shared, and a prune must not delete under a reader, so the shard lets its shared lock
+    /// go and waits (up to the lock-wait bound) for the lock alone, then prunes the databases it
+    /// backed up. If the lock does not come, the prune is left to the shard's next run.
+    func pruneAfterShard(_ records: [BackupRecord]) {
+        guard let policy = options.prune, !records.isEmpty else { return }
+        let patience = SessionBounds.current.lockTimeout ?? 600
+        let lock: DirectoryLock
+        do {
+            lock = try DirectoryLock(directory: options.directory, waiting: patience)
+        } catch {
+            onWarning?(
+                "the backups are complete; their prune was put off: \((error as? PGKeepError)?.message ?? "\(error)")")
+            return
+        }
+        defer { _ = lock }
+        let databases = Set(
+            records.map { $0.manifest.format == .globals ? BackupName.globalsDatabase : $0.manifest.database })
+        for database in databases.sorted() {
+            var job = PruneJob(directory: options.directory, database: database, policy: policy)
+            job.lockHeld = true
+            do { onPruned?(try job.run()) } catch {
+                onWarning?("the prune of \(database) failed: \((error as? PGKeepError)?.message ?? "\(error)")")
+            }
+        }
+    }
 }

@@ -37,6 +37,7 @@ public struct FleetRun: Sendable {
         let slots = DumpSlots(parallel)
         let parts = scoped
         let merged = Locked(BackupJob.Summary())
+        let locked = Locked<[PGKeepError]>([])
         try Workers.each(parts.count, workers: parts.count, name: "pgkeep-server") { _, i in
             let (entry, settings) = parts[i]
             let now = BackupName.isoString(Date())
@@ -44,6 +45,11 @@ public struct FleetRun: Sendable {
             var summary: BackupJob.Summary
             do {
                 summary = try backups(settings, slots)
+            } catch let e as PGKeepError where e.kind == .locked {
+                // Another run of this shard (or a prune) holds this server's directory: not a
+                // failure of the server; said below.
+                locked.withLock { $0.append(e) }
+                return
             } catch {
                 let e = error as? PGKeepError ?? PGKeepError(.backup, "\(error)")
                 summary = BackupJob.Summary()
@@ -63,7 +69,11 @@ public struct FleetRun: Sendable {
                 $0.skipped += summary.skipped.map { "\(entry.name)/\($0)" }
             }
         }
-        return merged.current
+        // Every server held by another run: nothing was done, as a single directory's lock says (75).
+        if let first = locked.current.first, locked.current.count == parts.count { throw first }
+        var result = merged.current
+        result.notes += locked.current.map { "left alone: \($0.message)" }
+        return result
     }
 }
 
@@ -88,9 +98,13 @@ extension FleetRun {
                 }
             case nil: expected = nil
             }
-            var check = StatusCheck(directory: try narrowed.directory(flag: nil), databases: expected, maxAge: maxAge)
+            var check = StatusCheck(
+                directory: try narrowed.directory(flag: nil), databases: expected, maxAge: maxAge,
+                remoteOnly: narrowed.remoteOnly(flag: false))
             check.forecast = narrowed.restoreForecast
-            var found = try check.run(now: now).entries
+            // Each server's destinations are its own folders on them (see `forServer`).
+            let remotes = try narrowed.destinations(flags: [], configured: true).map(\.store)
+            var found = try check.run(remotes: remotes, now: now).entries
             if let unreachable {
                 found.append(StatusCheck.Entry(database: "*", location: "cannot list: \(unreachable)", fresh: false))
             }

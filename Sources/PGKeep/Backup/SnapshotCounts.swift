@@ -33,6 +33,20 @@ public final class SnapshotCounts {
         try Fingerprints.take { try self.connection.query($0) }
     }
 
+    /// Takes ACCESS SHARE on every table the fingerprint will read, before pg_dump starts (as
+    /// the counts do): a TRUNCATE or rewrite queued behind pg_dump cannot slip in before the
+    /// fingerprint reaches its table.
+    func lockTables() throws {
+        let names = CopyCatalog.tables(try connection.query(CopyCatalog.tablesSQL)).map(\.name)
+        guard !names.isEmpty else { return }
+        try connection.execute(
+            "LOCK TABLE \(names.joined(separator: ", ")) IN ACCESS SHARE MODE",
+            what: "locking the tables to fingerprint")
+    }
+
+    /// Cancels a query running in the session (the fingerprint's scan), from another thread.
+    func cancel() { connection.cancelRunningQuery() }
+
     /// Ends the transaction (after pg_dump has finished).
     public func close() {
         _ = try? connection.query("COMMIT")

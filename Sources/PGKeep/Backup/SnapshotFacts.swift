@@ -29,6 +29,7 @@ final class SnapshotFacts: @unchecked Sendable {
             counts = try session.count()
             return
         }
+        try session.lockTables()
         let thread = Thread { [self] in
             taken.withLock { $0 = Result { try self.session!.fingerprint() } }
             done.signal()
@@ -51,7 +52,11 @@ final class SnapshotFacts: @unchecked Sendable {
     /// Ends the snapshot's transaction; a fingerprint still running is waited for first (its
     /// session cannot be used by two threads).
     func close() {
-        if thread != nil { done.wait() }
+        if thread != nil {
+            // The dump failed: the fingerprint is not needed, stop its scan instead of waiting.
+            session?.cancel()
+            done.wait()
+        }
         session?.close()
     }
 }

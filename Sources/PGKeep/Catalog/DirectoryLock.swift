@@ -15,9 +15,14 @@ public final class DirectoryLock {
     /// copy of a backup directory (a mounted snapshot) the lock file is opened read-only, and where
     /// it cannot be created nobody can delete anything either, so no lock is needed.
     /// `file`: another lock in the directory (a shard's own, `.pgkeep-shard-I-of-N.lock`).
-    public init(directory: String, shared: Bool = false, file: String = ".pgkeep.lock") throws {
+    /// `writer`: a shared lock held by a run that writes (a shard): the lock file must open.
+    /// `waiting`: wait up to that long for the lock instead of giving up at once.
+    public init(
+        directory: String, shared: Bool = false, file: String = ".pgkeep.lock", writer: Bool = false,
+        waiting: TimeInterval = 0
+    ) throws {
         path = (directory as NSString).appendingPathComponent(file)
-        if shared {
+        if shared && !writer {
             var f = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
             if f < 0 && errno == ENOENT && FileManager.default.fileExists(atPath: directory) {
                 f = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
@@ -29,6 +34,10 @@ public final class DirectoryLock {
             fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         }
         guard fd >= 0 else { throw PGKeepError(.backup, "cannot open the lock file \(path): \(errnoText())") }
+        let deadline = Date().addingTimeInterval(waiting)
+        while flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0 && errno == EWOULDBLOCK && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.2)
+        }
         if flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0 {
             let code = errno
             close(fd)

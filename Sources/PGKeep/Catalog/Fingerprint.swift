@@ -89,10 +89,10 @@ public enum Fingerprints {
         for name in actual.tables.keys.sorted() where expected.tables[name] == nil {
             out.append("\(name): not in the backup")
         }
-        for (name, want) in expected.sequences.sorted(by: { $0.key < $1.key }) where actual.sequences[name] != want {
-            out.append(
-                "sequence \(name): \(actual.sequences[name].map { $0 ?? "not called" } ?? "missing"), "
-                    + "the backup had \(want ?? "not called")")
+        // Sequences are recorded, not compared: their values are not transactional, so the
+        // snapshot's session and pg_dump read each at its own moment while the database is in use.
+        for name in expected.sequences.keys.sorted() where actual.sequences[name] == nil {
+            out.append("sequence \(name): missing")
         }
         if actual.largeObjects != expected.largeObjects {
             out.append("large objects: \(actual.largeObjects), the backup had \(expected.largeObjects)")

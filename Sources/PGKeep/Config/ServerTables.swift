@@ -50,6 +50,13 @@ extension PGKeepConfig {
         } else if let dir = directory {
             c.directory = (dir as NSString).appendingPathComponent(server.name)
         }
+        // Each server's backups go to a folder of its own on every destination too: two servers'
+        // databases of one name (every server has @globals) never share a remote folder.
+        c.destinations = destinations.map { d in
+            var d = d
+            d.target = d.target.hasSuffix("/") ? d.target + server.name : d.target + "/" + server.name
+            return d
+        }
         if let keep = server.retention {
             var policy = retention ?? RetentionPolicy()
             keep.apply(to: &policy)

@@ -32,6 +32,9 @@ public enum AttemptLog {
     /// Merges `attempts` into the log (other databases' entries stay).
     public static func record(_ attempts: [String: Attempt], directory: String) throws {
         guard !attempts.isEmpty, FileManager.default.fileExists(atPath: directory) else { return }
+        // Shards of one directory finish side by side: one read-merge-write at a time.
+        let lock = try DirectoryLock(directory: directory, file: ".pgkeep-attempts.lock", waiting: 30)
+        defer { _ = lock }
         var all = read(directory)
         all.merge(attempts) { _, new in new }
         let encoder = JSONEncoder()

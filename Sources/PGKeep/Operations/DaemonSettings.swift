@@ -15,12 +15,19 @@ extension Settings {
         guard let zone = TimeZone(identifier: zoneName) else {
             throw PGKeepError(.usage, "[schedule] timezone: \"\(zoneName)\" is not a time zone")
         }
-        let directory = try self.directory(flag: directoryFlag)
         var arguments = ["run", "--quiet"]
         if let configFlag { arguments += ["--config", configFlag] }
         if let directoryFlag { arguments += ["--dir", directoryFlag] }
-        let databases = statusDatabases(flags: [])
+        if let server = config?.serverName { arguments += ["--server", server] }
         let run = Command(executable: binary, arguments: arguments, environment: environment)
+        // A fleet's daemon runs every server; it catches up when any server's database is stale.
+        if directoryFlag == nil, let servers = config?.servers, !servers.isEmpty {
+            let fleet = FleetRun(settings: self, servers: servers) { _, _ in BackupJob.Summary() }
+            return Daemon(cron: cron, zone: zone, run: run) { maxAge in (try? fleet.status(maxAge: maxAge))?.ok ?? false
+            }
+        }
+        let directory = try self.directory(flag: directoryFlag)
+        let databases = statusDatabases(flags: [])
         return Daemon(cron: cron, zone: zone, run: run) { maxAge in
             let check = StatusCheck(directory: directory, databases: databases, maxAge: maxAge)
             return (try? check.run())?.ok ?? false

@@ -72,7 +72,7 @@ public final class ServerWatch: @unchecked Sendable {
                     spec: spec, database: database, applicationName: ChildEnvironment.applicationName + "-watch")
             else { return }
             while !seen.current.stopped {
-                guard let rows = try? connection.query(Self.query) else { return }
+                guard let rows = try? connection.query(query) else { return }
                 observe(rows, connection: connection)
                 _ = wake.wait(timeout: .now() + 0.5)
             }
@@ -89,6 +89,12 @@ public final class ServerWatch: @unchecked Sendable {
         wake.signal()
         _ = ended.wait(timeout: .now() + 3)
     }
+
+    /// Only the backends in the watched database (a backup's watch, beside others of `--parallel`);
+    /// a copy's target watch sits in the maintenance database and watches every one.
+    public var onlyItsDatabase = false
+
+    var query: String { Self.query + (onlyItsDatabase ? " AND w.datname = pg_catalog.current_database()" : "") }
 
     /// pgkeep's other backends; for each one waiting on a lock, one row per session blocking it.
     static let query = """

@@ -66,12 +66,19 @@ public final class RecoverJob {
         for setting in Fingerprints.settings { try live.execute(setting, what: "preparing the session") }
         let scratch = "pgkeep_recover_\(getpid())_\(ChildEnvironment.processTag)"
         try live.execute(
-            "CREATE SCHEMA \(SQL.identifier(scratch)); CREATE TABLE \(SQL.identifier(scratch)).backup (LIKE \(target.name))",
+            "CREATE SCHEMA \(SQL.identifier(scratch)); "
+                + "CREATE TABLE \(SQL.identifier(scratch)).backup AS SELECT * FROM \(target.name) WITH NO DATA",
             what: "creating the scratch schema \(scratch)")
         let loaded = try load(target, into: "\(SQL.identifier(scratch)).backup", live: live)
         let sides = RecoverTable.Sides(
             live: target.name, backup: "\(SQL.identifier(scratch)).backup", key: target.key, columns: loaded.columns)
         try live.execute("ANALYZE \(sides.backup)", what: "analysing the scratch table")
+        if !options.key.isEmpty, let nulls = try live.query(sides.nullKeysSQL).first?.first ?? nil, nulls != "0" {
+            throw PGKeepError(
+                .usage,
+                "--key \(options.key.joined(separator: ",")): \(nulls) of the backup's rows have no value in it",
+                hint: "name columns that are never NULL: a row without a key cannot be matched")
+        }
         if !options.key.isEmpty, let dup = try live.query(sides.duplicateKeysSQL).first?.first ?? nil, dup != "0" {
             throw PGKeepError(
                 .usage, "--key \(options.key.joined(separator: ",")) is not unique in the backup's \(target.name)",

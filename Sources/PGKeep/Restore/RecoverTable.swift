@@ -18,7 +18,7 @@ struct RecoverTable {
         let rows = try live.query(
             """
             SELECT format('%I.%I', n.nspname, c.relname), n.nspname, c.relname,
-              (SELECT string_agg(quote_ident(a.attname), ',' ORDER BY k.ord)
+              (SELECT string_agg(quote_ident(a.attname), chr(31) ORDER BY k.ord)
                FROM pg_catalog.pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
                JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
                WHERE i.indrelid = c.oid AND i.indisprimary), c.oid::bigint
@@ -30,15 +30,18 @@ struct RecoverTable {
                 .usage, "there is no table \(table) in \"\(database)\"",
                 hint: "recover brings rows back into a table that exists; restore --table re-creates a dropped one")
         }
-        var keyColumns = row[3].map { $0.split(separator: ",").map(String.init) } ?? []
+        var keyColumns = row[3].map { $0.split(separator: "\u{1F}").map(String.init) } ?? []
         if !key.isEmpty {
-            let found = try live.query(
-                "SELECT quote_ident(attname) FROM pg_catalog.pg_attribute WHERE attrelid = \(oid) AND attnum > 0 "
-                    + "AND NOT attisdropped AND attname = ANY(ARRAY[\(key.map(SQL.literal).joined(separator: ","))])")
-            guard found.count == key.count else {
-                throw PGKeepError(.usage, "--key \(key.joined(separator: ",")): \(name) has no such column")
+            // Quoted as pg_dump quotes them (quote_ident), in the order given.
+            keyColumns = try key.map { column in
+                let found = try live.query(
+                    "SELECT quote_ident(attname) FROM pg_catalog.pg_attribute WHERE attrelid = \(oid) AND attnum > 0 "
+                        + "AND NOT attisdropped AND attname = \(SQL.literal(column))")
+                guard let quoted = found.first?.first ?? nil else {
+                    throw PGKeepError(.usage, "--key \(key.joined(separator: ",")): \(name) has no column \(column)")
+                }
+                return quoted
             }
-            keyColumns = key.map { SQL.identifier($0) }
         }
         guard !keyColumns.isEmpty else {
             throw PGKeepError(
@@ -73,6 +76,7 @@ struct RecoverTable {
             "SELECT (SELECT count(*) \(deletedRows)), (SELECT count(*) \(changedRows)), "
                 + "(SELECT count(*) FROM \(live) l WHERE NOT EXISTS (SELECT 1 FROM \(backup) b WHERE \(keyMatch)))"
         }
+        var nullKeysSQL: String { "SELECT count(*) FROM \(backup) b WHERE NOT ((\(list("b", key))) IS NOT NULL)" }
         var duplicateKeysSQL: String {
             "SELECT count(*) FROM (SELECT 1 FROM \(backup) GROUP BY \(key.joined(separator: ", ")) HAVING count(*) > 1) d"
         }

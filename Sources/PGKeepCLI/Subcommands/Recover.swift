@@ -13,7 +13,7 @@ extension PGKeepCommand {
                 compared with the live table by its primary key (or --key): rows deleted since the backup, changed, \
                 added. --sql FILE writes the statements that bring back the deleted and changed rows; --apply runs \
                 them in one transaction. The live table is not touched otherwise, and the scratch schema never \
-                stays. Exit 0; 1 if something failed.
+                stays. Exit 0; 64 when the table, its key or the backup does not fit; 1 if something failed.
                 """)
 
         @Argument(help: ArgumentHelp("A backup (custom or directory archive); or use --latest.", valueName: "backup"))

@@ -84,6 +84,7 @@ final class BackupReporter: @unchecked Sendable {
         job.onProgress = progress
         job.onRecorded = recorded
         job.onFailure = failed
+        job.onWarning = { printStderr("pgkeep: warning: " + $0) }
         guard prunes else { return }
         let json = self.json
         job.onUploaded = { _, url in printInfo("pgkeep: uploaded and checked \(url)") }

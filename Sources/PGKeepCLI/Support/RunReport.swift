@@ -8,6 +8,7 @@ enum RunReport {
         let failed = Set(summary.failures.map(\.database))
         let seconds = String(format: "%.1f s", Date().timeIntervalSince(started))
         let ok = summary.records.filter { !failed.contains($0.manifest.database) }.count
+        for note in summary.notes { printStderr("pgkeep: note: " + note) }
         let skipped =
             summary.skipped.isEmpty
             ? ""
