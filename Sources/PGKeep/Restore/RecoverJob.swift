@@ -67,11 +67,14 @@ public final class RecoverJob {
         let scratch = "pgkeep_recover_\(getpid())_\(ChildEnvironment.processTag)"
         try live.execute(
             "CREATE SCHEMA \(SQL.identifier(scratch)); "
-                + "CREATE TABLE \(SQL.identifier(scratch)).backup AS SELECT * FROM \(target.name) WITH NO DATA",
+                + "CREATE UNLOGGED TABLE \(SQL.identifier(scratch)).backup AS SELECT * FROM \(target.name) WITH NO DATA",
             what: "creating the scratch schema \(scratch)")
+        var mark = Date()
         let loaded = try load(target, into: "\(SQL.identifier(scratch)).backup", live: live)
+        mark = Trace.phase("load", since: mark)
         let sides = RecoverTable.Sides(
-            live: target.name, backup: "\(SQL.identifier(scratch)).backup", key: target.key, columns: loaded.columns)
+            live: target.name, backup: "\(SQL.identifier(scratch)).backup", key: target.key, columns: loaded.columns,
+            comparable: try RecoverTable.Sides.comparableColumns(of: target.name, in: live))
         try live.execute("ANALYZE \(sides.backup)", what: "analysing the scratch table")
         if !options.key.isEmpty, let nulls = try live.query(sides.nullKeysSQL).first?.first ?? nil, nulls != "0" {
             throw PGKeepError(
@@ -84,7 +87,11 @@ public final class RecoverJob {
                 .usage, "--key \(options.key.joined(separator: ",")) is not unique in the backup's \(target.name)",
                 hint: "name columns that identify one row")
         }
+        mark = Trace.phase("analyse and key checks", since: mark)
+        // The comparison hashes one side: room for it in memory, for this transaction only.
+        try live.execute("SET LOCAL work_mem = '256MB'", what: "preparing the comparison")
         let counts = try live.query(sides.countsSQL).first ?? []
+        Trace.phase("compare", since: mark)
         var result = Result(
             table: target.name, key: target.key, backupRows: loaded.rows,
             deleted: Int(counts.first.flatMap { $0 } ?? "") ?? 0,

@@ -58,6 +58,8 @@ struct RecoverTable {
         var key: [String]
         /// The archive's column list, `(a, b)`.
         var columns: String
+        /// Columns whose type has an equality operator (compared with it; the others as text).
+        var comparable: Set<String> = []
 
         var columnNames: [String] { Self.split(columns) }
         var nonKey: [String] { columnNames.filter { !key.contains($0) } }
@@ -66,15 +68,36 @@ struct RecoverTable {
             names.map { "\(alias).\($0)" }.joined(separator: ", ")
         }
         var keyMatch: String { "(\(list("l", key))) = (\(list("b", key)))" }
+        /// A column differs: by its type's equality where it has one (one call per value, no text),
+        /// else as text (json, point, ...).
         var differs: String {
-            "ROW(\(list("l", columnNames)))::text IS DISTINCT FROM ROW(\(list("b", columnNames)))::text"
+            "("
+                + columnNames.map { c in
+                    comparable.contains(c)
+                        ? "l.\(c) IS DISTINCT FROM b.\(c)" : "l.\(c)::text IS DISTINCT FROM b.\(c)::text"
+                }.joined(separator: " OR ") + ")"
         }
         var deletedRows: String { "FROM \(backup) b WHERE NOT EXISTS (SELECT 1 FROM \(live) l WHERE \(keyMatch))" }
         var changedRows: String { "FROM \(backup) b JOIN \(live) l ON \(keyMatch) WHERE \(differs)" }
 
+        /// Deleted, changed and added in one pass over both tables.
         var countsSQL: String {
-            "SELECT (SELECT count(*) \(deletedRows)), (SELECT count(*) \(changedRows)), "
-                + "(SELECT count(*) FROM \(live) l WHERE NOT EXISTS (SELECT 1 FROM \(backup) b WHERE \(keyMatch)))"
+            "SELECT count(*) FILTER (WHERE l.ctid IS NULL), "
+                + "count(*) FILTER (WHERE l.ctid IS NOT NULL AND b.ctid IS NOT NULL AND \(differs)), "
+                + "count(*) FILTER (WHERE b.ctid IS NULL) FROM \(backup) b FULL JOIN \(live) l ON \(keyMatch)"
+        }
+
+        /// The live table's columns whose type has an equality operator.
+        static func comparableColumns(of table: String, in session: PostgresConnection) throws -> Set<String> {
+            Set(
+                try session.query(
+                    """
+                    SELECT quote_ident(a.attname) FROM pg_catalog.pg_attribute a
+                    WHERE a.attrelid = \(SQL.literal(table))::regclass AND a.attnum > 0 AND NOT a.attisdropped
+                      AND EXISTS (SELECT 1 FROM pg_catalog.pg_operator o WHERE o.oprname = '='
+                                  AND o.oprleft = a.atttypid AND o.oprright = a.atttypid)
+                    """
+                ).compactMap { $0.first ?? nil })
         }
         var nullKeysSQL: String { "SELECT count(*) FROM \(backup) b WHERE NOT ((\(list("b", key))) IS NOT NULL)" }
         var duplicateKeysSQL: String {
