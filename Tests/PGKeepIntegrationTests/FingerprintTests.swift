@@ -142,6 +142,36 @@ struct FingerprintTests {
         #expect(restore.status == 0, "\(restore.stderr)")
     }
 
+    /// Inheritance and partitions: the fingerprint is each table's own rows, the manifest's row
+    /// counts are count(*)'s (a parent counts its children), and both check out after a restore.
+    @Test func inheritanceAndPartitionsCheckOut() throws {
+        let db = TestServer.uniqueName("fpinh")
+        try TestServer.createDatabase(db)
+        defer { TestServer.dropDatabase(db) }
+        _ = try TestServer.psql(
+            db,
+            """
+            CREATE TABLE parent (id int, v text); CREATE TABLE child (extra int) INHERITS (parent);
+            INSERT INTO parent VALUES (1, 'p'); INSERT INTO child VALUES (2, 'c', 7), (3, 'c', 8);
+            CREATE TABLE events (at date, n int) PARTITION BY RANGE (at);
+            CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+            CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+            INSERT INTO events SELECT date '2025-06-01' + g, g FROM generate_series(1, 400) g;
+            """)
+        let dir = TestServer.tempDir("fpinh")
+        #expect(try TestServer.pgkeep(["backup", "--dir", dir, "-d", db, "--fingerprint"]).status == 0)
+        let path = dir + "/" + (try #require(TestServer.listing(dir).first { $0.hasSuffix(".dump.gz") }))
+        let manifest = try Manifest.load(path: path + ".manifest.json")
+        #expect(manifest.fingerprint?.tables["public.parent"]?.rows == 1)
+        #expect(manifest.rowCounts?["public.parent"] == 3, "\(manifest.rowCounts ?? [:])")
+        let drill = try TestServer.pgkeep(["verify", path, "--restore-drill"])
+        #expect(drill.status == 0, "\(drill.stderr)")
+        let target = TestServer.uniqueName("fpinh_t")
+        defer { TestServer.dropDatabase(target) }
+        let restore = try TestServer.pgkeep(["restore", path, "-d", target, "--create", "--verify"])
+        #expect(restore.status == 0, "\(restore.stderr)")
+    }
+
     @Test(.enabled(if: Server16.enabled, "needs the PostgreSQL 16 server"))
     func aBackupOf15VerifiesAfterARestoreInto16() throws {
         let dir = TestServer.tempDir("fp16")

@@ -51,6 +51,22 @@ struct FleetTests {
         return (env, file)
     }
 
+    /// Waits (up to 20 s) until `pid`'s run has `count` pg_dumps in COPY on the server (in `database`
+    /// only, when given).
+    static func waitForCopies(of pid: Int32, count: Int = 1, in database: String? = nil) {
+        let deadline = Date().addingTimeInterval(20)
+        let only = database.map { " AND datname = '\($0)'" } ?? ""
+        while Date() < deadline {
+            let n =
+                (try? TestServer.psql(
+                    "postgres",
+                    "SELECT count(*) FROM pg_stat_activity WHERE \(TestServer.appName(pid)) AND query LIKE 'COPY%'"
+                        + only)).flatMap { Int($0) } ?? 0
+            if n >= count { return }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+    }
+
     /// The backups under `dir` per database folder (data files only).
     static func backups(in dir: String) throws -> [String: Int] {
         var count: [String: Int] = [:]
@@ -91,16 +107,7 @@ struct FleetTests {
             ["run", "--dir", dir, "--parallel", "3"] + Self.databaseFlags, env: Self.slowEnv,
             whileRunning: { pid in
                 // Once two pg_dumps of this run are on the server, stop the run.
-                let deadline = Date().addingTimeInterval(20)
-                while Date() < deadline {
-                    let n =
-                        (try? TestServer.psql(
-                            "postgres",
-                            "SELECT count(*) FROM pg_stat_activity WHERE \(TestServer.appName(pid)) AND query LIKE 'COPY%'"
-                        )).flatMap { Int($0) } ?? 0
-                    if n >= 2 { break }
-                    Thread.sleep(forTimeInterval: 0.02)
-                }
+                Self.waitForCopies(of: pid, count: 2)
                 kill(pid, SIGTERM)
             })
         #expect(r.status == 143, "\(r.stderr)")
@@ -154,16 +161,7 @@ struct FleetTests {
         let first = try TestServer.pgkeep(
             args + ["--shard", "\(mine)/2"], env: Self.slowEnv,
             whileRunning: { pid in
-                let deadline = Date().addingTimeInterval(20)
-                while Date() < deadline {
-                    let n =
-                        (try? TestServer.psql(
-                            "postgres",
-                            "SELECT count(*) FROM pg_stat_activity WHERE \(TestServer.appName(pid)) "
-                                + "AND datname = '\(Self.databases[5])' AND query LIKE 'COPY%'")) ?? "0"
-                    if n != "0" { break }
-                    Thread.sleep(forTimeInterval: 0.02)
-                }
+                Self.waitForCopies(of: pid, in: Self.databases[5])
                 second = try? TestServer.pgkeep(args + ["--shard", "\(mine)/2"])
                 prune = try? TestServer.pgkeep(["prune", "--dir", dir + "/c"])
                 other = try? TestServer.pgkeep(args + ["--shard", "\(1 - mine)/2"])

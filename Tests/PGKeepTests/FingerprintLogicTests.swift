@@ -44,6 +44,19 @@ import Testing
                 == ["public.b: missing (the backup had 2 rows)"])
     }
 
+    /// The manifest's row counts are `count(*)`'s: a parent with inheritance children counts theirs
+    /// (grandchildren too), though its fingerprint entry is its own rows only.
+    @Test func rowCountsIncludeInheritanceChildren() {
+        let f = Manifest.Fingerprint(
+            tables: [
+                "app.parent": .init(rows: 1, checksum: "1"), "app.child": .init(rows: 2, checksum: "2"),
+                "app.grandchild": .init(rows: 4, checksum: "4"), "app.alone": .init(rows: 8, checksum: "8"),
+            ], sequences: [:], largeObjects: 0)
+        let counts = Fingerprints.rowCounts(
+            f, inherits: [("app.parent", "app.child"), ("app.child", "app.grandchild"), ("app.p", "app.alone")])
+        #expect(counts == ["app.parent": 7, "app.child": 6, "app.grandchild": 4, "app.alone": 8])
+    }
+
     @Test func itRoundTripsThroughTheManifest() throws {
         let data = try JSONEncoder().encode(Self.backup)
         let text = String(decoding: data, as: UTF8.self)

@@ -68,7 +68,7 @@ public final class BackupJob: @unchecked Sendable {
             databases = options.databases
         }
         var locks = try takeLocks()
-        defer { locks = [] }
+        defer { withExtendedLifetime(locks) {} }
         let (todo, skipped) = plan(databases + (globalsPreflight == nil ? [] : [BackupName.globalsDatabase]))
         summary.skipped = skipped
         databases = todo.filter { $0 != BackupName.globalsDatabase }
@@ -98,7 +98,7 @@ public final class BackupJob: @unchecked Sendable {
             }
         }
         if options.fleet.shard != nil {
-            locks = []
+            locks.removeAll()
             pruneAfterShard(shared.current.records)
         }
         return shared.current

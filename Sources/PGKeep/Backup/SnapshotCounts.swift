@@ -44,6 +44,23 @@ public final class SnapshotCounts {
             what: "locking the tables to fingerprint")
     }
 
+    /// The row counts `--row-counts` records (as `count(*)` counts: a table with inheritance
+    /// children includes theirs), from a fingerprint's own rows (`FROM ONLY`) and the catalog.
+    func countsOf(_ fingerprint: Manifest.Fingerprint) throws -> [String: Int] {
+        let edges = try connection.query(
+            """
+            SELECT format('%I.%I', pn.nspname, p.relname), format('%I.%I', cn.nspname, c.relname)
+            FROM pg_catalog.pg_inherits i
+            JOIN pg_catalog.pg_class p ON p.oid = i.inhparent JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace
+            JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid JOIN pg_catalog.pg_namespace cn ON cn.oid = c.relnamespace
+            """
+        ).compactMap { row -> (String, String)? in
+            guard row.count == 2, let parent = row[0], let child = row[1] else { return nil }
+            return (parent, child)
+        }
+        return Fingerprints.rowCounts(fingerprint, inherits: edges)
+    }
+
     /// Cancels a query running in the session (the fingerprint's scan), from another thread.
     func cancel() { connection.cancelRunningQuery() }
 

@@ -46,7 +46,7 @@ final class SnapshotFacts: @unchecked Sendable {
         done.wait()
         thread = nil
         let fingerprint = try taken.current!.get()
-        return (fingerprint.tables.mapValues { Int($0.rows) }, fingerprint)
+        return (try session?.countsOf(fingerprint), fingerprint)
     }
 
     /// Ends the snapshot's transaction; a fingerprint still running is waited for first (its

@@ -68,6 +68,23 @@ public enum Fingerprints {
             tables: result, sequences: sequences, largeObjects: objects.flatMap { Int64($0) } ?? 0)
     }
 
+    /// Row counts as `count(*)` gives them: each table's own rows plus those of its inheritance
+    /// descendants (partitions' parents are not ordinary tables and have no entry).
+    static func rowCounts(_ fingerprint: Manifest.Fingerprint, inherits: [(parent: String, child: String)])
+        -> [String: Int]
+    {
+        var children: [String: [String]] = [:]
+        for edge in inherits { children[edge.parent, default: []].append(edge.child) }
+        func total(_ table: String, _ seen: Set<String>) -> Int64 {
+            let own = fingerprint.tables[table]?.rows ?? 0
+            return own
+                + (children[table] ?? []).filter { !seen.contains($0) }.reduce(0) {
+                    $0 + total($1, seen.union([table]))
+                }
+        }
+        return Dictionary(uniqueKeysWithValues: fingerprint.tables.keys.map { ($0, Int(total($0, []))) })
+    }
+
     /// What differs between the backup's fingerprint and the restored database's, in words; only
     /// the tables of `scope` (a partial restore), else everything. Empty: identical.
     public static func differences(

@@ -87,16 +87,7 @@ extension ConfigReader {
         var out: [ServerEntry] = []
         for (index, element) in elements.enumerated() {
             let label = "server (table \(index + 1))"
-            guard let table = element.table else { throw fail("server", "\(label) must be a table") }
-            for key in table.keys where !ServerEntry.keys.contains(key) {
-                throw fail(
-                    "server", "\(label): unknown key \(key)",
-                    hint: "[[server]] accepts " + ServerEntry.keys.joined(separator: ", "))
-            }
-            var scoped = TOMLTable()
-            scoped.set("server", .table(table))
-            if let retention = table["retention"] { scoped.set("retention", retention) }
-            let sub = ConfigReader(root: scoped, locator: locator, path: path, base: base)
+            let (table, sub) = try scopedElement(element, of: "server", label: label, keys: ServerEntry.keys)
             guard let name = try sub.string("server.name") else {
                 throw fail("server", "\(label) needs name = \"...\"")
             }

@@ -45,16 +45,7 @@ extension ConfigReader {
         var out: [RemoteDestination] = []
         for (index, element) in elements.enumerated() {
             let label = "remote (destination \(index + 1))"
-            guard let table = element.table else { throw fail("remote", "\(label) must be a table") }
-            for key in table.keys where !["target", "name", "remote_only", "retention"].contains(key) {
-                throw fail(
-                    "remote", "\(label): unknown key \(key)",
-                    hint: "[[remote]] accepts target, name, remote_only, and [remote.retention]")
-            }
-            var scoped = TOMLTable()
-            scoped.set("remote", .table(table))
-            if let retention = table["retention"] { scoped.set("retention", retention) }
-            let sub = ConfigReader(root: scoped, locator: locator, path: path, base: base)
+            let (table, sub) = try scopedElement(element, of: "remote", label: label, keys: RemoteDestination.keys)
             guard let target = try sub.string("remote.target") else {
                 throw fail("remote", "\(label) needs target = \"REMOTE:bucket/prefix\"")
             }
@@ -72,7 +63,27 @@ extension ConfigReader {
     }
 }
 
+extension RemoteDestination {
+    static let keys = ["target", "name", "remote_only", "retention"]
+}
+
 extension ConfigReader {
+    /// One element of an array of tables (`[[remote]]`, `[[server]]`): its table, checked against
+    /// `keys`, and a reader scoped to it (its keys as `NAME.key`, its `[NAME.retention]` as `retention`).
+    func scopedElement(_ element: TOMLValue, of name: String, label: String, keys: [String]) throws
+        -> (TOMLTable, ConfigReader)
+    {
+        guard let table = element.table else { throw fail(name, "\(label) must be a table") }
+        for key in table.keys where !keys.contains(key) {
+            throw fail(
+                name, "\(label): unknown key \(key)", hint: "[[\(name)]] accepts " + keys.joined(separator: ", "))
+        }
+        var scoped = TOMLTable()
+        scoped.set(name, .table(table))
+        if let retention = table["retention"] { scoped.set("retention", retention) }
+        return (table, ConfigReader(root: scoped, locator: locator, path: path, base: base))
+    }
+
     /// The keep_* counts of an element's `[TABLE.retention]` (this reader scoped to the element).
     func retentionFlags(label: String, table: String) throws -> RetentionFlags {
         guard let keys = root["retention"]?.table?.keys else {
