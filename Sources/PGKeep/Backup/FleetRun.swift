@@ -6,16 +6,10 @@ import Foundation
 public struct FleetRun: Sendable {
     public let settings: Settings
     public let servers: [ServerEntry]
-    /// One server's backups with the narrowed settings and the shared slots.
-    public let backups: @Sendable (Settings, DumpSlots) throws -> BackupJob.Summary
 
-    public init(
-        settings: Settings, servers: [ServerEntry],
-        backups: @escaping @Sendable (Settings, DumpSlots) throws -> BackupJob.Summary
-    ) {
+    public init(settings: Settings, servers: [ServerEntry]) {
         self.settings = settings
         self.servers = servers
-        self.backups = backups
     }
 
     /// The servers' settings: each one's connection, databases, directory and retention.
@@ -30,9 +24,11 @@ public struct FleetRun: Sendable {
     }
 
     /// Runs every server; a server that cannot be reached at all is a failure of that server
-    /// (`server/*`), not of the run. `record` gets each server's attempts for its directory.
+    /// (`server/*`), not of the run. `backups` runs one server's backups with its narrowed settings
+    /// and the shared slots; `record` gets each server's attempts for its directory.
     public func run(
-        parallel: Int, record: @escaping @Sendable ([String: AttemptLog.Attempt], String) -> Void
+        parallel: Int, record: @escaping @Sendable ([String: AttemptLog.Attempt], String) -> Void,
+        backups: @escaping @Sendable (Settings, DumpSlots) throws -> BackupJob.Summary
     ) throws -> BackupJob.Summary {
         let slots = DumpSlots(parallel)
         let parts = scoped
@@ -121,12 +117,5 @@ extension FleetRun {
 extension FleetRun {
     /// The fleet's metrics (every server's directory, a `server` label), as `status --format
     /// prometheus` prints them.
-    public func metricsText() throws -> String {
-        var parts: [(String?, [StatusCheck.Entry], [String: AttemptLog.Attempt])] = []
-        for scope in try metricsScopes() {
-            let check = StatusCheck(directory: scope.directory, databases: nil, maxAge: .infinity)
-            parts.append((scope.server, try check.run().entries, AttemptLog.read(scope.directory)))
-        }
-        return Metrics.text(parts)
-    }
+    public func metricsText() throws -> String { try Metrics.text(scopes: try metricsScopes()) }
 }

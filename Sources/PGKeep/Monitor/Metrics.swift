@@ -144,12 +144,17 @@ public enum Metrics {
 
     /// The metrics of every server's directory (and `remotes`, with the first scope), one file.
     public static func write(to path: String, scopes: [Scope], remotes: [any RemoteStore] = []) throws {
+        try FileSystem.replace(path, with: Data(try text(scopes: scopes, remotes: remotes).utf8))
+    }
+
+    /// The metrics text of every scope's directory (and `remotes`, with the first scope).
+    public static func text(scopes: [Scope], remotes: [any RemoteStore] = []) throws -> String {
         var parts: [(String?, [StatusCheck.Entry], [String: AttemptLog.Attempt])] = []
         for (i, scope) in scopes.enumerated() {
             let check = StatusCheck(directory: scope.directory, databases: nil, maxAge: .infinity)
             let report = try check.run(remotes: i == 0 ? remotes : [])
             parts.append((scope.server, report.entries, AttemptLog.read(scope.directory)))
         }
-        try FileSystem.replace(path, with: Data(text(parts).utf8))
+        return text(parts)
     }
 }

@@ -22,7 +22,7 @@ extension Settings {
         let run = Command(executable: binary, arguments: arguments, environment: environment)
         // A fleet's daemon runs every server; it catches up when any server's database is stale.
         if directoryFlag == nil, let servers = config?.servers, !servers.isEmpty {
-            let fleet = FleetRun(settings: self, servers: servers) { _, _ in BackupJob.Summary() }
+            let fleet = FleetRun(settings: self, servers: servers)
             return Daemon(cron: cron, zone: zone, run: run) { maxAge in (try? fleet.status(maxAge: maxAge))?.ok ?? false
             }
         }

@@ -43,12 +43,7 @@ extension PGKeepCommand {
         var apply = false
 
         func validate() throws {
-            if latest {
-                guard backup == nil else { throw ValidationError("give a backup path or --latest, not both") }
-                guard database != nil else { throw ValidationError("--latest needs --database NAME") }
-            } else if backup == nil {
-                throw ValidationError("name the backup, or use --latest --database NAME --dir DIR")
-            }
+            try validateBackupChoice(backup: backup, latest: latest, database: database, what: "the backup")
         }
 
         func run() throws {

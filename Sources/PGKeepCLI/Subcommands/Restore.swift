@@ -34,12 +34,7 @@ extension PGKeepCommand {
             if remoteOptions.remotes.count > 1 {
                 throw ValidationError("a restore reads one destination: give --remote once")
             }
-            if latest {
-                guard backup == nil else { throw ValidationError("give a backup path or --latest, not both") }
-                guard database != nil else { throw ValidationError("--latest needs --database NAME") }
-            } else if backup == nil {
-                throw ValidationError("name the backup to restore, or use --latest --database NAME --dir DIR")
-            }
+            try validateBackupChoice(backup: backup, latest: latest, database: database, what: "the backup to restore")
         }
 
         func run() throws {

@@ -50,7 +50,9 @@ extension PGKeepCommand {
                 let summary = try monitor.around {
                     try hooks.firing {
                         guard let fleet else { return try runBackups(settings) }
-                        return try fleet.run(parallel: parallel) { [monitor] in monitor.record($0, in: $1) }
+                        return try fleet.run(parallel: parallel, record: { [monitor] in monitor.record($0, in: $1) }) {
+                            [self] narrowed, slots in try runBackups(narrowed, slots: slots)
+                        }
                     }
                 }
                 RunReport.show(summary, started: started)
@@ -75,9 +77,7 @@ extension PGKeepCommand {
                         + "every server",
                     hint: "set them per server in the file, or pick one with --server NAME")
             }
-            return FleetRun(settings: settings, servers: servers) { [self] narrowed, slots in
-                try runBackups(narrowed, slots: slots)
-            }
+            return FleetRun(settings: settings, servers: servers)
         }
 
         func runBackups(_ settings: Settings, slots: DumpSlots? = nil) throws -> BackupJob.Summary {

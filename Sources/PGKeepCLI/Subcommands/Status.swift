@@ -59,7 +59,7 @@ extension PGKeepCommand {
                 let settings = try location.settings()
                 if let servers = settings.config?.servers, !servers.isEmpty, location.directory == nil {
                     // Every [[server]] of the fleet, each in its directory.
-                    let fleet = FleetRun(settings: settings, servers: servers) { _, _ in BackupJob.Summary() }
+                    let fleet = FleetRun(settings: settings, servers: servers)
                     let report = try fleet.status(maxAge: try settings.maxAge(flag: maxAge))
                     if format == "prometheus" {
                         Console.out(try fleet.metricsText())

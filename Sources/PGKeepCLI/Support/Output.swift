@@ -45,6 +45,16 @@ func printJSON<T: Encodable>(_ value: T) {
     }
 }
 
+/// A backup argument or `--latest --database NAME`, one of the two (restore, recover).
+func validateBackupChoice(backup: String?, latest: Bool, database: String?, what: String) throws {
+    if latest {
+        guard backup == nil else { throw ValidationError("give a backup path or --latest, not both") }
+        guard database != nil else { throw ValidationError("--latest needs --database NAME") }
+    } else if backup == nil {
+        throw ValidationError("name \(what), or use --latest --database NAME --dir DIR")
+    }
+}
+
 /// Exit 1 (a backup, verify or status failed) when `failed`.
 func exitIfFailed(_ failed: Bool) throws {
     if failed { throw ExitCode(ExitCodes.failure) }
