@@ -11,6 +11,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // The daemon's HTTP endpoints (/healthz, /metrics, the status page): see ARCHITECTURE.md.
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
     ],
     targets: [
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
@@ -23,6 +25,7 @@ let package = Package(
             dependencies: [
                 "CZlib", "CZstd", "CLibPQ", "CPGKeep",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "FlyingFox", package: "FlyingFox"),
             ]
         ),
         .target(

@@ -2,7 +2,7 @@
 # Measures pgkeep against the stock tools, alternating runs in one session, and prints median
 # wall-time ratios, output sizes and pgkeep's peak RSS.
 #
-#   Scripts/bench.sh [--runs N] [--sizes "20 50"] [--history "10000 100000"] [--parts "backup restore copy compose history fleet fingerprint recover"] [--keep] [--profile]
+#   Scripts/bench.sh [--runs N] [--sizes "20 50"] [--history "10000 100000"] [--parts "backup restore copy compose history fleet fingerprint recover endpoints"] [--keep] [--profile]
 #
 # For each size S the database is pgbench at scale S plus a table of 60000*S rows of md5 text
 # and jsonb (scale 20: 1.2 million rows, about 570 MB on disk). Each command runs N times, in turn
@@ -23,7 +23,9 @@
 # files: 10 databases, hourly backups), pgkeep list, pgkeep prune --dry-run and pgkeep status.
 # Then compose against the host: one server in a docker compose service of the bench's own Docker
 # Engine (Scripts/docker-engine.sh), backed up and restored into with --docker-compose and over TCP.
-# --parts "backup restore copy compose history fleet fingerprint recover" picks the parts (default: all).
+# The endpoints part: a backup alone, then beside a daemon whose /, /healthz and /metrics 100 clients
+# keep asking (Scripts/http-load.py).
+# --parts "backup restore copy compose history fleet fingerprint recover endpoints" picks the parts (default: all).
 # Timings are for information; no test asserts a time. --sizes "" skips the database part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +35,7 @@ sizes="20 50"
 keep=0
 history="10000 100000"
 profile=0
-parts="backup restore copy compose history fleet fingerprint recover"
+parts="backup restore copy compose history fleet fingerprint recover endpoints"
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs=$2; shift 2 ;;
@@ -42,7 +44,7 @@ while [ $# -gt 0 ]; do
     --history) history=$2; shift 2 ;;
     --profile) profile=1; shift ;;
     --parts) parts=$2; shift 2 ;;
-    *) echo "usage: bench.sh [--runs N] [--sizes \"20 50\"] [--history \"10000 100000\"] [--parts \"backup restore copy compose history fleet fingerprint recover\"]" \
+    *) echo "usage: bench.sh [--runs N] [--sizes \"20 50\"] [--history \"10000 100000\"] [--parts \"backup restore copy compose history fleet fingerprint recover endpoints\"]" \
          "[--keep] [--profile]" >&2
        exit 2 ;;
   esac
@@ -134,6 +136,32 @@ for size in $sizes; do
   done
   fi  # fingerprint
 
+  # The daemon's endpoints under load while a backup runs: the default backup alone, then the same
+  # backup while `pgkeep daemon --listen` serves 100 concurrent keep-alive clients (Scripts/http-load.py:
+  # each GET /, /healthz, /metrics in turn, a pause of 0.1 s between its requests, so up to 1,000
+  # requests a second) on the same 2 cores. Goal: the backup at most 1.05x its time alone.
+  if has endpoints; then
+  epdir="$out/ep"; rm -rf "$epdir"
+  "$pgkeep" backup -q -d "$db" --dir "$epdir"
+  epport=$((22000 + RANDOM % 900))
+  "$pgkeep" daemon --dir "$epdir" --cron "0 3 1 1 *" --listen "127.0.0.1:$epport" > "$out/daemon.log" 2>&1 &
+  eppid=$!
+  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$epport/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+  for i in $(seq 1 "$runs"); do
+    measure ep_alone "" "$pgkeep" backup -q -d "$db" --dir "$epdir"
+    python3 Scripts/http-load.py 127.0.0.1 "$epport" 100 0.1 3600 / /healthz /metrics > "$out/load.txt" &
+    loadpid=$!
+    sleep 1
+    measure ep_loaded "" "$pgkeep" backup -q -d "$db" --dir "$epdir"
+    kill -TERM "$loadpid"; wait "$loadpid" || true
+    echo "   endpoints run $i: $(cat "$out/load.txt")"
+    # Keep the first backup only: the daemon's directory stays small and equal between runs.
+    ls -t "$epdir/$db"/*.dump.gz | head -n -1 | while read -r f; do rm -f "$f" "$f.manifest.json"; done
+  done
+  kill -TERM "$eppid"; wait "$eppid" || true
+  rm -rf "$epdir"
+  fi  # endpoints
+
   # recover of the 60,000 x size-row docs table (1.2 M rows at size 20) against restore --table of it
   # into a new database (goal: at most 1.5x). recover loads the backup's rows into a scratch schema
   # of the live database and compares them with the live table; nothing is applied here.
@@ -223,6 +251,8 @@ for size in $sizes; do
   row pkzstdplain "pgkeep backup --format plain --compress zstd" zstdplainpipe 1.0
   row pkenc "pgkeep backup --encrypt-to (age)" pk 1.10
   row pkremote "pgkeep backup --remote (moto S3 on loopback)" pk
+  row ep_alone "pgkeep backup (beside an idle daemon)"
+  row ep_loaded "  the same, 100 clients on the daemon's endpoints" ep_alone 1.05
   row r_plain "gunzip -c X.sql.gz | psql --single-transaction"
   row r_pkplain "pgkeep restore X.sql.gz" r_plain 1.0
   row r_custom "gunzip -c X.dump.gz | pg_restore --single-tr."

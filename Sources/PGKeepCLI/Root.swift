@@ -21,7 +21,7 @@ public struct PGKeepCommand: ParsableCommand {
         subcommands: [
             Backup.self, Restore.self, Recover.self, List.self, Prune.self, Pin.self, Unpin.self, Accept.self,
             Run.self, Snapshot.self,
-            Verify.self, Status.self, Config.self, Schedule.self, Daemon.self, Copy.self, Compare.self,
+            Verify.self, Status.self, Report.self, Config.self, Schedule.self, Daemon.self, Copy.self, Compare.self,
         ],
         // -h is --host, as in pg_dump and psql; help is --help or -?.
         helpNames: [.long, .customShort("?")]

@@ -55,8 +55,8 @@ public struct FleetRun: Sendable {
                 attempts[r.manifest.database] = .init(
                     time: now, success: true, durationSeconds: r.manifest.durationSeconds)
             }
-            for (db, _) in summary.failures where db != "*" {
-                attempts[db] = .init(time: now, success: false, durationSeconds: nil)
+            for (db, error) in summary.failures where db != "*" {
+                attempts[db] = .init(time: now, success: false, durationSeconds: nil, error: error.message)
             }
             if let dir = try? settings.directory(flag: nil) { record(attempts, dir) }
             merged.withLock {

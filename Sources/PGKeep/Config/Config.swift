@@ -83,6 +83,10 @@ public struct PGKeepConfig: Sendable, Equatable {
     public var exclude: [String] = []
     /// A database with a backup newer than this is not backed up again by `run` (a shard's rerun).
     public var minInterval: TimeInterval?
+    /// `[daemon] listen`: where the daemon serves /healthz, /metrics and the status page.
+    public var daemonListen: String?
+    /// `[daemon] auth_file`: `user:password` lines for the status page's basic authentication.
+    public var daemonAuthFile: String?
     /// `[backup] parallel` and `per_server`: databases at once, and at most so many per server.
     public var parallel: Int?
     public var perServer: Int?

@@ -102,6 +102,8 @@ struct ConfigKey: Sendable {
         key("schedule", "cron", .cron, \.scheduleCron),
         key("schedule", "timezone", .timeZone, \.scheduleTimeZone),
         key("schedule", "min_interval", .duration, \.minInterval),
+        key("daemon", "listen", .string, \.daemonListen),
+        key("daemon", "auth_file", .path, \.daemonAuthFile),
     ]
 
     /// The tables, in the order of `all`.

@@ -1,23 +1,26 @@
 import Foundation
 
-/// The last attempt per database (`DIR/.pgkeep-attempts.json`): when, whether it succeeded, and
-/// how long it took, so metrics can tell "the last run failed" from "no run at all". Written
-/// after each backup run that writes a metrics file (temporary file, rename), read by metrics and
-/// `status --format prometheus`.
+/// The last attempt per database (`DIR/.pgkeep-attempts.json`): when, whether it succeeded, how
+/// long it took and, when it failed, why, so metrics can tell "the last run failed" from "no run
+/// at all" and the status page can show the failure. Written after each backup run (temporary
+/// file, rename), read by metrics, `status --format prometheus` and the status page.
 public enum AttemptLog {
     public struct Attempt: Codable, Sendable, Equatable {
         public var time: String
         public var success: Bool
         public var durationSeconds: Double?
+        /// A failed attempt's error (secrets masked, at most 2,000 characters).
+        public var error: String?
 
-        public init(time: String, success: Bool, durationSeconds: Double?) {
+        public init(time: String, success: Bool, durationSeconds: Double?, error: String? = nil) {
             self.time = time
             self.success = success
             self.durationSeconds = durationSeconds
+            self.error = error.map { String(Redaction.shared.apply($0).prefix(2000)) }
         }
 
         enum CodingKeys: String, CodingKey {
-            case time, success
+            case time, success, error
             case durationSeconds = "duration_seconds"
         }
     }

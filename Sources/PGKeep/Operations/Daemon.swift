@@ -30,6 +30,10 @@ public final class Daemon {
     /// The clock and the wait, injectable for tests.
     public var now: () -> Date = Date.init
     public var wait: (TimeInterval) -> Void = { Thread.sleep(forTimeInterval: $0) }
+    /// What it has done, for its HTTP endpoints.
+    public let state = DaemonState()
+    /// Called when a run ends (the endpoints drop their cached status).
+    public var runEnded: () -> Void = {}
 
     public init(cron: CronExpression, zone: TimeZone, run: Command, fresh: @escaping (TimeInterval) -> Bool) {
         self.cron = cron
@@ -61,6 +65,7 @@ public final class Daemon {
         Cancellation.shared.gracePeriod = grace
         log("pgkeep daemon: schedule \"\(cron.text)\" (\(zoneName)); runs `\(run.description)`")
         let (needed, interval) = catchUpNeeded()
+        state.scheduled(cron.next(after: now(), in: zone))
         if needed {
             log(
                 "pgkeep daemon: a database has no backup newer than one interval ("
@@ -71,6 +76,7 @@ public final class Daemon {
             guard let next = cron.next(after: now(), in: zone) else {
                 throw PGKeepError(.usage, "[schedule] cron \"\(cron.text)\" never matches a date")
             }
+            state.scheduled(next)
             log("pgkeep daemon: next run at \(Self.stamp(next, zone))")
             // Waits in steps of at most 30 s: a clock that jumps (a suspended VM) is seen soon.
             while case let left = next.timeIntervalSince(now()), left > 0 { wait(min(left, 30)) }
@@ -82,18 +88,26 @@ public final class Daemon {
     func runOnce() {
         let started = now()
         log("pgkeep daemon: run started")
+        state.runStarted()
+        defer { runEnded() }
         let child = ChildProcess(run, stdout: .null)
         do { try child.start() } catch {
             log("pgkeep daemon: run could not start: \(error)")
+            state.runFinished(seconds: 0, failure: "the run could not start: \(error)", started: false)
             return
         }
         let result = child.wait()
-        let seconds = String(format: "%.1f", now().timeIntervalSince(started))
+        let elapsed = now().timeIntervalSince(started)
+        let seconds = String(format: "%.1f", elapsed)
         if result.succeeded {
             log("pgkeep daemon: run finished: ok in \(seconds) s")
+            state.runFinished(seconds: elapsed, failure: nil)
         } else {
             log("pgkeep daemon: run finished: FAILED (\(result.termination)) in \(seconds) s")
-            for line in result.stderr.split(separator: "\n").suffix(20) { log("pgkeep daemon:   | \(line)") }
+            let lines = result.stderr.split(separator: "\n").suffix(20)
+            for line in lines { log("pgkeep daemon:   | \(line)") }
+            state.runFinished(
+                seconds: elapsed, failure: "exit \(result.termination):\n" + lines.joined(separator: "\n"))
         }
     }
 

@@ -71,7 +71,10 @@ struct Monitoring {
             return try body()
         } catch let error as PGKeepError {
             if let database {
-                record([database: .init(time: BackupName.isoString(Date()), success: false, durationSeconds: nil)])
+                record([
+                    database: .init(
+                        time: BackupName.isoString(Date()), success: false, durationSeconds: nil, error: error.message)
+                ])
             }
             finish(error: error.message)
             throw error
@@ -90,15 +93,17 @@ struct Monitoring {
         for (database, error) in summary.failures {
             monitor?.failed(database: database, error: Redaction.shared.apply(error.message))
             attempts[database] = .init(
-                time: now, success: false, durationSeconds: Date().timeIntervalSince(started).rounded())
+                time: now, success: false, durationSeconds: Date().timeIntervalSince(started).rounded(),
+                error: error.message)
         }
         if scopes.isEmpty { record(attempts) }
         finish(error: nil)
     }
 
-    /// The attempt log, kept where metrics are written (it feeds their last-attempt gauges).
+    /// The attempt log, kept in the backup directory (it feeds the metrics' last-attempt gauges and
+    /// the status page's failures).
     func record(_ attempts: [String: AttemptLog.Attempt], in directory: String? = nil) {
-        guard let directory = directory ?? self.directory, metricsFile != nil else { return }
+        guard let directory = directory ?? self.directory else { return }
         do { try AttemptLog.record(attempts, directory: directory) } catch let e as PGKeepError {
             printStderr("pgkeep: warning: " + e.message)
         } catch {}

@@ -57,29 +57,20 @@ extension PGKeepCommand {
         func run() throws {
             try reportingErrors("a status check") {
                 let settings = try location.settings()
-                if let servers = settings.config?.servers, !servers.isEmpty, location.directory == nil {
-                    // Every [[server]] of the fleet, each in its directory.
-                    let fleet = FleetRun(settings: settings, servers: servers)
-                    let report = try fleet.status(maxAge: try settings.maxAge(flag: maxAge))
-                    if format == "prometheus" {
-                        Console.out(try fleet.metricsText())
-                    } else {
-                        StatusReport(json: json).show(report, directory: settings.config?.directory ?? "")
-                    }
-                    try exitIfFailed(!report.ok)
-                    return
-                }
-                let dir = try settings.directory(flag: location.directory)
-                var check = StatusCheck(
-                    directory: dir, databases: settings.statusDatabases(flags: databases),
-                    maxAge: try settings.maxAge(flag: maxAge), remoteOnly: settings.remoteOnly(flag: remoteOnly))
-                check.forecast = settings.restoreForecast
-                let report = try check.run(
-                    remotes: settings.destinations(flags: remoteOptions.remotes, configured: true).map(\.store))
+                var query = StatusQuery(directoryFlag: location.directory)
+                query.maxAgeFlag = maxAge
+                query.databaseFlags = databases
+                query.remoteFlags = remoteOptions.remotes
+                query.remoteOnlyFlag = remoteOnly
+                let report = try settings.statusReport(query)
                 if format == "prometheus" {
-                    Console.out(Metrics.text(entries: report.entries, attempts: AttemptLog.read(dir)))
+                    Console.out(try settings.statusMetrics(query, report: report))
                 } else {
-                    StatusReport(json: json).show(report, directory: dir)
+                    let shown = settings.fleet(directoryFlag: location.directory) == nil
+                    StatusReport(json: json).show(
+                        report,
+                        directory: shown
+                            ? try settings.directory(flag: location.directory) : settings.config?.directory ?? "")
                 }
                 try exitIfFailed(!report.ok)
             }
