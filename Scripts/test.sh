@@ -16,9 +16,10 @@ echo "test.sh: swift format lint --strict"
 # Scripts/format.sh).
 swift format lint --strict --recursive --parallel Sources Tests Package.swift
 
-ensure_packages age rclone strace prometheus zstd
+ensure_packages age rclone strace prometheus zstd msmtp
 ensure_pg16
 ensure_pip_module kubernetes_validate kubernetes-validate
+ensure_pip_module aiosmtpd aiosmtpd
 work=$(mktemp -d /tmp/pgkeep-test.XXXXXX)
 trap 'stop_everything "$work"' EXIT
 chmod 755 "$work"
