@@ -147,6 +147,37 @@ struct AlertTests {
                 && mail.body.contains("The run's log (its last lines):\n"))
     }
 
+    /// A run with a database that fails among one that works: one alert per failed database, and
+    /// none for the run's outcome, which they already heard.
+    @Test func aRunAlertsEachFailedDatabaseOnce() throws {
+        let http = try Recorder()
+        let smtp = try MailRecorder()
+        let dir = TestServer.tempDir("alerts-run")
+        let config = dir + "/pgkeep.toml"
+        let toml = """
+            [backup]
+            dir = "backups"
+            databases = ["\(TestServer.pagila)", "no_such_db_alerts"]
+
+            [monitor]
+            slack = "\(http.url("/ok/slack"))"
+            email = ["ops@example.com"]
+            email_sendmail = "\(try smtp.sendmail(in: dir))"
+            """
+        try FileSystem.writePrivateFile(config, data: Data(toml.utf8))
+        let r = try TestServer.pgkeep(["run", "--config", config])
+        #expect(r.status != 0 && r.stderr.contains("1 of 2 failed"), "\(r.stderr)")
+        let slack = http.requests(under: "/ok/slack")
+        #expect(slack.count == 1, "\(slack.map(\.body))")
+        #expect(
+            try slack.first.map { try Self.json($0)["text"] as? String }?.flatMap { $0 }?.hasPrefix(
+                "pgkeep: run of no_such_db_alerts FAILED on ") == true)
+        let mails = smtp.messages()
+        #expect(
+            mails.map { $0.header("Subject") } == ["[pgkeep] run of no_such_db_alerts FAILED (\(MonitorRequests.host))"]
+        )
+    }
+
     /// A verified backup: only the targets that asked for success hear it, with its size and duration.
     @Test func aSuccessReachesOnlyThoseThatAskAndCarriesTheSizes() throws {
         let http = try Recorder()

@@ -146,4 +146,14 @@ import Testing
         let problem = try #require(Sendmail.send("x", words: ["no-such-sendmail-here"], within: 1))
         #expect(problem.contains("cannot run no-such-sendmail-here") && problem.contains("email_sendmail"))
     }
+
+    /// A program that never reads its stdin, sent more than a pipe holds: stopped at the timeout.
+    @Test func aSendmailThatNeverReadsIsStoppedAtTheTimeout() throws {
+        let started = Date()
+        let problem = Sendmail.send(String(repeating: "x", count: 300_000), words: ["sh", "-c", "sleep 60"], within: 1)
+        #expect(
+            problem?.hasSuffix("-c 'sleep 60' -t -i did not finish within 1s and was stopped") == true,
+            "\(problem ?? "")")
+        #expect(Date().timeIntervalSince(started) < 4)
+    }
 }
