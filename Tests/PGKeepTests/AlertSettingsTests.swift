@@ -50,6 +50,21 @@ import Testing
         #expect(t.targets[4].display == "to ops@example.com, Dba <dba@example.com> (msmtp)")
     }
 
+    @Test func aFlagWinsOverTheConfigsURL() throws {
+        let config = try PGKeepConfig.parse(
+            "[monitor]\nslack = \"https://hooks.slack.com/services/FILE\"\nslack_states = [\"success\"]\n",
+            path: "/etc/pgkeep/c.toml")
+        var flags = MonitorFlags()
+        flags.slack = "https://hooks.slack.com/services/FLAG"
+        flags.teams = "https://example.webhook.office.com/x"
+        let t = try Settings(environment: [:], config: config).monitorTargets(flags)
+        #expect(
+            t.targets.map(\.url) == ["https://hooks.slack.com/services/FLAG", "https://example.webhook.office.com/x"])
+        #expect(t.targets.map(\.states) == [[.success], [.failure, .anomaly]])
+        flags.discord = "discord.com/api/webhooks/1/secret"
+        #expect(throws: PGKeepError.self) { try Settings(environment: [:], config: nil).monitorTargets(flags) }
+    }
+
     @Test func aChatIDFromTheEnvironmentIsANumber() throws {
         let file = try Self.tokenFile("1:abc")
         let env = ["PGKEEP_MONITOR_TELEGRAM_CHAT_ID": "-100123", "PGKEEP_MONITOR_TELEGRAM_TOKEN_FILE": file]

@@ -6,6 +6,9 @@ public struct MonitorFlags: Sendable {
     public var uptimeKuma: String?
     public var webhook: String?
     public var ntfy: String?
+    public var slack: String?
+    public var discord: String?
+    public var teams: String?
     public var metricsFile: String?
 
     public init() {}
@@ -13,12 +16,13 @@ public struct MonitorFlags: Sendable {
 
 extension Settings {
     /// The monitoring targets: each flag over the config's `[monitor]` URL, with the config's
-    /// states, webhook headers and timeout; then Telegram and email, from the config only.
+    /// states, webhook headers and timeout; then Telegram and email, from the config only (a bot
+    /// token has no place in argv).
     public func monitorTargets(_ flags: MonitorFlags) throws -> MonitorTargets {
         var targets = MonitorTargets(timeout: config?.monitorTimeout ?? 10)
         let given: [(MonitorTargets.Kind, String?)] = [
             (.healthchecks, flags.healthchecks), (.uptimeKuma, flags.uptimeKuma), (.webhook, flags.webhook),
-            (.ntfy, flags.ntfy), (.slack, nil), (.discord, nil), (.teams, nil),
+            (.ntfy, flags.ntfy), (.slack, flags.slack), (.discord, flags.discord), (.teams, flags.teams),
         ]
         for (kind, flag) in given {
             guard let url = flag ?? config?.monitorURLs[kind.rawValue] else { continue }
