@@ -4,12 +4,12 @@ import Foundation
     import FoundationNetworking
 #endif
 
-/// Delivers monitor events over HTTP (URLSession), each target on a serial queue of its own so
-/// events arrive in order while the run goes on. Each event has `timeout` seconds for all its
-/// tries (3, with backoff, on connection errors and 5xx/429 answers); a target that let one event
-/// time out, or failed all its tries, is skipped for the rest of the run, so an endpoint that is
-/// down or hangs costs at most one event's budget. A delivery that fails is a warning: it never
-/// fails or stops the run.
+/// Delivers monitor events over HTTP (URLSession), and email through `Sendmail`, each target on
+/// a serial queue of its own so events arrive in order while the run goes on. Each event has
+/// `timeout` seconds for all its tries (HTTP: 3, with backoff, on connection errors and 5xx/429
+/// answers; email: one); a target that let one event time out, or failed all its tries, is skipped
+/// for the rest of the run, so an endpoint that is down or hangs costs at most one event's budget.
+/// A delivery that fails is a warning: it never fails or stops the run.
 // `down` is a Locked; the queues, the group and the session are thread-safe and set in init.
 final class MonitorDelivery: @unchecked Sendable {
     let config: MonitorTargets
