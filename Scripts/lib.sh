@@ -71,7 +71,7 @@ start_moto() {
   echo "moto_server did not start:" >&2; cat "$1" >&2; return 1
 }
 
-# ensure_pip_module MODULE PACKAGE: a PyPI package for the tests (kubernetes-validate), installed
+# ensure_pip_module MODULE PACKAGE: a PyPI package for the tests (kubernetes-validate, aiosmtpd), installed
 # into the python3 on PATH when its module does not import.
 ensure_pip_module() {
   python3 -c "import $1" >/dev/null 2>&1 && return 0

@@ -16,9 +16,10 @@ echo "test.sh: swift format lint --strict"
 # Scripts/format.sh).
 swift format lint --strict --recursive --parallel Sources Tests Package.swift
 
-ensure_packages age rclone strace prometheus zstd chromium chromium-driver
+ensure_packages age rclone strace prometheus zstd msmtp chromium chromium-driver
 ensure_pg16
 ensure_pip_module kubernetes_validate kubernetes-validate
+ensure_pip_module aiosmtpd aiosmtpd
 ensure_pip_module selenium selenium
 work=$(mktemp -d /tmp/pgkeep-test.XXXXXX)
 trap 'stop_everything "$work"' EXIT

@@ -53,13 +53,22 @@ public struct PGKeepConfig: Sendable, Equatable {
     public var quiet: Bool?
 
     // [monitor]
-    /// URLs by target kind (healthchecks, uptime_kuma, webhook, ntfy).
+    /// URLs by target kind (healthchecks, uptime_kuma, webhook, ntfy, slack, discord, teams).
     public var monitorURLs: [String: String] = [:]
     /// States per target kind (`healthchecks_states`, ...).
     public var monitorStates: [String: [String]] = [:]
     /// `Name: value` headers for the webhook (`Name: @/path` reads the value from a file).
     public var webhookHeaders: [String]?
     public var monitorTimeout: TimeInterval?
+    /// Telegram: the file holding the bot's token, the chat, and the Bot API's base URL.
+    public var telegramTokenFile: String?
+    public var telegramChatID: String?
+    public var telegramAPI: String?
+    /// Email: the recipients, the sender, the subject's prefix and the sendmail program's words.
+    public var email: [String]?
+    public var emailFrom: String?
+    public var emailSubjectPrefix: String?
+    public var emailSendmail: [String]?
     // [metrics]
     public var metricsTextfile: String?
 

@@ -4,12 +4,12 @@ import Foundation
     import FoundationNetworking
 #endif
 
-/// Delivers monitor events over HTTP (URLSession), each target on a serial queue of its own so
-/// events arrive in order while the run goes on. Each event has `timeout` seconds for all its
-/// tries (3, with backoff, on connection errors and 5xx/429 answers); a target that let one event
-/// time out, or failed all its tries, is skipped for the rest of the run, so an endpoint that is
-/// down or hangs costs at most one event's budget. A delivery that fails is a warning: it never
-/// fails or stops the run.
+/// Delivers monitor events over HTTP (URLSession), and email through `Sendmail`, each target on
+/// a serial queue of its own so events arrive in order while the run goes on. Each event has
+/// `timeout` seconds for all its tries (HTTP: 3, with backoff, on connection errors and 5xx/429
+/// answers; email: one); a target that let one event time out, or failed all its tries, is skipped
+/// for the rest of the run, so an endpoint that is down or hangs costs at most one event's budget.
+/// A delivery that fails is a warning: it never fails or stops the run.
 // `down` is a Locked; the queues, the group and the session are thread-safe and set in init.
 final class MonitorDelivery: @unchecked Sendable {
     let config: MonitorTargets
@@ -33,14 +33,44 @@ final class MonitorDelivery: @unchecked Sendable {
     func send(_ event: MonitorEvent, to admit: (MonitorTargets.Kind) -> Bool) {
         for (index, target) in config.targets.enumerated()
         where target.states.contains(event.state) && admit(target.kind) {
-            guard let request = MonitorRequests.request(for: event, to: target) else { continue }
+            guard let payload = Payload(event, to: target) else { continue }
             group.enter()
             queues[index].async { [self] in
                 defer { group.leave() }
                 guard !down.current.contains(index) else { return }
-                deliver(request, event: event, target: target, index: index)
+                switch payload {
+                case .http(let request): deliver(request, event: event, target: target, index: index)
+                case .mail(let message): mail(message, event: event, target: target, index: index)
+                }
             }
         }
+    }
+
+    /// What a target gets for an event: an HTTP request, or a message for sendmail.
+    enum Payload {
+        case http(URLRequest)
+        case mail(String)
+
+        init?(_ event: MonitorEvent, to target: MonitorTargets.Target) {
+            if let settings = target.mail {
+                self = .mail(MailMessage.text(event, settings: settings, host: MonitorRequests.host))
+            } else if let request = MonitorRequests.request(for: event, to: target) {
+                self = .http(request)
+            } else {
+                return nil
+            }
+        }
+    }
+
+    /// One try through sendmail (which queues and retries itself, so a second try could send
+    /// the message twice); a failure or a timeout skips the target for the rest of the run.
+    private func mail(_ message: String, event: MonitorEvent, target: MonitorTargets.Target, index: Int) {
+        guard let problem = Sendmail.send(message, words: target.mail?.sendmail ?? [], within: config.timeout)
+        else { return }
+        down.withLock { _ = $0.insert(index) }
+        warn(
+            "the email \(target.display) did not go out for the \(event.state.rawValue) event: \(problem); "
+                + "email is skipped for the rest of this run")
     }
 
     /// Waits for what is queued, at most one timeout per target queue plus a margin.
@@ -105,7 +135,10 @@ final class MonitorDelivery: @unchecked Sendable {
                 } else if let error = error as? URLError, error.code == .timedOut {
                     $0 = .timedOut
                 } else {
-                    $0 = .failed(error.map { MonitorTargets.Target.mask(in: $0.localizedDescription) } ?? "no answer")
+                    $0 = .failed(
+                        error.map {
+                            Redaction.shared.applyToChildOutput(MonitorTargets.Target.mask(in: $0.localizedDescription))
+                        } ?? "no answer")
                 }
             }
             done.signal()
@@ -129,76 +162,5 @@ extension MonitorTargets.Target {
             out.replaceSubrange(range, with: mask(String(out[range])))
         }
         return out
-    }
-}
-
-/// The request each kind of target gets for an event (nil: the target has nothing for it).
-enum MonitorRequests {
-    static let host = ProcessInfo.processInfo.hostName
-
-    static func request(for event: MonitorEvent, to target: MonitorTargets.Target) -> URLRequest? {
-        let base = target.url.hasSuffix("/") ? String(target.url.dropLast()) : target.url
-        switch target.kind {
-        case .healthchecks:
-            let suffix = [MonitorEvent.State.start: "/start", .failure: "/fail", .anomaly: "/fail"][event.state] ?? ""
-            guard var request = URL(string: base + suffix).map({ URLRequest(url: $0) }) else { return nil }
-            request.httpMethod = "POST"
-            if event.state != .start {
-                let head = event.state == .anomaly ? event.summary + "\n\n" : ""
-                request.httpBody = Data((head + event.log).utf8.suffix(100_000))
-                request.setValue("text/plain; charset=utf-8", forHTTPHeaderField: "Content-Type")
-            }
-            return request
-        case .uptimeKuma:
-            guard event.state != .start, var parts = URLComponents(string: target.url) else { return nil }
-            var items = (parts.queryItems ?? []).filter { !["status", "msg", "ping"].contains($0.name) }
-            items.append(URLQueryItem(name: "status", value: event.state == .success ? "up" : "down"))
-            items.append(URLQueryItem(name: "msg", value: String(event.summary.prefix(200))))
-            parts.queryItems = items
-            return parts.url.map { URLRequest(url: $0) }
-        case .webhook:
-            guard var request = URL(string: target.url).map({ URLRequest(url: $0) }) else { return nil }
-            request.httpMethod = "POST"
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-            for (name, value) in target.headers { request.setValue(value, forHTTPHeaderField: name) }
-            request.httpBody = webhookBody(event)
-            return request
-        case .ntfy:
-            guard var request = URL(string: target.url).map({ URLRequest(url: $0) }) else { return nil }
-            request.httpMethod = "POST"
-            request.setValue(event.state == .failure ? "high" : "default", forHTTPHeaderField: "Priority")
-            request.setValue("warning", forHTTPHeaderField: "Tags")
-            request.setValue("pgkeep on \(host): \(event.state.rawValue)", forHTTPHeaderField: "Title")
-            request.httpBody = Data(event.summary.utf8)
-            return request
-        }
-    }
-
-    static func webhookBody(_ event: MonitorEvent) -> Data {
-        let body = WebhookBody(
-            event: event.state.rawValue, command: event.command, host: host, database: JSONNullable(event.database),
-            path: JSONNullable(event.path), size: JSONNullable(event.size),
-            durationSeconds: JSONNullable(event.durationSeconds), error: JSONNullable(event.error),
-            pgkeepVersion: PGKeepVersion.string)
-        return JSONOutput.compact(body) ?? Data()
-    }
-
-    /// A webhook's JSON body: every key always there, null when the event has no such value.
-    struct WebhookBody: Encodable {
-        var event: String
-        var command: String
-        var host: String
-        var database: JSONNullable<String>
-        var path: JSONNullable<String>
-        var size: JSONNullable<Int64>
-        var durationSeconds: JSONNullable<Double>
-        var error: JSONNullable<String>
-        var pgkeepVersion: String
-
-        enum CodingKeys: String, CodingKey {
-            case event, command, host, database, path, size, error
-            case durationSeconds = "duration_seconds"
-            case pgkeepVersion = "pgkeep_version"
-        }
     }
 }

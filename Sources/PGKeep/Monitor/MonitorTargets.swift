@@ -1,22 +1,27 @@
 import Foundation
 
 /// Where pgkeep reports its runs (`[monitor]` in the config, `--healthchecks` and friends on the
-/// command line): dead-man's-switch services and notification endpoints.
+/// command line): dead-man's-switch services, notification endpoints, chats and email.
 public struct MonitorTargets: Sendable, Equatable {
     public enum Kind: String, Sendable, CaseIterable {
         case healthchecks
         case uptimeKuma = "uptime_kuma"
         case webhook
         case ntfy
+        case slack, discord, teams, telegram
+        case email
 
         /// The states a target hears by default.
         var defaultStates: Set<MonitorEvent.State> {
             switch self {
             case .healthchecks, .webhook: return Set(MonitorEvent.State.allCases)
             case .uptimeKuma: return [.success, .failure, .anomaly]
-            case .ntfy: return [.failure, .anomaly]
+            case .ntfy, .slack, .discord, .teams, .telegram, .email: return [.failure, .anomaly]
             }
         }
+
+        /// Whether the target hears each database's outcome (else the run's only).
+        var hearsEachDatabase: Bool { ![.healthchecks, .uptimeKuma].contains(self) }
     }
 
     public struct Target: Sendable, Equatable {
@@ -25,16 +30,30 @@ public struct MonitorTargets: Sendable, Equatable {
         public var states: Set<MonitorEvent.State>
         /// Extra request headers (the webhook's), values already read from their files.
         public var headers: [String: String] = [:]
+        /// Telegram's bot and chat (`url` is then the API's base URL).
+        public var telegram: TelegramChat?
+        /// Email's recipients, sender and sendmail command (`url` is then empty).
+        public var mail: MailSettings?
 
-        public init(kind: Kind, url: String, states: Set<MonitorEvent.State>? = nil, headers: [String: String] = [:]) {
+        public init(
+            kind: Kind, url: String, states: Set<MonitorEvent.State>? = nil, headers: [String: String] = [:],
+            telegram: TelegramChat? = nil, mail: MailSettings? = nil
+        ) {
             self.kind = kind
             self.url = url
             self.states = states ?? kind.defaultStates
             self.headers = headers
+            self.telegram = telegram
+            self.mail = mail
         }
 
-        /// The URL for messages: scheme and host only, the path (which carries the token) masked.
-        public var display: String { Self.mask(url) }
+        /// The target for messages: a URL's scheme and host only, the path (which carries the
+        /// token: a webhook's, Telegram's `/bot<token>`) masked; for email, the recipients and the
+        /// program.
+        public var display: String {
+            guard let mail else { return Self.mask(url) }
+            return "to \(mail.to.joined(separator: ", ")) (\(mail.sendmail.first ?? "sendmail"))"
+        }
 
         static func mask(_ url: String) -> String {
             guard let parts = URLComponents(string: url), let host = parts.host else { return "****" }
@@ -90,55 +109,33 @@ public struct MonitorTargets: Sendable, Equatable {
     }
 }
 
-/// One thing a monitoring target hears about.
-public struct MonitorEvent: Sendable {
-    public enum State: String, Sendable, CaseIterable, Comparable {
-        case start, success, failure, anomaly
+/// A Telegram bot's token (a secret, read from `telegram_token_file`) and the chat it posts to.
+/// Shown, it is masked: the token belongs in the request's path only.
+public struct TelegramChat: Sendable, Equatable, CustomStringConvertible, CustomReflectable {
+    public var token: String
+    public var chatID: String
 
-        public static func < (a: State, b: State) -> Bool { a.rank < b.rank }
-        /// How bad: start < success < anomaly < failure (a run's outcome is the worst it saw).
-        var rank: Int {
-            switch self {
-            case .start: 0
-            case .success: 1
-            case .anomaly: 2
-            case .failure: 3
-            }
-        }
+    public init(token: String, chatID: String) {
+        self.token = token
+        self.chatID = chatID
     }
 
-    public var state: State
-    /// What ran: "backup", "run", "prune", "verify", "snapshot".
-    public var command: String
-    public var database: String?
-    public var path: String?
-    public var size: Int64?
-    public var durationSeconds: Double?
-    public var error: String?
-    /// What the run printed so far (the log's tail), for healthchecks' request body.
-    public var log: String = ""
+    public var description: String { "TelegramChat(token: ****, chatID: \(chatID))" }
+    public var customMirror: Mirror { Mirror(self, children: ["chatID": chatID]) }
+}
 
-    public init(
-        state: State, command: String, database: String? = nil, path: String? = nil, size: Int64? = nil,
-        durationSeconds: Double? = nil, error: String? = nil
-    ) {
-        self.state = state
-        self.command = command
-        self.database = database
-        self.path = path
-        self.size = size
-        self.durationSeconds = durationSeconds
-        self.error = error
-    }
+/// Where alert emails go and how: the recipients, the sender, the subject's prefix, and the
+/// sendmail-compatible program (its words; `-t -i` are added when missing).
+public struct MailSettings: Sendable, Equatable {
+    public var to: [String]
+    public var from: String
+    public var subjectPrefix: String
+    public var sendmail: [String]
 
-    /// A one-line summary (ntfy's text, Uptime Kuma's msg).
-    public var summary: String {
-        let what = database.map { "\(command) of \($0)" } ?? command
-        switch state {
-        case .start: return "pgkeep: \(what) started"
-        case .success: return "pgkeep: \(what) succeeded" + (path.map { ": \($0)" } ?? "")
-        case .failure: return "pgkeep: \(what) FAILED" + (error.map { ": \($0)" } ?? "")
-        case .anomaly: return "pgkeep: \(what): ANOMALY" + (error.map { ": \($0)" } ?? "")
-        }
+    public init(to: [String], from: String, subjectPrefix: String = "[pgkeep]", sendmail: [String] = ["sendmail"]) {
+        self.to = to
+        self.from = from
+        self.subjectPrefix = subjectPrefix
+        self.sendmail = sendmail
     }
 }

@@ -1,9 +1,9 @@
 import Foundation
 
 /// One command's monitoring: `start` when it begins; per database, success, failure or anomaly
-/// (to the webhook and ntfy); at the end, the run's outcome, the worst it saw (to healthchecks,
-/// with the log's tail, and Uptime Kuma; to the webhook and ntfy too when they heard nothing
-/// per database, e.g. a run that failed before any database). Then it waits for the deliveries,
+/// (to the webhook, ntfy, the chats and email); at the end, the run's outcome, the worst it saw
+/// (to healthchecks, with the log's tail, and Uptime Kuma; to the others too when they heard
+/// nothing per database, e.g. a run that failed before any database). Then it waits for the deliveries,
 /// bounded by their timeout.
 // Mutable state is in `state` (a Locked); everything else is set in init.
 public final class RunMonitor: @unchecked Sendable {
@@ -12,7 +12,6 @@ public final class RunMonitor: @unchecked Sendable {
     let database: String?
     private let state = Locked((worst: MonitorEvent.State.success, perDatabase: false, errors: [String]()))
     private let startTime = Date()
-    private let perDatabaseKinds: Set<MonitorTargets.Kind> = [.webhook, .ntfy]
 
     public init(
         _ targets: MonitorTargets, command: String, database: String? = nil,
@@ -36,14 +35,14 @@ public final class RunMonitor: @unchecked Sendable {
             error: anomalous ? manifest.anomalies?.joined(separator: "; ") : nil)
         event.log = LogTail.shared.text()
         note(event.state, error: anomalous ? "\(manifest.database): \(event.error ?? "")" : nil)
-        delivery.send(event) { perDatabaseKinds.contains($0) }
+        delivery.send(event) { $0.hearsEachDatabase }
     }
 
     public func failed(database: String, error: String) {
         var event = MonitorEvent(state: .failure, command: command, database: database, error: error)
         event.log = LogTail.shared.text()
         note(.failure, error: "\(database): \(error)")
-        delivery.send(event) { perDatabaseKinds.contains($0) }
+        delivery.send(event) { $0.hearsEachDatabase }
     }
 
     private func note(_ outcome: MonitorEvent.State, error: String?) {
@@ -64,7 +63,7 @@ public final class RunMonitor: @unchecked Sendable {
             error: error ?? (seen.errors.isEmpty ? nil : seen.errors.joined(separator: "; ")))
         // An error that ends the run is printed after this: the body carries it at its end.
         event.log = LogTail.shared.text() + (error.map { "pgkeep: error: \($0)\n" } ?? "")
-        delivery.send(event) { !self.perDatabaseKinds.contains($0) || !seen.perDatabase }
+        delivery.send(event) { !$0.hearsEachDatabase || !seen.perDatabase }
         delivery.wait()
     }
 }

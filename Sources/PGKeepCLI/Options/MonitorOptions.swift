@@ -21,6 +21,18 @@ struct MonitorOptions: ParsableArguments {
         help: ArgumentHelp("Post failures and anomalies to this ntfy topic URL.", valueName: "url"))
     var ntfy: String?
     @Option(
+        name: .customLong("slack"),
+        help: ArgumentHelp("Post failures and anomalies to this Slack incoming-webhook URL.", valueName: "url"))
+    var slack: String?
+    @Option(
+        name: .customLong("discord"),
+        help: ArgumentHelp("Post failures and anomalies to this Discord webhook URL.", valueName: "url"))
+    var discord: String?
+    @Option(
+        name: .customLong("teams"),
+        help: ArgumentHelp("Post failures and anomalies to this Microsoft Teams webhook URL.", valueName: "url"))
+    var teams: String?
+    @Option(
         name: .customLong("metrics-file"),
         help: ArgumentHelp("Rewrite this Prometheus textfile after the run (node_exporter).", valueName: "path"))
     var metricsFile: String?
@@ -31,6 +43,9 @@ struct MonitorOptions: ParsableArguments {
         f.uptimeKuma = uptimeKuma
         f.webhook = webhook
         f.ntfy = ntfy
+        f.slack = slack
+        f.discord = discord
+        f.teams = teams
         f.metricsFile = metricsFile
         return f
     }
