@@ -147,10 +147,12 @@ final class StatusCache: Sendable {
 
     func page() async -> StatusServer.Page {
         if let hit = fresh() { return hit }
+        let asked = Date()
         return await withCheckedContinuation { continuation in
             queue.async { [self] in
-                // Whoever waited behind the gatherer finds its result.
-                if let hit = fresh() { return continuation.resume(returning: hit) }
+                // Whoever waited behind the gatherer finds its result: one finished after the
+                // request came is as fresh as the request can ask, even when gathering is slow.
+                if let hit = fresh(since: asked) { return continuation.resume(returning: hit) }
                 let page = gather()
                 cached.withLock { $0 = (page, Date()) }
                 continuation.resume(returning: page)
@@ -158,9 +160,11 @@ final class StatusCache: Sendable {
         }
     }
 
-    private func fresh() -> StatusServer.Page? {
-        guard let c = cached.current, Date().timeIntervalSince(c.at) < refresh else { return nil }
-        return c.page
+    /// The cached page when it is younger than `refresh`, or was finished after `since`.
+    private func fresh(since: Date? = nil) -> StatusServer.Page? {
+        guard let c = cached.current else { return nil }
+        if let since, c.at >= since { return c.page }
+        return Date().timeIntervalSince(c.at) < refresh ? c.page : nil
     }
 
     func invalidate() { cached.withLock { $0 = nil } }
