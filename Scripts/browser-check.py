@@ -75,6 +75,7 @@ try:
           scripts: all('script').length,
           event_handlers: all('*').filter(e => Array.from(e.attributes).some(a => a.name.startsWith('on'))).length,
           text: document.body.innerText,
+          content: document.body.textContent,
         };"""))
     result["console"] = [{"level": e["level"], "message": e["message"]} for e in driver.get_log("browser")]
     # The page's own requests (the browser's new-tab page makes others of its own): the page

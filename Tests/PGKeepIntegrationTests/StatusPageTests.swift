@@ -49,11 +49,15 @@ struct StatusPageTests {
         let remotes = page["remotes"] as? [String] ?? []
         #expect(remotes.count == 2 && remotes.allSatisfy { $0.contains("reachable") }, "\(remotes)")
         #expect((page["retention_rows"] as? Int ?? 0) >= 5)
+        let smallRow = (page["row_text"] as? [String] ?? []).first { $0.hasPrefix(small) } ?? ""
+        #expect(smallRow.contains("passed") && smallRow.contains("about "), "drill and forecast: \(smallRow)")
         // Hostile text is text: no script element, no handler attribute, the characters shown.
         #expect(page["scripts"] as? Int == 0 && page["event_handlers"] as? Int == 0)
         let text = page["text"] as? String ?? ""
         #expect(text.contains(hostileName) && text.contains(hostileLabel), "hostile text shown as text")
-        #expect(text.contains("<img src=x onerror=console.error(1)>"), "the manifest's markup shown as text")
+        // (In the retention table, folded: in the document's text, not the rendered text.)
+        let content = page["content"] as? String ?? ""
+        #expect(content.contains("label: <img src=x onerror=console.error(1)>"), "the manifest's markup as text")
         #expect((page["console"] as? [Any] ?? ["?"]).isEmpty, "console: \(page["console"] ?? "")")
         let requests = page["requests"] as? [String] ?? ["?"]
         #expect(!requests.isEmpty && requests.allSatisfy { $0 == url }, "the page asked for nothing else: \(requests)")
@@ -70,7 +74,8 @@ struct StatusPageTests {
         let dir = TestServer.tempDir("page")
         let shop = TestServer.uniqueName("page_shop")
         let small = TestServer.uniqueName("page_small")
-        let missing = TestServer.uniqueName("page_missing")
+        // A database that does not exist, with markup in its name: the failure's message quotes it.
+        let missing = "pm\(UInt16.random(in: 0...UInt16.max))<script>console.error(1)</script>"
         for db in [shop, small, Self.hostileName] { try TestServer.createDatabase(db) }
         defer { for db in [shop, small, Self.hostileName] { TestServer.dropDatabase(db) } }
         _ = try TestServer.psql(
@@ -89,6 +94,9 @@ struct StatusPageTests {
                 dir = "\(dir)/backups"
                 databases = [\(databases.joined(separator: ", "))]
                 label = \(Self.toml(Self.hostileLabel))
+
+                [retention]
+                keep_last = 10
 
                 [[remote]]
                 name = "s3"
@@ -121,6 +129,10 @@ struct StatusPageTests {
         var edited = smallManifest.manifest
         edited.label = "<img src=x onerror=console.error(1)>"
         try FileSystem.replace(smallManifest.path, with: try edited.encoded())
+        // A drill of the small database's newest backup: its result and the forecast on the page.
+        let drill = try TestServer.pgkeep(
+            ["verify", "--all", "--config", config, "--database", small, "--restore-drill"], env: env)
+        #expect(drill.status == 0, "\(drill.stderr)")
 
         // The static report.
         let html = dir + "/report.html"
@@ -139,7 +151,14 @@ struct StatusPageTests {
             ["daemon", "--config", config, "--cron", "0 3 1 1 *"], env: env,
             whileRunning: { pid in
                 defer { kill(pid, SIGTERM) }
-                guard HTTPProbe.waitFor(url + "healthz", seconds: 60) else { return }
+                // Its catch-up run (the missing database has no backup) fails; the page after it.
+                let deadline = Date().addingTimeInterval(120)
+                while Date() < deadline,
+                    HTTPProbe.get(url + "metrics")?.body.contains("pgkeep_daemon_runs_total{outcome=\"failed\"} 1")
+                        != true
+                {
+                    Thread.sleep(forTimeInterval: 0.5)
+                }
                 page = (try? Self.browse(url, shots + "-daemon")) ?? [:]
             })
         #expect(daemon.status == 143, "\(daemon.stdout) \(daemon.stderr)")
@@ -147,6 +166,10 @@ struct StatusPageTests {
         try #require(!page.isEmpty, "the daemon's page loaded: \(daemon.stdout)")
         Self.expectTheScene(page, url: url, shop: shop, small: small, missing: missing)
         #expect((page["text"] as? String ?? "").contains("next run"), "the next scheduled run")
+        let daemonFailures = (page["failures"] as? [String] ?? []).joined(separator: "\n")
+        #expect(
+            daemonFailures.contains("daemon run") && daemonFailures.contains("the run exited with status 1"),
+            "\(daemonFailures)")
         if let keep = ProcessInfo.processInfo.environment["PGKEEP_SCREENSHOT_DIR"] {
             for name in ["status-desktop", "status-phone-dark"] {
                 try? FileManager.default.removeItem(atPath: "\(keep)/\(name).png")

@@ -37,7 +37,7 @@ struct StatusPageLogicTests {
             time: Date(timeIntervalSince1970: 1_764_640_000), size: 10, duration: 1, anomalous: true, pinned: false)
         let db = StatusView.DatabaseView(
             name: Self.hostile, entry: entry, newest: nil, newestFile: "<x>.dump.gz", history: [point, point],
-            retention: [.init(file: "<f>", time: point.time, size: 10, keep: true, reasons: ["<why>"])],
+            retention: [.init(file: "<f>", label: "<l>", time: point.time, size: 10, keep: true, reasons: ["<why>"])],
             drill: nil, drilledFile: nil,
             lastAttempt: .init(time: "<t>", success: false, durationSeconds: nil, error: Self.hostile))
         let longDB = StatusView.DatabaseView(name: long)
@@ -132,7 +132,7 @@ struct StatusPageLogicTests {
         state.runStarted()
         #expect(state.metricsText(statusOK: false).contains("pgkeep_daemon_running 1"))
         state.runFinished(seconds: 3.25, failure: nil)
-        state.runFinished(seconds: 1, failure: "exit 1:\npgkeep: error: <boom>")
+        state.runFinished(seconds: 1, failure: "the run exited with status 1:\npgkeep: error: <boom>")
         state.runFinished(seconds: 0, failure: "could not start", started: false)
         let text = state.metricsText(statusOK: true)
         for line in [
@@ -143,6 +143,9 @@ struct StatusPageLogicTests {
         ] {
             #expect(text.contains(line + "\n"), "\(line)")
         }
-        #expect(state.current.failures.map(\.message) == ["could not start", "exit 1:\npgkeep: error: <boom>"])
+        #expect(
+            state.current.failures.map(\.message) == [
+                "could not start", "the run exited with status 1:\npgkeep: error: <boom>",
+            ])
     }
 }

@@ -107,7 +107,7 @@ public final class Daemon {
             let lines = result.stderr.split(separator: "\n").suffix(20)
             for line in lines { log("pgkeep daemon:   | \(line)") }
             state.runFinished(
-                seconds: elapsed, failure: "exit \(result.termination):\n" + lines.joined(separator: "\n"))
+                seconds: elapsed, failure: "the run \(result.termination):\n" + lines.joined(separator: "\n"))
         }
     }
 

@@ -99,7 +99,8 @@ enum StatusPageDetails {
         out += "\(kept) kept, \(rows.count - kept) the next prune deletes</summary>\n<div class=\"scroll\"><table>\n"
         out += HTML.head(["Backup", "Age", "Size", "Decision", "Why"]) + "\n<tbody>\n"
         for r in rows {
-            out += "<tr class=\"\(r.keep ? "keep" : "delete")\">" + HTML.cell(r.file, header: true)
+            out += "<tr class=\"\(r.keep ? "keep" : "delete")\"><th scope=\"row\">" + HTML.escape(r.file)
+            out += (r.label.map { "<br><span class=\"label\">label: \(HTML.escape($0))</span>" } ?? "") + "</th>"
             out += HTML.cell(HTML.age(r.time, now: now)) + HTML.cell(ByteCount.text(r.size), class: "num")
             out += HTML.cell(r.keep ? "keep" : "delete", class: r.keep ? "ok" : "bad")
             out += HTML.cell(r.reasons.isEmpty ? "outside every rule" : r.reasons.joined(separator: ", ")) + "</tr>\n"

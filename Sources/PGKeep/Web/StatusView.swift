@@ -59,6 +59,7 @@ public struct StatusView: Sendable {
 
     public struct Kept: Sendable {
         public var file: String
+        public var label: String?
         public var time: Date
         public var size: Int64
         public var keep: Bool
@@ -110,7 +111,8 @@ extension StatusView {
             let mine = groups[name] ?? []  // newest first, the scan's order
             view.retention = mine.map {
                 Kept(
-                    file: ($0.entry.dataPath as NSString).lastPathComponent, time: $0.entry.name.time,
+                    file: ($0.entry.dataPath as NSString).lastPathComponent, label: $0.entry.manifest.label,
+                    time: $0.entry.name.time,
                     size: $0.entry.manifest.size, keep: $0.decision.keep, reasons: $0.decision.reasons)
             }
             view.history = mine.prefix(historyLength).reversed().map {
