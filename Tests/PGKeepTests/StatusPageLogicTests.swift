@@ -41,8 +41,11 @@ struct StatusPageLogicTests {
             drill: nil, drilledFile: nil,
             lastAttempt: .init(time: "<t>", success: false, durationSeconds: nil, error: Self.hostile))
         let longDB = StatusView.DatabaseView(name: long)
+        let longTwin = StatusView.DatabaseView(name: long + "x")
         view.scopes = [
-            .init(server: "<srv>", directory: "/d<", policy: "<p>", databases: [db, longDB], problems: ["<problem>"])
+            .init(
+                server: "<srv>", directory: "/d<", policy: "<p>", databases: [db, longDB, longTwin],
+                problems: ["<problem>"])
         ]
         view.report = StatusCheck.Report(entries: [entry], maxAge: 60)
         view.remotes = [.init(server: nil, name: "<r>", target: "s3:<b>", error: "<e>")]
@@ -74,26 +77,50 @@ struct StatusPageLogicTests {
         #expect(page.contains("Content-Security-Policy") && page.contains("default-src 'none'"))
         // Ids stay short and plain, whatever the name.
         let ids = page.components(separatedBy: "id=\"db-").dropFirst().map { $0.prefix { $0 != "\"" } }
-        #expect(
-            ids.count == 2
-                && ids.allSatisfy { $0.count <= 200 && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" } })
+        #expect(ids.count == 3 && Set(ids).count == 3, "unique ids, even for names alike in their first 200")
+        #expect(ids.allSatisfy { $0.count <= 220 && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" } })
     }
 
-    @Test func aDirectoryWithANameThatIsNotUTF8StillRenders() throws {
+    /// Bytes that are not UTF-8 where a name should be: a folder's name (a foreign folder, passed
+    /// over) and a manifest's database (a manifest that cannot be read, reported as such).
+    @Test func namesThatAreNotUTF8AreReportedNotRendered() throws {
         let dir = NSTemporaryDirectory() + "pgkeep-page-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: dir + "/shop", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        var raw = Array(dir.utf8) + [UInt8(ascii: "/"), 0xFF, 0x3C, 0x73, 0x3E, 0]
-        #expect(
-            raw.withUnsafeMutableBufferPointer {
-                mkdir(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), 0o700)
-            } == 0)
+        let foreign = Array(dir.utf8) + [UInt8(ascii: "/"), 0xFF, 0x3C, 0x73, 0x3E]
+        #expect(mkdirRaw(foreign))
+        let name = "shop_2026-12-01T000000Z.dump.gz"
+        FileManager.default.createFile(atPath: "\(dir)/shop/\(name)", contents: Data())
+        var manifest = Data(#"{"database": ""#.utf8)
+        manifest += [0xFF, 0x3C, 0x73, 0x3E]
+        manifest += Data(#"", "file": "\#(name)", "format": "custom", "size": 0, "pinned": false}"#.utf8)
+        FileManager.default.createFile(atPath: "\(dir)/shop/\(name).manifest.json", contents: manifest)
         let (scope, failures) = StatusView.scope(server: nil, directory: dir, policy: RetentionPolicy(), entries: [])
+        #expect(scope.problems == ["1 manifest(s) that cannot be read"], "\(scope.problems)")
         var view = StatusView(generated: Date())
         view.scopes = [scope]
         view.failures = failures
         let page = StatusPage.render(view)
-        #expect(page.contains("</html>") && !page.contains("<s>"))
+        #expect(page.contains("1 manifest(s) that cannot be read") && !page.contains("<s>"))
+    }
+
+    /// mkdir with the exact bytes (a String would turn 0xFF into U+FFFD's UTF-8).
+    func mkdirRaw(_ bytes: [UInt8]) -> Bool {
+        var raw = bytes + [0]
+        return raw.withUnsafeMutableBufferPointer {
+            mkdir(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), 0o700) == 0
+        }
+    }
+
+    @Test func listenIsAStringOrAPortAloneInTheFileAndTheEnvironment() throws {
+        let fromEnv = try #require(try PGKeepConfig.load(path: nil, environment: ["PGKEEP_DAEMON_LISTEN": "9187"]))
+        #expect(fromEnv.daemonListen == "9187")
+        let address = try #require(
+            try PGKeepConfig.load(path: nil, environment: ["PGKEEP_DAEMON_LISTEN": "0.0.0.0:9187"]))
+        #expect(address.daemonListen == "0.0.0.0:9187")
+        #expect(throws: PGKeepError.self) {
+            try PGKeepConfig.load(path: nil, environment: ["PGKEEP_DAEMON_LISTEN": "backups.example.com:80"])
+        }
     }
 
     @Test func listenAddressesAreLoopbackUnlessSaid() throws {

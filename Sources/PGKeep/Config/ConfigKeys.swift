@@ -117,7 +117,7 @@ struct ConfigKey: Sendable {
         key("schedule", "cron", .cron, \.scheduleCron),
         key("schedule", "timezone", .timeZone, \.scheduleTimeZone),
         key("schedule", "min_interval", .duration, \.minInterval),
-        key("daemon", "listen", .string, \.daemonListen),
+        key("daemon", "listen", .listen, \.daemonListen),
         key("daemon", "auth_file", .path, \.daemonAuthFile),
     ]
 

@@ -24,3 +24,19 @@ extension ConfigType where T == String {
         }
     }
 }
+
+extension ConfigType where T == String {
+    /// `[daemon] listen`: `"127.0.0.1:9187"`, or a port alone, as a string or a number (what a
+    /// `PGKEEP_DAEMON_LISTEN` of `9187` reads as); checked as `ListenAddress` reads it.
+    static var listen: Self {
+        Self(name: "listen address") { r, key in
+            guard let text = try r.value(key)?.int.map({ String($0) }) ?? r.string(key) else { return nil }
+            guard (try? ListenAddress(text)) != nil else {
+                throw r.fail(
+                    key, "\"\(text)\" is not HOST:PORT with an IP address",
+                    hint: "e.g. \"127.0.0.1:9187\" (loopback), \"0.0.0.0:9187\" (every interface) or a port alone")
+            }
+            return text
+        }
+    }
+}

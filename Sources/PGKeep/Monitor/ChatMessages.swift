@@ -13,12 +13,12 @@ enum ChatMessages {
             [
                 "type": "section",
                 "fields": event.facts(host: host).prefix(10).map { fact in
-                    ["type": "mrkdwn", "text": clip("*\(fact.name)*\n" + slackEscape(fact.value), 2000)]
+                    ["type": "mrkdwn", "text": "*\(fact.name)*\n" + fit(fact.value, 1900, slackEscape)]
                 },
             ],
         ]
         if let head = event.errorHead() {
-            let code = "```" + clip(slackEscape(breakFences(head)), 2990) + "```"
+            let code = "```" + fit(breakFences(head), 2990, slackEscape) + "```"
             blocks.append(["type": "section", "text": ["type": "mrkdwn", "text": code]])
         }
         blocks.append(["type": "context", "elements": [["type": "mrkdwn", "text": "pgkeep \(PGKeepVersion.string)"]]])
@@ -29,10 +29,10 @@ enum ChatMessages {
     /// mention is off (`allowed_mentions`), and markdown in names and errors is escaped.
     static func discord(_ event: MonitorEvent, host: String) -> Data {
         var embed: [String: Any] = [
-            "title": clip(discordEscape(event.title), 256),
+            "title": fit(event.title, 256, discordEscape),
             "color": color(event.state),
             "fields": event.facts(host: host).prefix(25).map { fact in
-                ["name": fact.name, "value": clip(discordEscape(fact.value), 1024), "inline": fact.name != "Path"]
+                ["name": fact.name, "value": fit(fact.value, 1024, discordEscape), "inline": fact.name != "Path"]
             },
             "footer": ["text": "pgkeep \(PGKeepVersion.string)"],
         ]
@@ -41,7 +41,7 @@ enum ChatMessages {
         }
         return json([
             "username": "pgkeep",
-            "content": clip(discordEscape(event.title + " on " + host), 2000),
+            "content": fit(event.title + " on " + host, 2000, discordEscape),
             "embeds": [embed],
             "allowed_mentions": ["parse": [String]()],
         ])
@@ -133,6 +133,18 @@ enum ChatMessages {
     /// At most `limit` characters (the service refuses longer fields), the cut marked with "…".
     static func clip(_ text: String, _ limit: Int) -> String {
         text.count <= limit ? text : String(text.prefix(limit - 1)) + "…"
+    }
+
+    /// `escape(text)` within `limit` characters, clipped before escaping so that no escape
+    /// sequence (`&amp;`, `\*`) is cut in half.
+    static func fit(_ text: String, _ limit: Int, _ escape: (String) -> String) -> String {
+        var keep = text.count
+        while true {
+            let clipped = keep >= text.count ? text : String(text.prefix(max(0, keep - 1))) + "…"
+            let escaped = escape(clipped)
+            if escaped.count <= limit || keep <= 1 { return escaped }
+            keep = min(keep - 1, keep * limit / escaped.count)
+        }
     }
 
     static func json(_ object: [String: Any]) -> Data {

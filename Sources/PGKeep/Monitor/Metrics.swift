@@ -9,14 +9,15 @@ public enum AttemptLog {
         public var time: String
         public var success: Bool
         public var durationSeconds: Double?
-        /// A failed attempt's error (secrets masked, at most 2,000 characters).
+        /// A failed attempt's error (secrets masked: connection strings' and every registered
+        /// password, token and header value; at most 2,000 characters).
         public var error: String?
 
         public init(time: String, success: Bool, durationSeconds: Double?, error: String? = nil) {
             self.time = time
             self.success = success
             self.durationSeconds = durationSeconds
-            self.error = error.map { String(Redaction.shared.apply($0).prefix(2000)) }
+            self.error = error.map { String(Redaction.shared.applyToChildOutput($0).prefix(2000)) }
         }
 
         enum CodingKeys: String, CodingKey {
@@ -40,6 +41,9 @@ public enum AttemptLog {
         defer { _ = lock }
         var all = read(directory)
         all.merge(attempts) { _, new in new }
+        // A database not attempted for 90 days (dropped, or a name mistyped once) is forgotten.
+        let horizon = Date().addingTimeInterval(-90 * 86400)
+        all = all.filter { BackupName.parseISO($0.value.time).map { $0 >= horizon } ?? false }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try FileSystem.replace(directory + "/" + fileName, with: try encoder.encode(all))

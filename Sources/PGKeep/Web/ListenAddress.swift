@@ -60,8 +60,11 @@ struct BasicAuth: Sendable {
         for line in text.split(whereSeparator: \.isNewline) {
             let entry = line.trimmingCharacters(in: .whitespaces)
             guard !entry.isEmpty, !entry.hasPrefix("#") else { continue }
-            guard let colon = entry.firstIndex(of: ":"), colon != entry.startIndex else {
-                throw PGKeepError(.usage, "[daemon] auth_file \(file): a line is not user:password")
+            guard let colon = entry.firstIndex(of: ":"), colon != entry.startIndex,
+                entry.index(after: colon) != entry.endIndex
+            else {
+                throw PGKeepError(
+                    .usage, "[daemon] auth_file \(file): a line is not user:password (both non-empty)")
             }
             Redaction.shared.register(String(entry[entry.index(after: colon)...]))
             accepted.append(Array(entry.utf8))

@@ -79,16 +79,28 @@ extension Settings {
             return
         }
         let (scope, found) = StatusView.scope(
-            server: server, directory: directory, policy: settings.policy(RetentionFlags()), entries: entries)
+            server: server, directory: directory, policy: settings.policy(RetentionFlags()), entries: entries,
+            remoteOnly: settings.remoteOnly(flag: false))
         view.scopes.append(scope)
         failures += found
-        do {
-            view.remotes += StatusView.remoteStates(
-                try settings.destinations(flags: [], configured: true), server: server)
-        } catch {
+        // Each destination as the status check listed it (no second listing).
+        let destinations: [Destination]
+        do { destinations = try settings.destinations(flags: [], configured: true) } catch {
             view.remotes.append(
                 .init(
                     server: server, name: "remote", target: "", error: (error as? PGKeepError)?.message ?? "\(error)"))
+            return
+        }
+        for d in destinations {
+            var state = StatusView.RemoteState(server: server, name: d.name, target: d.config.target)
+            if view.report == nil {
+                state.error = "not known: the status check failed (see above)"
+            } else {
+                let mine = entries.filter { $0.location == d.store.target }
+                state.backups = mine.map(\.count).reduce(0, +)
+                state.newest = mine.compactMap(\.newestTime).max()
+            }
+            view.remotes.append(state)
         }
     }
 }

@@ -32,8 +32,12 @@ public enum StatusPage {
 
             """
         out += overview(view)
+        var index = 0
         for scope in view.scopes {
-            for db in scope.databases { out += StatusPageDetails.database(db, scope: scope, now: view.generated) }
+            for db in scope.databases {
+                index += 1
+                out += StatusPageDetails.database(db, scope: scope, index: index, now: view.generated)
+            }
         }
         out += remotes(view)
         out += failures(view)

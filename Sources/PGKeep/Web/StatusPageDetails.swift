@@ -3,9 +3,10 @@ import Foundation
 /// A database's section of the status page: the chart of its last 90 backups, its last drill and
 /// what retention keeps and why.
 enum StatusPageDetails {
-    static func database(_ db: StatusView.DatabaseView, scope: StatusView.Scope, now: Date) -> String {
+    /// `index` makes the section's id unique (two long names may share their first 200 characters).
+    static func database(_ db: StatusView.DatabaseView, scope: StatusView.Scope, index: Int, now: Date) -> String {
         let title = (scope.server.map { "\($0) / " } ?? "") + db.name
-        let id = "db-" + anchor(title)
+        let id = "db-\(index)-" + anchor(title)
         var out = "<section class=\"database\" aria-labelledby=\"\(id)\" data-database=\"\(HTML.escape(db.name))\">\n"
         out += "<h2 id=\"\(id)\">\(HTML.escape(title))</h2>\n"
         if !db.history.isEmpty { out += chart(db.history, title: title) }

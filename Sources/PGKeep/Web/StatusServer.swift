@@ -41,7 +41,9 @@ public final class StatusServer: Sendable {
 
     /// Starts listening (in the background) and returns the URL it listens on; throws when the
     /// address cannot be bound.
-    public func start() throws -> String {
+    /// `stopped` hears it when the server ends after it started (an accept that failed, e.g.
+    /// out of file descriptors): the endpoints are gone, the daemon's schedule goes on.
+    public func start(stopped: @escaping @Sendable (String) -> Void = { _ in }) throws -> String {
         let server = self.server
         let cache = self.cache
         let credentials = self.credentials
@@ -54,7 +56,11 @@ public final class StatusServer: Sendable {
                 o = result
                 return true
             }
-            if first { ready.signal() }
+            if first {
+                ready.signal()
+            } else if case .failure(let error) = result {
+                stopped("the HTTP endpoints stopped: \(error)")
+            }
         }
         Task {
             await Self.routes(server, cache: cache, credentials: credentials)
@@ -85,28 +91,31 @@ public final class StatusServer: Sendable {
     }
 
     static func routes(_ server: HTTPServer, cache: StatusCache, credentials: BasicAuth?) async {
-        await server.appendRoute("GET,HEAD /healthz") { _ in
+        await server.appendRoute("GET,HEAD /healthz") { request in
             let page = await cache.page()
             let body = page.ok ? "ok\n" : page.reasons.joined(separator: "\n") + "\n"
-            return response(page.ok ? .ok : .serviceUnavailable, body, type: "text/plain; charset=utf-8")
+            return response(
+                page.ok ? .ok : .serviceUnavailable, body, type: "text/plain; charset=utf-8", for: request)
         }
-        await server.appendRoute("GET,HEAD /metrics") { _ in
+        await server.appendRoute("GET,HEAD /metrics") { request in
             let page = await cache.page()
-            return response(.ok, page.metrics, type: "text/plain; version=0.0.4; charset=utf-8")
+            return response(.ok, page.metrics, type: "text/plain; version=0.0.4; charset=utf-8", for: request)
         }
         await server.appendRoute("GET,HEAD /") { request in
             if let credentials, !credentials.admits(request.headers[.authorization]) {
-                var denied = response(.unauthorized, "authentication required\n", type: "text/plain")
+                var denied = response(.unauthorized, "authentication required\n", type: "text/plain", for: request)
                 denied.headers[HTTPHeader("WWW-Authenticate")] = "Basic realm=\"pgkeep\", charset=\"UTF-8\""
                 return denied
             }
-            return response(.ok, await cache.page().html, type: "text/html; charset=utf-8")
+            return response(.ok, await cache.page().html, type: "text/html; charset=utf-8", for: request)
         }
         await server.appendRoute("*") { request in
             let allowed = ["GET", "HEAD"].contains(request.method.rawValue)
-            return response(
+            var answer = response(
                 allowed ? .notFound : .methodNotAllowed, allowed ? "not found\n" : "read-only: GET or HEAD\n",
-                type: "text/plain")
+                type: "text/plain", for: request)
+            if !allowed { answer.headers[HTTPHeader("Allow")] = "GET, HEAD" }
+            return answer
         }
     }
 
@@ -122,22 +131,38 @@ public final class StatusServer: Sendable {
         }
     }
 
-    static func response(_ status: HTTPStatusCode, _ body: String, type: String) -> HTTPResponse {
-        HTTPResponse(
-            statusCode: status,
-            headers: [
-                .contentType: type, .cacheControl: "no-store", HTTPHeader("X-Content-Type-Options"): "nosniff",
-                HTTPHeader("Content-Security-Policy"): StatusPage.contentSecurityPolicy,
-                HTTPHeader("Referrer-Policy"): "no-referrer", HTTPHeader("X-Frame-Options"): "DENY",
-            ], body: Data(body.utf8))
+    /// An answer with its security headers; to HEAD, the headers alone (the length GET's body has).
+    static func response(_ status: HTTPStatusCode, _ body: String, type: String, for request: HTTPRequest)
+        -> HTTPResponse
+    {
+        let data = Data(body.utf8)
+        var headers: HTTPHeaders = [
+            .contentType: type, .cacheControl: "no-store", HTTPHeader("X-Content-Type-Options"): "nosniff",
+            HTTPHeader("Content-Security-Policy"): StatusPage.contentSecurityPolicy,
+            HTTPHeader("Referrer-Policy"): "no-referrer", HTTPHeader("X-Frame-Options"): "DENY",
+        ]
+        guard request.method == .HEAD else { return HTTPResponse(statusCode: status, headers: headers, body: data) }
+        headers[.contentLength] = String(data.count)
+        return HTTPResponse(statusCode: status, headers: headers, body: Data())
     }
 }
 
-/// The status, gathered at most once per `refresh` seconds and by one caller at a time.
+/// The status, gathered at most once per `refresh` seconds and by one thread at a time. A
+/// request never waits for a gathering when a page is cached: a stale page is served while a new
+/// one is gathered in the background (so a slow remote listing never makes a probe time out), and
+/// `/healthz` is at most one gathering behind. Only the first request, and the first after a run
+/// ended (`invalidate`), waits for a page gathered after it came. A gathering that began before an
+/// `invalidate` is not cached.
 final class StatusCache: Sendable {
     let refresh: TimeInterval
     let gather: @Sendable () -> StatusServer.Page
-    private let cached = Locked<(page: StatusServer.Page, at: Date)?>(nil)
+    private struct State {
+        var page: StatusServer.Page?
+        var at = Date.distantPast
+        var generation = 0
+        var gathering = false
+    }
+    private let state = Locked(State())
     private let queue = DispatchQueue(label: "pgkeep-status-gather")
 
     init(refresh: TimeInterval, gather: @escaping @Sendable () -> StatusServer.Page) {
@@ -146,26 +171,44 @@ final class StatusCache: Sendable {
     }
 
     func page() async -> StatusServer.Page {
-        if let hit = fresh() { return hit }
+        let (cached, startBackground) = state.withLock { s -> (StatusServer.Page?, Bool) in
+            guard let page = s.page else { return (nil, false) }
+            if Date().timeIntervalSince(s.at) < refresh || s.gathering { return (page, false) }
+            s.gathering = true
+            return (page, true)
+        }
+        if startBackground { queue.async { [self] in _ = gatherNow() } }
+        if let cached { return cached }
         let asked = Date()
         return await withCheckedContinuation { continuation in
             queue.async { [self] in
-                // Whoever waited behind the gatherer finds its result: one finished after the
-                // request came is as fresh as the request can ask, even when gathering is slow.
-                if let hit = fresh(since: asked) { return continuation.resume(returning: hit) }
-                let page = gather()
-                cached.withLock { $0 = (page, Date()) }
-                continuation.resume(returning: page)
+                // A page finished after this request came is as fresh as it can ask.
+                let done = state.withLock { s in s.page.flatMap { s.at >= asked ? $0 : nil } }
+                continuation.resume(returning: done ?? gatherNow())
             }
         }
     }
 
-    /// The cached page when it is younger than `refresh`, or was finished after `since`.
-    private func fresh(since: Date? = nil) -> StatusServer.Page? {
-        guard let c = cached.current else { return nil }
-        if let since, c.at >= since { return c.page }
-        return Date().timeIntervalSince(c.at) < refresh ? c.page : nil
+    /// Gathers (on the queue) and caches the page unless an `invalidate` came meanwhile.
+    private func gatherNow() -> StatusServer.Page {
+        let generation = state.withLock { s -> Int in
+            s.gathering = true
+            return s.generation
+        }
+        let page = gather()
+        state.withLock { s in
+            s.gathering = false
+            guard s.generation == generation else { return }
+            s.page = page
+            s.at = Date()
+        }
+        return page
     }
 
-    func invalidate() { cached.withLock { $0 = nil } }
+    func invalidate() {
+        state.withLock { s in
+            s.page = nil
+            s.generation += 1
+        }
+    }
 }

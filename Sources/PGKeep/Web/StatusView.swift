@@ -89,8 +89,10 @@ public struct StatusView: Sendable {
 extension StatusView {
     /// Reads one directory into a scope: per database its backups, retention's decisions, the
     /// newest manifest and the last drill; `entries` are `status`'s verdicts for it.
+    /// With `remoteOnly` the local directory is empty on purpose: the rows are the remote's entries.
     static func scope(
-        server: String?, directory: String, policy: RetentionPolicy, entries: [StatusCheck.Entry]
+        server: String?, directory: String, policy: RetentionPolicy, entries: [StatusCheck.Entry],
+        remoteOnly: Bool = false
     ) -> (Scope, [Failure]) {
         var scope = Scope(server: server, directory: directory, policy: policy.description)
         let scan: CatalogScan
@@ -104,7 +106,9 @@ extension StatusView {
         let groups = Dictionary(grouping: plan) { databaseName($0.entry) }
         let attempts = AttemptLog.read(directory)
         var byName: [String: StatusCheck.Entry] = [:]
-        for e in entries where e.location == "local" { byName[e.database] = e }
+        for e in entries where e.location == "local" || (remoteOnly && byName[e.database] == nil) {
+            byName[e.database] = e
+        }
         let names = Set(groups.keys).union(byName.keys).union(attempts.keys).sorted()
         for name in names {
             var view = DatabaseView(name: name, entry: byName[name], lastAttempt: attempts[name])
@@ -143,20 +147,5 @@ extension StatusView {
 
     static func databaseName(_ b: CatalogScan.Backup) -> String {
         b.name.format == .globals ? BackupName.globalsDatabase : b.name.database
-    }
-
-    /// Lists each destination: how many backups, the newest, or why it cannot be listed.
-    static func remoteStates(_ destinations: [Destination], server: String?) -> [RemoteState] {
-        destinations.map { d in
-            var state = RemoteState(server: server, name: d.name, target: d.config.target)
-            do {
-                let scan = try d.store.scan(database: nil)
-                state.backups = scan.backups.count
-                state.newest = scan.backups.map(\.name.time).max()
-            } catch {
-                state.error = (error as? PGKeepError)?.message ?? "\(error)"
-            }
-            return state
-        }
     }
 }

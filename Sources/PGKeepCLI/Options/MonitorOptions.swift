@@ -58,6 +58,8 @@ struct Monitoring {
     let metricsFile: String?
     let directory: String?
     let database: String?
+    /// "backup", "run", "prune", ...: only a backup's failure is an attempt.
+    let command: String
     /// The destinations whose backups the metrics also report (the run's, a remote prune's).
     let remotes: [any RemoteStore]
     /// A fleet's servers: the metrics cover each one's directory (a `server` label), and each
@@ -76,6 +78,7 @@ struct Monitoring {
         metricsFile = settings.metricsFile(options.flags)
         self.directory = directory
         self.database = database
+        self.command = command
         self.remotes = remotes
     }
 
@@ -85,7 +88,9 @@ struct Monitoring {
         do {
             return try body()
         } catch let error as PGKeepError {
-            if let database {
+            // A backup that failed is an attempt; a prune or verify, or a run another one held
+            // off (locked), is not.
+            if let database, ["backup", "run"].contains(command), error.kind != .locked {
                 record([
                     database: .init(
                         time: BackupName.isoString(Date()), success: false, durationSeconds: nil, error: error.message)

@@ -38,7 +38,9 @@ extension PGKeepCommand {
                 if let server = try settings.statusServer(
                     listenFlag: listen, directoryFlag: location.directory, daemon: daemon)
                 {
-                    let url = try server.start()
+                    let url = try server.start {
+                        Console.out("\(BackupName.isoString(Date())) pgkeep daemon: \($0); the schedule goes on\n")
+                    }
                     daemon.log("pgkeep daemon: serving /healthz, /metrics and the status page on \(url)")
                     daemon.runEnded = { server.invalidate() }
                 }
