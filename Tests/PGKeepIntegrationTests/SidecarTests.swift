@@ -121,8 +121,10 @@ struct SidecarTests {
         #expect(took < 9, "docker stop waited \(took) s: the daemon did not end within the grace")
         #expect(try s.inspect("pgkeep", "{{.State.ExitCode}}") == "143")
         try s.waitFor("no pgkeep session on the server", seconds: 5) { try s.pgkeepSessions() == 0 }
-        // Nothing but the directory's lock file (flock, kept by design).
-        let afterStop = try s.backupFiles().filter { $0 != ".pgkeep.lock" }
+        // Nothing but the directory's lock file (flock, kept by design) and the attempt log.
+        let afterStop = try s.backupFiles().filter {
+            ![".pgkeep.lock", ".pgkeep-attempts.json", ".pgkeep-attempts.lock"].contains($0)
+        }
         #expect(afterStop == [], "a stopped backup leaves nothing in the volume: \(afterStop)")
         #expect(try s.logs().contains("run started"))
 

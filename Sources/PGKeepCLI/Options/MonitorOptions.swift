@@ -123,7 +123,9 @@ struct Monitoring {
     /// The attempt log, kept in the backup directory (it feeds the metrics' last-attempt gauges and
     /// the status page's failures).
     func record(_ attempts: [String: AttemptLog.Attempt], in directory: String? = nil) {
-        guard let directory = directory ?? self.directory else { return }
+        // A run a signal ends is being torn down (its files removed, the exit on its way): nothing
+        // new is written into the directory then.
+        guard let directory = directory ?? self.directory, Cancellation.shared.signalReceived == nil else { return }
         do { try AttemptLog.record(attempts, directory: directory) } catch let e as PGKeepError {
             printStderr("pgkeep: warning: " + e.message)
         } catch {}
