@@ -156,4 +156,15 @@ import Testing
             "\(problem ?? "")")
         #expect(Date().timeIntervalSince(started) < 4)
     }
+
+    @Test func theMailProgramGetsNoPassword() throws {
+        Redaction.shared.register("mail-test-secret-42")
+        let env = [
+            "PATH": "/usr/bin:/bin", "HOME": "/root", "PGPASSWORD": "p", "DATABASE_URL": "postgresql://u:p@h/d",
+            "MY_DB_PW": "mail-test-secret-42", "LANG": "C.UTF-8",
+        ]
+        let command = try #require(Sendmail.command(["sh"], environment: env))
+        #expect(command.environment == ["PATH": "/usr/bin:/bin", "HOME": "/root", "LANG": "C.UTF-8"])
+        #expect(command.arguments == ["-t", "-i"])
+    }
 }

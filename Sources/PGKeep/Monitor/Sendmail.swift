@@ -19,7 +19,8 @@ enum Sendmail {
         else { return nil }
         var arguments = Array(words.dropFirst())
         for flag in ["-t", "-i"] where !arguments.contains(flag) { arguments.append(flag) }
-        return Command(executable: executable, arguments: arguments, environment: environment)
+        // The mail program gets no password (PGPASSWORD and the like, any registered secret).
+        return Command(executable: executable, arguments: arguments, environment: Hooks.scrubbed(environment))
     }
 
     /// Sends `message`: nil when the program took it (exit 0), else what went wrong.

@@ -35,14 +35,21 @@ public struct Hooks: Sendable, Equatable {
         public var succeeded: Bool { error == nil }
     }
 
-    /// The hook's environment for `event`.
-    public func environment(for event: Event, base: [String: String]) -> [String: String] {
+    /// `base` without the password variables and any other variable that carries a password (under
+    /// a name of the user's choosing): what a program pgkeep starts for the user gets (hooks, the
+    /// mail program).
+    static func scrubbed(_ base: [String: String], withheld: [String] = Hooks().withheld) -> [String: String] {
         var env = base
         for name in withheld { env[name] = nil }
-        // Any other variable that carries the password (under a name of the user's choosing).
-        for (name, value) in env where !Self.neverSecret.contains(name) && Redaction.shared.isSecretValue(value) {
+        for (name, value) in env where !neverSecret.contains(name) && Redaction.shared.isSecretValue(value) {
             env[name] = nil
         }
+        return env
+    }
+
+    /// The hook's environment for `event`.
+    public func environment(for event: Event, base: [String: String]) -> [String: String] {
+        var env = Self.scrubbed(base, withheld: withheld)
         env["PGKEEP_STATUS"] = event.succeeded ? "success" : "failure"
         env["PGKEEP_DATABASE"] = event.database
         env["PGKEEP_BACKUP_PATH"] = event.backupPath ?? ""
