@@ -2,10 +2,11 @@
 """A load generator for the daemon's endpoints (bench.sh's endpoints part): CLIENTS concurrent
 keep-alive connections, each sending GET PATH (cycling through the paths given), waiting for the
 whole answer, pausing PAUSE seconds, again, until SIGTERM or SECONDS have passed; then one line:
-requests, answers by status, errors, requests per second, median and 99th percentile latency.
+requests, answers by status, errors, requests per second, median and 99th percentile latency, and its own CPU time.
 
 usage: http-load.py HOST PORT CLIENTS PAUSE SECONDS PATH [PATH...]"""
 import asyncio
+import resource
 import signal
 import sys
 import time
@@ -65,7 +66,13 @@ async def main():
     latencies.sort()
     pct = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000 if latencies else 0
     print(f"{len(latencies)} requests in {elapsed:.1f} s ({len(latencies) / elapsed:.0f}/s), answers {statuses}, "
-          f"errors {errors[0]}, latency p50 {pct(0.5):.1f} ms p99 {pct(0.99):.1f} ms")
+          f"errors {errors[0]}, latency p50 {pct(0.5):.1f} ms p99 {pct(0.99):.1f} ms, "
+          f"the load generator's own CPU {cpu():.1f} s")
+
+
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 asyncio.run(main())
