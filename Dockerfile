@@ -15,7 +15,7 @@ ARG RUNTIME_IMAGE=debian:bookworm-slim
 
 FROM ${SWIFT_IMAGE} AS build
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libpq-dev zlib1g-dev libzstd-dev pkg-config \
+    && apt-get install -y --no-install-recommends libpq-dev zlib1g-dev libzstd-dev libdeflate-dev pkg-config \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Package.swift ./
@@ -49,7 +49,7 @@ FROM ${RUNTIME_IMAGE}
 # documentation but the copyrights (as in the slim base itself).
 RUN apt-get update \
     && apt-get install -y --no-install-recommends rclone age ca-certificates tzdata libcurl4 libzstd1 liblz4-1 \
-        zlib1g libssl3 libgssapi-krb5-2 libldap-2.5-0 libreadline8 \
+        zlib1g libdeflate0 libssl3 libgssapi-krb5-2 libldap-2.5-0 libreadline8 \
     && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/cache/debconf/*-old /var/log/apt /var/log/dpkg.log \
         /usr/share/man/* /usr/share/locale/* /usr/share/info/* \
     && find /usr/share/doc -mindepth 1 ! -name copyright ! -type d -delete \

@@ -16,6 +16,8 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // libdeflate: the default gzip path's compressor and pgkeep's own members' decompressor.
+        .systemLibrary(name: "CDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         // glibc calls Swift's Glibc module does not export (pipe2, addclosefrom_np, memmem, memrchr).
@@ -23,7 +25,7 @@ let package = Package(
         .target(
             name: "PGKeep",
             dependencies: [
-                "CZlib", "CZstd", "CLibPQ", "CPGKeep",
+                "CZlib", "CDeflate", "CZstd", "CLibPQ", "CPGKeep",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "FlyingFox", package: "FlyingFox"),
             ]

@@ -7,6 +7,7 @@ ensure_packages() {
   dpkg -s zlib1g-dev >/dev/null 2>&1 || missing+=(zlib1g-dev)
   dpkg -s libpq-dev >/dev/null 2>&1 || missing+=(libpq-dev)
   dpkg -s libzstd-dev >/dev/null 2>&1 || missing+=(libzstd-dev)
+  dpkg -s libdeflate-dev >/dev/null 2>&1 || missing+=(libdeflate-dev)
   dpkg -s pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
   ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
   ls /usr/lib/postgresql/*/bin/pg_dump >/dev/null 2>&1 || missing+=(postgresql-client)

@@ -16,7 +16,7 @@ echo "test.sh: swift format lint --strict"
 # Scripts/format.sh).
 swift format lint --strict --recursive --parallel Sources Tests Package.swift
 
-ensure_packages age rclone strace prometheus zstd msmtp chromium chromium-driver
+ensure_packages age rclone strace prometheus zstd pigz msmtp chromium chromium-driver
 ensure_pg16
 ensure_pip_module kubernetes_validate kubernetes-validate
 ensure_pip_module aiosmtpd aiosmtpd

@@ -6,8 +6,8 @@ import Foundation
 /// For pgkeep's compressed streams the compressor has already decompressed what it made and
 /// checked it against pg_dump's output (see `ParallelGzipWriter`, `ZstdWriter`), so the stream is
 /// known to decompress to its end. What is left is the file on disk: it is read back whole and its
-/// SHA-256 and size must match what was written; a gzip file's header and trailer (CRC-32, length)
-/// must match the stream, a zstd file must start with zstd's magic number; and its head is
+/// SHA-256 and size must match what was written; a gzip file's members (each one's header and
+/// trailer: CRC-32, length) must add up to the stream, a zstd file must start with zstd's magic number; and its head is
 /// decompressed from disk into `pg_restore --list`, which must read a custom archive's table of
 /// contents. A SQL script must end with pg_dump's "dump complete" line.
 public enum Verifier {
@@ -77,22 +77,10 @@ public enum Verifier {
         return verification
     }
 
-    /// The gzip header and the trailer's CRC-32 and length, read from the file on disk.
+    /// The gzip members on disk, walked by their headers and trailers (`GzipMember.walk`): they must
+    /// tile the file, and their CRC-32s and lengths must add up to the stream that was written.
     static func checkGzipFrame(fd: Int32, path: String, size: Int64, trailer: GzipTrailer) throws {
-        var head = [UInt8](repeating: 0, count: 3)
-        var tail = [UInt8](repeating: 0, count: 8)
-        guard size >= 18, pread(fd, &head, 3, 0) == 3, pread(fd, &tail, 8, off_t(size - 8)) == 8 else {
-            throw PGKeepError(.backup, "verification failed: cannot read the gzip header and trailer of \(path)")
-        }
-        let crc = UInt32(tail[0]) | UInt32(tail[1]) << 8 | UInt32(tail[2]) << 16 | UInt32(tail[3]) << 24
-        let isize = UInt32(tail[4]) | UInt32(tail[5]) << 8 | UInt32(tail[6]) << 16 | UInt32(tail[7]) << 24
-        guard head == [0x1f, 0x8b, 8], crc == trailer.crc32,
-            isize == UInt32(truncatingIfNeeded: trailer.uncompressedBytes)
-        else {
-            throw PGKeepError(
-                .backup,
-                "verification failed: the gzip header or trailer of \(path) does not match the stream that was written")
-        }
+        try GzipMember.walk(fd: fd, path: path, size: size, crc32: trailer.crc32, input: trailer.uncompressedBytes)
     }
 
     /// A SQL script from pg_dump or pg_dumpall is complete only if it ends with its "dump complete" line.

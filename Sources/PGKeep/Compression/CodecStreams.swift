@@ -35,14 +35,15 @@ extension Codec {
         public var check: StreamCheck
     }
 
-    /// What the read-back checks besides the sha256 (gzip: its trailer's CRC-32 and length).
+    /// What the read-back checks besides the sha256 (gzip: the stream's CRC-32 and length, which its
+    /// members' trailers must add up to).
     public struct StreamCheck: Sendable {
         public var codec: Codec
         public var gzipTrailer: Verifier.GzipTrailer?
     }
 
     /// Compresses `input` into `sink` with the codec's writer, which proves as it writes that its
-    /// output decompresses to its input (gzip: each block inflated again; zstd: a second decoder).
+    /// output decompresses to its input (gzip: each member decompressed again; zstd: a second decoder).
     func compress(
         from input: Int32, level: Int, workers: Int, what: String, to sink: HashingSink,
         progress: (@Sendable (Int64, Int64) -> Void)?
@@ -63,7 +64,7 @@ extension Codec {
         }
     }
 
-    /// The written file's frame, read back from disk: gzip's header and trailer against what was
+    /// The written file's frame, read back from disk: gzip's members' headers and trailers against what was
     /// written; zstd's magic number (its checksums were read with the whole stream).
     func checkOnDisk(fd: Int32, path: String, size: Int64, check: StreamCheck) throws {
         switch self {
