@@ -1,7 +1,7 @@
 import Foundation
 
-/// One dump stream into one file: pg_dump's stdout → pgkeep's compressor (gzip or zstd, in parallel, every block
-/// inflated again and compared as it is made) or zstd (libzstd's threads, the output decompressed
+/// One dump stream into one file: pg_dump's stdout → pgkeep's compressor (gzip: libdeflate in parallel, every
+/// member decompressed again and compared as it is made) or zstd (libzstd's threads, the output decompressed
 /// again as it is written) → age when encrypting → the file, counted and hashed on the way, then
 /// fsynced. Nothing here names or records a backup: the file is a temporary one until
 /// `BackupCommit` renames it into place.
