@@ -244,11 +244,11 @@ for size in $sizes; do
   printf '   %-14s %-48s %7s %6s %8s %6s  %s\n' key command seconds ratio size RSS "rival [goal]"
   row floor "pg_dump -Fp > file (the floor)"
   row fc "pg_dump -Fc -f"
-  row pk "pgkeep backup (custom, gzip -6)" fc 0.70 1.02
+  row pk "pgkeep backup (custom, gzip -6)" fc 0.50 1.02
   row pkgz4 "pgkeep backup --compress gzip:4" fc 0.70 1.02
   row gzip "pg_dump -Fp | gzip -6"
   row pigz "pg_dump -Fp | pigz -6 -p 2"
-  row pkplain "pgkeep backup --format plain" pigz 1.0
+  row pkplain "pgkeep backup --format plain" pigz 0.80
   row zstdpipe "pg_dump -Fc -Z0 | zstd -T2 -3"
   row fc16zstd "pg_dump (16) -Fc --compress=zstd:3"
   row pkzstd "pgkeep backup --compress zstd" fc 0.50 0.90
