@@ -6,7 +6,7 @@ import Foundation
 /// remote destination's state, the next scheduled run and the last failures.
 public struct StatusView: Sendable {
     public var generated: Date
-    public var host: String = ProcessInfo.processInfo.hostName
+    public var host: String = MonitorRequests.host
     /// What `pgkeep status` reports; nil when the check itself failed (`statusError` says why).
     public var report: StatusCheck.Report?
     public var statusError: String?
