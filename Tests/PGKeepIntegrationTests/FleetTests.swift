@@ -150,22 +150,40 @@ struct FleetTests {
         #expect(forced.status == 0, "\(forced.stderr)")
         #expect(try Self.backups(in: dir + "/b").values.allSatisfy { $0 == 2 })
         // Two runs of one shard at once: the second exits 75 and writes nothing; another shard runs beside.
-        // The first run is the shard that owns the largest database, and the others start once its
-        // dump of it is under way, so it is still running when they try.
+        // The first run is the shard that owns the largest database, whose table a session holds
+        // locked: its dump of it waits on the lock until the others have tried, so it is still
+        // running when they do, however fast the dumps are.
         let args = ["run", "--dir", dir + "/c"] + Self.databaseFlags
         let mine =
             try (0..<2).first { try Shard(index: $0, count: 2).owns(server: "", database: Self.databases[5]) } ?? 0
         var second: TestServer.Run?
         var other: TestServer.Run?
         var prune: TestServer.Run?
+        let lock = try OperationsTests.TableLock(database: Self.databases[5], table: "t")
         let first = try TestServer.pgkeep(
-            args + ["--shard", "\(mine)/2"], env: Self.slowEnv,
+            args + ["--shard", "\(mine)/2"],
             whileRunning: { pid in
-                Self.waitForCopies(of: pid, in: Self.databases[5])
+                let waiting = OperationsTests.waitFor { !OperationsTests.backends(of: pid, waiting: true).isEmpty }
+                #expect(waiting, "the first run's dump never waited on the lock")
                 second = try? TestServer.pgkeep(args + ["--shard", "\(mine)/2"])
                 prune = try? TestServer.pgkeep(["prune", "--dir", dir + "/c"])
-                other = try? TestServer.pgkeep(args + ["--shard", "\(1 - mine)/2"])
+                // The other shard backs up its databases beside it (its prune then waits for the
+                // directory, which the first run holds until the lock goes).
+                let theirs = Self.databases.filter {
+                    (try? Shard(index: mine, count: 2).owns(server: "", database: $0)) == false
+                }
+                other = try? TestServer.pgkeep(
+                    args + ["--shard", "\(1 - mine)/2"],
+                    whileRunning: { _ in
+                        let beside = OperationsTests.waitFor {
+                            let done = (try? Self.backups(in: dir + "/c")) ?? [:]
+                            return theirs.allSatisfy { done[$0] == 1 }
+                        }
+                        #expect(beside, "the other shard did not back up while the first ran")
+                        lock.release()
+                    })
             })
+        lock.release()
         #expect(first.status == 0, "\(first.stderr)")
         #expect(second?.status == 75, "\(second?.stderr ?? "")")
         #expect(other?.status == 0, "\(other?.stderr ?? "")")

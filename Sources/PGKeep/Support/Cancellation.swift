@@ -109,7 +109,13 @@ public final class Cancellation: Sendable {
     public var signalReceived: Int32? { state.withLock { $0.cancelledSignal } }
 
     public func register(child: ChildProcess) -> Int { add { $0.children[$1] = child } }
-    public func register(path: String) -> Int { add { $0.paths[$1] = path } }
+    /// A temporary path to remove on a cancel. Registered after a cancel began (a run that went
+    /// on to its next database while the signal thread cleans up), it is not: the caller waits
+    /// here for the exit instead of creating a file no cleanup would see.
+    public func register(path: String) -> Int {
+        if signalReceived != nil && !mayStartChildren { while true { pause() } }
+        return add { $0.paths[$1] = path }
+    }
     public func register(cleanup: @escaping () -> Void, stage: Stage) -> Int {
         add { $0.cleanups[$1] = (stage, cleanup) }
     }
@@ -173,7 +179,6 @@ public final class Cancellation: Sendable {
         // a commit waiting behind it must not start.
         commitLock.withLock { _ in
             var running: [ChildProcess] = []
-            var tempPaths: [String] = []
             var staged: [(stage: Stage, run: () -> Void)] = []
             var grace: TimeInterval = 0
             var what = ""
@@ -182,7 +187,6 @@ public final class Cancellation: Sendable {
                 s.cancelledSignal = marker
                 s.cleanupThread = pthread_self()
                 running = Array(s.children.values)
-                tempPaths = Array(s.paths.values)
                 staged = s.cleanups.values.sorted { $0.stage.rawValue < $1.stage.rawValue }
                 grace = s.gracePeriod
                 what = s.operation
@@ -192,7 +196,9 @@ public final class Cancellation: Sendable {
 
             Self.terminate(running, grace: grace)
             for cleanup in staged where cleanup.stage != .files { cleanup.run() }
-            for path in tempPaths { FileSystem.removeTree(path) }
+            // The paths as they are now, not at the signal: a write that began while the children
+            // were being stopped registered its file since.
+            for path in state.withLock({ Array($0.paths.values) }) { FileSystem.removeTree(path) }
             for cleanup in staged where cleanup.stage == .files { cleanup.run() }
             let extra = state.withLock { $0.notes }.map { "; " + $0 }.joined()
             Console.err("pgkeep: \(headline(what)); \(Self.consequence(of: what))\(extra)\n")
