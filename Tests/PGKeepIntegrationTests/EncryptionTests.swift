@@ -6,9 +6,9 @@ import Testing
 /// `--encrypt-to` (age, after compression) and `--identity` on restore, verify and the drill.
 @Suite(.enabled(if: TestServer.enabled, "needs the server Scripts/test.sh starts"))
 struct EncryptionTests {
-    static func scratchDirectories() -> Set<String> {
+    static func scratchDirectories(in dir: String = NSTemporaryDirectory()) -> Set<String> {
         Set(
-            ((try? FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory())) ?? []).filter {
+            ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter {
                 $0.hasPrefix("pgkeep-restore.")
             })
     }
@@ -58,24 +58,33 @@ struct EncryptionTests {
         let (mpath, _) = try #require(try TestServer.manifests(dir).first)
         let target = TestServer.uniqueName("encrestore")
         defer { TestServer.dropDatabase(target) }
-        let scratchBefore = Self.scratchDirectories()
+        // The restores' own TMPDIR: the other tests' scratch directories come and go in the shared one.
+        var env = TestServer.connectionEnv
+        env["TMPDIR"] = TestServer.tempDir("enctmp")
+        let tmp = env["TMPDIR"]!
+        let scratchBefore = Self.scratchDirectories(in: tmp)
+        var sawScratch = false
 
-        let none = try TestServer.pgkeep(["restore", mpath, "--dbname", target, "--create"])
+        let none = try TestServer.pgkeep(["restore", mpath, "--dbname", target, "--create"], env: env)
         #expect(none.status == ExitCodes.usage)
         #expect(
             none.stderr.contains("is encrypted with age to \(key.recipient); give --identity FILE"), "\(none.stderr)")
-        let wrong = try TestServer.pgkeep([
-            "restore", mpath, "--dbname", target, "--create", "--identity", other.keyFile,
-        ])
+        let wrong = try TestServer.pgkeep(
+            [
+                "restore", mpath, "--dbname", target, "--create", "--identity", other.keyFile,
+            ], env: env)
         #expect(wrong.status == ExitCodes.failure)
         #expect(wrong.stderr.contains("is not one of its recipients; the target was not touched"), "\(wrong.stderr)")
         #expect(try TestServer.psql("postgres", "SELECT count(*) FROM pg_database WHERE datname = '\(target)'") == "0")
 
         var leaks: [String] = []
-        let right = try TestServer.pgkeep([
-            "restore", mpath, "--dbname", target, "--create", "--verify", "--identity", key.keyFile,
-        ]) { pid in
+        let right = try TestServer.pgkeep(
+            [
+                "restore", mpath, "--dbname", target, "--create", "--verify", "--identity", key.keyFile,
+            ], env: env
+        ) { pid in
             while TestServer.alive(pid) {
+                if !Self.scratchDirectories(in: tmp).isEmpty { sawScratch = true }
                 for (_, argv) in SecurityTests.allArgv() where argv.contains("AGE-SECRET-KEY") { leaks.append(argv) }
                 usleep(2_000)
             }
@@ -86,7 +95,8 @@ struct EncryptionTests {
         for r in [none, wrong, right] {
             #expect(!r.stdout.contains(key.secret) && !r.stderr.contains(key.secret))
         }
-        #expect(Self.scratchDirectories() == scratchBefore, "the decrypted copy is removed")
+        #expect(sawScratch, "the decrypted copy is made in TMPDIR")
+        #expect(scratchBefore.isEmpty && Self.scratchDirectories(in: tmp).isEmpty, "the decrypted copy is removed")
 
         // verify and its drill decrypt with the same key; without it they fail clearly.
         let verify = try TestServer.pgkeep([

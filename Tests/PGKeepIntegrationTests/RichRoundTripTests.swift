@@ -195,7 +195,11 @@ struct RichRoundTripTests {
             _ = try p.psql("db", "postgres", "CREATE DATABASE \(target) TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C'")
             run = try TestServer.pgkeep(
                 ["restore", file] + p.options("db") + ["-d", target], env: RealDocker.pgkeepEnv)
-            #expect(try p.leftovers("db", of: run.pid).isEmpty)
+            // This run's: the other cases of this test run beside it in the same service.
+            let left = try p.leftovers("db", of: run.pid).filter {
+                !$0.hasPrefix(".pgkeep-") || $0.hasPrefix(".pgkeep-\(run.pid)-")
+            }
+            #expect(left.isEmpty, "\(left)")
         }
         #expect(run.status == 0, "\(mode): \(run.stderr)")
         let tables = { (db: String, project: ComposeProject?) in

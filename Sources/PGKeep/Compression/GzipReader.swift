@@ -134,6 +134,8 @@ public enum GzipReader {
             let start = compressed
             compressed += Int64(chunk.count)
             if inflating { try process(chunk, at: start) }
+            // Not hashing, the rest of the file is of no use once the consumer has enough.
+            if !inflating && !hashing { throw StopReading() }
         }.sha256
         if !inflating {
             return DecompressedStream(

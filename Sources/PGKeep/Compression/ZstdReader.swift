@@ -23,6 +23,8 @@ public enum ZstdReader {
             compressed += Int64(chunk.count)
             guard decompressing else { return }
             decompressing = try decoder.feed(chunk, at: compressed - Int64(chunk.count), consume)
+            // Not hashing, the rest of the file is of no use once the consumer has enough.
+            if !decompressing && !hashing { throw StopReading() }
         }.sha256
         let result = DecompressedStream(
             compressedBytes: compressed, uncompressedBytes: decoder.produced, sha256: sha, complete: decompressing)

@@ -60,6 +60,10 @@ public struct RestoreInput: Sendable {
     /// (`rclone cat`). It is read once, as it is restored; its sha256 and size are checked against
     /// the manifest at the end, before the restore's transaction may commit.
     public var stream: RemoteBytes?
+    /// Set on the copy a one-pass local restore reads (`RestoreJob`): the file is hashed as it is
+    /// decompressed and checked against the manifest at its end, where a streamed one is; the
+    /// reader must not let the restore commit (or pg_restore start) before that returns.
+    public var checkedAsRead = false
 
     public init(path: String, kind: ArchiveKind, manifest: Manifest?, origin: String? = nil, scratch: String? = nil) {
         self.path = path
@@ -220,8 +224,49 @@ extension RestoreInput {
         let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw PGKeepError(.backup, "cannot open \(path): \(errnoText())") }
         defer { close(fd) }
-        // Checked before the restore began (against the manifest, or read whole): no second hash.
-        _ = try codec.decompress(fd: fd, path: path, hashing: false, consume: body)
+        guard checkedAsRead else {
+            // Checked before the restore began (against the manifest, or read whole), or a partial
+            // read (the table of contents): no hash.
+            _ = try refusingDamage(body) { try codec.decompress(fd: fd, path: path, hashing: false, consume: $0) }
+            return
+        }
+        // Every byte is read and hashed even after `body` has what it needs.
+        try requireMatch(try refusingDamage(body) { try codec.decompress(fd: fd, path: path, consume: $0) })
+    }
+
+    /// Runs `read` (a decompression handing its output to `body`): the decompressor's errors are
+    /// the file's damage, a refusal; `body`'s own (a full disk, a child gone) pass unchanged.
+    private func refusingDamage(
+        _ body: (UnsafeRawBufferPointer) throws -> Bool,
+        _ read: ((UnsafeRawBufferPointer) throws -> Bool) throws -> DecompressedStream
+    ) throws -> DecompressedStream {
+        var bodyError: Error?
+        do {
+            return try withoutActuallyEscaping(body) { body in
+                try read { chunk in
+                    do { return try body(chunk) } catch {
+                        bodyError = error
+                        throw error
+                    }
+                }
+            }
+        } catch {
+            if let bodyError { throw bodyError }
+            if let e = error as? PGKeepError { throw refusal(e.message) }
+            throw error
+        }
+    }
+
+    /// What was read matches the manifest (size and sha256 of the file as it is on disk).
+    func requireMatch(_ r: DecompressedStream) throws {
+        try requireMatch(sha256: r.sha256, size: r.compressedBytes)
+    }
+
+    func requireMatch(sha256: String, size: Int64) throws {
+        guard let manifest, sha256 != manifest.sha256 || size != manifest.size else { return }
+        throw refusal(
+            "\(origin) does not match its manifest: \(size) bytes with sha256 \(sha256.prefix(12))…, expected "
+                + "\(manifest.size) bytes with sha256 \(manifest.sha256.prefix(12))…")
     }
 
     /// A streamed input: decompressed as it arrives, hashed on the way, and at its end checked
@@ -233,10 +278,9 @@ extension RestoreInput {
         let r: DecompressedStream
         do {
             // Every byte is read (and hashed) even after `body` has what it needs.
-            r = try codec.decompress(fd: download.fd, path: origin, consume: body)
+            r = try refusingDamage(body) { try codec.decompress(fd: download.fd, path: origin, consume: $0) }
         } catch {
             download.cancel()
-            if let e = error as? PGKeepError { throw refusal(e.message) }
             throw error
         }
         do { try download.finish() } catch let e as PGKeepError {
@@ -244,12 +288,6 @@ extension RestoreInput {
                 e.kind, e.message + "; the restore was rolled back", command: e.command, stderrTail: e.stderrTail,
                 hint: e.hint)
         }
-        if let manifest, r.sha256 != manifest.sha256 || r.compressedBytes != manifest.size {
-            throw refusal(
-                "\(origin) does not match its manifest: \(r.compressedBytes) bytes with sha256 "
-                    + "\(r.sha256.prefix(12))…, expected \(manifest.size) bytes with sha256 "
-                    + "\(manifest.sha256.prefix(12))…"
-            )
-        }
+        try requireMatch(r)
     }
 }

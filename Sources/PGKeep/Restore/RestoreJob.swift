@@ -43,7 +43,8 @@ public final class RestoreJob {
                 hint: "take backups with pgkeep backup --row-counts")
         }
         // 1. The backup, before anything else. A streamed one (from object storage) is checked as
-        // it is restored, and its single transaction is not let commit unless the check passes.
+        // it is restored, and its single transaction is not let commit unless the check passes; so
+        // is a local one restored whole in one pass (`onePass`).
         let checked: String
         if input.stream != nil {
             guard options.singleTransaction, !options.isPartial, endpoint.runsHere else {
@@ -52,6 +53,13 @@ public final class RestoreJob {
                     "a backup restored while it downloads must be restored whole, in one transaction, on this machine")
             }
             checked = "sha256 and size checked against the manifest as it streamed, before the transaction committed"
+        } else if onePass {
+            let (commits, committed) =
+                options.singleTransaction
+                ? ("the transaction commits", "the transaction committed") : ("pg_restore starts", "pg_restore started")
+            onStatus?(
+                "reading \(input.origin) once: its sha256 and size are checked against the manifest before \(commits)")
+            checked = "sha256 and size checked against the manifest as it was read, before \(committed)"
         } else {
             checked = try input.check { path in
                 try self.endpoint.tool("pg_restore", database: nil, arguments: ["--list"] + (path.map { [$0] } ?? []))
@@ -103,12 +111,29 @@ public final class RestoreJob {
     /// How long a failed restore keeps trying to drop the database it created.
     var dropPatience: TimeInterval = 60
 
+    /// Whether the backup is read once, checked as it is restored instead of before: a local,
+    /// whole restore of a file with a manifest that pgkeep reads itself (a compressed one, or a SQL
+    /// script), where the restore's one read can hold back its end. In one transaction, pgkeep's
+    /// COMMIT waits for the check (`ScriptPipeline`); with --jobs, the file is checked as it is
+    /// decompressed into the scratch file, before pg_restore starts.
+    var onePass: Bool {
+        guard input.stream == nil, input.manifest != nil, !options.isPartial, endpoint.runsHere else { return false }
+        return input.kind.codec != nil || (input.kind.isScript && options.singleTransaction)
+    }
+
+    /// The input as the restore reads it: in one pass, checked as it is read.
+    var restoreRead: RestoreInput {
+        var read = input
+        read.checkedAsRead = onePass
+        return read
+    }
+
     /// The archive where the endpoint's tools read it, staged once (nil: streamed from here).
     private var staged: String??
 
     func stagedArchive() throws -> String? {
         if let staged { return staged }
-        let path = try endpoint.stage(input, needsFile: options.jobs > 1)
+        let path = try endpoint.stage(restoreRead, needsFile: options.jobs > 1)
         staged = .some(path)
         return path
     }
@@ -150,7 +175,7 @@ public final class RestoreJob {
         let result: ProcessResult
         var copied: [String: Int]?
         if input.kind.isScript {
-            (result, copied) = try runScript(from: .file(input), tolerantDrops: false)
+            (result, copied) = try runScript(from: .file(restoreRead), tolerantDrops: false)
         } else {
             let staged = try stagedArchive()
             // Not staged: a compressed input that is decompressed here into the tool's stdin.
@@ -174,7 +199,12 @@ public final class RestoreJob {
                     try endpoint.tool("pg_restore", database: database, arguments: args), feedInput: streamed)
             }
         }
-        guard result.succeeded else { throw failure(result) }
+        guard result.succeeded else {
+            // Read once, the backup was not read to its end when the restore stopped: damage may
+            // be what stopped it (garbage that psql refused). It is read whole now, to say so.
+            if onePass, let manifest = input.manifest { _ = try input.checkAgainst(manifest) }
+            throw failure(result)
+        }
         timeline.restored = Date()
         committed = true
         Trace.phase("restore", since: mark)
@@ -234,50 +264,14 @@ public final class RestoreJob {
         let psql = try endpoint.tool(
             "psql", database: database,
             arguments: ["--no-psqlrc", "--set=ON_ERROR_STOP=1", "--file=-"])
-        let result = try ScriptPipeline(psql: psql, input: input, tolerantDrops: tolerantDrops).run(source)
+        let result = try ScriptPipeline(psql: psql, input: restoreRead, tolerantDrops: tolerantDrops).run(source)
         timeline.marks = result.marks
         return (result.process, result.copied)
-    }
-
-    /// Of `tables`, those this restore writes: the ones named by --table or in a --schema, or all.
-    func written(_ tables: [String]) -> [String] {
-        if !options.tables.isEmpty { return tables.filter { t in options.tables.contains { matches(t, $0) } } }
-        if !options.schemas.isEmpty {
-            return tables.filter { t in options.schemas.contains { t.hasPrefix(TableSelection.quoteIdent($0) + ".") } }
-        }
-        return tables
-    }
-
-    /// `qualified` is "schema.table" as format('%I.%I') writes it; `name` is "table" or "schema.table".
-    func matches(_ qualified: String, _ name: String) -> Bool {
-        let parts = name.split(separator: ".", maxSplits: 1).map(String.init)
-        let wanted =
-            parts.count == 2
-            ? TableSelection.quoteIdent(parts[0]) + "." + TableSelection.quoteIdent(parts[1])
-            : TableSelection.quoteIdent(name)
-        return parts.count == 2 ? qualified == wanted : qualified.hasSuffix("." + wanted)
     }
 
     /// The archive's table of contents (`pg_restore --list`), read once for the conflict check
     /// and the `--table` selection.
     var toc: [TOCEntry]?
-
-    private func selectTables(staged: String?) throws -> [TOCEntry] {
-        let feedInput = staged == nil
-        let source = staged.map { [$0] } ?? []
-        let (verbose, r2) = try capture(
-            try endpoint.tool(
-                "pg_restore", database: nil, arguments: ["--schema-only", "--verbose", "--file=-"] + source),
-            feedInput: feedInput)
-        guard r2.succeeded else { throw r2.failure("pg_restore could not print the archive's definitions") }
-        var entries = try tableOfContents()
-        let deps = TableSelection.parseDependencies(String(decoding: verbose, as: UTF8.self))
-        for i in entries.indices { entries[i].dependencies = deps[entries[i].id] ?? [] }
-        return try TableSelection.select(entries: entries, tables: options.tables) { entry in
-            guard let sql = TableSelection.existsQuery(entry, literal: SQL.literal) else { return false }
-            return try !query(sql).isEmpty
-        }
-    }
 
     /// Runs `command`, streaming the decompressed input into its stdin with `feedInput`.
     private func runFeeding(_ command: Command, feedInput: Bool) throws -> ProcessResult {

@@ -122,7 +122,8 @@ struct ScriptPipeline {
         let fd = Foundation.open(input.path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw PGKeepError(.backup, "cannot open \(input.path): \(errnoText())") }
         defer { close(fd) }
-        _ = try hashChunks(of: fd, path: input.path) { _ = body($0) }
+        let (sha256, size) = try hashChunks(of: fd, path: input.path, hashing: input.checkedAsRead) { _ = body($0) }
+        if input.checkedAsRead { try input.requireMatch(sha256: sha256, size: size) }
     }
 
     static let begin = "BEGIN;\n"

@@ -38,10 +38,14 @@ func readFully(_ fd: Int32, into buffer: UnsafeMutableRawPointer, count: Int, wh
     return filled
 }
 
+/// Thrown by a `hashChunks` body that has what it needs from a read that does not hash: the
+/// read ends there instead of going on to the end of the file for nothing.
+struct StopReading: Error {}
+
 /// Reads `fd` to EOF in 1 MiB chunks, handing each to `body`, and returns the SHA-256 and the
 /// byte count of everything read.
 /// `hashing: false` skips the SHA-256 (the sha256 is then empty): for reads whose file was
-/// checked already.
+/// checked already; only such a read may be ended early by `StopReading`.
 func hashChunks(
     of fd: Int32, path: String, hashing: Bool = true,
     _ body: (UnsafeRawBufferPointer) throws -> Void = { _ in }
@@ -56,8 +60,8 @@ func hashChunks(
         if n == 0 { break }
         let chunk = UnsafeRawBufferPointer(start: buffer, count: n)
         if hashing { hasher.update(bufferPointer: chunk) }
-        try body(chunk)
         total += Int64(n)
+        do { try body(chunk) } catch is StopReading where !hashing { break }
     }
     return (hashing ? hasher.finalize().hexString : "", total)
 }
