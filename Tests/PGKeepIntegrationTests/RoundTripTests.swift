@@ -84,6 +84,23 @@ struct RoundTripTests {
         #expect(try TestServer.psql(target, "SELECT count(*) FROM film_actor") == "5462")
     }
 
+    /// A backup directory named by one letter, relative to the working directory (Foundation's
+    /// path code trapped on it): backed up, listed, restored.
+    @Test func aOneLetterRelativeDirectory() throws {
+        let cwd = TestServer.tempDir("oneletter")
+        let pk = "'\(TestServer.binary)'"
+        let r = try TestServer.run(
+            "/bin/bash",
+            [
+                "-c",
+                "cd '\(cwd)' && \(pk) backup -d \(TestServer.pagila) --dir b --schema-only && \(pk) list --dir b/ "
+                    + "&& \(pk) verify --all --dir b",
+            ])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains(TestServer.pagila), "\(r.stdout)")
+        #expect(try TestServer.manifests(cwd + "/b").count == 1)
+    }
+
     @Test func filtersPassThroughToPgDump() throws {
         let dir = TestServer.tempDir("filter")
         let run = try TestServer.pgkeep([

@@ -200,4 +200,18 @@ import Testing
         #expect(ByteCount.text(2_345_678_901) == "2.35 GB")
         #expect(ByteCount.text(1_005_000_000) == "1.01 GB")
     }
+
+    /// FileSystem.parent(of:) gives what NSString's deletingLastPathComponent gives, and does not
+    /// trap where Foundation's does (a relative name of one character).
+    @Test func parentOfAPath() {
+        for path in ["a/b", "/a/b", "/a", "ab", "ab/", "a/b/", "/", "x//y", "./ab", "../a/b", "/a/b//"] {
+            #expect(FileSystem.parent(of: path) == (path as NSString).deletingLastPathComponent, "\(path)")
+        }
+        #expect(FileSystem.parent(of: "b") == "")
+        #expect(FileSystem.parent(of: "b/") == "")
+        #expect(FileSystem.parent(of: "./") == "")
+        #expect(FileSystem.parent(of: "a//") == "")
+        #expect(FileSystem.parent(of: "./b") == ".")
+        #expect(FileSystem.parent(of: "/b/") == "/")
+    }
 }

@@ -28,7 +28,7 @@ struct AfterBackup {
             // The manifest first, as prune does: the local copy stops being a backup, then goes.
             FileSystem.removeTree(record.manifestPath)
             FileSystem.removeTree(record.path)
-            try? FileSystem.syncPath((record.path as NSString).deletingLastPathComponent)
+            try? FileSystem.syncPath(FileSystem.parent(of: record.path))
         }
         if let policy = options.prune {
             let database =

@@ -37,7 +37,8 @@ struct BackupCommit {
         let existed = FileManager.default.fileExists(atPath: folder)
         try FileSystem.makePrivateDirectory(folder)
         if !existed { try FileSystem.syncPath(directory) }
-        if !topExisted { try? FileSystem.syncPath((directory as NSString).deletingLastPathComponent) }
+        let above = FileSystem.parent(of: directory)
+        if !topExisted { try? FileSystem.syncPath(above.isEmpty ? "." : above) }
         return folder
     }
 

@@ -54,7 +54,7 @@ public final class DirectoryLock {
     /// directory is a pgkeep one (it has a lock file); nil for a backup elsewhere.
     public static func forBackup(at backupPath: String, shared: Bool) throws -> DirectoryLock? {
         let absolute = URL(fileURLWithPath: backupPath).standardizedFileURL.path
-        let directory = ((absolute as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
+        let directory = FileSystem.parent(of: FileSystem.parent(of: absolute))
         guard FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent(".pgkeep.lock"))
         else { return nil }
         return try DirectoryLock(directory: directory, shared: shared)

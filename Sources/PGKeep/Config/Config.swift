@@ -167,7 +167,7 @@ public struct PGKeepConfig: Sendable, Equatable {
         }
         var reader = ConfigReader(
             root: try ConfigEnvironment.overlay(overrides, on: root), locator: KeyLocator(text: text), path: path,
-            base: (absolute as NSString).deletingLastPathComponent)
+            base: FileSystem.parent(of: absolute))
         reader.fromEnvironment = Set(overrides.keys)
         return try reader.read(into: PGKeepConfig(path: absolute))
     }

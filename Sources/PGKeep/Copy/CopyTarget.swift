@@ -98,7 +98,7 @@ extension CopyJob {
             return
         }
         // Straight into a file (the data section carries the large objects): never whole in memory.
-        let script = (archive as NSString).deletingLastPathComponent + "/restore.sql"
+        let script = FileSystem.parent(of: archive) + "/restore.sql"
         unlink(script)
         try target.archiveTool(
             "pg_restore", arguments: ["--file=-"] + arguments.filter { !$0.hasPrefix("--jobs") } + [archive],
@@ -138,7 +138,7 @@ extension CopyJob {
         let lines = String(decoding: listing, as: UTF8.self).split(separator: "\n").filter {
             $0.contains(" SEQUENCE SET ")
         }
-        let path = (archive as NSString).deletingLastPathComponent + "/sequences.list"
+        let path = FileSystem.parent(of: archive) + "/sequences.list"
         try FileSystem.writePrivateFile(path, data: Data((lines.joined(separator: "\n") + "\n").utf8))
         return path
     }

@@ -55,6 +55,6 @@ enum DrillRecord {
             error: error.map { String($0.prefix(500)) })
         guard let data = try? manifest.encoded() else { return }
         try? FileSystem.replace(path, with: data)
-        try? FileSystem.syncPath((path as NSString).deletingLastPathComponent)
+        try? FileSystem.syncPath(FileSystem.parent(of: path))
     }
 }

@@ -124,7 +124,7 @@ public final class RcloneRemote: RemoteStore, Sendable {
     /// Uploads a recorded backup: data (file or directory), checked, then its manifest, checked.
     /// On failure the partial data is removed (best effort) and no manifest is there.
     public func upload(_ record: BackupRecord) throws -> String {
-        let folder = ((record.path as NSString).deletingLastPathComponent as NSString).lastPathComponent
+        let folder = (FileSystem.parent(of: record.path) as NSString).lastPathComponent
         let dataRel = folder + "/" + (record.path as NSString).lastPathComponent
         do {
             if record.manifest.format == .directory {

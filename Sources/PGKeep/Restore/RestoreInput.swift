@@ -157,7 +157,7 @@ public struct RestoreInput: Sendable {
         var manifest: Manifest?
         if given.hasSuffix(BackupName.manifestSuffix) {
             let m = try Manifest.load(path: given)
-            path = ((given as NSString).deletingLastPathComponent as NSString).appendingPathComponent(m.file)
+            path = (FileSystem.parent(of: given) as NSString).appendingPathComponent(m.file)
             manifest = m
         } else if FileManager.default.fileExists(atPath: given + BackupName.manifestSuffix) {
             manifest = try Manifest.load(path: given + BackupName.manifestSuffix)

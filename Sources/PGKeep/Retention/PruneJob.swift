@@ -107,11 +107,11 @@ public struct PruneJob {
         var touched = Set<String>()
         for item in result.items where !item.decision.keep {
             try delete(item.entry)
-            touched.insert((item.entry.manifestPath as NSString).deletingLastPathComponent)
+            touched.insert(FileSystem.parent(of: item.entry.manifestPath))
         }
         for path in result.leftovers + result.temporary {
             FileSystem.removeTree(path)
-            touched.insert((path as NSString).deletingLastPathComponent)
+            touched.insert(FileSystem.parent(of: path))
         }
         for folder in touched { try? FileSystem.syncPath(folder) }
         return result
@@ -119,7 +119,7 @@ public struct PruneJob {
 
     /// Manifest to tombstone, fsync, data, tombstone.
     private func delete(_ entry: CatalogScan.Backup) throws {
-        let folder = (entry.manifestPath as NSString).deletingLastPathComponent
+        let folder = FileSystem.parent(of: entry.manifestPath)
         let tombstone = (folder as NSString).appendingPathComponent(
             CatalogScan.tombstonePrefix + (entry.manifestPath as NSString).lastPathComponent)
         if rename(entry.manifestPath, tombstone) != 0 {
@@ -150,8 +150,8 @@ public enum Pinning {
         guard FileManager.default.fileExists(atPath: manifestPath) else {
             throw PGKeepError(.usage, "\(path) is not a pgkeep backup (no \(manifestPath))")
         }
-        let folder = (manifestPath as NSString).deletingLastPathComponent
-        let lock = try DirectoryLock(directory: (folder as NSString).deletingLastPathComponent)
+        let folder = FileSystem.parent(of: manifestPath)
+        let lock = try DirectoryLock(directory: FileSystem.parent(of: folder))
         defer { _ = lock }
         var manifest = try Manifest.load(path: manifestPath)
         change(&manifest)

@@ -26,7 +26,7 @@ public enum FileSystem {
             }
             return
         }
-        let parent = (path as NSString).deletingLastPathComponent
+        let parent = FileSystem.parent(of: path)
         if !parent.isEmpty && parent != path {
             try makePrivateDirectory(parent)
         }
@@ -37,6 +37,18 @@ public enum FileSystem {
         }
         // mkdir's mode is filtered by the umask; set it explicitly.
         _ = chmod(path, 0o700)
+    }
+
+    /// `path` without its last component, as NSString's `deletingLastPathComponent` gives it ("" for
+    /// a name alone, "/" for a name at the root). Written here because swift-corelibs-foundation's
+    /// traps on a relative name of one character ("b", "b/", "./" ...): `--dir b` crashed pgkeep.
+    public static func parent(of path: String) -> String {
+        var p = Substring(path)
+        while p.count > 1 && p.hasSuffix("/") { p = p.dropLast() }
+        guard let slash = p.lastIndex(of: "/") else { return "" }
+        var parent = p[..<slash]
+        while parent.count > 1 && parent.hasSuffix("/") { parent = parent.dropLast() }
+        return parent.isEmpty ? "/" : String(parent)
     }
 
     /// Creates a new file (never an existing one) with mode 0600 and returns its descriptor.
@@ -163,7 +175,7 @@ public enum FileSystem {
     /// Replaces `path` whole: `data` goes to a private temporary file beside it (removed on failure
     /// and on a signal), which is renamed over it, so a reader sees the old file or the new one.
     public static func replace(_ path: String, with data: Data) throws {
-        let folder = (path as NSString).deletingLastPathComponent
+        let folder = FileSystem.parent(of: path)
         let temp = (folder.isEmpty ? "." : folder) + "/.pgkeep-tmp-\(getpid())-" + (path as NSString).lastPathComponent
         try? FileManager.default.removeItem(atPath: temp)
         let token = Cancellation.shared.register(path: temp)
