@@ -112,12 +112,15 @@ extension RestoreInput {
         guard fd >= 0 else { throw refusal("cannot open \(p), which the manifest lists: \(errnoText())") }
         defer { close(fd) }
         let (sha, size) = try hashChunks(of: fd, path: p)
-        guard sha == expected, size == expectedSize else {
-            throw refusal(
-                "\(p) does not match its manifest: \(size) bytes with sha256 \(sha.prefix(12))…, expected "
-                    + "\(expectedSize) bytes with sha256 \(expected.prefix(12))…"
-            )
-        }
+        try requireMatch(p, sha256: sha, size: size, expected: (expected, expectedSize))
+    }
+
+    /// What was read of `p` (its sha256 and size) is what the manifest says, or the restore is refused.
+    func requireMatch(_ p: String, sha256: String, size: Int64, expected: (sha256: String, size: Int64)) throws {
+        guard sha256 != expected.sha256 || size != expected.size else { return }
+        throw refusal(
+            "\(p) does not match its manifest: \(size) bytes with sha256 \(sha256.prefix(12))…, expected "
+                + "\(expected.size) bytes with sha256 \(expected.sha256.prefix(12))…")
     }
 
     private func requireTrailer(_ tail: [UInt8]) throws {

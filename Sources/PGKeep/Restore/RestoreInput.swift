@@ -263,10 +263,8 @@ extension RestoreInput {
     }
 
     func requireMatch(sha256: String, size: Int64) throws {
-        guard let manifest, sha256 != manifest.sha256 || size != manifest.size else { return }
-        throw refusal(
-            "\(origin) does not match its manifest: \(size) bytes with sha256 \(sha256.prefix(12))…, expected "
-                + "\(manifest.size) bytes with sha256 \(manifest.sha256.prefix(12))…")
+        guard let manifest else { return }
+        try requireMatch(origin, sha256: sha256, size: size, expected: (manifest.sha256, manifest.size))
     }
 
     /// A streamed input: decompressed as it arrives, hashed on the way, and at its end checked

@@ -113,7 +113,8 @@ public final class Cancellation: Sendable {
     /// on to its next database while the signal thread cleans up), it is not: the caller waits
     /// here for the exit instead of creating a file no cleanup would see.
     public func register(path: String) -> Int {
-        if signalReceived != nil && !mayStartChildren { while true { pause() } }
+        // Only the cleanup thread may go on after a cancel (`mayStartChildren`).
+        if !mayStartChildren { while true { pause() } }
         return add { $0.paths[$1] = path }
     }
     public func register(cleanup: @escaping () -> Void, stage: Stage) -> Int {
