@@ -103,11 +103,16 @@ struct FleetTests {
 
     @Test func sigtermStopsEveryBackupInFlight() throws {
         let dir = TestServer.tempDir("fleetterm")
+        // The three largest databases (dumped first) have a table held locked: their pg_dumps wait
+        // on it, in flight however fast dumps are, until the run is stopped.
+        let locks = try Self.databases.suffix(3).map { try OperationsTests.TableLock(database: $0, table: "t") }
+        defer { locks.forEach { $0.release() } }
         let r = try TestServer.pgkeep(
-            ["run", "--dir", dir, "--parallel", "3"] + Self.databaseFlags, env: Self.slowEnv,
+            ["run", "--dir", dir, "--parallel", "3"] + Self.databaseFlags,
             whileRunning: { pid in
-                // Once two pg_dumps of this run are on the server, stop the run.
-                Self.waitForCopies(of: pid, count: 2)
+                // Once two pg_dumps of this run wait on the server, stop the run.
+                let waiting = OperationsTests.waitFor { OperationsTests.backends(of: pid, waiting: true).count >= 2 }
+                #expect(waiting, "two of the run's dumps never waited on the locks")
                 kill(pid, SIGTERM)
             })
         #expect(r.status == 143, "\(r.stderr)")

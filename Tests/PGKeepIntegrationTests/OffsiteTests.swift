@@ -109,7 +109,10 @@ struct OffsiteTests {
     @Test(arguments: ["gzip", "zstd"])
     func restoreStreamsAndADamagedObjectIsRolledBack(codec: String) throws {
         let remote = try Self.bucket() + "/stream-\(codec)"
-        let env = Self.env()
+        var env = Self.env()
+        // Its own TMPDIR: the other tests' scratch directories come and go in the shared one.
+        let tmp = TestServer.tempDir("streamtmp")
+        env["TMPDIR"] = tmp
         let b = try TestServer.pgkeep(
             [
                 "backup", "-d", TestServer.pagila, "--dir", TestServer.tempDir("stream"), "--remote", remote,
@@ -118,7 +121,7 @@ struct OffsiteTests {
         #expect(b.status == 0, "\(b.stderr)")
         let target = TestServer.uniqueName("streamed")
         defer { TestServer.dropDatabase(target) }
-        let scratchBefore = EncryptionTests.scratchDirectories()
+        let scratchBefore = EncryptionTests.scratchDirectories(in: tmp)
         let good = try TestServer.pgkeep(
             [
                 "restore", "--remote", remote, "--latest", "--database", TestServer.pagila,
@@ -127,7 +130,7 @@ struct OffsiteTests {
         #expect(good.status == 0, "\(good.stderr)")
         #expect(good.stdout.contains("as it streamed"), "\(good.stdout)")
         #expect(!good.stderr.contains("downloading"), "no local copy: \(good.stderr)")
-        #expect(EncryptionTests.scratchDirectories() == scratchBefore)
+        #expect(EncryptionTests.scratchDirectories(in: tmp) == scratchBefore)
         let expected = try TestServer.rowCounts(TestServer.pagila)
         #expect(try TestServer.rowCounts(target) == expected)
 
