@@ -106,7 +106,7 @@ struct FleetTests {
         // The three largest databases (dumped first) have a table held locked: their pg_dumps wait
         // on it, in flight however fast dumps are, until the run is stopped.
         let locks = try Self.databases.suffix(3).map { try OperationsTests.TableLock(database: $0, table: "t") }
-        defer { locks.forEach { $0.release() } }
+        defer { for lock in locks { lock.release() } }
         let r = try TestServer.pgkeep(
             ["run", "--dir", dir, "--parallel", "3"] + Self.databaseFlags,
             whileRunning: { pid in
