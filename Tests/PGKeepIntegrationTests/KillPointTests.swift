@@ -220,6 +220,58 @@ struct KillPointTests {
         try Self.checkNextRun("prune and pin", dir: dir)
     }
 
+    /// `list` writing the catalog cache (`DIR/.pgkeep-catalog.<folder>`), killed as it creates and
+    /// writes a summary's temporary file, before its rename, and at seeded instants: afterwards a
+    /// listing through the cache gives what the manifests give, and the next run removes the
+    /// temporary file.
+    @Test func listKilledWhileWritingTheCatalogCache() throws {
+        let dir = TestServer.tempDir("kpl")
+        for _ in 0..<3 {
+            #expect(
+                try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--schema-only"]).status == 0)
+        }
+        let list = ["list", "--dir", dir, "--json"]
+        func removeSummaries() {
+            for name in TestServer.listing(dir) where name.hasPrefix(CatalogCache.prefix) { unlink(dir + "/" + name) }
+        }
+        usleep(UInt32((CatalogCache.settleSeconds + 0.3) * 1_000_000))  // the folder settles: list writes its summary
+        let fromManifests = try TestServer.pgkeep(list).stdout
+        #expect(TestServer.listing(dir).contains { $0.hasPrefix(CatalogCache.prefix) }, "list wrote a summary")
+        let started = Date()
+        removeSummaries()
+        _ = try TestServer.pgkeep(list)
+        let duration = Date().timeIntervalSince(started)
+        // The summary's temporary file just created (its fchmod, the one list makes), and written
+        // whole but not renamed; then seeded instants.
+        var points: [(String, () throws -> Void)] = [
+            ("fchmod#1", { _ = try Self.killAtSyscall("fchmod", 1, list) }),
+            ("rename#1", { _ = try Self.killAtSyscall("rename", 1, list) }),
+        ]
+        for f in Self.fractions("list") {
+            points.append(("instant \(String(format: "%.2f", f))", { _ = try Self.killAfter(f * duration, list) }))
+        }
+        for (point, kill) in points {
+            removeSummaries()
+            let before = try Self.snapshot(dir)
+            let temporary = {
+                TestServer.listing(dir).filter { $0.hasPrefix(".pgkeep-tmp-") && $0.contains("-catalog.") }
+            }
+            let earlierTemporary = temporary().count
+            try kill()
+            if point.hasSuffix("#1") {
+                #expect(temporary().count == earlierTemporary + 1, "list killed at \(point) left its temporary summary")
+            }
+            let lost = try Self.checkAfterKill("list killed at \(point)", dir: dir, earlier: before, pid: nil)
+            // Twice: the first may write the summary, the second reads it.
+            for _ in 0..<2 {
+                let again = try TestServer.pgkeep(list)
+                #expect(again.status == 0 && again.stdout == fromManifests, "list killed at \(point): \(again.stderr)")
+            }
+            Self.record("list (catalog cache)", point, lost: lost)
+        }
+        try Self.checkNextRun("list", dir: dir)
+    }
+
     @Test func runAndSnapshotKilledAtSeededInstants() throws {
         for (label, command) in [("run", ["run", "--database", TestServer.pagila]), ("snapshot", ["snapshot"])] {
             let dir = TestServer.tempDir("kpr")

@@ -18,7 +18,8 @@ struct RaceTests {
         init(_ args: [String]) throws {
             self.args = args
             child = ChildProcess(
-                Command(executable: TestServer.binary, arguments: args, environment: TestServer.connectionEnv))
+                Command(executable: TestServer.binary, arguments: args, environment: TestServer.connectionEnv),
+                stdout: .collect)
             child.redactsStderr = false
             try child.start()
         }
@@ -69,5 +70,65 @@ struct RaceTests {
         let left = try KillPointTests.backups(dir)
         #expect(left.filter { !$0.manifest.pinned }.count <= 3, "retention holds: \(left.map(\.path))")
         #expect(left.count >= 1)
+    }
+
+    /// Listings (`list`, `prune --dry-run`, `status`), which read and write the catalog cache,
+    /// raced by a backup and a prune on the same folder, round after round: every listing names
+    /// only backups that existed before or after the round, and once nothing runs a listing
+    /// through the cache gives what the manifests give.
+    @Test func theCatalogCacheRacedByBackupAndPrune() throws {
+        let dir = TestServer.tempDir("racec")
+        let policy = ["--keep-last", "2", "--keep-daily", "0", "--keep-weekly", "0", "--keep-monthly", "0"]
+        for _ in 0..<2 {
+            #expect(
+                try TestServer.pgkeep(["backup", "-d", TestServer.pagila, "--dir", dir, "--schema-only"]).status == 0)
+        }
+        let list = ["list", "--dir", dir, "--json"]
+        func listed(_ json: String) -> Set<String> {
+            let object = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any]
+            let rows = (object?["backups"] ?? object?["candidates"]) as? [[String: Any]] ?? []
+            return Set(rows.compactMap { $0["path"] as? String })
+        }
+        func backups() throws -> Set<String> {
+            Set(try KillPointTests.backups(dir).map { String($0.path.dropLast(BackupName.manifestSuffix.count)) })
+        }
+        for round in 0..<Self.rounds {
+            usleep(UInt32((CatalogCache.settleSeconds + 0.3) * 1_000_000))
+            _ = try TestServer.pgkeep(list)  // writes the summary the racing listings read
+            let before = try backups()
+            let commands: [[String]] = [
+                ["backup", "-d", TestServer.pagila, "--dir", dir, "--schema-only"],
+                list,
+                ["prune", "--dir", dir] + policy,
+                ["prune", "--dir", dir, "--dry-run", "--json"] + policy,
+                list,
+                ["status", "--dir", dir, "--max-age", "1000d", "--json"],
+                list,
+            ]
+            let started = try commands.map { try Started($0) }
+            var outputs: [String] = []
+            for run in started {
+                let result = run.child.wait()
+                let status: Int32
+                if case .exited(let code) = result.termination { status = code } else { status = -1 }
+                #expect(status == 0 || status == ExitCodes.locked, "round \(round): \(run.args): \(result.stderr)")
+                if run.args[0] == "list" || run.args.contains("--dry-run") {
+                    outputs.append(String(decoding: result.stdout, as: UTF8.self))
+                }
+            }
+            let after = try backups()
+            for out in outputs {
+                let extra = listed(out).subtracting(before.union(after))
+                #expect(!listed(out).isEmpty && extra.isEmpty, "round \(round): listed what never was: \(extra)")
+            }
+            // Nothing runs now: through the cache (written, then read) as from the manifests.
+            usleep(UInt32((CatalogCache.settleSeconds + 0.3) * 1_000_000))
+            let written = try TestServer.pgkeep(list).stdout
+            let read = try TestServer.pgkeep(list).stdout
+            for name in TestServer.listing(dir) where name.hasPrefix(CatalogCache.prefix) { unlink(dir + "/" + name) }
+            let fromManifests = try TestServer.pgkeep(list).stdout
+            #expect(written == fromManifests && read == fromManifests, "round \(round)")
+            #expect(listed(read) == after, "round \(round)")
+        }
     }
 }

@@ -13,20 +13,28 @@ public struct CatalogScan: Sendable {
     public final class Backup: Sendable {
         public let name: BackupName
         public let dataPath: String
-        public let manifestPath: String
         public let manifest: ManifestSummary
+        /// Kept only where it is not `dataPath` and the manifest suffix (100,000 strings fewer).
+        private let otherManifestPath: String?
+
+        public var manifestPath: String { otherManifestPath ?? dataPath + BackupName.manifestSuffix }
 
         public init(name: BackupName, dataPath: String, manifestPath: String, manifest: ManifestSummary) {
             self.name = name
             self.dataPath = dataPath
-            self.manifestPath = manifestPath
             self.manifest = manifest
+            let usual =
+                manifestPath.count == dataPath.count + BackupName.manifestSuffix.count
+                && manifestPath.hasPrefix(dataPath) && manifestPath.hasSuffix(BackupName.manifestSuffix)
+            otherManifestPath = usual ? nil : manifestPath
         }
 
         /// The one order of backups, newest first: by time, within one second by sequence, then by
         /// path. Scans (local and remote) sort by it; retention and listings rely on it.
         public static func newerFirst(_ a: Backup, _ b: Backup) -> Bool {
-            (a.name.time, a.name.sequence, a.dataPath) > (b.name.time, b.name.sequence, b.dataPath)
+            if a.name.time != b.name.time { return a.name.time > b.name.time }
+            if a.name.sequence != b.name.sequence { return a.name.sequence > b.name.sequence }
+            return a.dataPath > b.dataPath
         }
     }
 
@@ -44,8 +52,11 @@ public struct CatalogScan: Sendable {
     /// Temporary files of pgkeep runs (`.pgkeep-tmp-*`).
     public var temporary: [String] = []
 
-    /// Scans `directory` (only the folder of `database`, when given).
-    public static func scan(_ directory: String, database: String? = nil) throws -> CatalogScan {
+    /// Scans `directory` (only the folder of `database`, when given). With `cached`, a folder whose
+    /// stat matches its summary (`CatalogCache`) is taken from the summary instead of its
+    /// manifests, and the summaries of the folders read are written: for listings only (`list`,
+    /// `prune --dry-run`, `status`), never for what deletes or restores.
+    public static func scan(_ directory: String, database: String? = nil, cached: Bool = false) throws -> CatalogScan {
         var result = CatalogScan()
         var st = stat()
         guard lstat(directory, &st) == 0 else { return result }
@@ -58,20 +69,34 @@ public struct CatalogScan: Sendable {
         } else {
             folders = CatalogScan.entries(of: directory).sorted()
         }
-        var folderList: [(path: String, name: String, database: String)] = []
+        var folderList: [(path: String, name: String, database: String, st: stat)] = []
         for folder in folders {
             let database = folder == BackupName.globalsDatabase ? folder : BackupName.database(forFolder: folder)
             guard let database else { continue }
             let folderPath = directory + "/" + folder
             guard lstat(folderPath, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { continue }
-            folderList.append((folderPath, folder, database))
+            folderList.append((folderPath, folder, database, st))
         }
         // The folders on every core (each one's manifests too, in `load`).
         let found = folderList
+        let now = Date().timeIntervalSince1970
         let parts = Locked([CatalogScan](repeating: CatalogScan(), count: found.count))
         DispatchQueue.concurrentPerform(iterations: found.count) { i in
+            let f = found[i]
             var part = CatalogScan()
-            part.add(folder: found[i].path, folderName: found[i].name, database: found[i].database)
+            if cached,
+                let summary = CatalogCache.read(directory: directory, folder: f.name, database: f.database, st: f.st)
+            {
+                part = summary
+            } else {
+                part.add(folder: f.path, folderName: f.name, database: f.database)
+                // Each folder sorted here, on its core (and so in its summary): the sort below
+                // then merges ordered runs.
+                part.backups.sort(by: Backup.newerFirst)
+                if cached {
+                    CatalogCache.write(directory: directory, folder: f.name, before: f.st, part: part, now: now)
+                }
+            }
             parts.withLock { $0[i] = part }
         }
         for part in parts.current {

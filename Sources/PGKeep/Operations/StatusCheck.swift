@@ -63,7 +63,7 @@ public struct StatusCheck: Sendable {
         if !remoteOnly {
             var scan = CatalogScan()
             if FileManager.default.fileExists(atPath: directory) {
-                scan = try CatalogScan.scan(directory)
+                scan = try CatalogScan.scan(directory, cached: true)
             }
             entries = evaluate(scan.backups, location: "local", now: now)
             // Drills are recorded in the local manifests: local entries get a forecast.

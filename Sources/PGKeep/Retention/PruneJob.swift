@@ -87,7 +87,8 @@ public struct PruneJob {
         guard lstat(directory, &st) == 0 else { throw PGKeepError(.usage, "\(directory) does not exist") }
         let lock = dryRun || lockHeld ? nil : try DirectoryLock(directory: directory)
         defer { _ = lock }
-        let scan = try CatalogScan.scan(directory, database: database)
+        // A dry run deletes nothing: it may read the catalog cache, as `list` does.
+        let scan = try CatalogScan.scan(directory, database: database, cached: dryRun)
         var result = Result(items: plan(scan), broken: scan.broken, dryRun: dryRun)
         let old: (String) -> Bool = { path in
             var s = stat()
@@ -101,6 +102,7 @@ public struct PruneJob {
             let name = ($0 as NSString).lastPathComponent
             return old($0) || name.hasPrefix(CatalogScan.tombstonePrefix) || Self.writerIsGone(name)
         }
+        result.temporary += CatalogCache.leftovers(in: directory)
         result.orphans = scan.orphans
         guard !dryRun else { return result }
 

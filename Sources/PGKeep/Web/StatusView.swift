@@ -96,7 +96,7 @@ extension StatusView {
     ) -> (Scope, [Failure]) {
         var scope = Scope(server: server, directory: directory, policy: policy.description)
         let scan: CatalogScan
-        do { scan = try CatalogScan.scan(directory) } catch {
+        do { scan = try CatalogScan.scan(directory, cached: true) } catch {
             scope.problems.append((error as? PGKeepError)?.message ?? "\(error)")
             return (scope, [])
         }

@@ -31,7 +31,7 @@ extension PGKeepCommand {
                             try settings.directory(flag: location.directory),
                             { [database] in
                                 try CatalogScan.scan(
-                                    try settings.directory(flag: location.directory), database: database)
+                                    try settings.directory(flag: location.directory), database: database, cached: true)
                             }
                         )
                     ]

@@ -53,7 +53,7 @@ struct PruneReport {
             leftoversRemoved: r.leftovers, temporaryRemoved: r.temporary, brokenManifests: r.broken,
             unmanagedFiles: r.orphans)
         RetentionReport.printJSON(
-            rowsKey: "candidates", rows: r.items.map(RetentionReport.Row.init), tail: Tail(summary: summary))
+            rowsKey: "candidates", rows: r.items.lazy.map(RetentionReport.Row.init), tail: Tail(summary: summary))
     }
 }
 
@@ -75,7 +75,7 @@ struct ListReport {
             let tail = Tail(
                 leftovers: scan.leftovers, unmanagedFiles: scan.orphans, brokenManifests: scan.broken,
                 policy: policy.description)
-            RetentionReport.printJSON(rowsKey: "backups", rows: items.map(RetentionReport.Row.init), tail: tail)
+            RetentionReport.printJSON(rowsKey: "backups", rows: items.lazy.map(RetentionReport.Row.init), tail: tail)
             return
         }
         RetentionReport.printTable(

@@ -35,47 +35,82 @@ enum RetentionReport {
 
     /// Writes `{"<rowsKey>": [rows...], <rest of `tail`>}`: the rows by hand (JSONEncoder takes
     /// longer than the whole scan for 100,000 backups), the small rest through JSONEncoder.
-    static func printJSON<T: Encodable>(rowsKey: String, rows: [Row], tail: T) {
-        var out = "{\n  \(quote(rowsKey)): [\n"
-        out.reserveCapacity(rows.count * 300)
+    static func printJSON<T: Encodable>(rowsKey: String, rows: some Sequence<Row>, tail: T) {
+        // Bytes, written a megabyte at a time, each row made as it is written: 100,000 rows never
+        // sit in memory whole, as rows or as text.
+        let chunk = 1 << 20
+        var out = [UInt8]()
+        out.reserveCapacity(chunk + 4096)
+        func add(_ s: StaticString) {
+            out.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+        }
+        func flush() {
+            out.withUnsafeBytes { _ = FileSystem.writeUntilClosed(STDOUT_FILENO, $0) }
+            out.removeAll(keepingCapacity: true)
+        }
         /// `"a", "b"`, appended in place (no string per item).
         func list(_ items: [String]) {
             for (i, item) in items.enumerated() {
-                if i > 0 { out += ", " }
+                if i > 0 { add(", ") }
                 appendQuoted(item, to: &out)
             }
         }
-        for (i, r) in rows.enumerated() {
-            out += "    {\"action\": "
+        out.append(contentsOf: "{\n  \(quote(rowsKey)): [\n".utf8)
+        var first = true
+        for r in rows {
+            if !first { add(",\n") }
+            first = false
+            add("    {\"action\": ")
             appendQuoted(r.action, to: &out)
-            out += ", \"anomalies\": ["
+            add(", \"anomalies\": [")
             list(r.anomalies)
-            out += "], \"database\": "
+            add("], \"database\": ")
             appendQuoted(r.database, to: &out)
-            out += ", \"format\": "
+            add(", \"format\": ")
             appendQuoted(r.format, to: &out)
-            out += ", \"label\": "
-            if let label = r.label { appendQuoted(label, to: &out) } else { out += "null" }
-            out += ", \"path\": "
+            add(", \"label\": ")
+            if let label = r.label { appendQuoted(label, to: &out) } else { add("null") }
+            add(", \"path\": ")
             appendQuoted(r.path, to: &out)
-            out += r.pinned ? ", \"pinned\": true, \"reasons\": [" : ", \"pinned\": false, \"reasons\": ["
+            if r.pinned {
+                add(", \"pinned\": true, \"reasons\": [")
+            } else {
+                add(", \"pinned\": false, \"reasons\": [")
+            }
             list(r.reasons)
-            out +=
-                r.shrinkAccepted
-                ? "], \"shrink_accepted\": true, \"size\": " : "], \"shrink_accepted\": false, \"size\": "
-            out += String(r.size)
-            out += ", \"time\": "
+            if r.shrinkAccepted {
+                add("], \"shrink_accepted\": true, \"size\": ")
+            } else {
+                add("], \"shrink_accepted\": false, \"size\": ")
+            }
+            out.append(contentsOf: String(r.size).utf8)
+            add(", \"time\": ")
             appendQuoted(r.time, to: &out)
-            out += i == rows.count - 1 ? "}\n" : "},\n"
+            add("}")
+            if out.count >= chunk { flush() }
         }
-        out += "  ]"
+        if !first { add("\n") }
+        add("  ]")
         if let data = JSONOutput.report(tail), var rest = String(data: data, encoding: .utf8) {
             // Splice the other keys in after the rows: "{ ... }" minus its braces.
             rest = String(rest.dropFirst().dropLast()).trimmingCharacters(in: .whitespacesAndNewlines)
-            if !rest.isEmpty { out += ",\n  " + rest }
+            if !rest.isEmpty { out.append(contentsOf: (",\n  " + rest).utf8) }
         }
-        out += "\n}\n"
-        Console.out(out)
+        add("\n}\n")
+        flush()
+    }
+
+    /// Appends `s` as a JSON string literal, as bytes.
+    static func appendQuoted(_ s: String, to out: inout [UInt8]) {
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5c }) {
+            out.append(0x22)
+            out.append(contentsOf: s.utf8)
+            out.append(0x22)
+            return
+        }
+        var text = ""
+        appendQuoted(s, to: &text)
+        out.append(contentsOf: text.utf8)
     }
 
     /// A JSON string literal.
