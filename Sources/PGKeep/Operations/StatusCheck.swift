@@ -65,21 +65,28 @@ public struct StatusCheck: Sendable {
             if FileManager.default.fileExists(atPath: directory) {
                 scan = try CatalogScan.scan(directory, cached: true)
             }
-            entries = evaluate(scan.backups, location: "local", now: now)
+            let byDatabase = Self.byDatabase(scan.backups)
+            entries = evaluate(byDatabase, location: "local", now: now)
             // Drills are recorded in the local manifests: local entries get a forecast.
-            entries = entries.map { forecast.apply(to: $0, backups: scan.backups, now: now) }
+            entries = entries.map { forecast.apply(to: $0, backups: byDatabase[$0.database] ?? [], now: now) }
         }
         for remote in remotes {
-            entries += evaluate(try remote.scan(database: nil).backups, location: remote.target, now: now)
+            entries += evaluate(
+                Self.byDatabase(try remote.scan(database: nil).backups), location: remote.target, now: now)
         }
         return Report(entries: entries, maxAge: maxAge)
     }
 
-    func evaluate(_ backups: [CatalogScan.Backup], location: String, now: Date) -> [Entry] {
+    /// Backups by database (the globals under `@globals`), in the order given.
+    static func byDatabase(_ backups: [CatalogScan.Backup]) -> [String: [CatalogScan.Backup]] {
         var byDatabase: [String: [CatalogScan.Backup]] = [:]
         for b in backups {
             byDatabase[b.name.format == .globals ? BackupName.globalsDatabase : b.name.database, default: []].append(b)
         }
+        return byDatabase
+    }
+
+    func evaluate(_ byDatabase: [String: [CatalogScan.Backup]], location: String, now: Date) -> [Entry] {
         let wanted = databases ?? byDatabase.keys.sorted()
         return wanted.map { db -> Entry in
             let mine = byDatabase[db] ?? []

@@ -102,12 +102,15 @@ enum RetentionReport {
 
     /// Appends `s` as a JSON string literal, as bytes.
     static func appendQuoted(_ s: String, to out: inout [UInt8]) {
-        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5c }) {
+        var s = s
+        let plain = s.withUTF8 { bytes in
+            guard !bytes.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5c }) else { return false }
             out.append(0x22)
-            out.append(contentsOf: s.utf8)
+            out.append(contentsOf: bytes)
             out.append(0x22)
-            return
+            return true
         }
+        if plain { return }
         var text = ""
         appendQuoted(s, to: &text)
         out.append(contentsOf: text.utf8)
