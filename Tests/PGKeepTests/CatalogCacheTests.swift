@@ -251,14 +251,27 @@ import Testing
         try FileSystem.writePrivateFile(temp, data: Data("x".utf8))
         let live = dir + "/.pgkeep-tmp-\(getppid())-77-catalog.shop"  // its writer still runs
         try FileSystem.writePrivateFile(live, data: Data("x".utf8))
+        // pid 1 (pgkeep as a container's entrypoint, killed with it) runs, but the file is old.
+        let oldOne = dir + "/.pgkeep-tmp-1-78-catalog.shop"
+        try FileSystem.writePrivateFile(oldOne, data: Data("x".utf8))
+        var past = [
+            timeval(tv_sec: time(nil) - 3 * 3600, tv_usec: 0), timeval(tv_sec: time(nil) - 3 * 3600, tv_usec: 0),
+        ]
+        #expect(utimes(oldOne, &past) == 0)
+        // Not pgkeep's: a directory with a summary's name, never removed.
+        try FileManager.default.createDirectory(
+            atPath: dir + "/.pgkeep-catalog.gone/keep", withIntermediateDirectories: true)
+        try Data("precious".utf8).write(to: URL(fileURLWithPath: dir + "/.pgkeep-catalog.gone/keep/file"))
         var job = PruneJob(directory: dir, policy: RetentionPolicy(last: 5))
         job.dryRun = true
-        #expect(Set(try job.run().temporary) == [temp, Self.summary(dir, "crm")])
+        #expect(Set(try job.run().temporary) == [temp, oldOne, Self.summary(dir, "crm")])
         job.dryRun = false
         _ = try job.run()
         #expect(!FileManager.default.fileExists(atPath: temp))
         #expect(!FileManager.default.fileExists(atPath: Self.summary(dir, "crm")))
         #expect(FileManager.default.fileExists(atPath: Self.summary(dir, "shop")))
         #expect(FileManager.default.fileExists(atPath: live))
+        #expect(!FileManager.default.fileExists(atPath: oldOne))
+        #expect(FileManager.default.fileExists(atPath: dir + "/.pgkeep-catalog.gone/keep/file"))
     }
 }

@@ -92,13 +92,23 @@ enum CatalogCache {
     }
 
     /// What earlier runs left of the cache at the top of `directory`: summaries whose folder is
-    /// gone, and temporary summaries whose writer was killed. The real prune removes them.
-    static func leftovers(in directory: String) -> [String] {
+    /// gone, and temporary summaries whose writer was killed (its pid is gone, or the file is
+    /// `old`: written on another host, or by a pid 1 in a container). Only regular files of the
+    /// user's own: the real prune removes them.
+    static func leftovers(in directory: String, old: (String) -> Bool) -> [String] {
         CatalogScan.entries(of: directory).filter { name in
-            if name.hasPrefix(".pgkeep-tmp-") { return name.contains("-catalog.") && PruneJob.writerIsGone(name) }
-            guard name.hasPrefix(prefix) else { return false }
             var st = stat()
-            return lstat(directory + "/" + name.dropFirst(prefix.count), &st) != 0
+            guard lstat(directory + "/" + name, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_uid == geteuid()
+            else { return false }
+            if name.hasPrefix(".pgkeep-tmp-") {
+                return name.contains("-catalog.") && (PruneJob.writerIsGone(name) || old(directory + "/" + name))
+            }
+            guard name.hasPrefix(prefix) else { return false }
+            let folder = String(name.dropFirst(prefix.count))
+            guard folder == BackupName.globalsDatabase || BackupName.database(forFolder: folder) != nil else {
+                return false
+            }
+            return lstat(directory + "/" + folder, &st) != 0
         }.map { directory + "/" + $0 }
     }
 }

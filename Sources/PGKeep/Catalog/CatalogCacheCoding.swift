@@ -58,7 +58,8 @@ enum CatalogCacheCoding {
         for v in key.fields { guard r.int() == v else { return nil } }
         guard r.string() == folder, let count = r.count() else { return nil }
         var part = CatalogScan()
-        part.backups.reserveCapacity(count)
+        // Each backup takes at least 27 bytes: a count in a damaged file reserves no more than that.
+        part.backups.reserveCapacity(min(count, body.count / 27))
         let prefix = folderPath + "/"
         var database = known.database  // one string for the folder's backups, not one each
         for _ in 0..<count {
@@ -151,7 +152,7 @@ enum CatalogCacheCoding {
         }
         mutating func strings(_ n: Int) -> [String]? {
             var out: [String] = []
-            out.reserveCapacity(n)
+            out.reserveCapacity(min(n, (bytes.count - at) / 4))
             for _ in 0..<n {
                 guard let s = string() else { return nil }
                 out.append(s)

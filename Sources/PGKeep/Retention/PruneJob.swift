@@ -102,7 +102,7 @@ public struct PruneJob {
             let name = ($0 as NSString).lastPathComponent
             return old($0) || name.hasPrefix(CatalogScan.tombstonePrefix) || Self.writerIsGone(name)
         }
-        result.temporary += CatalogCache.leftovers(in: directory)
+        result.temporary += CatalogCache.leftovers(in: directory, old: old)
         result.orphans = scan.orphans
         guard !dryRun else { return result }
 

@@ -44,8 +44,11 @@ enum RetentionReport {
         func add(_ s: StaticString) {
             out.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
         }
+        // After a failed write (the reader went away), nothing more: never a later chunk after a
+        // lost one, which could read as whole JSON with rows missing.
+        var failed = false
         func flush() {
-            out.withUnsafeBytes { _ = FileSystem.writeUntilClosed(STDOUT_FILENO, $0) }
+            if !failed { failed = !out.withUnsafeBytes { FileSystem.writeUntilClosed(STDOUT_FILENO, $0) } }
             out.removeAll(keepingCapacity: true)
         }
         /// `"a", "b"`, appended in place (no string per item).
