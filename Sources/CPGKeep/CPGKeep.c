@@ -36,3 +36,11 @@ void pgkeep_progress_tick(void) {
 long long pgkeep_progress_last(void) {
     return __atomic_load_n(&pgkeep_last_progress, __ATOMIC_RELAXED);
 }
+
+#include <sys/vfs.h>
+
+int pgkeep_is_fuse(const char *path) {
+    struct statfs fs;
+    if (statfs(path, &fs) != 0) return -1;
+    return fs.f_type == 0x65735546 ? 1 : 0; /* FUSE_SUPER_MAGIC */
+}

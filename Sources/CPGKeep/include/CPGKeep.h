@@ -23,4 +23,7 @@ void pgkeep_progress_tick(void);
 long long pgkeep_progress_last(void);
 long long pgkeep_monotonic_ms(void);
 
+/// 1 if `path` is on a FUSE mount (statfs's f_type), 0 if not, -1 if statfs fails.
+int pgkeep_is_fuse(const char *path);
+
 #endif

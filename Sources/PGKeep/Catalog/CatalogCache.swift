@@ -1,3 +1,4 @@
+import CPGKeep
 import Foundation
 
 /// A summary of each backup folder's scan, kept beside the folders as
@@ -37,6 +38,13 @@ enum CatalogCache {
             let changed = max(Double(fields[4]) + Double(fields[5]) / 1e9, Double(fields[6]) + Double(fields[7]) / 1e9)
             return now - changed >= CatalogCache.settleSeconds
         }
+    }
+
+    /// Whether a folder's times on this filesystem change with its entries, as POSIX requires: not
+    /// on FUSE mounts, where an object store's folders may keep one time for ever. Listings there
+    /// read every manifest.
+    static func keepsFolderTimes(_ directory: String) -> Bool {
+        pgkeep_is_fuse(directory) == 0
     }
 
     /// The summary of `folder` in `directory`, if there is a valid one for the folder as `st` shows it.

@@ -80,6 +80,7 @@ public struct CatalogScan: Sendable {
         // The folders on every core (each one's manifests too, in `load`).
         let found = folderList
         let now = Date().timeIntervalSince1970
+        let cached = cached && CatalogCache.keepsFolderTimes(directory)
         let parts = Locked([CatalogScan](repeating: CatalogScan(), count: found.count))
         DispatchQueue.concurrentPerform(iterations: found.count) { i in
             let f = found[i]
