@@ -43,6 +43,7 @@ extension PGKeepCommand {
                     let items = PruneJob(directory: place, database: database, policy: policy).plan(scan)
                     mark = Trace.phase("plan", since: mark)
                     ListReport(json: json, policy: policy).show(items, scan: scan)
+                    KeptUntilExit.keep((scan, items))
                 }
                 Trace.phase("print", since: mark)
             }

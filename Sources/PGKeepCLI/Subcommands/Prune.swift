@@ -42,7 +42,9 @@ extension PGKeepCommand {
                 if remotes.isEmpty, let directory {
                     var job = PruneJob(directory: directory, database: database, policy: policy)
                     job.dryRun = dryRun
-                    report.show(try monitor.around { try job.run() })
+                    let result = try monitor.around { try job.run() }
+                    report.show(result)
+                    KeptUntilExit.keep(result)
                 }
                 // Each destination --remote names, with its policy (flags > its own > the file's).
                 for destination in remotes {
