@@ -274,4 +274,49 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: oldOne))
         #expect(FileManager.default.fileExists(atPath: dir + "/.pgkeep-catalog.gone/keep/file"))
     }
+
+    /// `eachDatabase` (what `list --json`, `prune --dry-run --json` and `status` read a database at
+    /// a time) gives, in retention's order, what the whole scan gives: the same decisions for the
+    /// same backups, with a database's folders together (its own and another spelling of its
+    /// name), the globals first, and a database named "@globals" apart from them.
+    @Test func aDatabaseAtATimeIsTheWholeScan() throws {
+        let dir = try Self.fixture(count: 12, settle: false)
+        func backup(_ folder: String, _ name: BackupName) throws {
+            try FileManager.default.createDirectory(atPath: dir + "/" + folder, withIntermediateDirectories: true)
+            let file = folder + String(name.fileName.drop { $0 != "_" })
+            try Data("x".utf8).write(to: URL(fileURLWithPath: dir + "/\(folder)/" + file))
+            let manifest =
+                "{\"database\": \"\(name.database)\", \"file\": \"\(file)\", \"format\": \"\(name.format.rawValue)\", \"size\": 1, \"pinned\": false}"
+            try Data(manifest.utf8).write(to: URL(fileURLWithPath: dir + "/\(folder)/" + file + ".manifest.json"))
+        }
+        for day in 0..<5 {
+            let time = Date(timeIntervalSince1970: 1_775_000_000 - Double(day) * 86_400)
+            try backup("@globals", BackupName(database: "@globals", time: time, format: .globals, codec: .gzip))
+            try backup("%40globals", BackupName(database: "@globals", time: time, format: .custom, codec: .gzip))
+            // shop's backups in a folder of another spelling: retention counts them with shop's.
+            try backup("%73hop", BackupName(database: "shop", time: time + 60, format: .custom, codec: .gzip))
+        }
+        let policy = RetentionPolicy(last: 2, daily: 3)
+        let job = PruneJob(directory: dir, policy: policy)
+        func rows(_ items: [PruneJob.Item]) -> [String] {
+            items.map { "\($0.entry.dataPath) \($0.decision.keep) \($0.decision.reasons)" }
+        }
+        for cached in [false, true, true] {
+            let whole = try CatalogScan.scan(dir)
+            var parts: [CatalogScan] = []
+            try CatalogScan.eachDatabase(dir, cached: cached) { parts.append($0) }
+            #expect(parts.count == 4)  // @globals, the database "@globals", crm, shop (two folders)
+            #expect(rows(parts.flatMap { job.plan($0) }) == rows(job.plan(whole)))
+            #expect(Set(parts.flatMap(\.orphans)) == Set(whole.orphans) && !whole.orphans.isEmpty)
+            var streamed: [PruneJob.Item] = []
+            let result = try job.dryRun { streamed += $0 }
+            #expect(rows(streamed) == rows(job.plan(whole)))
+            #expect(result.items.isEmpty && Set(result.orphans) == Set(whole.orphans))
+            var one: [CatalogScan] = []
+            try CatalogScan.eachDatabase(dir, database: "crm", cached: cached) { one.append($0) }
+            let crm = try CatalogScan.scan(dir, database: "crm")
+            #expect(one.count == 1 && rows(job.plan(one[0])) == rows(job.plan(crm)))
+            Self.settle()  // the cached rounds read summaries
+        }
+    }
 }

@@ -52,63 +52,15 @@ public struct CatalogScan: Sendable {
     /// Temporary files of pgkeep runs (`.pgkeep-tmp-*`).
     public var temporary: [String] = []
 
+    public init() {}
+
     /// Scans `directory` (only the folder of `database`, when given). With `cached`, a folder whose
     /// stat matches its summary (`CatalogCache`) is taken from the summary instead of its
     /// manifests, and the summaries of the folders read are written: for listings only (`list`,
     /// `prune --dry-run`, `status`), never for what deletes or restores.
     public static func scan(_ directory: String, database: String? = nil, cached: Bool = false) throws -> CatalogScan {
-        var result = CatalogScan()
-        var st = stat()
-        guard lstat(directory, &st) == 0 else { return result }
-        guard (st.st_mode & S_IFMT) == S_IFDIR else {
-            throw PGKeepError(.usage, "\(directory) is not a directory")
-        }
-        let folders: [String]
-        if let database {
-            folders = [database == BackupName.globalsDatabase ? database : BackupName.folderName(for: database)]
-        } else {
-            folders = CatalogScan.entries(of: directory).sorted()
-        }
-        var folderList: [(path: String, name: String, database: String, st: stat)] = []
-        for folder in folders {
-            let database = folder == BackupName.globalsDatabase ? folder : BackupName.database(forFolder: folder)
-            guard let database else { continue }
-            let folderPath = directory + "/" + folder
-            guard lstat(folderPath, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { continue }
-            folderList.append((folderPath, folder, database, st))
-        }
-        // The folders on every core (each one's manifests too, in `load`).
-        let found = folderList
-        let now = Date().timeIntervalSince1970
-        let cached = cached && CatalogCache.keepsFolderTimes(directory)
-        let parts = Locked([CatalogScan](repeating: CatalogScan(), count: found.count))
-        DispatchQueue.concurrentPerform(iterations: found.count) { i in
-            let f = found[i]
-            var part = CatalogScan()
-            if cached,
-                let summary = CatalogCache.read(directory: directory, folder: f.name, database: f.database, st: f.st)
-            {
-                part = summary
-            } else {
-                part.add(folder: f.path, folderName: f.name, database: f.database)
-                // Each folder sorted here, on its core (and so in its summary): the sort below
-                // then merges ordered runs.
-                part.backups.sort(by: Backup.newerFirst)
-                if cached {
-                    CatalogCache.write(directory: directory, folder: f.name, before: f.st, part: part, now: now)
-                }
-            }
-            parts.withLock { $0[i] = part }
-        }
-        for part in parts.current {
-            result.backups += part.backups
-            result.leftovers += part.leftovers
-            result.orphans += part.orphans
-            result.broken += part.broken
-            result.temporary += part.temporary
-        }
-        result.backups.sort(by: Backup.newerFirst)
-        return result
+        guard let found = try folders(of: directory, database: database) else { return CatalogScan() }
+        return scan(found, in: directory, cached: cached)
     }
 
     /// Names in a directory (readdir: Foundation's listing costs more than the rest of a scan).
@@ -141,7 +93,7 @@ public struct CatalogScan: Sendable {
         return out
     }
 
-    private mutating func add(folder: String, folderName: String, database: String) {
+    mutating func add(folder: String, folderName: String, database: String) {
         var pending: [(BackupName, String, String, String)] = []
         defer { load(pending, folder: folder) }
         let known = (name: folderName, database: database)

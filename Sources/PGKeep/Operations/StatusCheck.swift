@@ -61,14 +61,21 @@ public struct StatusCheck: Sendable {
         }
         var entries: [Entry] = []
         if !remoteOnly {
-            var scan = CatalogScan()
+            // A database at a time: 100,000 backups never sit in memory at once.
+            var found: [String: Entry] = [:]
             if FileManager.default.fileExists(atPath: directory) {
-                scan = try CatalogScan.scan(directory, cached: true)
+                try CatalogScan.eachDatabase(directory, cached: true) { part in
+                    let byDatabase = Self.byDatabase(part.backups)
+                    for entry in evaluate(byDatabase, location: "local", now: now, wanted: byDatabase.keys.sorted()) {
+                        // Drills are recorded in the local manifests: local entries get a forecast.
+                        found[entry.database] = forecast.apply(
+                            to: entry, backups: byDatabase[entry.database] ?? [], now: now)
+                    }
+                }
             }
-            let byDatabase = Self.byDatabase(scan.backups)
-            entries = evaluate(byDatabase, location: "local", now: now)
-            // Drills are recorded in the local manifests: local entries get a forecast.
-            entries = entries.map { forecast.apply(to: $0, backups: byDatabase[$0.database] ?? [], now: now) }
+            entries = (databases ?? found.keys.sorted()).map {
+                found[$0] ?? evaluate([:], location: "local", now: now, wanted: [$0])[0]
+            }
         }
         for remote in remotes {
             entries += evaluate(
@@ -86,8 +93,11 @@ public struct StatusCheck: Sendable {
         return byDatabase
     }
 
-    func evaluate(_ byDatabase: [String: [CatalogScan.Backup]], location: String, now: Date) -> [Entry] {
-        let wanted = databases ?? byDatabase.keys.sorted()
+    /// An entry for each database of `wanted` (by default the ones asked for, or else every one found).
+    func evaluate(
+        _ byDatabase: [String: [CatalogScan.Backup]], location: String, now: Date, wanted: [String]? = nil
+    ) -> [Entry] {
+        let wanted = wanted ?? databases ?? byDatabase.keys.sorted()
         return wanted.map { db -> Entry in
             let mine = byDatabase[db] ?? []
             guard let b = mine.max(by: { $0.name.time < $1.name.time }) else {

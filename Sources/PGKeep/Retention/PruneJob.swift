@@ -90,19 +90,8 @@ public struct PruneJob {
         // A dry run deletes nothing: it may read the catalog cache, as `list` does.
         let scan = try CatalogScan.scan(directory, database: database, cached: dryRun)
         var result = Result(items: plan(scan), broken: scan.broken, dryRun: dryRun)
-        let old: (String) -> Bool = { path in
-            var s = stat()
-            guard lstat(path, &s) == 0 else { return false }
-            return now.timeIntervalSince1970 - Double(s.st_mtim.tv_sec) > safeAge
-        }
         result.leftovers = scan.leftovers
-        // A temporary file under the exclusive lock is a dead run's: its pid (in its name) is gone
-        // (it was killed), or it is old (written on another host sharing the directory).
-        result.temporary = scan.temporary.filter {
-            let name = ($0 as NSString).lastPathComponent
-            return old($0) || name.hasPrefix(CatalogScan.tombstonePrefix) || Self.writerIsGone(name)
-        }
-        result.temporary += CatalogCache.leftovers(in: directory, old: old)
+        result.temporary = removable(scan.temporary)
         result.orphans = scan.orphans
         guard !dryRun else { return result }
 
@@ -117,6 +106,41 @@ public struct PruneJob {
         }
         for folder in touched { try? FileSystem.syncPath(folder) }
         return result
+    }
+
+    /// A dry run read and decided a database at a time (`CatalogScan.eachDatabase`, through the
+    /// catalog cache): each database's decisions go to `body` as they are made, and the result is
+    /// `run()`'s without its items, so 100,000 backups never sit in memory at once.
+    public func dryRun(_ body: ([Item]) throws -> Void) throws -> Result {
+        try policy.validate()
+        var st = stat()
+        guard lstat(directory, &st) == 0 else { throw PGKeepError(.usage, "\(directory) does not exist") }
+        var result = Result(dryRun: true)
+        var temporary: [String] = []
+        try CatalogScan.eachDatabase(directory, database: database, cached: true) { part in
+            try body(plan(part))
+            result.leftovers += part.leftovers
+            result.broken += part.broken
+            result.orphans += part.orphans
+            temporary += part.temporary
+        }
+        result.temporary = removable(temporary)
+        return result
+    }
+
+    /// The temporary files a prune removes. Under the exclusive lock one is a dead run's: its pid
+    /// (in its name) is gone (it was killed), or it is old (written on another host sharing the
+    /// directory); and what runs left of the catalog cache.
+    private func removable(_ temporary: [String]) -> [String] {
+        let old: (String) -> Bool = { path in
+            var s = stat()
+            guard lstat(path, &s) == 0 else { return false }
+            return now.timeIntervalSince1970 - Double(s.st_mtim.tv_sec) > safeAge
+        }
+        return temporary.filter {
+            let name = ($0 as NSString).lastPathComponent
+            return old($0) || name.hasPrefix(CatalogScan.tombstonePrefix) || Self.writerIsGone(name)
+        } + CatalogCache.leftovers(in: directory, old: old)
     }
 
     /// Manifest to tombstone, fsync, data, tombstone.

@@ -24,6 +24,13 @@ extension PGKeepCommand {
                 // The local directory, or each destination --remote names, one listing after another.
                 let remotes = try settings.destinations(
                     flags: remoteOptions.remotes, configured: false, retention: self.policy.flags)
+                if json && remotes.isEmpty {
+                    // A database at a time: 100,000 backups never sit in memory at once.
+                    let directory = try settings.directory(flag: location.directory)
+                    try ListReport(json: true, policy: policy).printStreamed(directory: directory, database: database)
+                    Trace.phase("scan, plan, print", since: mark)
+                    return
+                }
                 let places: [(String, () throws -> CatalogScan)] =
                     remotes.isEmpty
                     ? [

@@ -42,9 +42,14 @@ extension PGKeepCommand {
                 if remotes.isEmpty, let directory {
                     var job = PruneJob(directory: directory, database: database, policy: policy)
                     job.dryRun = dryRun
-                    let result = try monitor.around { try job.run() }
-                    report.show(result)
-                    KeptUntilExit.keep(result)
+                    if dryRun && output.json {
+                        // A database at a time: 100,000 backups never sit in memory at once.
+                        _ = try monitor.around { try report.printStreamedDryRun(job) }
+                    } else {
+                        let result = try monitor.around { try job.run() }
+                        report.show(result)
+                        KeptUntilExit.keep(result)
+                    }
                 }
                 // Each destination --remote names, with its policy (flags > its own > the file's).
                 for destination in remotes {

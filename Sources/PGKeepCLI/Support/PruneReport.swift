@@ -33,27 +33,52 @@ struct PruneReport {
         printStderr("pgkeep: \(dry)kept \(kept), \(verb) \(r.deleted) (policy: \(policy.description))" + removed)
     }
 
-    private func printJSON(_ r: PruneJob.Result, kept: Int) {
-        struct Summary: Encodable {
-            var kept: Int, deleted: Int, dryRun: Bool, policy: String
-            var leftoversRemoved: [String], temporaryRemoved: [String], brokenManifests: [String]
-            var unmanagedFiles: [String]
-            enum CodingKeys: String, CodingKey {
-                case kept, deleted, policy
-                case dryRun = "dry_run"
-                case leftoversRemoved = "leftovers_removed"
-                case temporaryRemoved = "temporary_removed"
-                case brokenManifests = "broken_manifests"
-                case unmanagedFiles = "unmanaged_files"
-            }
+    private struct Summary: Encodable {
+        var kept: Int, deleted: Int, dryRun: Bool, policy: String
+        var leftoversRemoved: [String], temporaryRemoved: [String], brokenManifests: [String]
+        var unmanagedFiles: [String]
+        enum CodingKeys: String, CodingKey {
+            case kept, deleted, policy
+            case dryRun = "dry_run"
+            case leftoversRemoved = "leftovers_removed"
+            case temporaryRemoved = "temporary_removed"
+            case brokenManifests = "broken_manifests"
+            case unmanagedFiles = "unmanaged_files"
         }
-        struct Tail: Encodable { var summary: Summary }
-        let summary = Summary(
-            kept: kept, deleted: r.deleted, dryRun: r.dryRun, policy: policy.description,
-            leftoversRemoved: r.leftovers, temporaryRemoved: r.temporary, brokenManifests: r.broken,
-            unmanagedFiles: r.orphans)
+    }
+    private struct Tail: Encodable { var summary: Summary }
+
+    private func tail(_ r: PruneJob.Result, kept: Int, deleted: Int) -> Tail {
+        Tail(
+            summary: Summary(
+                kept: kept, deleted: deleted, dryRun: r.dryRun, policy: policy.description,
+                leftoversRemoved: r.leftovers, temporaryRemoved: r.temporary, brokenManifests: r.broken,
+                unmanagedFiles: r.orphans))
+    }
+
+    private func printJSON(_ r: PruneJob.Result, kept: Int) {
         RetentionReport.printJSON(
-            rowsKey: "candidates", rows: r.items.lazy.map(RetentionReport.Row.init), tail: Tail(summary: summary))
+            rowsKey: "candidates", rows: r.items.lazy.map(RetentionReport.Row.init),
+            tail: tail(r, kept: kept, deleted: r.deleted))
+    }
+
+    /// `--dry-run --json` for a local directory, decided and printed a database at a time
+    /// (`PruneJob.dryRun`): the same rows and keys as `show`.
+    func printStreamedDryRun(_ job: PruneJob) throws -> PruneJob.Result {
+        var result: PruneJob.Result?
+        var kept = 0
+        var deleted = 0
+        try RetentionReport.printJSON(
+            rowsKey: "candidates",
+            eachRow: { emit in
+                result = try job.dryRun { items in
+                    for item in items {
+                        if item.decision.keep { kept += 1 } else { deleted += 1 }
+                        emit(RetentionReport.Row(item))
+                    }
+                }
+            }, tail: { tail(result!, kept: kept, deleted: deleted) })
+        return result!
     }
 }
 
@@ -62,20 +87,43 @@ struct ListReport {
     let json: Bool
     let policy: RetentionPolicy
 
+    struct Tail: Encodable {
+        var leftovers: [String], unmanagedFiles: [String], brokenManifests: [String], policy: String
+        enum CodingKeys: String, CodingKey {
+            case leftovers, policy
+            case unmanagedFiles = "unmanaged_files"
+            case brokenManifests = "broken_manifests"
+        }
+
+        init(_ scan: CatalogScan, policy: RetentionPolicy) {
+            leftovers = scan.leftovers
+            unmanagedFiles = scan.orphans
+            brokenManifests = scan.broken
+            self.policy = policy.description
+        }
+    }
+
+    /// `--json` for a local directory, read and printed a database at a time
+    /// (`CatalogScan.eachDatabase`): the same rows and keys as `show`.
+    func printStreamed(directory: String, database: String?) throws {
+        var rest = CatalogScan()
+        let job = PruneJob(directory: directory, database: database, policy: policy)
+        try RetentionReport.printJSON(
+            rowsKey: "backups",
+            eachRow: { emit in
+                try CatalogScan.eachDatabase(directory, database: database, cached: true) { part in
+                    for item in job.plan(part) { emit(RetentionReport.Row(item)) }
+                    rest.leftovers += part.leftovers
+                    rest.orphans += part.orphans
+                    rest.broken += part.broken
+                }
+            }, tail: { Tail(rest, policy: policy) })
+    }
+
     func show(_ items: [PruneJob.Item], scan: CatalogScan) {
         if json {
-            struct Tail: Encodable {
-                var leftovers: [String], unmanagedFiles: [String], brokenManifests: [String], policy: String
-                enum CodingKeys: String, CodingKey {
-                    case leftovers, policy
-                    case unmanagedFiles = "unmanaged_files"
-                    case brokenManifests = "broken_manifests"
-                }
-            }
-            let tail = Tail(
-                leftovers: scan.leftovers, unmanagedFiles: scan.orphans, brokenManifests: scan.broken,
-                policy: policy.description)
-            RetentionReport.printJSON(rowsKey: "backups", rows: items.lazy.map(RetentionReport.Row.init), tail: tail)
+            RetentionReport.printJSON(
+                rowsKey: "backups", rows: items.lazy.map(RetentionReport.Row.init), tail: Tail(scan, policy: policy))
             return
         }
         RetentionReport.printTable(

@@ -36,6 +36,15 @@ enum RetentionReport {
     /// Writes `{"<rowsKey>": [rows...], <rest of `tail`>}`: the rows by hand (JSONEncoder takes
     /// longer than the whole scan for 100,000 backups), the small rest through JSONEncoder.
     static func printJSON<T: Encodable>(rowsKey: String, rows: some Sequence<Row>, tail: T) {
+        printJSON(rowsKey: rowsKey, eachRow: { emit in for r in rows { emit(r) } }, tail: { tail })
+    }
+
+    /// The same, with the rows given one at a time by `eachRow` (which may read them as it goes),
+    /// and the rest asked for after them. If `eachRow` throws before a megabyte is out, nothing is
+    /// printed.
+    static func printJSON<T: Encodable>(
+        rowsKey: String, eachRow: ((Row) -> Void) throws -> Void, tail: () -> T
+    ) rethrows {
         // Bytes, written a megabyte at a time, each row made as it is written: 100,000 rows never
         // sit in memory whole, as rows or as text.
         let chunk = 1 << 20
@@ -60,7 +69,7 @@ enum RetentionReport {
         }
         out.append(contentsOf: "{\n  \(quote(rowsKey)): [\n".utf8)
         var first = true
-        for r in rows {
+        func emit(_ r: Row) {
             if !first { add(",\n") }
             first = false
             add("    {\"action\": ")
@@ -92,9 +101,10 @@ enum RetentionReport {
             add("}")
             if out.count >= chunk { flush() }
         }
+        try eachRow(emit)
         if !first { add("\n") }
         add("  ]")
-        if let data = JSONOutput.report(tail), var rest = String(data: data, encoding: .utf8) {
+        if let data = JSONOutput.report(tail()), var rest = String(data: data, encoding: .utf8) {
             // Splice the other keys in after the rows: "{ ... }" minus its braces.
             rest = String(rest.dropFirst().dropLast()).trimmingCharacters(in: .whitespacesAndNewlines)
             if !rest.isEmpty { out.append(contentsOf: (",\n  " + rest).utf8) }
