@@ -277,45 +277,66 @@ import Testing
 
     /// `eachDatabase` (what `list --json`, `prune --dry-run --json` and `status` read a database at
     /// a time) gives, in retention's order, what the whole scan gives: the same decisions for the
-    /// same backups, with a database's folders together (its own and another spelling of its
-    /// name), the globals first, and a database named "@globals" apart from them.
+    /// same backups, a database's folders together (two spellings of "café"), the globals first and
+    /// a database named "@globals" apart from them; the other files in the whole scan's order; and
+    /// `status` the same entries (where the globals and "@globals" are one name).
     @Test func aDatabaseAtATimeIsTheWholeScan() throws {
         let dir = try Self.fixture(count: 12, settle: false)
-        func backup(_ folder: String, _ name: BackupName) throws {
+        func backup(_ folder: String, _ name: BackupName, orphan: Bool = false) throws {
             try FileManager.default.createDirectory(atPath: dir + "/" + folder, withIntermediateDirectories: true)
             let file = folder + String(name.fileName.drop { $0 != "_" })
             try Data("x".utf8).write(to: URL(fileURLWithPath: dir + "/\(folder)/" + file))
+            guard !orphan else { return }
             let manifest =
                 "{\"database\": \"\(name.database)\", \"file\": \"\(file)\", \"format\": \"\(name.format.rawValue)\", \"size\": 1, \"pinned\": false}"
             try Data(manifest.utf8).write(to: URL(fileURLWithPath: dir + "/\(folder)/" + file + ".manifest.json"))
         }
-        for day in 0..<5 {
+        let precomposed = "caf\u{e9}"
+        let decomposed = "cafe\u{301}"
+        for day in 0..<6 {
             let time = Date(timeIntervalSince1970: 1_775_000_000 - Double(day) * 86_400)
-            try backup("@globals", BackupName(database: "@globals", time: time, format: .globals, codec: .gzip))
-            try backup("%40globals", BackupName(database: "@globals", time: time, format: .custom, codec: .gzip))
-            // shop's backups in a folder of another spelling: retention counts them with shop's.
-            try backup("%73hop", BackupName(database: "shop", time: time + 60, format: .custom, codec: .gzip))
+            let orphan = day == 5
+            try backup(
+                "@globals", BackupName(database: "@globals", time: time, format: .globals, codec: .gzip), orphan: orphan
+            )
+            try backup(
+                "%40globals", BackupName(database: "@globals", time: time, format: .custom, codec: .gzip),
+                orphan: orphan)
+            try backup("1db", BackupName(database: "1db", time: time, format: .custom, codec: .gzip), orphan: orphan)
+            // café in two folders: retention counts them as one database.
+            for (name, shift) in [(precomposed, 0.0), (decomposed, 60.0)] {
+                let b = BackupName(database: name, time: time + shift, format: .custom, codec: .gzip)
+                try backup(BackupName.folderName(for: name), b)
+            }
         }
-        let policy = RetentionPolicy(last: 2, daily: 3)
-        let job = PruneJob(directory: dir, policy: policy)
+        let job = PruneJob(directory: dir, policy: RetentionPolicy(last: 2, daily: 3))
         func rows(_ items: [PruneJob.Item]) -> [String] {
             items.map { "\($0.entry.dataPath) \($0.decision.keep) \($0.decision.reasons)" }
         }
+        func statusRows(_ entries: [StatusCheck.Entry]) -> [String] {
+            entries.map { "\($0.database) \($0.newestPath ?? "-") \($0.count) \(String(describing: $0.oldestTime))" }
+        }
+        let now = Date(timeIntervalSince1970: 1_775_100_000)
         for cached in [false, true, true] {
             let whole = try CatalogScan.scan(dir)
             var parts: [CatalogScan] = []
             try CatalogScan.eachDatabase(dir, cached: cached) { parts.append($0) }
-            #expect(parts.count == 4)  // @globals, the database "@globals", crm, shop (two folders)
+            #expect(parts.count == 6)  // @globals, the database "@globals", 1db, café (two folders), crm, shop
             #expect(rows(parts.flatMap { job.plan($0) }) == rows(job.plan(whole)))
-            #expect(Set(parts.flatMap(\.orphans)) == Set(whole.orphans) && !whole.orphans.isEmpty)
             var streamed: [PruneJob.Item] = []
             let result = try job.dryRun { streamed += $0 }
             #expect(rows(streamed) == rows(job.plan(whole)))
-            #expect(result.items.isEmpty && Set(result.orphans) == Set(whole.orphans))
+            #expect(result.items.isEmpty && result.orphans == whole.orphans && whole.orphans.count == 4)
             var one: [CatalogScan] = []
             try CatalogScan.eachDatabase(dir, database: "crm", cached: cached) { one.append($0) }
             let crm = try CatalogScan.scan(dir, database: "crm")
             #expect(one.count == 1 && rows(job.plan(one[0])) == rows(job.plan(crm)))
+            // status: each database once, the globals and "@globals" together, as asked for.
+            for asked in [nil, [decomposed, "@globals", "nope"]] {
+                let check = StatusCheck(directory: dir, databases: asked, maxAge: 86_400)
+                let reference = check.evaluate(StatusCheck.byDatabase(whole.backups), location: "local", now: now)
+                #expect(statusRows(try check.run(now: now).entries) == statusRows(reference))
+            }
             Self.settle()  // the cached rounds read summaries
         }
     }

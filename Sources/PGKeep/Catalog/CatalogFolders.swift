@@ -74,13 +74,18 @@ extension CatalogScan {
     /// `body` takes the current one. A listing of 100,000 backups in ten databases then holds two
     /// databases' backups at a time, not the directory's. A database's folders (its own, and any
     /// other spelling of its name) come together, as retention counts them.
+    ///
+    /// With `byName`, the globals and a database named "@globals" come together, as `status` counts
+    /// them (under one name).
     public static func eachDatabase(
-        _ directory: String, database: String? = nil, cached: Bool, _ body: (CatalogScan) throws -> Void
+        _ directory: String, database: String? = nil, cached: Bool, byName: Bool = false,
+        _ body: (CatalogScan) throws -> Void
     ) throws {
         guard let found = try folders(of: directory, database: database) else { return }
         // "0" for the globals' folder, "1" and the name for a database's (one named "@globals" too).
-        let groups = Dictionary(grouping: found) { ($0.name == BackupName.globalsDatabase ? "0" : "1") + $0.database }
-            .sorted { $0.key < $1.key }.map(\.value)
+        let groups = Dictionary(grouping: found) {
+            byName ? $0.database : ($0.name == BackupName.globalsDatabase ? "0" : "1") + $0.database
+        }.sorted { $0.key < $1.key }.map(\.value)
         func start(_ group: [Folder]) -> (DispatchSemaphore, Locked<CatalogScan>) {
             let done = DispatchSemaphore(value: 0)
             let box = Locked(CatalogScan())
@@ -102,5 +107,16 @@ extension CatalogScan {
             next = i + 1 < groups.count ? start(groups[i + 1]) : nil
             try body(part)
         }
+    }
+
+    /// Paths in the order the whole scan gives them: by their folder's name, and within a folder as
+    /// found (a listing a database at a time gathers them in another order).
+    public static func inFolderOrder(_ paths: [String], directory: String) -> [String] {
+        let skip = directory.count + 1
+        func folder(_ path: String) -> Substring { path.dropFirst(skip).prefix { $0 != "/" } }
+        return paths.enumerated().sorted { a, b in
+            let (fa, fb) = (folder(a.element), folder(b.element))
+            return fa != fb ? String(fa) < String(fb) : a.offset < b.offset
+        }.map(\.element)
     }
 }

@@ -64,17 +64,21 @@ public struct StatusCheck: Sendable {
             // A database at a time: 100,000 backups never sit in memory at once.
             var found: [String: Entry] = [:]
             if FileManager.default.fileExists(atPath: directory) {
-                try CatalogScan.eachDatabase(directory, cached: true) { part in
+                // By name: the globals and a database named "@globals" are one entry here.
+                try CatalogScan.eachDatabase(directory, cached: true, byName: true) { part in
                     let byDatabase = Self.byDatabase(part.backups)
-                    for entry in evaluate(byDatabase, location: "local", now: now, wanted: byDatabase.keys.sorted()) {
+                    let wanted = byDatabase.keys.filter { databases?.contains($0) ?? true }.sorted()
+                    for entry in evaluate(byDatabase, location: "local", now: now, wanted: wanted) {
                         // Drills are recorded in the local manifests: local entries get a forecast.
                         found[entry.database] = forecast.apply(
                             to: entry, backups: byDatabase[entry.database] ?? [], now: now)
                     }
                 }
             }
-            entries = (databases ?? found.keys.sorted()).map {
-                found[$0] ?? evaluate([:], location: "local", now: now, wanted: [$0])[0]
+            entries = (databases ?? found.keys.sorted()).map { db in
+                guard var entry = found[db] else { return evaluate([:], location: "local", now: now, wanted: [db])[0] }
+                entry.database = db  // as asked for (another spelling of the same name finds it too)
+                return entry
             }
         }
         for remote in remotes {

@@ -124,7 +124,10 @@ public struct PruneJob {
             result.orphans += part.orphans
             temporary += part.temporary
         }
-        result.temporary = removable(temporary)
+        result.leftovers = CatalogScan.inFolderOrder(result.leftovers, directory: directory)
+        result.broken = CatalogScan.inFolderOrder(result.broken, directory: directory)
+        result.orphans = CatalogScan.inFolderOrder(result.orphans, directory: directory)
+        result.temporary = removable(CatalogScan.inFolderOrder(temporary, directory: directory))
         return result
     }
 

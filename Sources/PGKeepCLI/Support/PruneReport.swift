@@ -117,7 +117,13 @@ struct ListReport {
                     rest.orphans += part.orphans
                     rest.broken += part.broken
                 }
-            }, tail: { Tail(rest, policy: policy) })
+            },
+            tail: {
+                rest.leftovers = CatalogScan.inFolderOrder(rest.leftovers, directory: directory)
+                rest.orphans = CatalogScan.inFolderOrder(rest.orphans, directory: directory)
+                rest.broken = CatalogScan.inFolderOrder(rest.broken, directory: directory)
+                return Tail(rest, policy: policy)
+            })
     }
 
     func show(_ items: [PruneJob.Item], scan: CatalogScan) {
