@@ -75,7 +75,8 @@ enum CatalogCache {
 
     /// Writes the summary of a folder just scanned, if it may be kept: the folder's stat is the
     /// same as before the scan (`before`), settled, and the scan found nothing in flight. Errors
-    /// are ignored (a directory the user may read but not write is listed without a cache).
+    /// are ignored (a directory the user may read but not write is listed without a cache). The
+    /// temporary file is `.pgkeep-tmp-<pid>-.pgkeep-catalog.<folder>` (`FileSystem.replace`).
     static func write(directory: String, folder: String, before: stat, part: CatalogScan, now: Double) {
         let folderPath = directory + "/" + folder
         var after = stat()
@@ -84,19 +85,8 @@ enum CatalogCache {
             lstat(folderPath, &after) == 0, FolderKey(after) == key
         else { return }
         let bytes = CatalogCacheCoding.encode(key: key, folder: folder, part: part)
-        let final = directory + "/" + prefix + folder
-        let temp = directory + "/.pgkeep-tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))-catalog." + folder
-        let token = Cancellation.shared.register(path: temp)
-        defer { Cancellation.shared.unregister(token) }
-        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { return }
-        _ = fchmod(fd, 0o600)
-        let written = bytes.withUnsafeBytes { FileSystem.writeUntilClosed(fd, $0) }
-        close(fd)
-        guard written, rename(temp, final) == 0 else {
-            _ = unlink(temp)
-            return
-        }
+        // Not fsynced: a summary cut by a crash fails its CRC and is written anew.
+        try? FileSystem.replace(directory + "/" + prefix + folder, with: Data(bytes), sync: false)
     }
 
     /// What earlier runs left of the cache at the top of `directory`: summaries whose folder is

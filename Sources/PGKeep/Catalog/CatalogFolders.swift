@@ -77,11 +77,16 @@ extension CatalogScan {
     ///
     /// With `byName`, the globals and a database named "@globals" come together, as `status` counts
     /// them (under one name).
+    ///
+    /// Returns the rest of the scan, everything but the backups (leftovers, orphans, broken
+    /// manifests, temporary files), in the whole scan's order.
+    @discardableResult
     public static func eachDatabase(
         _ directory: String, database: String? = nil, cached: Bool, byName: Bool = false,
         _ body: (CatalogScan) throws -> Void
-    ) throws {
-        guard let found = try folders(of: directory, database: database) else { return }
+    ) throws -> CatalogScan {
+        var rest = CatalogScan()
+        guard let found = try folders(of: directory, database: database) else { return rest }
         // "0" for the globals' folder, "1" and the name for a database's (one named "@globals" too).
         let groups = Dictionary(grouping: found) {
             byName ? $0.database : ($0.name == BackupName.globalsDatabase ? "0" : "1") + $0.database
@@ -106,12 +111,21 @@ extension CatalogScan {
             }
             next = i + 1 < groups.count ? start(groups[i + 1]) : nil
             try body(part)
+            rest.leftovers += part.leftovers
+            rest.orphans += part.orphans
+            rest.broken += part.broken
+            rest.temporary += part.temporary
         }
+        rest.leftovers = inFolderOrder(rest.leftovers, directory: directory)
+        rest.orphans = inFolderOrder(rest.orphans, directory: directory)
+        rest.broken = inFolderOrder(rest.broken, directory: directory)
+        rest.temporary = inFolderOrder(rest.temporary, directory: directory)
+        return rest
     }
 
     /// Paths in the order the whole scan gives them: by their folder's name, and within a folder as
-    /// found (a listing a database at a time gathers them in another order).
-    public static func inFolderOrder(_ paths: [String], directory: String) -> [String] {
+    /// found (a database at a time gathers them in another order).
+    private static func inFolderOrder(_ paths: [String], directory: String) -> [String] {
         let skip = directory.count + 1
         func folder(_ path: String) -> Substring { path.dropFirst(skip).prefix { $0 != "/" } }
         return paths.enumerated().sorted { a, b in

@@ -115,19 +115,11 @@ public struct PruneJob {
         try policy.validate()
         var st = stat()
         guard lstat(directory, &st) == 0 else { throw PGKeepError(.usage, "\(directory) does not exist") }
-        var result = Result(dryRun: true)
-        var temporary: [String] = []
-        try CatalogScan.eachDatabase(directory, database: database, cached: true) { part in
-            try body(plan(part))
-            result.leftovers += part.leftovers
-            result.broken += part.broken
-            result.orphans += part.orphans
-            temporary += part.temporary
-        }
-        result.leftovers = CatalogScan.inFolderOrder(result.leftovers, directory: directory)
-        result.broken = CatalogScan.inFolderOrder(result.broken, directory: directory)
-        result.orphans = CatalogScan.inFolderOrder(result.orphans, directory: directory)
-        result.temporary = removable(CatalogScan.inFolderOrder(temporary, directory: directory))
+        let rest = try CatalogScan.eachDatabase(directory, database: database, cached: true) { try body(plan($0)) }
+        var result = Result(broken: rest.broken, dryRun: true)
+        result.leftovers = rest.leftovers
+        result.temporary = removable(rest.temporary)
+        result.orphans = rest.orphans
         return result
     }
 

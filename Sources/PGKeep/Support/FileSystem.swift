@@ -164,23 +164,25 @@ public enum FileSystem {
         }
     }
 
-    /// Writes `data` to a new 0600 file at `path`, fsynced.
-    public static func writePrivateFile(_ path: String, data: Data) throws {
+    /// Writes `data` to a new 0600 file at `path`, fsynced (unless `sync` is false).
+    public static func writePrivateFile(_ path: String, data: Data, sync durable: Bool = true) throws {
         let fd = try createPrivateFile(path)
         defer { close(fd) }
         try data.withUnsafeBytes { try writeAll(fd, $0, path: path) }
-        try sync(fd, path: path)
+        if durable { try sync(fd, path: path) }
     }
 
     /// Replaces `path` whole: `data` goes to a private temporary file beside it (removed on failure
     /// and on a signal), which is renamed over it, so a reader sees the old file or the new one.
-    public static func replace(_ path: String, with data: Data) throws {
+    /// Without `sync` the new file is not fsynced first: for what checks itself when read (a catalog
+    /// summary ends in its CRC), never for what must survive a crash.
+    public static func replace(_ path: String, with data: Data, sync durable: Bool = true) throws {
         let folder = FileSystem.parent(of: path)
         let temp = (folder.isEmpty ? "." : folder) + "/.pgkeep-tmp-\(getpid())-" + (path as NSString).lastPathComponent
         try? FileManager.default.removeItem(atPath: temp)
         let token = Cancellation.shared.register(path: temp)
         defer { Cancellation.shared.unregister(token) }
-        do { try writePrivateFile(temp, data: data) } catch {
+        do { try writePrivateFile(temp, data: data, sync: durable) } catch {
             removeTree(temp)
             throw error
         }

@@ -111,19 +111,10 @@ struct ListReport {
         try RetentionReport.printJSON(
             rowsKey: "backups",
             eachRow: { emit in
-                try CatalogScan.eachDatabase(directory, database: database, cached: true) { part in
+                rest = try CatalogScan.eachDatabase(directory, database: database, cached: true) { part in
                     for item in job.plan(part) { emit(RetentionReport.Row(item)) }
-                    rest.leftovers += part.leftovers
-                    rest.orphans += part.orphans
-                    rest.broken += part.broken
                 }
-            },
-            tail: {
-                rest.leftovers = CatalogScan.inFolderOrder(rest.leftovers, directory: directory)
-                rest.orphans = CatalogScan.inFolderOrder(rest.orphans, directory: directory)
-                rest.broken = CatalogScan.inFolderOrder(rest.broken, directory: directory)
-                return Tail(rest, policy: policy)
-            })
+            }, tail: { Tail(rest, policy: policy) })
     }
 
     func show(_ items: [PruneJob.Item], scan: CatalogScan) {
